@@ -1,0 +1,80 @@
+/**
+ * Gateway entities in Kong's Admin API shape. Every field is present; a field Kong allows to be
+ * unset is `null` (never `undefined`), exactly as the Admin API returns it. Timestamps are integer
+ * seconds since the epoch, as in Kong.
+ */
+
+/** Protocols a service may speak upstream (Kong's full list, sorted as Kong sorts it). */
+export const SERVICE_PROTOCOLS = ['grpc', 'grpcs', 'http', 'https', 'tcp', 'tls', 'tls_passthrough', 'udp'] as const;
+export type ServiceProtocol = (typeof SERVICE_PROTOCOLS)[number];
+
+/** Route protocols Sluice can proxy today. Kong's other protocols are rejected with a schema violation. */
+export const SUPPORTED_ROUTE_PROTOCOLS = ['http', 'https'] as const;
+
+/** Allowed values of `route.https_redirect_status_code`. */
+export const HTTPS_REDIRECT_STATUS_CODES = [426, 301, 302, 307, 308] as const;
+
+/** A reference to another entity by primary key, as Kong returns foreign keys. */
+export interface ForeignKey {
+  id: string;
+}
+
+/** An upstream service: where matched requests are sent. */
+export interface Service {
+  id: string;
+  created_at: number;
+  updated_at: number;
+  name: string | null;
+  protocol: ServiceProtocol;
+  host: string;
+  port: number;
+  path: string | null;
+  retries: number;
+  connect_timeout: number;
+  write_timeout: number;
+  read_timeout: number;
+  enabled: boolean;
+  tags: string[] | null;
+  client_certificate: ForeignKey | null;
+  tls_verify: boolean | null;
+  tls_verify_depth: number | null;
+  ca_certificates: string[] | null;
+}
+
+/** A route: the rules that match a request, and the service it is proxied to. */
+export interface Route {
+  id: string;
+  created_at: number;
+  updated_at: number;
+  name: string | null;
+  protocols: string[];
+  methods: string[] | null;
+  hosts: string[] | null;
+  paths: string[] | null;
+  headers: Record<string, string[]> | null;
+  snis: string[] | null;
+  sources: null;
+  destinations: null;
+  strip_path: boolean;
+  preserve_host: boolean;
+  regex_priority: number;
+  path_handling: 'v0' | 'v1';
+  https_redirect_status_code: number;
+  request_buffering: boolean;
+  response_buffering: boolean;
+  service: ForeignKey | null;
+  tags: string[] | null;
+}
+
+/** The entity kinds carried on the cluster stream, by their Admin API collection name. */
+export const ENTITY_KINDS = ['services', 'routes'] as const;
+export type EntityKind = (typeof ENTITY_KINDS)[number];
+
+/** Maps an entity kind to its TypeScript shape. */
+export interface EntityByKind {
+  services: Service;
+  routes: Route;
+}
+
+/** Any entity carried on the cluster stream. */
+export type Entity = Service | Route;
