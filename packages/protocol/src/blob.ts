@@ -1,0 +1,67 @@
+import { createHash } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { ProtocolError, ProtocolErrorCode } from './errors.js';
+import { COMPRESS_MIN_BYTES, MAX_CONFIG_BYTES } from './limits.js';
+import { pb, type ResourceBatchMessage } from './proto.js';
+
+/** A compressed, checksummed config body, ready to go on the wire (the same bytes to every data plane). */
+export interface PackedBody {
+  codec: number;
+  rawSize: number;
+  rawSha256: Uint8Array;
+  data: Uint8Array;
+}
+
+/** Encodes a ResourceBatch and compresses it once (gzip, unless tiny). */
+export function packBatch(batch: ResourceBatchMessage): PackedBody {
+  const raw = pb.ResourceBatch.encode(batch).finish();
+  const rawSha256 = createHash('sha256').update(raw).digest();
+  if (raw.byteLength < COMPRESS_MIN_BYTES) {
+    return { codec: pb.Codec.CODEC_NONE, rawSize: raw.byteLength, rawSha256, data: raw };
+  }
+  return { codec: pb.Codec.CODEC_GZIP, rawSize: raw.byteLength, rawSha256, data: gzipSync(raw, { level: 6 }) };
+}
+
+/**
+ * Decompresses and checks a body, then decodes the ResourceBatch. The declared raw size is checked
+ * against `maxRawBytes` before anything is allocated; the checksum is over the decompressed bytes.
+ */
+export function unpackBatch(body: PackedBody, maxRawBytes: number = MAX_CONFIG_BYTES): InstanceType<typeof pb.ResourceBatch> {
+  if (body.rawSize > maxRawBytes) {
+    throw new ProtocolError(ProtocolErrorCode.BLOB_TOO_LARGE, `config body of ${body.rawSize} bytes exceeds the limit of ${maxRawBytes} bytes`);
+  }
+  let raw: Uint8Array;
+  if (body.codec === pb.Codec.CODEC_NONE) {
+    raw = body.data;
+  } else if (body.codec === pb.Codec.CODEC_GZIP) {
+    try {
+      raw = gunzipSync(body.data, { maxOutputLength: Math.max(1, body.rawSize) });
+    } catch (cause) {
+      throw new ProtocolError(ProtocolErrorCode.BLOB_CODEC, `config body does not decompress: ${(cause as Error).message}`, { cause });
+    }
+  } else {
+    throw new ProtocolError(ProtocolErrorCode.BLOB_CODEC, `unknown codec ${body.codec}`);
+  }
+  if (raw.byteLength !== body.rawSize) {
+    throw new ProtocolError(ProtocolErrorCode.BLOB_CHECKSUM, `config body is ${raw.byteLength} bytes, expected ${body.rawSize}`);
+  }
+  const digest = createHash('sha256').update(raw).digest();
+  if (!digest.equals(Buffer.from(body.rawSha256))) {
+    throw new ProtocolError(ProtocolErrorCode.BLOB_CHECKSUM, 'config body checksum mismatch');
+  }
+  try {
+    return pb.ResourceBatch.decode(raw);
+  } catch (cause) {
+    throw new ProtocolError(ProtocolErrorCode.DECODE, `undecodable config body: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** Splits bytes into chunks of at most `chunkBytes` (views, no copies). Always at least one chunk. */
+export function splitChunks(data: Uint8Array, chunkBytes: number): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  for (let offset = 0; offset < data.byteLength; offset += chunkBytes) {
+    chunks.push(data.subarray(offset, Math.min(offset + chunkBytes, data.byteLength)));
+  }
+  if (chunks.length === 0) chunks.push(new Uint8Array(0));
+  return chunks;
+}
