@@ -9,3 +9,4 @@ export * from './config-hash.js';
 export * from './blob.js';
 export * from './snapshot-assembler.js';
 export * from './config-state.js';
+export * from './entities/index.js';

@@ -1,0 +1,121 @@
+/**
+ * The route entity: its fields, defaults and checks (`kong/db/schema/entities/routes.lua` and the
+ * `http` subschema of `routes_subschemas.lua`), and {@link prepareRoute}, which turns Admin API
+ * input into a valid {@link Route}.
+ *
+ * Sluice proxies HTTP only: a route's protocols must be `http` and/or `https`. Kong's other route
+ * protocols are refused with a schema violation that says so.
+ */
+import { type FieldErrors, addEntityError } from './field-errors.js';
+import { type EntitySchema, isNonEmpty } from './field-spec.js';
+import {
+  validateHeaderName,
+  validateHttpMethod,
+  validateRouteHost,
+  validateRouterPath,
+  validateWildcardHost,
+} from './field-validators.js';
+import { type PrepareOptions, type PrepareResult, prepareEntity } from './prepare-entity.js';
+import { NAME_FIELD, TAGS_FIELD } from './service-schema.js';
+import { HTTPS_REDIRECT_STATUS_CODES, type Route, SERVICE_PROTOCOLS, SUPPORTED_ROUTE_PROTOCOLS } from './types.js';
+
+const HEADER_HOST_MESSAGE = "cannot contain 'host' header, which must be specified in the 'hosts' attribute";
+
+/** The route schema in Kong's field order (traditional_compatible router, http subschema). */
+export const ROUTE_SCHEMA: EntitySchema = {
+  name: 'routes',
+  fields: {
+    id: { type: 'string', uuid: true },
+    created_at: { type: 'integer' },
+    updated_at: { type: 'integer' },
+    name: NAME_FIELD,
+    protocols: {
+      type: 'set',
+      required: true,
+      lenMin: 1,
+      default: ['http', 'https'],
+      elements: { type: 'string', check: checkRouteProtocol },
+    },
+    https_redirect_status_code: { type: 'integer', required: true, default: 426, oneOf: HTTPS_REDIRECT_STATUS_CODES },
+    strip_path: { type: 'boolean', required: true, default: true },
+    preserve_host: { type: 'boolean', required: true, default: false },
+    request_buffering: { type: 'boolean', required: true, default: true },
+    response_buffering: { type: 'boolean', required: true, default: true },
+    tags: TAGS_FIELD,
+    service: { type: 'foreign', reference: 'services' },
+    snis: { type: 'set', elements: { type: 'string', check: validateWildcardHost } },
+    sources: { type: 'set', elements: { type: 'string' }, mustBeNull: "cannot set 'sources' when 'protocols' is 'http' or 'https'" },
+    destinations: {
+      type: 'set',
+      elements: { type: 'string' },
+      mustBeNull: "cannot set 'destinations' when 'protocols' is 'http' or 'https'",
+    },
+    methods: { type: 'set', elements: { type: 'string', check: validateHttpMethod } },
+    hosts: { type: 'array', elements: { type: 'string', check: validateRouteHost } },
+    paths: { type: 'array', elements: { type: 'string', check: validateRouterPath } },
+    headers: {
+      type: 'map',
+      keys: { type: 'string', check: (name) => (/^host$/i.test(name) ? HEADER_HOST_MESSAGE : validateHeaderName(name)) },
+      values: { type: 'array', elements: { type: 'string' } },
+    },
+    regex_priority: { type: 'integer', default: 0, nullMeansDefault: true },
+    path_handling: { type: 'string', default: 'v0', nullMeansDefault: true, oneOf: ['v0', 'v1'] },
+  },
+  shorthands: {},
+};
+
+/** A route protocol: one of Kong's protocols, and one Sluice can proxy. */
+function checkRouteProtocol(protocol: string): string | null {
+  if (!(SERVICE_PROTOCOLS as readonly string[]).includes(protocol)) return `expected one of: ${SERVICE_PROTOCOLS.join(', ')}`;
+  if (!(SUPPORTED_ROUTE_PROTOCOLS as readonly string[]).includes(protocol)) {
+    return `'${protocol}' is not supported by Sluice (supported route protocols: ${SUPPORTED_ROUTE_PROTOCOLS.join(', ')})`;
+  }
+  return null;
+}
+
+/** Kong resolves the subschema from `protocols` first, and stops when it cannot. */
+function routePrecheck(data: Record<string, unknown>): FieldErrors | null {
+  const protocols = data.protocols;
+  if (protocols === null || protocols === undefined) return { protocols: 'required field missing' };
+  if (Array.isArray(protocols) && protocols.length > 0 && protocols.every((p) => typeof p === 'string')) {
+    const known = protocols.some((p) => (SERVICE_PROTOCOLS as readonly string[]).includes(p as string));
+    if (!known) return { protocols: `unknown type: ${String(protocols[0])}` };
+  }
+  return null;
+}
+
+const HTTPS_MATCH_FIELDS = ['methods', 'hosts', 'headers', 'paths', 'snis'] as const;
+const HTTP_MATCH_FIELDS = ['methods', 'hosts', 'headers', 'paths'] as const;
+const SNI_PROTOCOLS: readonly string[] = ['grpcs', 'https', 'tls', 'tls_passthrough'];
+
+function quoted(fields: readonly string[]): string {
+  return fields.map((f) => `'${f}'`).join(', ');
+}
+
+function routeChecks(data: Record<string, unknown>, errors: FieldErrors): void {
+  const protocols = Array.isArray(data.protocols) ? (data.protocols as unknown[]) : null;
+  if (protocols === null || errors.protocols !== undefined) return;
+
+  if (!protocols.some((p) => SNI_PROTOCOLS.includes(p as string)) && Array.isArray(data.snis) && data.snis.length > 0) {
+    errors.snis = 'length must be 0';
+    addEntityError(errors, "'snis' can only be set when 'protocols' is 'grpcs', 'https', 'tls' or 'tls_passthrough'");
+  }
+
+  const https = protocols.includes('https');
+  const fields = https ? HTTPS_MATCH_FIELDS : protocols.includes('http') ? HTTP_MATCH_FIELDS : null;
+  if (fields === null || fields.some((f) => errors[f] !== undefined)) return;
+  if (!fields.some((f) => isNonEmpty(data[f]))) {
+    addEntityError(errors, `must set one of ${quoted(fields)} when 'protocols' is '${https ? 'https' : 'http'}'`);
+  }
+}
+
+/**
+ * Validates Admin API input for a route and returns the complete entity with every default
+ * applied, or Kong's field errors. A `service` given by name must be resolved to `{id}` by the
+ * caller first (that needs the database).
+ */
+export function prepareRoute(input: unknown, options: PrepareOptions<Route>): PrepareResult<Route> {
+  const result = prepareEntity<Route>(ROUTE_SCHEMA, { precheck: routePrecheck, entityChecks: routeChecks }, input, options);
+  if (result.ok && result.entity.service !== null) result.entity.service = { id: result.entity.service.id.toLowerCase() };
+  return result;
+}
