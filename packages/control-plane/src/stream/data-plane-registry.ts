@@ -1,0 +1,284 @@
+import { EventEmitter } from 'node:events';
+import { sql, type Kysely } from 'kysely';
+import type { Logger } from 'pino';
+
+/** How a data plane stands against the control plane's head. */
+export const SyncStatus = {
+  IN_SYNC: 'in_sync',
+  BEHIND: 'behind',
+  REJECTED: 'rejected',
+  INCOMPATIBLE: 'incompatible',
+} as const;
+export type SyncStatus = (typeof SyncStatus)[keyof typeof SyncStatus];
+
+/** The `data_planes` table (migration 0002). Times are epoch milliseconds. */
+export interface DataPlanesTable {
+  id: string;
+  hostname: string;
+  ip: string;
+  build_version: string;
+  protocol_version: number;
+  labels: Record<string, string>;
+  cp_instance_id: string;
+  connected: boolean;
+  connected_at: number | string | null;
+  last_seen: number | string;
+  applied_epoch: string;
+  applied_version: number | string;
+  applied_hash: string;
+  last_error: string | null;
+  last_error_code: string | null;
+  rejected_version: number | string | null;
+  incompatible: boolean;
+}
+
+/** What one data plane's connection knows about it; persisted as one `data_planes` row. */
+export interface DataPlaneRecord {
+  id: string;
+  hostname: string;
+  ip: string;
+  buildVersion: string;
+  protocolVersion: number;
+  labels: Record<string, string>;
+  cpInstanceId: string;
+  connected: boolean;
+  connectedAt: number | null;
+  lastSeen: number;
+  appliedEpoch: string;
+  appliedVersion: number;
+  appliedHash: string;
+  lastError: string | null;
+  lastErrorCode: string | null;
+  rejectedVersion: number | null;
+  incompatible: boolean;
+}
+
+/** A data plane as the clustering API shows it. */
+export interface DataPlaneView {
+  id: string;
+  hostname: string;
+  ip: string;
+  version: string;
+  labels: Record<string, string>;
+  connected: boolean;
+  last_seen: number;
+  connected_at: number | null;
+  control_plane_instance: string;
+  config: { epoch: string; version: number; hash: string };
+  sync_status: SyncStatus;
+  error: { code: string | null; message: string; rejected_version: number | null } | null;
+}
+
+export interface DataPlaneRegistryOptions {
+  db: Kysely<any>;
+  logger: Logger;
+  /** This control-plane process's id, stamped on the rows of the data planes connected to it. */
+  cpInstanceId: string;
+  /** A row not refreshed for this long counts as disconnected (its replica died), in ms (default 3 × 5 s). */
+  staleAfterMs?: number;
+}
+
+const num = (v: number | string | null): number | null => (v === null ? null : Number(v));
+
+function fromRow(row: DataPlanesTable): DataPlaneRecord {
+  return {
+    id: row.id,
+    hostname: row.hostname,
+    ip: row.ip,
+    buildVersion: row.build_version,
+    protocolVersion: row.protocol_version,
+    labels: row.labels ?? {},
+    cpInstanceId: row.cp_instance_id,
+    connected: row.connected,
+    connectedAt: num(row.connected_at),
+    lastSeen: Number(row.last_seen),
+    appliedEpoch: row.applied_epoch,
+    appliedVersion: Number(row.applied_version),
+    appliedHash: row.applied_hash,
+    lastError: row.last_error,
+    lastErrorCode: row.last_error_code,
+    rejectedVersion: num(row.rejected_version),
+    incompatible: row.incompatible,
+  };
+}
+
+function toRow(r: DataPlaneRecord): DataPlanesTable {
+  return {
+    id: r.id,
+    hostname: r.hostname,
+    ip: r.ip,
+    build_version: r.buildVersion,
+    protocol_version: r.protocolVersion,
+    labels: r.labels,
+    cp_instance_id: r.cpInstanceId,
+    connected: r.connected,
+    connected_at: r.connectedAt,
+    last_seen: r.lastSeen,
+    applied_epoch: r.appliedEpoch,
+    applied_version: r.appliedVersion,
+    applied_hash: r.appliedHash,
+    last_error: r.lastError,
+    last_error_code: r.lastErrorCode,
+    rejected_version: r.rejectedVersion,
+    incompatible: r.incompatible,
+  };
+}
+
+/**
+ * The fleet of data planes, persisted in Postgres so that every control-plane replica (and the
+ * Admin API on any of them) sees every data plane. Records of locally connected data planes are
+ * kept in memory and written through asynchronously — one write in flight per data plane, later
+ * updates coalesced — so a slow or unavailable database never blocks the stream. Emits `update`
+ * with the record after each local change.
+ */
+export class DataPlaneRegistry extends EventEmitter {
+  private readonly db: Kysely<any>;
+  private readonly logger: Logger;
+  readonly cpInstanceId: string;
+  readonly staleAfterMs: number;
+  private readonly local = new Map<string, DataPlaneRecord>();
+  private readonly dirty = new Set<string>();
+  private readonly writing = new Map<string, Promise<void>>();
+  private lastWriteError: Error | null = null;
+
+  constructor(options: DataPlaneRegistryOptions) {
+    super();
+    this.db = options.db;
+    this.logger = options.logger;
+    this.cpInstanceId = options.cpInstanceId;
+    this.staleAfterMs = options.staleAfterMs ?? 15_000;
+  }
+
+  /** Records a change to a locally connected data plane and schedules its write. */
+  update(record: DataPlaneRecord): void {
+    this.local.set(record.id, record);
+    this.dirty.add(record.id);
+    this.emit('update', record);
+    void this.flush(record.id);
+  }
+
+  /** The in-memory record of a locally connected data plane. */
+  get(id: string): DataPlaneRecord | undefined {
+    return this.local.get(id);
+  }
+
+  /** Marks a local data plane disconnected, unless another connection of the same node has replaced it. */
+  disconnected(id: string, connectedAt: number | null): void {
+    const record = this.local.get(id);
+    if (!record || record.connectedAt !== connectedAt) return;
+    this.update({ ...record, connected: false, lastSeen: Date.now() });
+  }
+
+  /** Refreshes `last_seen` of every locally connected data plane (called once per heartbeat interval). */
+  touchAll(now = Date.now()): void {
+    for (const record of this.local.values()) {
+      if (record.connected) this.update({ ...record, lastSeen: now });
+    }
+  }
+
+  /** Waits for every pending write (used on shutdown and by tests). */
+  async settle(): Promise<void> {
+    while (this.writing.size > 0) await Promise.allSettled([...this.writing.values()]);
+  }
+
+  private flush(id: string): Promise<void> {
+    const running = this.writing.get(id);
+    if (running) return running;
+    const p = (async () => {
+      while (this.dirty.has(id)) {
+        this.dirty.delete(id);
+        const record = this.local.get(id);
+        if (!record) return;
+        try {
+          await this.write(record);
+          if (this.lastWriteError) this.logger.info('data-plane registry writes resumed');
+          this.lastWriteError = null;
+          if (!record.connected && this.local.get(id) === record) this.local.delete(id);
+        } catch (err) {
+          if (!this.lastWriteError) this.logger.warn({ err }, 'cannot persist data-plane state; will retry on the next update');
+          this.lastWriteError = err as Error;
+          return;
+        }
+      }
+    })().finally(() => this.writing.delete(id));
+    this.writing.set(id, p);
+    return p;
+  }
+
+  private async write(record: DataPlaneRecord): Promise<void> {
+    const row = toRow(record);
+    const { id: _id, ...rest } = row;
+    const set = { ...rest, labels: JSON.stringify(row.labels) };
+    if (record.connected) {
+      await this.db
+        .insertInto('data_planes')
+        .values({ ...row, labels: JSON.stringify(row.labels) })
+        .onConflict((oc) => oc.column('id').doUpdateSet(set))
+        .execute();
+    } else {
+      // Only the connection that owns the row may mark it disconnected: the node may already be
+      // connected to another replica.
+      await this.db
+        .updateTable('data_planes')
+        .set(set)
+        .where('id', '=', record.id)
+        .where('cp_instance_id', '=', record.cpInstanceId)
+        .where('connected_at', '=', record.connectedAt)
+        .execute();
+    }
+  }
+
+  /** Every known data plane, ordered by id, from the database; `afterId` and `limit` page through them. */
+  async list(options: { afterId?: string; limit?: number } = {}): Promise<DataPlaneRecord[]> {
+    let q = this.db.selectFrom('data_planes').selectAll().orderBy('id');
+    if (options.afterId !== undefined) q = q.where('id', '>', options.afterId);
+    if (options.limit !== undefined) q = q.limit(options.limit);
+    const rows = (await q.execute()) as DataPlanesTable[];
+    return rows.map(fromRow);
+  }
+
+  /** Whether a record's data plane is connected now: flagged so by its replica and refreshed recently. */
+  isConnected(record: DataPlaneRecord, now = Date.now()): boolean {
+    return record.connected && now - record.lastSeen <= this.staleAfterMs;
+  }
+
+  /** The sync status of a data plane against a head. */
+  syncStatus(record: DataPlaneRecord, head: { epoch: string; version: number }): SyncStatus {
+    if (record.incompatible) return SyncStatus.INCOMPATIBLE;
+    if (record.appliedEpoch === head.epoch && record.appliedVersion >= head.version) return SyncStatus.IN_SYNC;
+    if (record.rejectedVersion !== null && (record.appliedEpoch !== head.epoch || record.rejectedVersion > record.appliedVersion)) return SyncStatus.REJECTED;
+    return SyncStatus.BEHIND;
+  }
+
+  /** The API view of a record. */
+  view(record: DataPlaneRecord, head: { epoch: string; version: number }, now = Date.now()): DataPlaneView {
+    const status = this.syncStatus(record, head);
+    return {
+      id: record.id,
+      hostname: record.hostname,
+      ip: record.ip,
+      version: record.buildVersion,
+      labels: record.labels,
+      connected: this.isConnected(record, now),
+      last_seen: Math.floor(record.lastSeen / 1000),
+      connected_at: record.connectedAt === null ? null : Math.floor(record.connectedAt / 1000),
+      control_plane_instance: record.cpInstanceId,
+      config: { epoch: record.appliedEpoch, version: record.appliedVersion, hash: record.appliedHash },
+      sync_status: status,
+      error:
+        record.lastError !== null && (status === SyncStatus.REJECTED || status === SyncStatus.INCOMPATIBLE)
+          ? { code: record.lastErrorCode, message: record.lastError, rejected_version: record.rejectedVersion }
+          : null,
+    };
+  }
+
+  /** Deletes rows of data planes not seen for `olderThanMs` (housekeeping; default 7 days). */
+  async purge(olderThanMs = 7 * 24 * 3600 * 1000): Promise<number> {
+    const res = await this.db
+      .deleteFrom('data_planes')
+      .where('connected', '=', false)
+      .where(sql<boolean>`last_seen < ${Date.now() - olderThanMs}`)
+      .executeTakeFirst();
+    return Number(res.numDeletedRows ?? 0);
+  }
+}

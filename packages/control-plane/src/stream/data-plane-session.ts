@@ -1,0 +1,445 @@
+import {
+  CloseCode,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  SNAPSHOT_CHUNK_BYTES,
+  configStateView,
+  decodeFrame,
+  encodeFrame,
+  frameBytes,
+  hashHex,
+  pb,
+  splitChunks,
+  type ConfigStateView,
+  type EnvelopeProperties,
+  type HelloMessage,
+  type AckMessage,
+  type HeartbeatMessage,
+} from '@sluice/protocol';
+import type { Logger } from 'pino';
+import type WebSocket from 'ws';
+import type { ConfigMirror } from '../changes/config-mirror.js';
+import type { DataPlaneRecord, DataPlaneRegistry } from './data-plane-registry.js';
+import type { Semaphore } from './semaphore.js';
+import type { StreamLimits } from './stream-limits.js';
+
+/** Bounds on what a Hello may carry; anything larger is a policy violation (close 1008). */
+export const HELLO_LIMITS = { maxIdLength: 128, maxStringLength: 256, maxLabels: 64 } as const;
+
+/** Shared by every session of one stream server. */
+export interface SessionContext {
+  mirror: ConfigMirror;
+  registry: DataPlaneRegistry;
+  limits: StreamLimits;
+  logger: Logger;
+  snapshots: Semaphore;
+  cpInstanceId: string;
+  /** Called once the session knows its node id; returns false to refuse it (e.g. when full). */
+  register(session: DataPlaneSession): void;
+  unregister(session: DataPlaneSession): void;
+  /** Counters for metrics. */
+  stats: { snapshotsSent: number; deltasSent: number; acks: number; nacks: number; bytesSent: number };
+}
+
+interface InflightPush {
+  nonce: number;
+  kind: 'delta' | 'snapshot';
+  epoch: string;
+  toVersion: number;
+  sentAt: number;
+}
+
+const ackErrorName = (code: number): string => (pb.Ack.Error as unknown as Record<number, string>)[code] ?? `ERROR_${code}`;
+
+/**
+ * The control plane's side of one data plane's connection: handshake, pushes (one in flight,
+ * later changes coalesced), Ack/NACK bookkeeping, liveness. It owns no config: it reads the
+ * mirror's head and asks it for packed snapshots and deltas.
+ */
+export class DataPlaneSession {
+  readonly ws: WebSocket;
+  readonly ip: string;
+  private readonly ctx: SessionContext;
+  private log: Logger;
+  state: 'hello' | 'active' | 'closed' = 'hello';
+  nodeId = '';
+  record: DataPlaneRecord | null = null;
+  /** What the data plane has told us it applied (Hello, then Acks). */
+  acked: ConfigStateView = { epoch: '', version: 0, hash: '' };
+  private inflight: InflightPush | null = null;
+  private nonce = 0;
+  private rejected: { epoch: string; version: number } | null = null;
+  private forceSnapshot = false;
+  private pushing = false;
+  private pushAgain = false;
+  lastHeardAt = Date.now();
+  private slowSince: number | null = null;
+  private readonly helloTimer: NodeJS.Timeout;
+
+  constructor(ws: WebSocket, ip: string, ctx: SessionContext) {
+    this.ws = ws;
+    this.ip = ip;
+    this.ctx = ctx;
+    this.log = ctx.logger.child({ peer: ip });
+    this.helloTimer = setTimeout(() => this.close(CloseCode.HANDSHAKE_TIMEOUT, 'no Hello in time'), ctx.limits.helloTimeoutMs);
+    ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
+    ws.on('pong', () => {
+      this.lastHeardAt = Date.now();
+    });
+    ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
+    ws.on('error', (err) => this.log.debug({ err }, 'data-plane socket error'));
+  }
+
+  private send(envelope: EnvelopeProperties): Promise<void> {
+    const bytes = encodeFrame(envelope);
+    this.ctx.stats.bytesSent += bytes.byteLength;
+    return new Promise((resolve, reject) => {
+      if (this.ws.readyState !== this.ws.OPEN) return reject(new Error('socket closed'));
+      this.ws.send(bytes, { binary: true }, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  /** Closes the connection with a code and reason; a no-op when already closed. */
+  close(code: number, reason: string): void {
+    if (this.state === 'closed') return;
+    this.log.info({ node: this.nodeId || undefined, code, reason }, 'closing data-plane connection');
+    try {
+      this.ws.close(code, reason.slice(0, 120));
+    } catch {
+      this.ws.terminate();
+    }
+    // A peer that does not complete the closing handshake is cut off.
+    setTimeout(() => this.ws.terminate(), 2_000).unref();
+  }
+
+  private protocolError(err: ProtocolError | Error): void {
+    const closeCode = err instanceof ProtocolError ? err.closeCode : CloseCode.PROTOCOL_ERROR;
+    this.log.warn({ node: this.nodeId || undefined, err: err.message }, 'protocol error from data plane');
+    void this.send({ error: { code: closeCode, message: err.message } }).catch(() => {});
+    this.close(closeCode, err.message);
+  }
+
+  private onMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+    this.lastHeardAt = Date.now();
+    if (!isBinary) return this.protocolError(new Error('text frames are not part of the protocol'));
+    let env;
+    try {
+      env = decodeFrame(frameBytes(data), this.ctx.limits.maxFrameBytes);
+    } catch (err) {
+      return this.protocolError(err as Error);
+    }
+    if (this.state === 'hello') {
+      if (env.msg !== 'hello') return this.protocolError(new Error(`expected Hello, got ${env.msg}`));
+      void this.onHello(env.hello!).catch((err) => {
+        this.log.error({ err }, 'handshake failed');
+        this.close(CloseCode.INTERNAL, 'handshake failed');
+      });
+      return;
+    }
+    if (this.state !== 'active') return;
+    switch (env.msg) {
+      case 'ack':
+        return this.onAck(env.ack!);
+      case 'heartbeat':
+        return this.onHeartbeat(env.heartbeat!);
+      case 'resync':
+        this.log.info({ node: this.nodeId, reason: env.resync!.reason }, 'data plane asked for a resync');
+        this.forceSnapshot = true;
+        this.rejected = null;
+        return this.maybePush();
+      default:
+        return this.protocolError(new Error(`unexpected ${env.msg} from a data plane`));
+    }
+  }
+
+  private async onHello(hello: HelloMessage): Promise<void> {
+    clearTimeout(this.helloTimer);
+    const nodeId = hello.nodeId ?? '';
+    const labels = hello.labels ?? {};
+    if (
+      nodeId.length === 0 ||
+      nodeId.length > HELLO_LIMITS.maxIdLength ||
+      (hello.hostname ?? '').length > HELLO_LIMITS.maxStringLength ||
+      (hello.buildVersion ?? '').length > HELLO_LIMITS.maxStringLength ||
+      Object.keys(labels).length > HELLO_LIMITS.maxLabels ||
+      Object.entries(labels).some(([k, v]) => k.length > HELLO_LIMITS.maxStringLength || v.length > HELLO_LIMITS.maxStringLength)
+    ) {
+      return this.close(CloseCode.POLICY, 'Hello is missing a node id or exceeds its limits');
+    }
+    this.nodeId = nodeId;
+    this.log = this.log.child({ node: nodeId });
+    this.acked = configStateView(hello.applied);
+    const now = Date.now();
+    const base: DataPlaneRecord = {
+      id: nodeId,
+      hostname: hello.hostname ?? '',
+      ip: this.ip,
+      buildVersion: hello.buildVersion ?? '',
+      protocolVersion: hello.protocolVersion ?? 0,
+      labels,
+      cpInstanceId: this.ctx.cpInstanceId,
+      connected: true,
+      connectedAt: now,
+      lastSeen: now,
+      appliedEpoch: this.acked.epoch,
+      appliedVersion: this.acked.version,
+      appliedHash: this.acked.hash,
+      lastError: null,
+      lastErrorCode: null,
+      rejectedVersion: null,
+      incompatible: false,
+    };
+    if (hello.protocolVersion !== PROTOCOL_VERSION) {
+      const message = `protocol version ${hello.protocolVersion} is not supported (this control plane speaks ${PROTOCOL_VERSION})`;
+      this.ctx.registry.update({ ...base, connected: false, incompatible: true, lastError: message, lastErrorCode: 'INCOMPATIBLE_PROTOCOL' });
+      await this.send({ error: { code: CloseCode.INCOMPATIBLE_VERSION, message } }).catch(() => {});
+      return this.close(CloseCode.INCOMPATIBLE_VERSION, message);
+    }
+    const mirror = this.ctx.mirror;
+    if (this.acked.epoch === mirror.epoch && this.acked.version > mirror.version) {
+      // The data plane is ahead of this replica: catch up from the database before answering.
+      await mirror.catchUp();
+      if (this.acked.epoch === mirror.epoch && this.acked.version > mirror.version) {
+        this.log.warn({ applied: this.acked.version, head: mirror.version }, 'data plane is ahead of this replica; asking it to retry later');
+        await this.send({ helloAck: { cpInstanceId: this.ctx.cpInstanceId, head: this.headState(), mode: pb.HelloAck.Mode.MODE_RETRY_LATER, retryAfterMs: this.ctx.limits.retryAfterMs } }).catch(() => {});
+        return this.close(CloseCode.RETRY_LATER, 'control plane replica is behind the data plane');
+      }
+    }
+    if (this.state !== 'hello') return;
+    let mode: number;
+    if (this.acked.epoch === mirror.epoch && this.acked.version === mirror.version && this.acked.hash === mirror.hashHex()) mode = pb.HelloAck.Mode.MODE_UP_TO_DATE;
+    else if (this.acked.epoch === mirror.epoch && this.acked.version < mirror.version && this.acked.version >= mirror.minRetainedVersion) mode = pb.HelloAck.Mode.MODE_DELTA;
+    else {
+      mode = pb.HelloAck.Mode.MODE_SNAPSHOT;
+      this.forceSnapshot = true;
+    }
+    this.state = 'active';
+    this.record = base;
+    this.ctx.register(this);
+    this.ctx.registry.update(base);
+    this.log.info({ applied: this.acked, head: mirror.version, mode: (pb.HelloAck.Mode as unknown as Record<number, string>)[mode] }, 'data plane connected');
+    await this.send({
+      helloAck: {
+        cpInstanceId: this.ctx.cpInstanceId,
+        head: this.headState(),
+        mode,
+        heartbeatIntervalMs: this.ctx.limits.heartbeatIntervalMs,
+        maxFrameBytes: this.ctx.limits.maxFrameBytes,
+      },
+    });
+    this.maybePush();
+  }
+
+  private headState() {
+    const m = this.ctx.mirror;
+    return { epoch: m.epoch, version: m.version, hash: m.hashBytes() };
+  }
+
+  /**
+   * Sends the next push if none is in flight and the data plane is behind the head: a delta from
+   * its acked version when one can be built, else a snapshot. Re-entrant calls coalesce.
+   */
+  maybePush(): void {
+    if (this.state !== 'active' || this.inflight) return;
+    if (this.pushing) {
+      this.pushAgain = true;
+      return;
+    }
+    this.pushing = true;
+    void this.push()
+      .catch((err) => {
+        if (this.state === 'active') {
+          this.log.error({ err }, 'push failed');
+          this.close(CloseCode.INTERNAL, 'push failed');
+        }
+      })
+      .finally(() => {
+        this.pushing = false;
+        if (this.pushAgain) {
+          this.pushAgain = false;
+          this.maybePush();
+        }
+      });
+  }
+
+  private async push(): Promise<void> {
+    const mirror = this.ctx.mirror;
+    if (this.state !== 'active' || this.inflight) return;
+    const sameEpoch = this.acked.epoch === mirror.epoch;
+    if (sameEpoch && this.acked.version === mirror.version && this.acked.hash === mirror.hashHex() && !this.forceSnapshot) return;
+    if (this.rejected && this.rejected.epoch === mirror.epoch && this.rejected.version >= mirror.version) return;
+    if (sameEpoch && this.acked.version > mirror.version) return; // the data plane is ahead: wait for this replica to catch up
+    if (!this.forceSnapshot && sameEpoch && this.acked.version < mirror.version) {
+      const delta = await mirror.delta(this.acked.version);
+      if (this.state !== 'active' || this.inflight) return;
+      if (delta) {
+        const nonce = ++this.nonce;
+        this.inflight = { nonce, kind: 'delta', epoch: delta.epoch, toVersion: delta.toVersion, sentAt: Date.now() };
+        this.ctx.stats.deltasSent++;
+        await this.send({
+          delta: {
+            nonce,
+            epoch: delta.epoch,
+            fromVersion: delta.fromVersion,
+            toVersion: delta.toVersion,
+            targetHash: delta.targetHash,
+            body: { codec: delta.body.codec, rawSize: delta.body.rawSize, rawSha256: delta.body.rawSha256, data: delta.body.data },
+          },
+        });
+        return;
+      }
+    }
+    await this.sendSnapshot();
+  }
+
+  private async sendSnapshot(): Promise<void> {
+    const release = await this.ctx.snapshots.acquire();
+    try {
+      if (this.state !== 'active' || this.inflight) return;
+      const snap = this.ctx.mirror.snapshot();
+      const chunks = splitChunks(snap.body.data, SNAPSHOT_CHUNK_BYTES);
+      const nonce = ++this.nonce;
+      this.inflight = { nonce, kind: 'snapshot', epoch: snap.epoch, toVersion: snap.version, sentAt: Date.now() };
+      this.forceSnapshot = false;
+      this.ctx.stats.snapshotsSent++;
+      this.log.info({ version: snap.version, entities: snap.entityCount, bytes: snap.body.data.byteLength, chunks: chunks.length }, 'sending snapshot');
+      await this.send({
+        snapshotBegin: {
+          nonce,
+          target: { epoch: snap.epoch, version: snap.version, hash: snap.hash },
+          chunkCount: chunks.length,
+          totalBytes: snap.body.data.byteLength,
+          codec: snap.body.codec,
+          rawSize: snap.body.rawSize,
+          rawSha256: snap.body.rawSha256,
+          entityCount: snap.entityCount,
+        },
+      });
+      for (let index = 0; index < chunks.length; index++) {
+        // Each chunk waits until the previous one left the process, and until the socket's queue is
+        // under the high-water mark: a slow data plane slows its own snapshot, not the control plane.
+        await this.send({ snapshotChunk: { nonce, index, data: chunks[index] } });
+        while (this.ws.bufferedAmount > this.ctx.limits.highWaterBytes && this.state === 'active') {
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        if (this.state !== 'active') return;
+      }
+      await this.send({ snapshotEnd: { nonce } });
+    } finally {
+      release();
+    }
+  }
+
+  private onAck(ack: AckMessage): void {
+    const nonce = Number(ack.nonce ?? 0);
+    if (!this.inflight || nonce !== this.inflight.nonce) {
+      this.log.debug({ nonce, inflight: this.inflight?.nonce }, 'ignoring a stale ack');
+      return;
+    }
+    const push = this.inflight;
+    this.inflight = null;
+    const applied = configStateView(ack.applied);
+    const error = ack.error ?? 0;
+    this.acked = applied;
+    if (error === pb.Ack.Error.ERROR_NONE) {
+      this.ctx.stats.acks++;
+      const clearRejection = this.rejected !== null && (applied.epoch !== this.rejected.epoch || applied.version >= this.rejected.version);
+      if (clearRejection) this.rejected = null;
+      this.log.debug({ version: applied.version, ms: Date.now() - push.sentAt, kind: push.kind }, 'push acknowledged');
+      this.updateRecord({
+        appliedEpoch: applied.epoch,
+        appliedVersion: applied.version,
+        appliedHash: applied.hash,
+        ...(this.rejected === null ? { lastError: null, lastErrorCode: null, rejectedVersion: null } : {}),
+      });
+    } else {
+      this.ctx.stats.nacks++;
+      const code = ackErrorName(error);
+      const details = (ack.resourceErrors ?? [])
+        .slice(0, 5)
+        .map((e) => `${e.key?.type === pb.EntityType.ENTITY_TYPE_ROUTE ? 'route' : 'service'} ${e.key?.id}: ${e.message}`);
+      const message = [ack.message ?? '', ...details].filter(Boolean).join('; ');
+      this.log.warn({ code, message, version: push.toVersion, kind: push.kind }, 'data plane rejected a push');
+      if ((error === pb.Ack.Error.ERROR_BASE_MISMATCH || error === pb.Ack.Error.ERROR_HASH_MISMATCH) && push.kind === 'delta') {
+        // The data plane's state is not what the delta assumed: send it the whole config once.
+        this.forceSnapshot = true;
+      } else {
+        // Never send this version again; wait for the head to move past it.
+        this.rejected = { epoch: push.epoch, version: push.toVersion };
+        this.forceSnapshot = false;
+      }
+      this.updateRecord({
+        appliedEpoch: applied.epoch,
+        appliedVersion: applied.version,
+        appliedHash: applied.hash,
+        lastError: message || code,
+        lastErrorCode: code,
+        rejectedVersion: push.toVersion,
+      });
+    }
+    this.maybePush();
+  }
+
+  private onHeartbeat(hb: HeartbeatMessage): void {
+    this.updateRecord({ lastSeen: Date.now() }, false);
+    const state = configStateView(hb.state);
+    // A data plane that reports another state than the one it acked (e.g. it reloaded its cache
+    // out of band) is resynced; while a push is in flight its state legitimately lags.
+    if (!this.inflight && (state.epoch !== this.acked.epoch || state.version !== this.acked.version)) {
+      this.acked = state;
+      this.maybePush();
+    }
+  }
+
+  private updateRecord(patch: Partial<DataPlaneRecord>, persist = true): void {
+    if (!this.record) return;
+    this.record = { ...this.record, ...patch };
+    if (persist) this.ctx.registry.update(this.record);
+  }
+
+  /** Periodic liveness work, driven by the stream server's single timer. */
+  tick(now: number): void {
+    if (this.state !== 'active') return;
+    const { heartbeatIntervalMs, heartbeatGraceMs, maxBufferedBytes, slowConsumerTimeoutMs, ackTimeoutMs, highWaterBytes } = this.ctx.limits;
+    if (now - this.lastHeardAt > 2 * heartbeatIntervalMs + heartbeatGraceMs) {
+      this.log.warn({ silentMs: now - this.lastHeardAt }, 'data plane stopped answering; dropping it');
+      this.ws.terminate();
+      return;
+    }
+    if (this.inflight && now - this.inflight.sentAt > ackTimeoutMs && this.inflight.kind === 'delta') {
+      return this.close(CloseCode.ACK_TIMEOUT, `push ${this.inflight.nonce} not acknowledged in ${ackTimeoutMs} ms`);
+    }
+    const buffered = this.ws.bufferedAmount;
+    if (buffered > maxBufferedBytes) {
+      this.slowSince ??= now;
+      if (now - this.slowSince > slowConsumerTimeoutMs) return this.close(CloseCode.SLOW_CONSUMER, 'data plane reads too slowly');
+    } else {
+      this.slowSince = null;
+    }
+    if (buffered < highWaterBytes) {
+      void this.send({ heartbeat: { sentAtMs: now, state: this.headState(), inflightNonce: this.inflight?.nonce ?? 0 } }).catch(() => {});
+      this.ws.ping();
+    }
+    if (this.record) this.record = { ...this.record, lastSeen: Math.max(this.record.lastSeen, this.lastHeardAt) };
+  }
+
+  /** Tells the data plane to reconnect elsewhere, then closes. */
+  async goAway(reason: string): Promise<void> {
+    if (this.state === 'closed') return;
+    const { goAwayReconnectMinMs, goAwayReconnectMaxMs } = this.ctx.limits;
+    await this.send({ goAway: { reason, reconnectMinMs: goAwayReconnectMinMs, reconnectMaxMs: goAwayReconnectMaxMs } }).catch(() => {});
+    this.close(CloseCode.GO_AWAY, reason);
+  }
+
+  private onClose(code: number, reason: string): void {
+    const wasActive = this.state === 'active';
+    this.state = 'closed';
+    clearTimeout(this.helloTimer);
+    this.inflight = null;
+    if (wasActive) {
+      this.log.info({ code, reason }, 'data plane disconnected');
+      this.ctx.registry.disconnected(this.nodeId, this.record?.connectedAt ?? null);
+    }
+    this.ctx.unregister(this);
+  }
+}

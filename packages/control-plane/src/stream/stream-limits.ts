@@ -1,0 +1,44 @@
+/** Limits and timings of the control plane's side of the cluster stream. Every one is overridable in `StreamServerOptions`. */
+export interface StreamLimits {
+  /** Largest frame accepted from a data plane, in bytes (default MAX_FRAME_BYTES, 8 MiB). */
+  maxFrameBytes: number;
+  /** Time a new connection has to send Hello, in ms (default 5000). */
+  helloTimeoutMs: number;
+  /** Heartbeat interval announced to data planes, in ms (default 5000). */
+  heartbeatIntervalMs: number;
+  /** Extra silence tolerated on top of two heartbeat intervals before a peer is dropped, in ms (default 2000). */
+  heartbeatGraceMs: number;
+  /** Time a data plane has to acknowledge a push, in ms (default 60000). */
+  ackTimeoutMs: number;
+  /** Bytes queued on one socket above which no more snapshot chunks are queued (default 4 MiB). */
+  highWaterBytes: number;
+  /** Bytes queued on one socket above which the peer counts as slow (default 16 MiB). */
+  maxBufferedBytes: number;
+  /** Time a socket may stay above `maxBufferedBytes` before it is closed with 4003, in ms (default 30000). */
+  slowConsumerTimeoutMs: number;
+  /** Snapshots sent at once by this replica; others wait their turn (default 8). */
+  maxConcurrentSnapshots: number;
+  /** Connections this replica accepts at once; more are refused with RETRY_LATER (default 10000). */
+  maxConnections: number;
+  /** Retry hint given with RETRY_LATER, in ms (default 2000; data planes add jitter). */
+  retryAfterMs: number;
+  /** Reconnect window announced in GoAway on shutdown, in ms (default 0..5000). */
+  goAwayReconnectMinMs: number;
+  goAwayReconnectMaxMs: number;
+}
+
+export const DEFAULT_STREAM_LIMITS: StreamLimits = {
+  maxFrameBytes: 8 * 1024 * 1024,
+  helloTimeoutMs: 5_000,
+  heartbeatIntervalMs: 5_000,
+  heartbeatGraceMs: 2_000,
+  ackTimeoutMs: 60_000,
+  highWaterBytes: 4 * 1024 * 1024,
+  maxBufferedBytes: 16 * 1024 * 1024,
+  slowConsumerTimeoutMs: 30_000,
+  maxConcurrentSnapshots: 8,
+  maxConnections: 10_000,
+  retryAfterMs: 2_000,
+  goAwayReconnectMinMs: 0,
+  goAwayReconnectMaxMs: 5_000,
+};
