@@ -1,0 +1,66 @@
+import { compareEntries, type PathEntry } from './route-group.js';
+
+/**
+ * An immutable character trie over path keys. A node holds the entries whose key ends there,
+ * sorted best first; walking a request path from the root visits exactly the nodes whose key is a
+ * prefix of it, so prefix routes need no further check. Updates copy only the nodes on the changed
+ * keys' paths (structure shared with the previous trie).
+ */
+export interface TrieNode {
+  readonly entries: readonly PathEntry[];
+  readonly children: ReadonlyMap<number, TrieNode> | null;
+}
+
+/** A batch of changes to the entries stored under one key. */
+export interface TrieChange {
+  readonly key: string;
+  /** Entries to add under `key`. */
+  readonly add: PathEntry[];
+  /** Route ids whose entries under `key` are removed (before `add` is applied). */
+  readonly removeRouteIds: Set<string>;
+}
+
+const NO_ENTRIES: readonly PathEntry[] = Object.freeze([]);
+
+function updateEntries(entries: readonly PathEntry[], change: TrieChange): readonly PathEntry[] {
+  let next = change.removeRouteIds.size === 0 ? entries.slice() : entries.filter((e) => !change.removeRouteIds.has(e.group.route.id));
+  if (change.add.length > 0) {
+    next = next.concat(change.add);
+    next.sort(compareEntries);
+  }
+  return next.length === 0 ? NO_ENTRIES : next;
+}
+
+/**
+ * Applies `changes` (each key at most once, all keys starting with the same `depth` characters
+ * as this node's key) to the subtree at `node`, copying each touched node once.
+ * @returns the new subtree, or null when it is left empty.
+ */
+export function applyTrieChanges(node: TrieNode | null, changes: readonly TrieChange[], depth = 0): TrieNode | null {
+  let entries = node?.entries ?? NO_ENTRIES;
+  const byChar = new Map<number, TrieChange[]>();
+  for (const change of changes) {
+    if (change.key.length === depth) {
+      entries = updateEntries(entries, change);
+      continue;
+    }
+    const code = change.key.charCodeAt(depth);
+    let list = byChar.get(code);
+    if (list === undefined) byChar.set(code, (list = []));
+    list.push(change);
+  }
+  let children: Map<number, TrieNode> | null = null;
+  if (byChar.size > 0) {
+    children = new Map(node?.children ?? []);
+    for (const [code, list] of byChar) {
+      const child = applyTrieChanges(node?.children?.get(code) ?? null, list, depth + 1);
+      if (child === null) children.delete(code);
+      else children.set(code, child);
+    }
+    if (children.size === 0) children = null;
+  } else if (node?.children) {
+    children = node.children as Map<number, TrieNode>;
+  }
+  if (entries.length === 0 && children === null) return null;
+  return { entries, children };
+}

@@ -1,0 +1,404 @@
+import type { Route, Service } from '@sluice/protocol';
+import { escapePath } from './escape-path.js';
+import { normalizePath } from './normalize-path.js';
+import { applyTrieChanges, type TrieChange, type TrieNode } from './path-trie.js';
+import { PersistentMap } from './persistent-map.js';
+import {
+  compareEntries,
+  compileRoute,
+  HOST_KINDS,
+  type HeaderCondition,
+  type HostCondition,
+  type PathEntry,
+  type RouteGroup,
+} from './route-group.js';
+import { joinUpstreamPath } from './upstream-path.js';
+
+/** What the router looks at in a request. */
+export interface RouterRequest {
+  /** Method as sent (Kong compares it exactly, so `get` matches no `GET` route). */
+  readonly method: string;
+  /** Request target as received: the origin-form path, with its query string if any. */
+  readonly target: string;
+  /** The Host header as sent (it may carry `:port`), or undefined when there is none. */
+  readonly host: string | undefined;
+  /** Listener port: the port route hosts with `:port` compare with when the Host header has none. */
+  readonly port: number;
+  /** `http` or `https`: SNI conditions only apply to https. */
+  readonly scheme: string;
+  /** TLS server name sent by the client (https only). */
+  readonly sni?: string | undefined;
+  /**
+   * Request headers by lower-case name, a repeated header as an array of its values (Node's
+   * `headersDistinct` shape). Read only when a candidate route has header conditions, so a getter
+   * that computes it lazily is fine.
+   */
+  readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>;
+}
+
+/** Captures of a regex path: positional (index 0 is the whole match) and named. */
+export interface UriCaptures {
+  readonly positional: readonly (string | undefined)[];
+  readonly named: Readonly<Record<string, string | undefined>>;
+}
+
+/** The route a request matched, and how to forward it. */
+export interface RouteMatch {
+  readonly route: Route;
+  /** The route's service, or null for a route without one (the proxy answers 503). */
+  readonly service: Service | null;
+  /** The normalised request path (no query string) the route was matched on. */
+  readonly path: string;
+  /** The path text that matched: the prefix path, or the regex's match; null for a route without paths. */
+  readonly matchedPath: string | null;
+  /** What strip_path removed (Kong's `prefix`), or null when nothing was stripped. */
+  readonly strippedPrefix: string | null;
+  /** Upstream path by Kong's v0 joining, escaped; no query string (append the request's unchanged). */
+  readonly upstreamPath: string;
+  /** Captures of a regex path, or null. */
+  readonly captures: UriCaptures | null;
+}
+
+/** A batch of entity changes for {@link Router.withChanges}. */
+export interface RouterChange {
+  readonly upsertRoutes?: readonly Route[];
+  readonly removeRouteIds?: readonly string[];
+  readonly upsertServices?: readonly Service[];
+  readonly removeServiceIds?: readonly string[];
+}
+
+const ANY_HOST = '*';
+
+function bucketIdOf(host: HostCondition): string {
+  return (host.kind === HOST_KINDS.exact ? 'e' : host.kind === HOST_KINDS.suffix ? 's' : 'p') + host.value;
+}
+
+function bucketIdsOf(group: RouteGroup): Set<string> {
+  if (group.hosts === null) return new Set([ANY_HOST]);
+  return new Set(group.hosts.map(bucketIdOf));
+}
+
+function isHttpRoute(route: Route): boolean {
+  const protocols = route.protocols;
+  if (!Array.isArray(protocols) || protocols.length === 0) return true;
+  return protocols.includes('http') || protocols.includes('https');
+}
+
+/** Per-match scratch state; match() is synchronous and never re-entered, so one is enough. */
+interface MatchState {
+  method: string;
+  path: string;
+  host: string | undefined;
+  port: number;
+  isHttps: boolean;
+  sni: string | undefined;
+  request: RouterRequest;
+  best: PathEntry | null;
+  bestExec: RegExpExecArray | null;
+  exec: RegExpExecArray | null;
+}
+
+const state: MatchState = {
+  method: '',
+  path: '',
+  host: undefined,
+  port: 0,
+  isHttps: false,
+  sni: undefined,
+  request: null as unknown as RouterRequest,
+  best: null,
+  bestExec: null,
+  exec: null,
+};
+
+function hostMatches(hosts: readonly HostCondition[], host: string | undefined, port: number): boolean {
+  if (host === undefined) return false;
+  for (let i = 0; i < hosts.length; i++) {
+    const h = hosts[i]!;
+    if (h.port !== -1 && h.port !== port) continue;
+    if (h.kind === HOST_KINDS.exact ? host === h.value : h.kind === HOST_KINDS.suffix ? host.endsWith(h.value) : host.startsWith(h.value)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+function headerValueMatches(condition: HeaderCondition, value: string): boolean {
+  const lower = value.toLowerCase();
+  if (condition.values.includes(lower)) return true;
+  for (let i = 0; i < condition.regexes.length; i++) if (condition.regexes[i]!.test(lower)) return true;
+  return false;
+}
+
+function headersMatch(conditions: readonly HeaderCondition[], headers: RouterRequest['headers']): boolean {
+  if (headers === null || typeof headers !== 'object') return false;
+  for (let i = 0; i < conditions.length; i++) {
+    const condition = conditions[i]!;
+    const value = headers[condition.name];
+    if (typeof value === 'string') {
+      if (!headerValueMatches(condition, value)) return false;
+    } else if (Array.isArray(value)) {
+      let any = false;
+      for (let k = 0; k < value.length && !any; k++) any = typeof value[k] === 'string' && headerValueMatches(condition, value[k]);
+      if (!any) return false;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+function entryMatches(entry: PathEntry): boolean {
+  const group = entry.group;
+  if (group.methods !== null && !group.methods.includes(state.method)) return false;
+  if (group.hosts !== null && !hostMatches(group.hosts, state.host, state.port)) return false;
+  if (group.snis !== null && state.isHttps && (state.sni === undefined || !group.snis.includes(state.sni))) return false;
+  if (group.headers !== null && !headersMatch(group.headers, state.request.headers)) return false;
+  if (entry.regex !== null) {
+    const exec = entry.regex.exec(state.path);
+    if (exec === null) return false;
+    state.exec = exec;
+  }
+  return true;
+}
+
+function searchTrie(root: TrieNode | null | undefined): void {
+  if (root === null || root === undefined) return;
+  const path = state.path;
+  let node = root;
+  let depth = 0;
+  for (;;) {
+    const entries = node.entries;
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!;
+      if (state.best !== null && compareEntries(entry, state.best) >= 0) break;
+      if (entryMatches(entry)) {
+        state.best = entry;
+        state.bestExec = entry.regex !== null ? state.exec : null;
+        break;
+      }
+    }
+    if (depth >= path.length || node.children === null) return;
+    const next = node.children.get(path.charCodeAt(depth));
+    if (next === undefined) return;
+    node = next;
+    depth++;
+  }
+}
+
+function isDigits(text: string, start: number): boolean {
+  if (start >= text.length) return false;
+  for (let i = start; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
+/**
+ * Kong's traditional_compatible router: routes compiled once into a host index (exact hosts in a
+ * hash map, `*.x` suffixes and `x.*` prefixes looked up label by label, host-less routes apart),
+ * each holding a path trie whose nodes keep their candidates sorted by Kong's priority. A match
+ * walks only the request's host buckets along its path, so its cost follows the path length and
+ * the candidates sharing that path, not the number of routes. Pure: no I/O, never throws on odd
+ * input at match time. Immutable: {@link withChanges} returns a new router sharing structure.
+ */
+export class Router {
+  private static readonly EMPTY = new Router(
+    PersistentMap.empty(),
+    PersistentMap.empty(),
+    PersistentMap.empty(),
+    PersistentMap.empty(),
+    PersistentMap.empty(),
+    PersistentMap.empty(),
+    PersistentMap.empty(),
+    null,
+  );
+
+  /** A router over `routes`; routes whose service is disabled are left out. */
+  static build(routes: readonly Route[], services: ReadonlyMap<string, Service>): Router {
+    return Router.EMPTY.withChanges({ upsertServices: [...services.values()], upsertRoutes: routes });
+  }
+
+  private constructor(
+    private readonly services: PersistentMap<Service>,
+    private readonly routes: PersistentMap<Route>,
+    /** service id → ids of the routes pointing at it (whether or not the service exists). */
+    private readonly routesByService: PersistentMap<PersistentMap<true>>,
+    /** Compiled groups of the routes in the router (active ones only). */
+    private readonly groups: PersistentMap<readonly RouteGroup[]>,
+    private readonly exactHosts: PersistentMap<TrieNode>,
+    private readonly suffixHosts: PersistentMap<TrieNode>,
+    private readonly prefixHosts: PersistentMap<TrieNode>,
+    private readonly anyHost: TrieNode | null,
+  ) {}
+
+  /** Number of routes in the router (routes of disabled services and non-HTTP routes excluded). */
+  get size(): number {
+    return this.groups.size;
+  }
+
+  /**
+   * A new Router reflecting the change; cost grows with the change, not the number of routes;
+   * `this` unchanged (immutable, structure shared). Routes whose service is disabled are left out;
+   * services upserted here may change which routes are active. Removals apply before upserts.
+   */
+  withChanges(change: RouterChange): Router {
+    let services = this.services;
+    let routes = this.routes;
+    let routesByService = this.routesByService;
+    let groups = this.groups;
+    const touched = new Set<string>();
+
+    const markService = (serviceId: string): void => {
+      const ids = routesByService.get(serviceId);
+      if (ids !== undefined) for (const [id] of ids.entries()) touched.add(id);
+    };
+    const link = (route: Route, isAdding: boolean): void => {
+      const serviceId = route.service?.id;
+      if (typeof serviceId !== 'string') return;
+      const current = routesByService.get(serviceId) ?? PersistentMap.empty<true>();
+      const next = isAdding ? current.set(route.id, true) : current.delete(route.id);
+      routesByService = next.size === 0 ? routesByService.delete(serviceId) : routesByService.set(serviceId, next);
+    };
+
+    for (const id of change.removeServiceIds ?? []) {
+      services = services.delete(id);
+      markService(id);
+    }
+    for (const service of change.upsertServices ?? []) {
+      services = services.set(service.id, service);
+      markService(service.id);
+    }
+    for (const id of change.removeRouteIds ?? []) {
+      const old = routes.get(id);
+      if (old === undefined) continue;
+      link(old, false);
+      routes = routes.delete(id);
+      touched.add(id);
+    }
+    for (const route of change.upsertRoutes ?? []) {
+      const old = routes.get(route.id);
+      if (old !== undefined) link(old, false);
+      routes = routes.set(route.id, route);
+      link(route, true);
+      touched.add(route.id);
+    }
+
+    const buckets = new Map<string, Map<string, TrieChange>>();
+    const changeAt = (bucketId: string, key: string): TrieChange => {
+      let byKey = buckets.get(bucketId);
+      if (byKey === undefined) buckets.set(bucketId, (byKey = new Map()));
+      let trieChange = byKey.get(key);
+      if (trieChange === undefined) byKey.set(key, (trieChange = { key, add: [], removeRouteIds: new Set() }));
+      return trieChange;
+    };
+
+    for (const id of touched) {
+      for (const group of groups.get(id) ?? []) {
+        for (const bucketId of bucketIdsOf(group)) {
+          for (const entry of group.entries) changeAt(bucketId, entry.key).removeRouteIds.add(id);
+        }
+      }
+      const route = routes.get(id);
+      let compiled: RouteGroup[] = [];
+      if (route !== undefined && isHttpRoute(route)) {
+        const serviceId = route.service?.id;
+        const service = typeof serviceId === 'string' ? (services.get(serviceId) ?? null) : null;
+        if (service === null || service.enabled !== false) compiled = compileRoute(route, service);
+      }
+      groups = compiled.length > 0 ? groups.set(id, compiled) : groups.delete(id);
+      for (const group of compiled) {
+        for (const bucketId of bucketIdsOf(group)) {
+          for (const entry of group.entries) changeAt(bucketId, entry.key).add.push(entry);
+        }
+      }
+    }
+
+    let exactHosts = this.exactHosts;
+    let suffixHosts = this.suffixHosts;
+    let prefixHosts = this.prefixHosts;
+    let anyHost = this.anyHost;
+    for (const [bucketId, byKey] of buckets) {
+      const changes = [...byKey.values()];
+      if (bucketId === ANY_HOST) {
+        anyHost = applyTrieChanges(anyHost, changes);
+        continue;
+      }
+      const key = bucketId.slice(1);
+      const kind = bucketId[0];
+      const map = kind === 'e' ? exactHosts : kind === 's' ? suffixHosts : prefixHosts;
+      const root = applyTrieChanges(map.get(key) ?? null, changes);
+      const next = root === null ? map.delete(key) : map.set(key, root);
+      if (kind === 'e') exactHosts = next;
+      else if (kind === 's') suffixHosts = next;
+      else prefixHosts = next;
+    }
+    return new Router(services, routes, routesByService, groups, exactHosts, suffixHosts, prefixHosts, anyHost);
+  }
+
+  /** The best route for the request by Kong's priority, or null when none matches. */
+  match(request: RouterRequest): RouteMatch | null {
+    const target = typeof request.target === 'string' ? request.target : '';
+    const queryAt = target.indexOf('?', 1);
+    const path = normalizePath(queryAt === -1 ? target : target.slice(0, queryAt));
+
+    let host: string | undefined;
+    let port = request.port;
+    const hostHeader = request.host;
+    if (typeof hostHeader === 'string') {
+      const colon = hostHeader.indexOf(':');
+      if (colon !== -1 && isDigits(hostHeader, colon + 1)) {
+        host = hostHeader.slice(0, colon);
+        port = Number(hostHeader.slice(colon + 1));
+      } else {
+        host = hostHeader;
+      }
+    }
+
+    state.method = request.method;
+    state.path = path;
+    state.host = host;
+    state.port = port;
+    state.isHttps = request.scheme === 'https';
+    state.sni = request.sni;
+    state.request = request;
+    state.best = null;
+    state.bestExec = null;
+    state.exec = null;
+
+    if (host !== undefined) {
+      if (this.exactHosts.size > 0) searchTrie(this.exactHosts.get(host));
+      if (this.suffixHosts.size > 0 || this.prefixHosts.size > 0) {
+        for (let dot = host.indexOf('.'); dot !== -1; dot = host.indexOf('.', dot + 1)) {
+          if (this.suffixHosts.size > 0) searchTrie(this.suffixHosts.getRange(host, dot, host.length));
+          if (this.prefixHosts.size > 0) searchTrie(this.prefixHosts.getRange(host, 0, dot + 1));
+        }
+      }
+    }
+    searchTrie(this.anyHost);
+
+    const best = state.best as PathEntry | null;
+    const exec = state.bestExec as RegExpExecArray | null;
+    state.request = null as unknown as RouterRequest;
+    state.exec = null;
+    state.bestExec = null;
+    if (best === null) return null;
+
+    const route = best.group.route;
+    const service = best.group.service;
+    const matchedPath = best.prefix !== null ? best.prefix : exec !== null ? exec[0] : null;
+    const isStripped = route.strip_path === true && matchedPath !== null;
+    const base = service !== null && typeof service.path === 'string' && service.path !== '' ? service.path : '/';
+    const upstreamPath = escapePath(joinUpstreamPath(base, path, matchedPath, isStripped));
+    return {
+      route,
+      service,
+      path,
+      matchedPath,
+      strippedPrefix: isStripped ? matchedPath : null,
+      upstreamPath,
+      captures: exec === null ? null : { positional: Array.from(exec), named: { ...exec.groups } },
+    };
+  }
+}
