@@ -390,7 +390,7 @@ export class Router {
     const matchedPath = best.prefix !== null ? best.prefix : exec !== null ? exec[0] : null;
     const isStripped = route.strip_path === true && matchedPath !== null;
     const base = service !== null && typeof service.path === 'string' && service.path !== '' ? service.path : '/';
-    const upstreamPath = escapePath(joinUpstreamPath(base, path, matchedPath, isStripped));
+    const upstreamPath = escapePath(joinUpstreamPath(base, path, matchedPath, route.strip_path === true));
     return {
       route,
       service,

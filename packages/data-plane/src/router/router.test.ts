@@ -1,0 +1,395 @@
+import type { Route, Service } from '@sluice/protocol';
+import { describe, expect, it } from 'vitest';
+import { makeRoute, makeService, uuidFor } from '../../test/fixtures/entities.js';
+import { expandedPathJoiningTable } from '../../test/fixtures/path-joining-table.js';
+import { escapePath } from './escape-path.js';
+import { normalizePath } from './normalize-path.js';
+import { Router, type RouterRequest } from './router.js';
+
+function request(overrides: Partial<RouterRequest> = {}): RouterRequest {
+  return { method: 'GET', target: '/', host: 'example.com', port: 8000, scheme: 'http', headers: {}, ...overrides };
+}
+
+function routerOf(routes: Route[], services: Service[] = []): Router {
+  return Router.build(routes, new Map(services.map((s) => [s.id, s])));
+}
+
+function matchedName(router: Router, req: Partial<RouterRequest>): string | null {
+  return router.match(request(req))?.route.name ?? null;
+}
+
+describe('normalizePath (kong.tools.uri.normalize)', () => {
+  it.each([
+    ['/', '/'],
+    ['/foo/bar', '/foo/bar'],
+    ['/foo/%2e%2e/bar', '/bar'],
+    ['/foo/%2E./bar', '/bar'],
+    ['/a/./b/../c', '/a/c'],
+    ['/a/b/..', '/a/'],
+    ['/..', '/'],
+    ['/../../a', '/a'],
+    ['//a//b///c', '/a/b/c'],
+    ['/a%2fb', '/a%2Fb'],
+    ['/%7euser', '/~user'],
+    ['/%41%42c', '/ABc'],
+    ['/a%20b', '/a b'],
+    ['/a%zzb', '/a%zzb'],
+    ['/%25', '/%25'],
+    ['/a%3Fb', '/a%3Fb'],
+    ['/a%2', '/a%2'],
+  ])('%s → %s', (input, expected) => {
+    expect(normalizePath(input)).toBe(expected);
+  });
+});
+
+describe('escapePath (kong.tools.uri.escape)', () => {
+  it.each([
+    ['/plain/path-_.~', '/plain/path-_.~'],
+    ['/a b', '/a%20b'],
+    ["/!#$&'()*+,/:;=?@[]%", "/!#$&'()*+,/:;=?@[]%"],
+    ['/\u00c3\u00a9', '/%C3%A9'],
+    ['/q"<>`{}|\\^', '/q%22%3C%3E%60%7B%7D%7C%5C%5E'],
+  ])('%s → %s', (input, expected) => {
+    expect(escapePath(input)).toBe(expected);
+  });
+
+  it('re-escapes what normalisation decoded', () => {
+    expect(escapePath(normalizePath('/caf%c3%a9/%20x'))).toBe('/caf%C3%A9/%20x');
+  });
+});
+
+describe("Kong's path-joining table (v0)", () => {
+  for (const row of expandedPathJoiningTable()) {
+    const title = `service ${row.servicePath}, route ${row.routePath ?? '(host)'}, strip_path=${row.stripPath}, request ${row.requestPath} → ${row.expected}`;
+    it(title, () => {
+      const service = makeService({ path: row.servicePath });
+      const route = makeRoute({
+        paths: row.routePath === null ? null : [row.routePath],
+        hosts: row.routePath === null ? ['example.com'] : null,
+        strip_path: row.stripPath,
+        service: { id: service.id },
+      });
+      const match = routerOf([route], [service]).match(request({ target: row.requestPath }));
+      expect(match?.upstreamPath).toBe(row.expected);
+    });
+  }
+
+  it('service path null joins like "/"', () => {
+    const service = makeService({ path: null });
+    const route = makeRoute({ paths: ['/api'], service: { id: service.id } });
+    expect(routerOf([route], [service]).match(request({ target: '/api/x?y=1' }))?.upstreamPath).toBe('/x');
+  });
+
+  it('drops a leading "./" or "../" of the postfix (sanitize_uri_postfix)', () => {
+    const service = makeService({ path: '/s' });
+    const route = makeRoute({ paths: ['~/a'], strip_path: true, service: { id: service.id } });
+    const router = routerOf([route], [service]);
+    expect(router.match(request({ target: '/a../x' }))?.upstreamPath).toBe('/s/x');
+    expect(router.match(request({ target: '/a.' }))?.upstreamPath).toBe('/s');
+  });
+
+  it('strips the regex match text and exposes captures', () => {
+    const service = makeService({ path: '/svc' });
+    const route = makeRoute({ paths: ['~/users/(?<id>\\d+)/(\\w+)'], service: { id: service.id } });
+    const match = routerOf([route], [service]).match(request({ target: '/users/42/profile/rest?x' }));
+    expect(match?.matchedPath).toBe('/users/42/profile');
+    expect(match?.strippedPrefix).toBe('/users/42/profile');
+    expect(match?.upstreamPath).toBe('/svc/rest');
+    expect(match?.captures?.named).toEqual({ id: '42' });
+    expect(match?.captures?.positional).toEqual(['/users/42/profile', '42', 'profile']);
+  });
+
+  it('matches on the normalised path and re-escapes the upstream path', () => {
+    const route = makeRoute({ paths: ['/a b'], strip_path: false });
+    const match = routerOf([route]).match(request({ target: '/x/../a%20b/%7e/c%2fd' }));
+    expect(match?.path).toBe('/a b/~/c%2Fd');
+    expect(match?.upstreamPath).toBe('/a%20b/~/c%2Fd');
+  });
+});
+
+describe('matching fields (traditional_compatible)', () => {
+  it('prefix paths are plain string prefixes, not segment-aware', () => {
+    const router = routerOf([makeRoute({ name: 'rou', paths: ['/rou'] })]);
+    expect(matchedName(router, { target: '/roureq' })).toBe('rou');
+    expect(matchedName(router, { target: '/ro' })).toBeNull();
+  });
+
+  it('regex paths are anchored at the start only', () => {
+    const router = routerOf([makeRoute({ name: 're', paths: ['~/status/\\d+'] })]);
+    expect(matchedName(router, { target: '/status/12/more' })).toBe('re');
+    expect(matchedName(router, { target: '/x/status/12' })).toBeNull();
+  });
+
+  it('the query string does not take part in path matching', () => {
+    const router = routerOf([makeRoute({ name: 'a', paths: ['/a$'.slice(0, 2)] })]);
+    expect(matchedName(router, { target: '/a?x=/b' })).toBe('a');
+    expect(matchedName(router, { target: '/?a' })).toBeNull();
+  });
+
+  it('methods are exact, with no automatic HEAD for GET', () => {
+    const router = routerOf([makeRoute({ name: 'get', methods: ['GET'] })]);
+    expect(matchedName(router, { method: 'GET' })).toBe('get');
+    expect(matchedName(router, { method: 'HEAD' })).toBeNull();
+    expect(matchedName(router, { method: 'get' })).toBeNull();
+  });
+
+  it('exact hosts, *.suffix and prefix.* wildcards', () => {
+    const router = routerOf([
+      makeRoute({ name: 'exact', hosts: ['example.com'] }),
+      makeRoute({ name: 'suffix', hosts: ['*.example.com'] }),
+      makeRoute({ name: 'prefix', hosts: ['example.*'] }),
+    ]);
+    expect(matchedName(router, { host: 'example.com' })).toBe('exact');
+    expect(matchedName(router, { host: 'a.b.example.com' })).toBe('suffix');
+    expect(matchedName(router, { host: 'example.org' })).toBe('prefix');
+    expect(matchedName(router, { host: 'example' })).toBeNull();
+    expect(matchedName(router, { host: 'notexample.com' })).toBeNull();
+    expect(matchedName(router, { host: undefined })).toBeNull();
+  });
+
+  it('a route host with a port matches that port, from the Host header or else the listener', () => {
+    const router = routerOf([makeRoute({ name: 'p', hosts: ['foo.com:123'] }), makeRoute({ name: 'any', hosts: ['route.*'] })]);
+    expect(matchedName(router, { host: 'foo.com:123' })).toBe('p');
+    expect(matchedName(router, { host: 'foo.com:124' })).toBeNull();
+    expect(matchedName(router, { host: 'foo.com', port: 123 })).toBe('p');
+    expect(matchedName(router, { host: 'foo.com', port: 8000 })).toBeNull();
+    expect(matchedName(router, { host: 'route.org:123' })).toBe('any');
+  });
+
+  it('headers: names and values case-insensitive, any value matches, ~* is a regex, all names must match', () => {
+    const router = routerOf([
+      makeRoute({ name: 'v', headers: { 'X-Version': ['V1', 'v2'], x_tenant: ['~*^acme-\\d+$'] } }),
+    ]);
+    expect(matchedName(router, { headers: { 'x-version': 'v1', 'x-tenant': 'ACME-7' } })).toBe('v');
+    expect(matchedName(router, { headers: { 'x-version': ['v9', 'V2'], 'x-tenant': 'acme-1' } })).toBe('v');
+    expect(matchedName(router, { headers: { 'x-version': 'v1' } })).toBeNull();
+    expect(matchedName(router, { headers: { 'x-version': 'v3', 'x-tenant': 'acme-1' } })).toBeNull();
+  });
+
+  it('snis are ignored for plain http and required for https', () => {
+    const router = routerOf([makeRoute({ name: 'sni', snis: ['api.example.com'] })]);
+    expect(matchedName(router, { scheme: 'http' })).toBe('sni');
+    expect(matchedName(router, { scheme: 'https', sni: 'api.example.com' })).toBe('sni');
+    expect(matchedName(router, { scheme: 'https', sni: 'other.example.com' })).toBeNull();
+  });
+
+  it('a route whose service is disabled is left out; a route without service is kept', () => {
+    const off = makeService({ enabled: false });
+    const router = routerOf(
+      [makeRoute({ name: 'off', paths: ['/off'], service: { id: off.id } }), makeRoute({ name: 'none', paths: ['/none'] })],
+      [off],
+    );
+    expect(matchedName(router, { target: '/off' })).toBeNull();
+    expect(router.match(request({ target: '/none' }))?.service).toBeNull();
+    expect(router.size).toBe(1);
+  });
+
+  it('never throws on odd input', () => {
+    const router = routerOf([
+      makeRoute({ name: 'h', headers: { a: ['b'] } }),
+      makeRoute({ name: 'bad-regex', paths: ['~/(unclosed'] }),
+      makeRoute({ name: 'p', paths: ['/p'] }),
+    ]);
+    const odd: RouterRequest[] = [
+      request({ target: '' }),
+      request({ target: '*' }),
+      request({ target: 'http://x/p' }),
+      request({ host: ':::' }),
+      request({ host: 'x:' }),
+      request({ headers: undefined as never }),
+      request({ headers: { a: [undefined as never] } }),
+      request({ target: '/%%%/../..%' }),
+      request({ method: undefined as never }),
+    ];
+    for (const req of odd) expect(() => router.match(req)).not.toThrow();
+  });
+});
+
+describe('priority (traditional_compatible, transform.get_priority)', () => {
+  it('more fields beat a longer path', () => {
+    const router = routerOf([
+      makeRoute({ name: 'long-path', paths: ['/very/long/path/indeed'] }),
+      makeRoute({ name: 'host+path', hosts: ['example.com'], paths: ['/'] }),
+    ]);
+    expect(matchedName(router, { target: '/very/long/path/indeed' })).toBe('host+path');
+  });
+
+  it('a plain host beats a wildcard host', () => {
+    const router = routerOf([
+      makeRoute({ name: 'wild', hosts: ['*.example.com'], paths: ['/long/er'] }),
+      makeRoute({ name: 'plain', hosts: ['api.example.com', 'other.org'], paths: ['/'] }),
+    ]);
+    expect(matchedName(router, { host: 'api.example.com', target: '/long/er' })).toBe('plain');
+  });
+
+  it('a route with no hosts does not get the plain-host bit', () => {
+    const router = routerOf([
+      makeRoute({ name: 'methods', methods: ['GET'], paths: ['/'] }),
+      makeRoute({ name: 'hosts', hosts: ['example.com'], paths: ['/'] }),
+    ]);
+    expect(matchedName(router, {})).toBe('hosts');
+  });
+
+  it('more header names win', () => {
+    const router = routerOf([
+      makeRoute({ name: 'one', headers: { a: ['1'] }, paths: ['/longer/path'] }),
+      makeRoute({ name: 'two', headers: { a: ['1'], b: ['2'] }, paths: ['/'] }),
+    ]);
+    expect(matchedName(router, { target: '/longer/path', headers: { a: '1', b: '2' } })).toBe('two');
+  });
+
+  it("Kong's documented order: regex by regex_priority, then regex, then longer prefix", () => {
+    const router = routerOf([
+      makeRoute({ name: 'version', paths: ['/version'] }),
+      makeRoute({ name: 'version-any', paths: ['/version/any/'] }),
+      makeRoute({ name: 'status', paths: ['~/version/\\d+/status'] }),
+      makeRoute({ name: 'version-status', paths: ['~/version/\\d+/status/\\d+'], regex_priority: 6 }),
+    ]);
+    expect(matchedName(router, { target: '/version/1/status/2' })).toBe('version-status');
+    expect(matchedName(router, { target: '/version/1/status/' })).toBe('status');
+    expect(matchedName(router, { target: '/version/any/thing' })).toBe('version-any');
+    expect(matchedName(router, { target: '/version/x' })).toBe('version');
+  });
+
+  it('any regex path beats any prefix path, whatever their lengths', () => {
+    const router = routerOf([
+      makeRoute({ name: 'prefix', paths: ['/api/v1/users/list'] }),
+      makeRoute({ name: 'regex', paths: ['~/api'], regex_priority: -5 }),
+    ]);
+    expect(matchedName(router, { target: '/api/v1/users/list' })).toBe('regex');
+  });
+
+  it('regex_priority orders regexes (negative values last) and is ignored for prefixes', () => {
+    const router = routerOf([
+      makeRoute({ name: 'neg', paths: ['~/a'], regex_priority: -1 }),
+      makeRoute({ name: 'zero', paths: ['~/a/b'] }),
+      makeRoute({ name: 'prefix-high', paths: ['/a/b/c'], regex_priority: 100 }),
+      makeRoute({ name: 'prefix-longer', paths: ['/a/b/c/d'] }),
+    ]);
+    expect(matchedName(router, { target: '/a/b/c/d' })).toBe('zero');
+    expect(matchedName(router, { target: '/a/x' })).toBe('neg');
+    const prefixesOnly = routerOf([
+      makeRoute({ name: 'prefix-high', paths: ['/a/b/c'], regex_priority: 100 }),
+      makeRoute({ name: 'prefix-longer', paths: ['/a/b/c/d'] }),
+    ]);
+    expect(matchedName(prefixesOnly, { target: '/a/b/c/d' })).toBe('prefix-longer');
+  });
+
+  it('ties go to the higher UUID, not created_at', () => {
+    const low = makeRoute({ id: uuidFor(1), name: 'low', paths: ['/same'], created_at: 1 });
+    const high = makeRoute({ id: uuidFor(2), name: 'high', paths: ['/same'], created_at: 2 });
+    expect(matchedName(routerOf([high, low]), { target: '/same' })).toBe('high');
+    expect(matchedName(routerOf([low, high]), { target: '/same' })).toBe('high');
+  });
+
+  it('a route with paths of different kinds and lengths competes per group', () => {
+    const split = makeRoute({ id: uuidFor(1), name: 'split', paths: ['/a', '/abcdef', '~/re'] });
+    const mid = makeRoute({ id: uuidFor(2), name: 'mid', paths: ['/abc'] });
+    const router = routerOf([split, mid]);
+    expect(matchedName(router, { target: '/abcdefg' })).toBe('split');
+    expect(matchedName(router, { target: '/abcd' })).toBe('mid');
+    expect(matchedName(router, { target: '/ax' })).toBe('split');
+    expect(router.match(request({ target: '/rex' }))?.matchedPath).toBe('/re');
+  });
+
+  it('within one regex group the first listed path that matches wins', () => {
+    const route = makeRoute({ name: 'r', paths: ['~/(?<first>a)', '~/(?<second>a)'] });
+    expect(routerOf([route]).match(request({ target: '/a' }))?.captures?.named).toEqual({ first: 'a' });
+  });
+});
+
+describe('withChanges', () => {
+  it('returns a new router and leaves the old one unchanged', () => {
+    const a = makeRoute({ name: 'a', paths: ['/a'] });
+    const before = routerOf([a]);
+    const b = makeRoute({ name: 'b', paths: ['/b'] });
+    const after = before.withChanges({ upsertRoutes: [b, { ...a, paths: ['/a2'] }] });
+    expect(matchedName(before, { target: '/a' })).toBe('a');
+    expect(matchedName(before, { target: '/b' })).toBeNull();
+    expect(matchedName(after, { target: '/a' })).toBeNull();
+    expect(matchedName(after, { target: '/a2' })).toBe('a');
+    expect(matchedName(after, { target: '/b' })).toBe('b');
+    const removed = after.withChanges({ removeRouteIds: [a.id, 'missing'] });
+    expect(matchedName(removed, { target: '/a2' })).toBeNull();
+    expect(removed.size).toBe(1);
+    expect(after.size).toBe(2);
+  });
+
+  it('service changes re-evaluate their routes', () => {
+    const service = makeService({ path: '/v1' });
+    const route = makeRoute({ name: 'r', paths: ['/r'], service: { id: service.id } });
+    const router = routerOf([route], [service]);
+    const disabled = router.withChanges({ upsertServices: [{ ...service, enabled: false }] });
+    expect(matchedName(disabled, { target: '/r' })).toBeNull();
+    const enabled = disabled.withChanges({ upsertServices: [{ ...service, path: '/v2' }] });
+    expect(enabled.match(request({ target: '/r/x' }))?.upstreamPath).toBe('/v2/x');
+    const gone = enabled.withChanges({ removeServiceIds: [service.id] });
+    expect(gone.match(request({ target: '/r/x' }))?.service).toBeNull();
+  });
+
+  it('a route added before its service picks the service up when it arrives', () => {
+    const service = makeService({ path: '/late' });
+    const route = makeRoute({ name: 'r', paths: ['/r'], service: { id: service.id } });
+    const router = routerOf([route]).withChanges({ upsertServices: [service] });
+    expect(router.match(request({ target: '/r' }))?.service?.id).toBe(service.id);
+  });
+});
+
+/** A deterministic pseudo-random generator (mulberry32). */
+function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('index agrees with a linear scan (randomised)', () => {
+  it('routers built at once and through many changes give the same answers', () => {
+    const rnd = random(42);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+    const hosts = ['a.com', 'b.com', '*.a.com', 'a.*', 'x.a.com:8000', 'b.com:9'];
+    const paths = ['/', '/a', '/ab', '/a/b', '/b', '~/a/\\d+', '~/(a|b)/c', '~/ab?c', '/a/b/c'];
+    const routes: Route[] = [];
+    for (let i = 0; i < 300; i++) {
+      routes.push(
+        makeRoute({
+          id: uuidFor(1000 + Math.floor(rnd() * 100000)),
+          name: `r${i}`,
+          hosts: rnd() < 0.5 ? [pick(hosts)] : null,
+          paths: rnd() < 0.8 ? [pick(paths), ...(rnd() < 0.3 ? [pick(paths)] : [])] : null,
+          methods: rnd() < 0.3 ? [pick(['GET', 'POST'])] : null,
+          headers: rnd() < 0.2 ? { 'x-h': [pick(['1', '2'])] } : null,
+          regex_priority: Math.floor(rnd() * 3) - 1,
+        }),
+      );
+    }
+    const unique = [...new Map(routes.map((r) => [r.id, r])).values()];
+    const all = routerOf(unique);
+    let incremental = routerOf([]);
+    for (let i = 0; i < unique.length; i += 7) incremental = incremental.withChanges({ upsertRoutes: unique.slice(i, i + 7) });
+    const linear = (req: RouterRequest): string | null => {
+      let best: string | null = null;
+      for (const route of unique) {
+        const alone = routerOf([route]).match(req);
+        if (alone === null) continue;
+        const pair = routerOf(best === null ? [route] : [route, unique.find((r) => r.name === best)!]).match(req);
+        best = pair?.route.name ?? best;
+      }
+      return best;
+    };
+    for (let i = 0; i < 400; i++) {
+      const req = request({
+        host: pick(['a.com', 'b.com', 'x.a.com', 'a.org', 'x.a.com:8000', 'b.com:9', undefined]),
+        target: pick(['/', '/a', '/ab', '/abc', '/ac', '/a/12', '/a/b/c/d', '/b/c', '/bc', '/zzz']),
+        method: pick(['GET', 'POST']),
+        headers: rnd() < 0.5 ? { 'x-h': pick(['1', '2']) } : {},
+      });
+      const expected = linear(req);
+      expect(all.match(req)?.route.name ?? null).toBe(expected);
+      expect(incremental.match(req)?.route.name ?? null).toBe(expected);
+    }
+  });
+});
