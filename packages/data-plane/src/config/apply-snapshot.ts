@@ -1,0 +1,119 @@
+import { ConfigHash, ENTITY_TYPE_BY_KIND, hashEquals, hashHex, type ResourceBatchMessage, type Route, type Service } from '@sluice/protocol';
+import { AckError, ConfigRejectedError, ResourceErrorCode } from '../errors.js';
+import { Router } from '../router/router.js';
+import { checkResource, ResourceErrorList } from './entity-checks.js';
+import { ConfigSource, resourceKey, RuntimeConfig, type ConfigResource } from './runtime-config.js';
+
+/** A config state a push announces: the epoch, version and hash the result must have. */
+export interface ConfigTarget {
+  readonly epoch: string;
+  readonly version: number;
+  readonly hash: Uint8Array;
+}
+
+/** What an apply needs besides the batch. */
+export interface ApplyOptions {
+  /** The config served now, for the monotonic rule (never lower the version within an epoch). */
+  readonly current?: RuntimeConfig | null;
+  /** Where the new config comes from (default `control_plane`). */
+  readonly source?: ConfigSource;
+  /** The clock, in ms since the Unix epoch (default `Date.now`). */
+  readonly now?: () => number;
+}
+
+/** The outcome of an apply: a new config to swap in, or the refusal to NACK (nothing changed). */
+export type ApplyResult = { readonly ok: true; readonly config: RuntimeConfig } | { readonly ok: false; readonly error: ConfigRejectedError };
+
+/** The Ack error for a list of entity errors: undecodable wins over invalid, invalid over dangling. */
+export function ackErrorFor(errors: ResourceErrorList): AckError {
+  if (errors.has(ResourceErrorCode.DECODE)) return AckError.ERROR_DECODE;
+  if (errors.items.every((e) => e.code === ResourceErrorCode.DANGLING_REF)) return AckError.ERROR_DANGLING_REF;
+  return AckError.ERROR_INVALID;
+}
+
+/** Builds a refusal. */
+export function reject(ackError: AckError, message: string, rejectedVersion: number, errors?: ResourceErrorList, cause?: unknown): ApplyResult {
+  return { ok: false, error: new ConfigRejectedError(ackError, message, { rejectedVersion, resourceErrors: errors?.items ?? [], cause }) };
+}
+
+/** Attributes a router failure to a route when the router says which (an `id`/`routeId` on the error). */
+export function routerFailure(cause: unknown, version: number, errors: ResourceErrorList): ApplyResult {
+  const err = cause as { routeId?: unknown; id?: unknown; message?: unknown };
+  const id = typeof err?.routeId === 'string' ? err.routeId : typeof err?.id === 'string' ? err.id : '';
+  const message = typeof err?.message === 'string' ? err.message : String(cause);
+  errors.add(ENTITY_TYPE_BY_KIND.routes, 'routes', id, ResourceErrorCode.ROUTER, message);
+  return reject(AckError.ERROR_INVALID, `router refused the config: ${message}`, version, errors, cause);
+}
+
+/**
+ * Validates a whole config and builds it: the data-plane half of a snapshot. All-or-nothing:
+ * every resource is decoded and checked against Kong's schema, duplicates are refused, every
+ * route's service must exist in the snapshot, the hash over the exact payload bytes must equal
+ * `target.hash`, and the router must build. A snapshot that would lower the version within the
+ * current epoch is refused (`ERROR_BASE_MISMATCH`, the monotonic rule). O(config).
+ */
+export function applySnapshot(batch: ResourceBatchMessage, target: ConfigTarget, options: ApplyOptions = {}): ApplyResult {
+  const version = target.version;
+  const current = options.current ?? null;
+  if (!target.epoch) return reject(AckError.ERROR_INVALID, 'snapshot without an epoch', version);
+  if (current && current.epoch === target.epoch && version < current.version) {
+    return reject(AckError.ERROR_BASE_MISMATCH, `snapshot version ${version} is older than the applied version ${current.version} of epoch ${current.epoch}`, version);
+  }
+  if ((batch.removals?.length ?? 0) > 0) return reject(AckError.ERROR_INVALID, 'a snapshot carries upserts only', version);
+
+  const errors = new ResourceErrorList();
+  const hash = new ConfigHash();
+  const resources = new Map<string, ConfigResource>();
+  const services = new Map<string, Service>();
+  const routes = new Map<string, Route>();
+  for (const resource of batch.upserts ?? []) {
+    const checked = checkResource(resource, errors);
+    if (!checked) continue;
+    const key = resourceKey(checked.kind, checked.id);
+    if (resources.has(key)) {
+      errors.add(checked.type, checked.kind, checked.id, ResourceErrorCode.DUPLICATE, 'entity appears twice in the snapshot');
+      continue;
+    }
+    resources.set(key, { type: checked.type, kind: checked.kind, id: checked.id, version: checked.version, payload: checked.payload });
+    hash.set(checked.kind, checked.id, checked.payload);
+    if (checked.kind === 'services') services.set(checked.id, checked.entity);
+    else routes.set(checked.id, checked.entity);
+  }
+  if (errors.count > 0) return reject(ackErrorFor(errors), errors.summary(), version, errors);
+
+  const routeCountByService = new Map<string, number>();
+  for (const route of routes.values()) {
+    const serviceId = route.service?.id;
+    if (serviceId === undefined) continue;
+    if (!services.has(serviceId)) {
+      errors.add(ENTITY_TYPE_BY_KIND.routes, 'routes', route.id, ResourceErrorCode.DANGLING_REF, `service ${serviceId} does not exist`);
+      continue;
+    }
+    routeCountByService.set(serviceId, (routeCountByService.get(serviceId) ?? 0) + 1);
+  }
+  if (errors.count > 0) return reject(AckError.ERROR_DANGLING_REF, errors.summary(), version, errors);
+
+  if (!hashEquals(hash.bytes(), target.hash)) {
+    return reject(AckError.ERROR_HASH_MISMATCH, `snapshot hashes to ${hash.hex()}, announced ${hashHex(target.hash)}`, version);
+  }
+
+  let router: Router;
+  try {
+    router = Router.build([...routes.values()], services);
+  } catch (cause) {
+    return routerFailure(cause, version, errors);
+  }
+  const config = new RuntimeConfig({
+    epoch: target.epoch,
+    version,
+    hash,
+    resources,
+    services,
+    routes,
+    routeCountByService,
+    router,
+    source: options.source ?? ConfigSource.CONTROL_PLANE,
+    appliedAtMs: (options.now ?? Date.now)(),
+  });
+  return { ok: true, config };
+}

@@ -1,0 +1,117 @@
+import { configStateMessage, type ConfigHash, type ConfigStateMessage, type EntityKind, type ResourceBatchMessage, type Route, type Service } from '@sluice/protocol';
+import type { Router } from '../router/router.js';
+
+/** Where the serving config came from, as `/status` reports it. */
+export const ConfigSource = {
+  CACHE: 'cache',
+  CONTROL_PLANE: 'control_plane',
+  DECLARATIVE: 'declarative',
+} as const;
+export type ConfigSource = (typeof ConfigSource)[keyof typeof ConfigSource];
+
+/**
+ * One entity as it travelled on the stream: its wire type, kind, id, the informational version at
+ * which it last changed, and its exact payload bytes (the bytes that are hashed and cached, never
+ * re-encoded).
+ */
+export interface ConfigResource {
+  readonly type: number;
+  readonly kind: EntityKind;
+  readonly id: string;
+  readonly version: number;
+  readonly payload: Uint8Array;
+}
+
+/** The key of a resource in `RuntimeConfig.resources`: `kind/id`, as `ConfigHash` keys it. */
+export function resourceKey(kind: EntityKind, id: string): string {
+  return kind + '/' + id;
+}
+
+/** The parts a RuntimeConfig is made of; built only by `applySnapshot` / `applyDelta`. */
+export interface RuntimeConfigParts {
+  readonly epoch: string;
+  readonly version: number;
+  readonly hash: ConfigHash;
+  readonly resources: ReadonlyMap<string, ConfigResource>;
+  readonly services: ReadonlyMap<string, Service>;
+  readonly routes: ReadonlyMap<string, Route>;
+  readonly routeCountByService: ReadonlyMap<string, number>;
+  readonly router: Router;
+  readonly source: ConfigSource;
+  readonly appliedAtMs: number;
+}
+
+/**
+ * One complete, validated, immutable config version: what the proxy serves. A request reads one
+ * RuntimeConfig reference and is served entirely by it; an apply builds a new one and the data
+ * plane swaps a single reference. It is the proxy's `ProxyConfig` (`router`, `services`, `version`).
+ *
+ * Nothing in it may be mutated: the maps are shared, copy-on-write, with the next versions built
+ * from it, and `hash` is the accumulator that the next apply `clone()`s.
+ */
+export class RuntimeConfig {
+  /** The control plane's database epoch ("" never: a RuntimeConfig always holds a config). */
+  readonly epoch: string;
+  /** The config version, monotonic within `epoch`. */
+  readonly version: number;
+  /** The content hash accumulator (ConfigHash). Read-only by convention: apply clones it. */
+  readonly hash: ConfigHash;
+  /** The hash as 32 bytes. */
+  readonly hashBytes: Uint8Array;
+  /** The hash as 64 hex characters. */
+  readonly hashHex: string;
+  /** Every resource by `resourceKey(kind, id)`, with its exact payload bytes. */
+  readonly resources: ReadonlyMap<string, ConfigResource>;
+  /** Decoded services by id (Kong's JSON shape). */
+  readonly services: ReadonlyMap<string, Service>;
+  /** Decoded routes by id (Kong's JSON shape). */
+  readonly routes: ReadonlyMap<string, Route>;
+  /** How many routes reference each service id: lets a delta check a service removal in O(1). */
+  readonly routeCountByService: ReadonlyMap<string, number>;
+  /** The router built for exactly this config. */
+  readonly router: Router;
+  /** Where this config came from. */
+  readonly source: ConfigSource;
+  /** When this config was applied, in ms since the Unix epoch. */
+  readonly appliedAtMs: number;
+
+  /** Use `applySnapshot` / `applyDelta`: they validate everything before a RuntimeConfig exists. */
+  constructor(parts: RuntimeConfigParts) {
+    this.epoch = parts.epoch;
+    this.version = parts.version;
+    this.hash = parts.hash;
+    this.hashBytes = parts.hash.bytes();
+    this.hashHex = parts.hash.hex();
+    this.resources = parts.resources;
+    this.services = parts.services;
+    this.routes = parts.routes;
+    this.routeCountByService = parts.routeCountByService;
+    this.router = parts.router;
+    this.source = parts.source;
+    this.appliedAtMs = parts.appliedAtMs;
+    Object.freeze(this);
+  }
+
+  /** The state as it travels in Hello, Heartbeat and Ack. */
+  state(): ConfigStateMessage {
+    return configStateMessage(this.epoch, this.version, this.hashBytes);
+  }
+
+  /** Every resource as a snapshot batch (upserts only), in a stable order (by key). O(config). */
+  toBatch(): ResourceBatchMessage {
+    const keys = [...this.resources.keys()].sort();
+    return {
+      upserts: keys.map((key) => {
+        const r = this.resources.get(key)!;
+        return { type: r.type, id: r.id, version: r.version, payload: r.payload };
+      }),
+      removals: [],
+    };
+  }
+
+  /** The same config marked as coming from another source (e.g. a cached config confirmed by the control plane). */
+  withSource(source: ConfigSource): RuntimeConfig {
+    if (source === this.source) return this;
+    return new RuntimeConfig({ ...this, source });
+  }
+}

@@ -1,0 +1,100 @@
+import { open, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { CacheIoError } from '../errors.js';
+
+/** The steps of a crash-safe write, in order; a crash after any of them leaves the old or the new file complete. */
+export const WriteStep = {
+  /** Every byte is written to the temp file (not yet durable). */
+  TEMP_WRITTEN: 'temp-written',
+  /** The temp file is fsynced and closed. */
+  TEMP_SYNCED: 'temp-synced',
+  /** The current file was renamed to the previous-generation name (only with `previousPath`). */
+  PREVIOUS_ROTATED: 'previous-rotated',
+  /** The temp file was renamed over the target. */
+  RENAMED: 'renamed',
+  /** The directory is fsynced: the renames are durable. */
+  DIR_SYNCED: 'dir-synced',
+} as const;
+export type WriteStep = (typeof WriteStep)[keyof typeof WriteStep];
+
+/** Options of `writeFileAtomic`. */
+export interface WriteFileAtomicOptions {
+  /** Where the file being replaced goes first (the previous generation, kept as a fallback). Default: not kept. */
+  readonly previousPath?: string;
+  /** File mode of the new file (default 0o600: a config may carry secrets). */
+  readonly mode?: number;
+  /**
+   * Called after each step; for crash tests. A hook that throws stops the write right there, as a
+   * crash would (nothing is cleaned up).
+   */
+  readonly onStep?: (step: WriteStep) => void | Promise<void>;
+}
+
+/** The prefix of temp files next to `path`: `<name>.tmp-`; leftovers from a crash start with it. */
+export function tempPrefix(path: string): string {
+  return basename(path) + '.tmp-';
+}
+
+let sequence = 0;
+
+class HookAbort extends Error {}
+
+/**
+ * Replaces `path` with `data` so that a crash at any point leaves either the old or the new
+ * complete file: write a temp file in the same directory, fsync it, (rename the old file to
+ * `previousPath`), rename the temp over `path`, fsync the directory. Throws `CacheIoError`; on an
+ * I/O failure the temp file is removed.
+ */
+export async function writeFileAtomic(path: string, data: Uint8Array, options: WriteFileAtomicOptions = {}): Promise<void> {
+  const dir = dirname(path);
+  const temp = join(dir, `${tempPrefix(path)}${process.pid}-${++sequence}`);
+  const step = async (s: WriteStep) => {
+    if (!options.onStep) return;
+    try {
+      await options.onStep(s);
+    } catch (cause) {
+      throw new HookAbort(`write stopped after ${s}`, { cause });
+    }
+  };
+  try {
+    const file = await open(temp, 'wx', options.mode ?? 0o600);
+    try {
+      let offset = 0;
+      while (offset < data.byteLength) {
+        const { bytesWritten } = await file.write(data, offset, data.byteLength - offset);
+        offset += bytesWritten;
+      }
+      await step(WriteStep.TEMP_WRITTEN);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await step(WriteStep.TEMP_SYNCED);
+    if (options.previousPath !== undefined) {
+      try {
+        await rename(path, options.previousPath);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+      await step(WriteStep.PREVIOUS_ROTATED);
+    }
+    await rename(temp, path);
+    await step(WriteStep.RENAMED);
+    await syncDirectory(dir);
+    await step(WriteStep.DIR_SYNCED);
+  } catch (err) {
+    if (err instanceof HookAbort) throw err.cause;
+    await unlink(temp).catch(() => undefined);
+    throw new CacheIoError(`cannot write ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** fsyncs a directory so that renames in it are durable. */
+export async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
