@@ -1,0 +1,140 @@
+/**
+ * Opens the store: Kysely over a `pg` pool when a database URL is given, otherwise over embedded
+ * PGlite in a data directory; then runs the migrations.
+ */
+import { mkdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { StoreError } from '../errors.js';
+import type { Database } from './database.js';
+import { migrateToLatest } from './migrate.js';
+import { NotificationListener } from './notification-listener.js';
+import { PGliteDialect } from './pglite-dialect.js';
+import { CONFIG_CHANNEL, Store } from './store.js';
+
+/** Default embedded data directory, relative to the working directory. */
+export const DEFAULT_DATA_DIR = '.sluice/cp';
+/** Default size of the `pg` connection pool. */
+export const DEFAULT_POOL_MAX_CONNECTIONS = 10;
+/** How long acquiring a pooled connection may take before failing, in ms. */
+export const POOL_CONNECT_TIMEOUT_MS = 5_000;
+
+/** Options of {@link openStore}. */
+export interface OpenStoreOptions {
+  /** A `postgres://` URL; when set, the store uses that server. */
+  databaseUrl?: string;
+  /** The embedded database directory when no URL is given (default `.sluice/cp`). */
+  dataDir?: string;
+  /**
+   * An already open PGlite instance to use instead of `dataDir`; the caller keeps ownership and
+   * closes it. Lets several stores share one embedded database (e.g. tests of replicas).
+   */
+  pglite?: PGlite;
+  /** Maximum `pg` pool connections (default 10; at least 2, the migration lock holds one). */
+  poolMaxConnections?: number;
+  /** Skip migrations (the caller runs them). */
+  skipMigrations?: boolean;
+  logger?: Logger;
+}
+
+/** Name of the file that marks an embedded data directory as in use by a process. */
+const LOCK_FILE = 'sluice-cp.pid';
+
+function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Claims the data directory for this process: two processes on one PGlite directory corrupt it. */
+function lockDataDir(dir: string): () => void {
+  const path = join(dir, LOCK_FILE);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, 'wx');
+      writeFileSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(path, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number(readFileSync(path, 'utf8').trim());
+      if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && isProcessAlive(pid)) {
+        throw new StoreError(`data directory ${dir} is in use by process ${pid}; use --database-url to share a database between processes`);
+      }
+      rmSync(path, { force: true });
+    }
+  }
+  throw new StoreError(`cannot lock data directory ${dir}`);
+}
+
+/** Opens and migrates the store; see the module comment. */
+export async function openStore(options: OpenStoreOptions = {}): Promise<Store> {
+  const logger = options.logger;
+  let store: Store;
+  if (options.databaseUrl) {
+    const connectionString = options.databaseUrl;
+    const pool = new pg.Pool({
+      connectionString,
+      max: Math.max(2, options.poolMaxConnections ?? DEFAULT_POOL_MAX_CONNECTIONS),
+      connectionTimeoutMillis: POOL_CONNECT_TIMEOUT_MS,
+    });
+    pool.on('error', (err) => logger?.warn({ err }, 'idle database connection failed'));
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    store = new Store(
+      db,
+      {
+        kind: 'postgres',
+        createListener: (onNotification) => new NotificationListener({ connectionString, channel: CONFIG_CHANNEL, onNotification, logger }),
+      },
+      logger,
+    );
+  } else if (options.pglite) {
+    const pglite = options.pglite;
+    await pglite.waitReady;
+    const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
+    store = new Store(db, { kind: 'pglite', pglite, closePGlite: async () => undefined }, logger);
+  } else {
+    const dir = resolve(options.dataDir ?? DEFAULT_DATA_DIR);
+    mkdirSync(dir, { recursive: true });
+    const unlock = lockDataDir(dir);
+    let pglite: PGlite;
+    try {
+      pglite = new PGlite(join(dir, 'pgdata'));
+      await pglite.waitReady;
+    } catch (err) {
+      unlock();
+      throw new StoreError(`cannot open the embedded database in ${dir}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+    const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
+    store = new Store(
+      db,
+      {
+        kind: 'pglite',
+        pglite,
+        closePGlite: async () => {
+          try {
+            await pglite.close();
+          } finally {
+            unlock();
+          }
+        },
+      },
+      logger,
+    );
+  }
+  if (!options.skipMigrations) {
+    try {
+      await migrateToLatest(store.db, { kind: store.kind, logger });
+    } catch (err) {
+      await store.close().catch(() => undefined);
+      throw err;
+    }
+  }
+  return store;
+}

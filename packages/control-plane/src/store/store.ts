@@ -1,0 +1,493 @@
+/**
+ * The control-plane store: services and routes in Postgres (a server through `pg`, or embedded
+ * PGlite), the config version counter and the change log.
+ *
+ * Every configuration write goes through {@link Store.write}: one transaction that writes the
+ * entity rows, then bumps `config_state.version` (taking its row lock as late as possible), then
+ * appends one `config_changes` row per changed entity, then NOTIFYs `sluice_config`. The row lock
+ * serialises writers, so committed versions are unique, gap-free and in commit order, and a reader
+ * that sees head N can read every change up to N.
+ */
+import type { PGlite } from '@electric-sql/pglite';
+import type { Route, Service } from '@sluice/protocol';
+import { type Kysely, type Transaction, sql } from 'kysely';
+import type { Logger } from 'pino';
+import { ClosedError, KongDaoError, StoreError } from '../errors.js';
+import type { Database } from './database.js';
+import { rowToRoute, rowToService, routeToRow, serviceToRow } from './entity-rows.js';
+import type { NotificationListener } from './notification-listener.js';
+import { runExclusive } from './pglite-dialect.js';
+
+/** The NOTIFY channel a committed write announces its version on. */
+export const CONFIG_CHANNEL = 'sluice_config';
+
+/** The head of the change log: which config is current, and how far back the log reaches. */
+export interface ConfigHead {
+  epoch: string;
+  version: number;
+  minRetainedVersion: number;
+}
+
+/** The entity kinds the change log records. */
+export type ChangeEntityType = 'services' | 'routes';
+
+/** One row of the change log: an entity written (full entity after the write) or deleted. */
+export interface ConfigChange {
+  version: number;
+  seq: number;
+  entityType: ChangeEntityType;
+  entityId: string;
+  op: 'upsert' | 'delete';
+  entity: Service | Route | null;
+}
+
+/** The whole configuration at one version. */
+export interface ConfigSnapshot {
+  head: ConfigHead;
+  services: Service[];
+  routes: Route[];
+}
+
+/** How to find an entity: by primary key or by its unique name. */
+export type EntityKey = { id: string } | { name: string };
+
+/** A tag filter: every tag (`and`, `?tags=a,b`) or any tag (`or`, `?tags=a/b`). */
+export interface TagFilter {
+  mode: 'and' | 'or';
+  tags: string[];
+}
+
+/** A page request: at most `size` rows with an id greater than `afterId`, in id order. */
+export interface PageQuery {
+  size: number;
+  afterId?: string | null;
+  tags?: TagFilter | null;
+}
+
+/** A page of entities; `hasMore` is true when rows follow the last one. */
+export interface Page<T> {
+  data: T[];
+  hasMore: boolean;
+}
+
+/** The outcome of {@link Store.write}. */
+export interface WriteResult<T> {
+  result: T;
+  /** The version this write committed, or the current head when it changed nothing. */
+  version: number;
+  epoch: string;
+  /** False when the write changed nothing (e.g. deleting a missing entity); no version was used. */
+  isChanged: boolean;
+}
+
+/** Options of {@link Store.write}. */
+export interface WriteOptions {
+  /**
+   * Runs inside the transaction after the version bump and the change-log rows, before COMMIT.
+   * Throwing rolls the whole write back, version included.
+   */
+  beforeCommit?: (version: number) => Promise<void>;
+}
+
+/** The connection behind a store: a `pg` pool or an embedded PGlite instance. */
+export type StoreBackend =
+  | { kind: 'postgres'; createListener: (onNotification: (payload: string) => void) => NotificationListener }
+  | { kind: 'pglite'; pglite: PGlite; closePGlite: () => Promise<void> };
+
+interface PgLikeError {
+  code?: string;
+  constraint?: string;
+}
+
+function pgError(err: unknown): PgLikeError {
+  return typeof err === 'object' && err !== null ? (err as PgLikeError) : {};
+}
+
+function entityKeyFilter(key: EntityKey): { column: 'id' | 'name'; value: string } {
+  return 'id' in key ? { column: 'id', value: key.id.toLowerCase() } : { column: 'name', value: key.name };
+}
+
+/**
+ * The entity operations available inside one write transaction. Each records its change for the
+ * change log; constraint failures surface as Kong DAO errors.
+ */
+export class ConfigWriter {
+  readonly trx: Transaction<Database>;
+  readonly changes: Omit<ConfigChange, 'version' | 'seq'>[] = [];
+
+  constructor(trx: Transaction<Database>) {
+    this.trx = trx;
+  }
+
+  #record(entityType: ChangeEntityType, entity: Service | Route): void {
+    this.changes.push({ entityType, entityId: entity.id, op: 'upsert', entity });
+  }
+
+  /** Finds a service inside the transaction, locking its row (`for update`). */
+  async lockService(key: EntityKey): Promise<Service | null> {
+    const { column, value } = entityKeyFilter(key);
+    const row = await this.trx.selectFrom('services').selectAll().where(column, '=', value).forUpdate().executeTakeFirst();
+    return row ? rowToService(row) : null;
+  }
+
+  /** Finds a route inside the transaction, locking its row (`for update`). */
+  async lockRoute(key: EntityKey): Promise<Route | null> {
+    const { column, value } = entityKeyFilter(key);
+    const row = await this.trx.selectFrom('routes').selectAll().where(column, '=', value).forUpdate().executeTakeFirst();
+    return row ? rowToRoute(row) : null;
+  }
+
+  /** Inserts a new service; an existing id is a primary-key violation. */
+  async insertService(service: Service): Promise<Service> {
+    const row = await mapConstraintErrors(
+      () => this.trx.insertInto('services').values(serviceToRow(service)).returningAll().executeTakeFirstOrThrow(),
+      { entity: service },
+    );
+    const stored = rowToService(row);
+    this.#record('services', stored);
+    return stored;
+  }
+
+  /** Inserts or fully replaces a service by id (PUT). */
+  async upsertService(service: Service): Promise<Service> {
+    const values = serviceToRow(service);
+    const { id: _id, created_at: _created, ...rest } = values;
+    const row = await mapConstraintErrors(
+      () =>
+        this.trx
+          .insertInto('services')
+          .values(values)
+          .onConflict((oc) => oc.column('id').doUpdateSet({ ...rest, created_at: values.created_at }))
+          .returningAll()
+          .executeTakeFirstOrThrow(),
+      { entity: service },
+    );
+    const stored = rowToService(row);
+    this.#record('services', stored);
+    return stored;
+  }
+
+  /** Overwrites an existing service (PATCH after merge); `null` when it no longer exists. */
+  async updateService(service: Service): Promise<Service | null> {
+    const { id, created_at: _created, ...rest } = serviceToRow(service);
+    const row = await mapConstraintErrors(
+      () => this.trx.updateTable('services').set(rest).where('id', '=', id).returningAll().executeTakeFirst(),
+      { entity: service },
+    );
+    if (!row) return null;
+    const stored = rowToService(row);
+    this.#record('services', stored);
+    return stored;
+  }
+
+  /** Deletes a service; false when it did not exist. Routes still pointing at it refuse the delete. */
+  async deleteService(id: string): Promise<boolean> {
+    const row = await mapConstraintErrors(
+      () => this.trx.deleteFrom('services').where('id', '=', id.toLowerCase()).returning('id').executeTakeFirst(),
+      { deletingService: true },
+    );
+    if (!row) return false;
+    this.changes.push({ entityType: 'services', entityId: row.id, op: 'delete', entity: null });
+    return true;
+  }
+
+  /** Inserts a new route; an existing id is a primary-key violation. */
+  async insertRoute(route: Route): Promise<Route> {
+    const row = await mapConstraintErrors(
+      () => this.trx.insertInto('routes').values(routeToRow(route)).returningAll().executeTakeFirstOrThrow(),
+      { entity: route },
+    );
+    const stored = rowToRoute(row);
+    this.#record('routes', stored);
+    return stored;
+  }
+
+  /** Inserts or fully replaces a route by id (PUT). */
+  async upsertRoute(route: Route): Promise<Route> {
+    const values = routeToRow(route);
+    const { id: _id, ...rest } = values;
+    const row = await mapConstraintErrors(
+      () =>
+        this.trx
+          .insertInto('routes')
+          .values(values)
+          .onConflict((oc) => oc.column('id').doUpdateSet(rest))
+          .returningAll()
+          .executeTakeFirstOrThrow(),
+      { entity: route },
+    );
+    const stored = rowToRoute(row);
+    this.#record('routes', stored);
+    return stored;
+  }
+
+  /** Overwrites an existing route (PATCH after merge); `null` when it no longer exists. */
+  async updateRoute(route: Route): Promise<Route | null> {
+    const { id, created_at: _created, ...rest } = routeToRow(route);
+    const row = await mapConstraintErrors(
+      () => this.trx.updateTable('routes').set(rest).where('id', '=', id).returningAll().executeTakeFirst(),
+      { entity: route },
+    );
+    if (!row) return null;
+    const stored = rowToRoute(row);
+    this.#record('routes', stored);
+    return stored;
+  }
+
+  /** Deletes a route; false when it did not exist. */
+  async deleteRoute(id: string): Promise<boolean> {
+    const row = await this.trx.deleteFrom('routes').where('id', '=', id.toLowerCase()).returning('id').executeTakeFirst();
+    if (!row) return false;
+    this.changes.push({ entityType: 'routes', entityId: row.id, op: 'delete', entity: null });
+    return true;
+  }
+}
+
+/** Turns Postgres constraint failures into Kong's DAO errors. */
+async function mapConstraintErrors<T>(fn: () => Promise<T>, context: { entity?: Service | Route; deletingService?: boolean }): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const { code, constraint } = pgError(err);
+    const entity = context.entity;
+    if (code === '23505' && entity) {
+      if (constraint?.endsWith('_pkey')) throw KongDaoError.primaryKeyViolation(entity.id, err);
+      if (constraint?.endsWith('_name_key')) throw KongDaoError.uniqueViolation({ name: entity.name }, err);
+    }
+    if (code === '23503') {
+      if (context.deletingService) throw KongDaoError.foreignKeyRestricted('services', 'routes', err);
+      if (entity && 'service' in entity && entity.service) {
+        throw KongDaoError.foreignKeyInvalidReference('service', { id: entity.service.id }, 'services', err);
+      }
+    }
+    throw err;
+  }
+}
+
+function toHead(row: { epoch: string; version: string | number; min_retained_version: string | number }): ConfigHead {
+  return { epoch: row.epoch, version: Number(row.version), minRetainedVersion: Number(row.min_retained_version) };
+}
+
+function tagCondition(filter: TagFilter | null | undefined) {
+  if (!filter || filter.tags.length === 0) return null;
+  const tags = sql.val(filter.tags);
+  return filter.mode === 'and' ? sql<boolean>`tags @> ${tags}::text[]` : sql<boolean>`tags && ${tags}::text[]`;
+}
+
+/** See the module comment. Open one with `openStore`. */
+export class Store {
+  /** The Kysely instance, for repositories of tables other modules own. */
+  readonly db: Kysely<Database>;
+  /** Which database this store runs on. */
+  readonly kind: 'postgres' | 'pglite';
+  readonly #backend: StoreBackend;
+  readonly #logger: Logger | undefined;
+  readonly #listeners = new Set<(version: number) => void>();
+  #notifier: { close(): Promise<void>; listening: Promise<void> } | null = null;
+  #isClosed = false;
+
+  constructor(db: Kysely<Database>, backend: StoreBackend, logger?: Logger) {
+    this.db = db;
+    this.kind = backend.kind;
+    this.#backend = backend;
+    this.#logger = logger;
+  }
+
+  /** The current epoch, version and oldest retained version. */
+  async readHead(): Promise<ConfigHead> {
+    this.#assertOpen();
+    const row = await this.db.selectFrom('config_state').select(['epoch', 'version', 'min_retained_version']).where('id', '=', 1).executeTakeFirstOrThrow();
+    return toHead(row);
+  }
+
+  /** Changes with `afterVersion < version <= upToVersion`, ordered by (version, seq). */
+  async readChanges(afterVersion: number, upToVersion: number): Promise<ConfigChange[]> {
+    this.#assertOpen();
+    const rows = await this.db
+      .selectFrom('config_changes')
+      .selectAll()
+      .where('version', '>', afterVersion)
+      .where('version', '<=', upToVersion)
+      .orderBy('version')
+      .orderBy('seq')
+      .execute();
+    return rows.map((r) => ({
+      version: Number(r.version),
+      seq: r.seq,
+      entityType: r.entity_type as ChangeEntityType,
+      entityId: r.entity_id,
+      op: r.op as ConfigChange['op'],
+      entity: (r.payload ?? null) as Service | Route | null,
+    }));
+  }
+
+  /** The whole config and its head, read in one repeatable-read transaction. */
+  async loadSnapshot(): Promise<ConfigSnapshot> {
+    this.#assertOpen();
+    return this.db
+      .transaction()
+      .setIsolationLevel('repeatable read')
+      .setAccessMode('read only')
+      .execute(async (trx) => {
+        const head = toHead(
+          await trx.selectFrom('config_state').select(['epoch', 'version', 'min_retained_version']).where('id', '=', 1).executeTakeFirstOrThrow(),
+        );
+        const services = (await trx.selectFrom('services').selectAll().orderBy('id').execute()).map(rowToService);
+        const routes = (await trx.selectFrom('routes').selectAll().orderBy('id').execute()).map(rowToRoute);
+        return { head, services, routes };
+      });
+  }
+
+  /**
+   * Calls `listener` with the version of each committed write announced on `sluice_config`, from
+   * this process or another replica. A hint only: notifications can be lost while reconnecting.
+   * Returns the unsubscribe function.
+   */
+  onConfigChange(listener: (version: number) => void): () => void {
+    this.#assertOpen();
+    this.#listeners.add(listener);
+    if (this.#notifier === null) this.#startNotifier();
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  /**
+   * Resolves once notifications flow (the LISTEN is in effect), starting the listener if needed.
+   * Writes committed before that are not notified; callers that must not miss one poll anyway.
+   */
+  async whenListening(): Promise<void> {
+    this.#assertOpen();
+    if (this.#notifier === null) this.#startNotifier();
+    await this.#notifier?.listening;
+  }
+
+  #dispatch(payload: string): void {
+    const version = Number(payload);
+    if (!Number.isSafeInteger(version)) return;
+    for (const listener of [...this.#listeners]) {
+      try {
+        listener(version);
+      } catch (err) {
+        this.#logger?.error({ err }, 'config change listener threw');
+      }
+    }
+  }
+
+  #startNotifier(): void {
+    const backend = this.#backend;
+    if (backend.kind === 'postgres') {
+      const listener = backend.createListener((payload) => this.#dispatch(payload));
+      listener.start();
+      this.#notifier = listener;
+      return;
+    }
+    const subscription = runExclusive(backend.pglite, () => backend.pglite.listen(CONFIG_CHANNEL, (payload) => this.#dispatch(payload)));
+    subscription.catch((err: unknown) => this.#logger?.error({ err }, 'cannot LISTEN on the embedded database'));
+    this.#notifier = {
+      listening: subscription.then(() => undefined),
+      close: async () => {
+        const unsubscribe = await subscription.catch(() => null);
+        if (unsubscribe && !backend.pglite.closed) await runExclusive(backend.pglite, () => unsubscribe());
+      },
+    };
+  }
+
+  /** True when the database answers a trivial query. */
+  async ping(): Promise<boolean> {
+    if (this.#isClosed) return false;
+    try {
+      await sql`select 1`.execute(this.db);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Runs `fn` in one write transaction, then, if it changed anything, bumps the version, appends
+   * the change log and NOTIFYs; see the module comment.
+   */
+  async write<T>(fn: (writer: ConfigWriter) => Promise<T>, options: WriteOptions = {}): Promise<WriteResult<T>> {
+    this.#assertOpen();
+    const outcome = await this.db.transaction().execute(async (trx) => {
+      const writer = new ConfigWriter(trx);
+      const result = await fn(writer);
+      if (writer.changes.length === 0) return { result, head: null };
+      const bumped = await sql<{ epoch: string; version: string | number }>`update config_state set version = version + 1 where id = 1 returning epoch, version`.execute(trx);
+      const headRow = bumped.rows[0];
+      if (!headRow) throw new StoreError('config_state has no row; the database was not migrated');
+      const version = Number(headRow.version);
+      await trx
+        .insertInto('config_changes')
+        .values(
+          writer.changes.map((c, seq) => ({
+            version,
+            seq,
+            entity_type: c.entityType,
+            entity_id: c.entityId,
+            op: c.op,
+            payload: c.entity === null ? null : JSON.stringify(c.entity),
+          })),
+        )
+        .execute();
+      await sql`select pg_notify(${CONFIG_CHANNEL}, ${String(version)})`.execute(trx);
+      if (options.beforeCommit) await options.beforeCommit(version);
+      return { result, head: { epoch: headRow.epoch, version } };
+    });
+    if (outcome.head) return { result: outcome.result, version: outcome.head.version, epoch: outcome.head.epoch, isChanged: true };
+    const head = await this.readHead();
+    return { result: outcome.result, version: head.version, epoch: head.epoch, isChanged: false };
+  }
+
+  /** A service by id or name, or `null`. */
+  async findService(key: EntityKey): Promise<Service | null> {
+    const { column, value } = entityKeyFilter(key);
+    const row = await this.db.selectFrom('services').selectAll().where(column, '=', value).executeTakeFirst();
+    return row ? rowToService(row) : null;
+  }
+
+  /** A route by id or name, or `null`. */
+  async findRoute(key: EntityKey): Promise<Route | null> {
+    const { column, value } = entityKeyFilter(key);
+    const row = await this.db.selectFrom('routes').selectAll().where(column, '=', value).executeTakeFirst();
+    return row ? rowToRoute(row) : null;
+  }
+
+  /** A page of services in id order. */
+  async pageServices(query: PageQuery): Promise<Page<Service>> {
+    let q = this.db.selectFrom('services').selectAll().orderBy('id').limit(query.size + 1);
+    if (query.afterId) q = q.where('id', '>', query.afterId);
+    const tags = tagCondition(query.tags);
+    if (tags) q = q.where(tags);
+    const rows = await q.execute();
+    return { data: rows.slice(0, query.size).map(rowToService), hasMore: rows.length > query.size };
+  }
+
+  /** A page of routes in id order, optionally only those of one service. */
+  async pageRoutes(query: PageQuery & { serviceId?: string }): Promise<Page<Route>> {
+    let q = this.db.selectFrom('routes').selectAll().orderBy('id').limit(query.size + 1);
+    if (query.afterId) q = q.where('id', '>', query.afterId);
+    if (query.serviceId) q = q.where('service_id', '=', query.serviceId);
+    const tags = tagCondition(query.tags);
+    if (tags) q = q.where(tags);
+    const rows = await q.execute();
+    return { data: rows.slice(0, query.size).map(rowToRoute), hasMore: rows.length > query.size };
+  }
+
+  /** Stops listening, then closes the pool or the embedded database. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#isClosed) return;
+    this.#isClosed = true;
+    this.#listeners.clear();
+    const notifier = this.#notifier;
+    this.#notifier = null;
+    await notifier?.close().catch((err: unknown) => this.#logger?.warn({ err }, 'closing the config change listener failed'));
+    await this.db.destroy();
+    if (this.#backend.kind === 'pglite') await this.#backend.closePGlite();
+  }
+
+  #assertOpen(): void {
+    if (this.#isClosed) throw new ClosedError('store');
+  }
+}
