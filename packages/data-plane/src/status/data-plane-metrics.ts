@@ -1,0 +1,87 @@
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+
+/** What the metrics read at scrape time (gauges are computed then, not pushed). */
+export interface MetricsSource {
+  /** The applied config version, or null when none is loaded. */
+  configVersion(): number | null;
+  /** When the serving config was applied, in ms since the Unix epoch, or null. */
+  configAppliedAtMs(): number | null;
+  /** Whether the control plane connection is up (handshake done). */
+  isControlPlaneConnected(): boolean;
+  /** Whether a config is loaded (what `/status/ready` answers). */
+  isReady(): boolean;
+  routeCount(): number;
+  serviceCount(): number;
+}
+
+/**
+ * The data plane's Prometheus metrics, in a registry of their own (never prom-client's global one,
+ * so two data planes in one process, as in tests, do not collide). Names start `sluice_dp_`.
+ */
+export class DataPlaneMetrics {
+  readonly registry = new Registry();
+  /** Configs applied, by kind (`snapshot`, `delta`, `cache`, `declarative`). */
+  readonly applies: Counter<'kind'>;
+  /** Configs refused (NACKed), by Ack error name. */
+  readonly rejections: Counter<'error'>;
+  /** Connection attempts to the control plane after the first. */
+  readonly reconnects: Counter;
+
+  constructor(source: MetricsSource, options: { collectProcessMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    this.applies = new Counter({ name: 'sluice_dp_config_applies_total', help: 'Configs applied, by kind.', labelNames: ['kind'], registers });
+    this.rejections = new Counter({ name: 'sluice_dp_config_rejections_total', help: 'Configs refused (NACKed), by Ack error.', labelNames: ['error'], registers });
+    this.reconnects = new Counter({ name: 'sluice_dp_control_plane_reconnects_total', help: 'Connection attempts to the control plane after the first.', registers });
+    new Gauge({
+      name: 'sluice_dp_config_version',
+      help: 'Applied config version (0 when none is loaded).',
+      registers,
+      collect() {
+        this.set(source.configVersion() ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'sluice_dp_config_age_seconds',
+      help: 'Seconds since the serving config was applied (absent when none is loaded).',
+      registers,
+      collect() {
+        const at = source.configAppliedAtMs();
+        this.reset();
+        if (at !== null) this.set((Date.now() - at) / 1000);
+      },
+    });
+    new Gauge({
+      name: 'sluice_dp_control_plane_connected',
+      help: '1 when the control plane stream is connected, else 0.',
+      registers,
+      collect() {
+        this.set(source.isControlPlaneConnected() ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'sluice_dp_ready',
+      help: '1 once a config is loaded (from the control plane, the cache or a declarative file), else 0.',
+      registers,
+      collect() {
+        this.set(source.isReady() ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'sluice_dp_routes',
+      help: 'Routes in the serving config.',
+      registers,
+      collect() {
+        this.set(source.routeCount());
+      },
+    });
+    new Gauge({
+      name: 'sluice_dp_services',
+      help: 'Services in the serving config.',
+      registers,
+      collect() {
+        this.set(source.serviceCount());
+      },
+    });
+    if (options.collectProcessMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'sluice_dp_' });
+  }
+}
