@@ -1,0 +1,43 @@
+import { REQUEST_ID_HEADER } from './header-names.js';
+
+/** Messages of the responses the proxy generates (Kong's texts). */
+export const PROXY_MESSAGES = {
+  noRoute: 'no Route matched with those values',
+  noService: 'no Service found with those values',
+  badGateway: 'An invalid response was received from the upstream server',
+  gatewayTimeout: 'The upstream server is timing out',
+  badRequest: 'Bad request',
+  headerTooLarge: 'Request header or cookie too large',
+  requestTimeout: 'Request timeout',
+  useHttps: 'Please use HTTPS protocol',
+  internal: 'An unexpected error occurred',
+} as const;
+
+const STATUS_TEXT: Readonly<Record<number, string>> = {
+  301: 'Moved Permanently',
+  302: 'Found',
+  307: 'Temporary Redirect',
+  308: 'Permanent Redirect',
+  400: 'Bad Request',
+  404: 'Not Found',
+  408: 'Request Timeout',
+  426: 'Upgrade Required',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+/** The JSON body of a generated response. */
+export function errorBody(message: string, requestId: string): string {
+  return `{"message":${JSON.stringify(message)},"request_id":"${requestId}"}`;
+}
+
+/** A complete HTTP/1.1 response with a JSON error body, for sockets with no ServerResponse. */
+export function rawResponse(status: number, message: string, requestId: string, serverToken: string, extraHeaders: readonly string[] = []): string {
+  const body = errorBody(message, requestId);
+  let head = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n${REQUEST_ID_HEADER}: ${requestId}\r\nServer: ${serverToken}\r\n`;
+  for (let i = 0; i + 1 < extraHeaders.length; i += 2) if (extraHeaders[i]!.toLowerCase() !== 'connection') head += `${extraHeaders[i]}: ${extraHeaders[i + 1]}\r\n`;
+  return `${head}\r\n${body}`;
+}
+

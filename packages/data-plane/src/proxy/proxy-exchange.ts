@@ -1,0 +1,481 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type { RouteMatch, RouterRequest } from '../router/router.js';
+import { connectionTokens, HEADER_KINDS, headerKind, PROXY_LATENCY_HEADER, REQUEST_ID_HEADER, UPSTREAM_LATENCY_HEADER } from './header-names.js';
+import type { ProxyContext } from './proxy-context.js';
+import type { UpstreamTarget } from './upstream-pools.js';
+
+/** Methods Kong (nginx) may send again after a connection failure. */
+const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'TRACE']);
+
+/** Error codes meaning the upstream connection failed before a response: retried for idempotent requests. */
+const CONNECTION_FAILURE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/** Error codes answered with 504 rather than 502. */
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT', 'SLUICE_DP_UPSTREAM_WRITE_TIMEOUT']);
+
+/** The upstream did not take the request body within the service's write_timeout. */
+export class UpstreamWriteTimeoutError extends Error {
+  override readonly name = 'UpstreamWriteTimeoutError';
+  readonly code = 'SLUICE_DP_UPSTREAM_WRITE_TIMEOUT';
+}
+
+/** The client went away before the response was complete. */
+export class ClientGoneError extends Error {
+  override readonly name = 'ClientGoneError';
+  readonly code = 'SLUICE_DP_CLIENT_GONE';
+}
+
+export const kExchange = Symbol('sluice.exchange');
+
+function onResponseClose(this: ServerResponse): void {
+  (this as ServerResponse & { [kExchange]?: ProxyExchange })[kExchange]?.onClientClose();
+}
+
+function onResponseDrain(this: ServerResponse): void {
+  (this as ServerResponse & { [kExchange]?: ProxyExchange })[kExchange]?.onClientDrain();
+}
+
+/** `::ffff:a.b.c.d` as `a.b.c.d`, as nginx reports IPv4 peers. */
+export function peerAddress(address: string | undefined): string {
+  if (address === undefined) return '';
+  return address.startsWith('::ffff:') && address.indexOf('.') !== -1 ? address.slice(7) : address;
+}
+
+/**
+ * One proxied request: what the router reads (it is the {@link RouterRequest}), and the undici
+ * dispatch handler streaming the upstream response to the client. One object per request, no
+ * closures: event listeners find it through a symbol on the response.
+ */
+export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler {
+  readonly method: string;
+  target: string;
+  host: string | undefined = undefined;
+  readonly port: number;
+  readonly scheme = 'http';
+  readonly id: string;
+  readonly startMs: number;
+
+  private xForwardedFor: string | undefined = undefined;
+  private xForwardedProto: string | undefined = undefined;
+  private xForwardedHost: string | undefined = undefined;
+  private xForwardedPort: string | undefined = undefined;
+  private xForwardedPath: string | undefined = undefined;
+  private xForwardedPrefix: string | undefined = undefined;
+  private xRealIp: string | undefined = undefined;
+  private via: string | undefined = undefined;
+  /** Value of the client's Upgrade header (WebSocket handshakes). */
+  upgrade: string | undefined = undefined;
+  private hasBody = false;
+
+  match: RouteMatch | null = null;
+  private upstream: UpstreamTarget | null = null;
+  private dispatchOptions: Dispatcher.DispatchOptions | null = null;
+  private attempts = 0;
+  private abortUpstream: ((reason?: Error) => void) | null = null;
+  private resumeUpstream: (() => void) | null = null;
+  private dispatchMs = 0;
+  private writeTimer: NodeJS.Timeout | null = null;
+  private isPaused = false;
+  private isListeningForDrain = false;
+  private isResponseStarted = false;
+  /** The exchange is over: response complete, failed, or the client left. */
+  isDone = false;
+  private isClientGone = false;
+
+  constructor(
+    private readonly ctx: ProxyContext,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse | null,
+  ) {
+    this.method = req.method ?? 'GET';
+    this.target = req.url ?? '/';
+    this.port = ctx.listenerPort;
+    this.id = ctx.requestIds.next();
+    this.startMs = performance.now();
+    if (res !== null) {
+      (res as ServerResponse & { [kExchange]?: ProxyExchange })[kExchange] = this;
+      res.once('close', onResponseClose);
+    }
+  }
+
+  /** Request headers for header-matching routes (computed by Node on first read). */
+  get headers(): Readonly<Record<string, string | readonly string[] | undefined>> {
+    return this.req.headersDistinct;
+  }
+
+  /**
+   * Reads the client's headers once: keeps those that are forwarded in `out` (flat name/value
+   * list) and notes those the proxy rewrites. Returns `out`.
+   */
+  scanHeaders(out: string[]): string[] {
+    const raw = this.req.rawHeaders;
+    let connection: string | undefined;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!;
+      const value = raw[i + 1]!;
+      switch (headerKind(name)) {
+        case HEADER_KINDS.other:
+        case HEADER_KINDS.server:
+          out.push(name, value);
+          break;
+        case HEADER_KINDS.contentLength:
+          this.hasBody ||= value !== '0';
+          out.push(name, value);
+          break;
+        case HEADER_KINDS.transferEncoding:
+          this.hasBody = true;
+          break;
+        case HEADER_KINDS.host:
+          this.host ??= value;
+          break;
+        case HEADER_KINDS.connection:
+          connection = connection === undefined ? value : `${connection}, ${value}`;
+          break;
+        case HEADER_KINDS.upgrade:
+          this.upgrade ??= value;
+          break;
+        case HEADER_KINDS.xForwardedFor:
+          this.xForwardedFor = this.xForwardedFor === undefined ? value : `${this.xForwardedFor}, ${value}`;
+          break;
+        case HEADER_KINDS.via:
+          this.via = this.via === undefined ? value : `${this.via}, ${value}`;
+          break;
+        case HEADER_KINDS.xForwardedProto:
+          this.xForwardedProto ??= value;
+          break;
+        case HEADER_KINDS.xForwardedHost:
+          this.xForwardedHost ??= value;
+          break;
+        case HEADER_KINDS.xForwardedPort:
+          this.xForwardedPort ??= value;
+          break;
+        case HEADER_KINDS.xForwardedPath:
+          this.xForwardedPath ??= value;
+          break;
+        case HEADER_KINDS.xForwardedPrefix:
+          this.xForwardedPrefix ??= value;
+          break;
+        case HEADER_KINDS.xRealIp:
+          this.xRealIp ??= value;
+          break;
+        default:
+          // hop-by-hop, expect, client-sent request id: dropped
+          break;
+      }
+    }
+    if (connection !== undefined) {
+      const listed = connectionTokens(connection);
+      if (listed !== null) {
+        for (let i = out.length - 2; i >= 0; i -= 2) if (listed.includes(out[i]!.toLowerCase())) out.splice(i, 2);
+      }
+    }
+    return out;
+  }
+
+  /** Appends the headers the proxy sets on the upstream request (Kong's nginx template and handler). */
+  addForwardingHeaders(out: string[], match: RouteMatch, upstream: UpstreamTarget): void {
+    const ctx = this.ctx;
+    const peer = peerAddress(this.req.socket.remoteAddress);
+    const isTrusted = !ctx.trustedIps.isEmpty && ctx.trustedIps.has(this.req.socket.remoteAddress);
+    const hostHeader = this.host;
+    out.push('Host', match.route.preserve_host === true && hostHeader !== undefined ? hostHeader : upstream.hostHeader);
+    out.push('X-Forwarded-For', this.xForwardedFor === undefined ? peer : `${this.xForwardedFor}, ${peer}`);
+    out.push('X-Forwarded-Proto', isTrusted && this.xForwardedProto !== undefined ? this.xForwardedProto : this.scheme);
+    const forwardedHost = isTrusted && this.xForwardedHost !== undefined ? this.xForwardedHost : hostWithoutPort(hostHeader);
+    if (forwardedHost !== undefined) out.push('X-Forwarded-Host', forwardedHost);
+    out.push('X-Forwarded-Port', isTrusted && this.xForwardedPort !== undefined ? this.xForwardedPort : ctx.listenerPortText);
+    out.push('X-Forwarded-Path', isTrusted && this.xForwardedPath !== undefined ? this.xForwardedPath : rawPath(this.target));
+    const stripped = match.strippedPrefix;
+    const prefix = isTrusted && this.xForwardedPrefix !== undefined ? this.xForwardedPrefix : stripped !== null && stripped !== '/' ? stripped : undefined;
+    if (prefix !== undefined) out.push('X-Forwarded-Prefix', prefix);
+    out.push('X-Real-IP', isTrusted && this.xRealIp !== undefined ? this.xRealIp : peer);
+    out.push('Via', this.via === undefined ? ctx.viaToken : `${this.via}, ${ctx.viaToken}`);
+    out.push(REQUEST_ID_HEADER, this.id);
+  }
+
+  /** Starts the upstream request for `match` (the route has a service). */
+  forward(match: RouteMatch, upstream: UpstreamTarget): void {
+    this.match = match;
+    this.upstream = upstream;
+    const headers = this.scanHeadersResult!;
+    this.addForwardingHeaders(headers, match, upstream);
+    const queryAt = this.target.indexOf('?', 1);
+    const path = queryAt === -1 ? match.upstreamPath : match.upstreamPath + this.target.slice(queryAt);
+    const service = match.service!;
+    const readTimeout = service.read_timeout > 0 ? service.read_timeout : 60_000;
+    if (!this.hasBody) {
+      this.dispatchWith({ path, method: this.method, headers, body: null, headersTimeout: readTimeout, bodyTimeout: readTimeout });
+      return;
+    }
+    if (match.route.request_buffering !== false) {
+      this.bufferBody(path, headers, readTimeout);
+      return;
+    }
+    this.dispatchWith({ path, method: this.method, headers, body: this.req, headersTimeout: readTimeout, bodyTimeout: readTimeout });
+  }
+
+  /** Set by the server: the forwarded client headers from {@link scanHeaders}. */
+  scanHeadersResult: string[] | null = null;
+
+  private bufferBody(path: string, headers: string[], readTimeout: number): void {
+    const limit = this.ctx.options.requestBufferBytes;
+    const declared = Number(this.req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) {
+      this.dispatchWith({ path, method: this.method, headers, body: this.req, headersTimeout: readTimeout, bodyTimeout: readTimeout });
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const req = this.req;
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size > limit) {
+        // Over the bound: stop buffering and stream what we hold followed by the rest.
+        cleanup();
+        req.pause();
+        this.dispatchWith({ path, method: this.method, headers, body: concatStream(chunks, req), headersTimeout: readTimeout, bodyTimeout: readTimeout });
+      }
+    };
+    const onEnd = (): void => {
+      cleanup();
+      if (this.isDone) return;
+      const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+      if (!headers.some((h, i) => i % 2 === 0 && headerKind(h) === HEADER_KINDS.contentLength)) headers.push('Content-Length', String(body.length));
+      this.dispatchWith({ path, method: this.method, headers, body, headersTimeout: readTimeout, bodyTimeout: readTimeout });
+    };
+    const onError = (): void => {
+      cleanup();
+    };
+    const cleanup = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+  }
+
+  private dispatchWith(options: Dispatcher.DispatchOptions): void {
+    if (this.isDone) return;
+    this.dispatchOptions = options;
+    this.attempts++;
+    this.dispatchMs = performance.now();
+    this.ctx.pools.touch(this.upstream!, Date.now());
+    const body = options.body;
+    if (body !== null && body !== undefined && !Buffer.isBuffer(body)) {
+      const writeTimeout = this.match!.service!.write_timeout > 0 ? this.match!.service!.write_timeout : 60_000;
+      this.writeTimer = setTimeout(() => this.abortUpstream?.(new UpstreamWriteTimeoutError('upstream write timed out')), writeTimeout);
+    }
+    this.upstream!.pool.dispatch(options, this);
+  }
+
+  // --- undici DispatchHandler (legacy callbacks: no header parsing into objects) ---
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortUpstream = abort;
+    if (this.isClientGone) abort(new ClientGoneError('client closed the connection'));
+  }
+
+  onBodySent(): void {
+    this.writeTimer?.refresh();
+  }
+
+  onRequestSent(): void {
+    if (this.writeTimer !== null) {
+      clearTimeout(this.writeTimer);
+      this.writeTimer = null;
+    }
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[] | string[] | null, resume: () => void): boolean {
+    if (statusCode < 200) return true;
+    const res = this.res!;
+    if (this.isDone || res.destroyed) return true;
+    this.resumeUpstream = resume;
+    const nowMs = performance.now();
+    const ctx = this.ctx;
+    const out: string[] = [];
+    let via: string | undefined;
+    let hasServer = false;
+    let connection: string | undefined;
+    const raw = rawHeaders ?? [];
+    for (let i = 0; i < raw.length; i += 2) {
+      const nameItem = raw[i]!;
+      const valueItem = raw[i + 1]!;
+      const name = typeof nameItem === 'string' ? nameItem : nameItem.toString('latin1');
+      const value = typeof valueItem === 'string' ? valueItem : valueItem.toString('latin1');
+      switch (headerKind(name)) {
+        case HEADER_KINDS.other:
+        case HEADER_KINDS.contentLength:
+        case HEADER_KINDS.xForwardedFor:
+        case HEADER_KINDS.xForwardedProto:
+        case HEADER_KINDS.xForwardedHost:
+        case HEADER_KINDS.xForwardedPort:
+        case HEADER_KINDS.xForwardedPath:
+        case HEADER_KINDS.xForwardedPrefix:
+        case HEADER_KINDS.xRealIp:
+        case HEADER_KINDS.host:
+        case HEADER_KINDS.expect:
+          out.push(name, value);
+          break;
+        case HEADER_KINDS.server:
+          hasServer = true;
+          out.push(name, value);
+          break;
+        case HEADER_KINDS.via:
+          via = via === undefined ? value : `${via}, ${value}`;
+          break;
+        case HEADER_KINDS.connection:
+          connection = connection === undefined ? value : `${connection}, ${value}`;
+          break;
+        default:
+          // hop-by-hop, transfer-encoding (Node frames the body itself), upgrade, upstream request id
+          break;
+      }
+    }
+    if (connection !== undefined) {
+      const listed = connectionTokens(connection);
+      if (listed !== null) {
+        for (let i = out.length - 2; i >= 0; i -= 2) if (listed.includes(out[i]!.toLowerCase())) out.splice(i, 2);
+      }
+    }
+    out.push('Via', via === undefined ? ctx.viaToken : `${via}, ${ctx.viaToken}`);
+    out.push(UPSTREAM_LATENCY_HEADER, String(Math.round(nowMs - this.dispatchMs)));
+    out.push(PROXY_LATENCY_HEADER, String(Math.round(this.dispatchMs - this.startMs)));
+    out.push(REQUEST_ID_HEADER, this.id);
+    if (!hasServer) out.push('Server', ctx.serverToken);
+    try {
+      res.writeHead(statusCode, out);
+    } catch (err) {
+      // An upstream header Node refuses to send (invalid characters): the response is unusable.
+      this.ctx.logger.warn({ err, requestId: this.id }, 'invalid upstream response headers');
+      this.abortUpstream?.(err as Error);
+      return false;
+    }
+    this.isResponseStarted = true;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    const res = this.res!;
+    if (res.destroyed) return true;
+    if (res.write(chunk)) return true;
+    const isBuffering = this.match!.route.response_buffering !== false;
+    if (isBuffering && res.writableLength < this.ctx.options.responseBufferBytes) return true;
+    this.isPaused = true;
+    if (!this.isListeningForDrain) {
+      this.isListeningForDrain = true;
+      res.on('drain', onResponseDrain);
+    }
+    return false;
+  }
+
+  onComplete(): void {
+    this.finishTimers();
+    this.isDone = true;
+    this.res!.end();
+  }
+
+  onError(err: Error): void {
+    this.finishTimers();
+    if (this.isDone || this.isClientGone) return;
+    const res = this.res!;
+    if (this.isResponseStarted) {
+      this.isDone = true;
+      this.ctx.logger.warn({ err, requestId: this.id }, 'upstream response failed mid-body');
+      res.destroy(err);
+      return;
+    }
+    const code = (err as { code?: string }).code ?? '';
+    const service = this.match!.service!;
+    const options = this.dispatchOptions!;
+    const isReplayable = options.body === null || options.body === undefined || Buffer.isBuffer(options.body);
+    if (CONNECTION_FAILURE_CODES.has(code) && IDEMPOTENT_METHODS.has(this.method) && isReplayable && this.attempts <= service.retries) {
+      this.abortUpstream = null;
+      this.dispatchWith(options);
+      return;
+    }
+    const isTimeout = TIMEOUT_CODES.has(code);
+    this.ctx.logger.warn({ err, code, requestId: this.id, attempts: this.attempts }, 'upstream request failed');
+    this.fail(isTimeout ? 504 : 502, isTimeout ? 'The upstream server is timing out' : 'An invalid response was received from the upstream server');
+  }
+
+  private finishTimers(): void {
+    if (this.writeTimer !== null) {
+      clearTimeout(this.writeTimer);
+      this.writeTimer = null;
+    }
+  }
+
+  // --- client side ---
+
+  /** The response socket drained: let the upstream send again. */
+  onClientDrain(): void {
+    if (!this.isPaused) return;
+    this.isPaused = false;
+    this.resumeUpstream?.();
+  }
+
+  /** The response closed: complete (nothing to do) or the client left (abort the upstream request). */
+  onClientClose(): void {
+    this.ctx.onExchangeEnd(this);
+    if (this.isDone) return;
+    this.isDone = true;
+    this.isClientGone = true;
+    this.finishTimers();
+    this.abortUpstream?.(new ClientGoneError('client closed the connection'));
+  }
+
+  /** Answers with a generated JSON error (or cuts the connection if the response already started). */
+  fail(status: number, message: string, extraHeaders?: readonly string[]): void {
+    this.isDone = true;
+    const res = this.res!;
+    if (res.headersSent || res.destroyed) {
+      res.destroy();
+      return;
+    }
+    this.ctx.respond(res, this.id, this.startMs, status, message, extraHeaders);
+  }
+}
+
+function hostWithoutPort(host: string | undefined): string | undefined {
+  if (host === undefined) return undefined;
+  let end = host.length;
+  if (host.startsWith('[')) {
+    const close = host.indexOf(']');
+    end = close === -1 ? end : close + 1;
+  } else {
+    const colon = host.indexOf(':');
+    if (colon !== -1) end = colon;
+  }
+  const bare = end === host.length ? host : host.slice(0, end);
+  return bare.toLowerCase();
+}
+
+function rawPath(target: string): string {
+  const queryAt = target.indexOf('?', 1);
+  return queryAt === -1 ? target : target.slice(0, queryAt);
+}
+
+async function* concatChunks(head: readonly Buffer[], rest: Readable): AsyncGenerator<Buffer> {
+  yield* head;
+  for await (const chunk of rest) yield chunk as Buffer;
+}
+
+function concatStream(head: readonly Buffer[], rest: Readable): Readable {
+  return Readable.from(concatChunks(head, rest), { objectMode: false });
+}

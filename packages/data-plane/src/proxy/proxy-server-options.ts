@@ -1,0 +1,91 @@
+import type { Logger } from '../logger.js';
+
+/**
+ * Options of a {@link ProxyServer}. Every limit has a unit and a default; nothing is unbounded.
+ * Defaults follow Kong's where Kong has one (its nginx template and `kong.conf.default`).
+ */
+export interface ProxyServerOptions {
+  /** Logger for upstream failures and client errors. Default: silent. */
+  readonly logger?: Logger;
+  /** Version in `Via: 1.1 sluice/<version>` and `Server: sluice/<version>`. Default {@link SLUICE_VERSION}. */
+  readonly serverVersion?: string;
+  /**
+   * Addresses and CIDR blocks (IPv4/IPv6) whose client-sent `X-Forwarded-Proto/Host/Port/Path/Prefix`
+   * and `X-Real-IP` are forwarded as sent (Kong's `trusted_ips`). Default: none trusted, so those
+   * headers are always overwritten. `X-Forwarded-For` is always appended to, as Kong does.
+   */
+  readonly trustedIps?: readonly string[];
+
+  /** Most concurrent client connections; further ones are refused by the kernel backlog. Default 16384. */
+  readonly maxClientConnections?: number;
+  /** Idle time after which a client keep-alive connection is closed, ms. Default 60000 (Kong `keepalive_timeout 60s`). */
+  readonly clientKeepAliveTimeoutMs?: number;
+  /** Requests served on one client connection before it is closed. Default 10000 (Kong `keepalive_requests`). */
+  readonly maxRequestsPerConnection?: number;
+  /** Time allowed to receive a request's headers, ms. Default 60000 (nginx `client_header_timeout`). */
+  readonly clientHeadersTimeoutMs?: number;
+  /** Time allowed to receive a whole request, body included, ms. Default 300000 (Node's default). */
+  readonly clientRequestTimeoutMs?: number;
+  /** Largest request head (request line + headers), bytes. Default 16384; beyond it: 400. */
+  readonly maxRequestHeaderBytes?: number;
+
+  /** Most connections to one upstream origin; more requests queue for a free one. Default 512. */
+  readonly upstreamConnections?: number;
+  /** Requests in flight per upstream connection (1 = no HTTP/1.1 pipelining). Default 1. */
+  readonly upstreamPipelining?: number;
+  /** Idle time after which an upstream keep-alive connection is closed, ms. Default 60000. */
+  readonly upstreamKeepAliveTimeoutMs?: number;
+  /** Upper bound on a keep-alive timeout an upstream advertises (`Keep-Alive: timeout=`), ms. Default 600000. */
+  readonly upstreamKeepAliveMaxTimeoutMs?: number;
+  /** Largest upstream response head, bytes; beyond it: 502. Default 32768. */
+  readonly maxUpstreamHeaderBytes?: number;
+  /** Largest upstream response body, bytes; beyond it the response is cut. Default -1 (no limit: streamed). */
+  readonly maxUpstreamResponseBytes?: number;
+  /** An upstream pool unused this long is closed, ms. Default 120000. */
+  readonly upstreamPoolIdleCloseMs?: number;
+
+  /**
+   * Most request-body bytes held in memory for a route with `request_buffering` (the body is read
+   * whole before the upstream request starts, and can be replayed on retry). A larger body is
+   * streamed instead of refused (nginx would spill it to disk). Default 8388608 (8 MiB).
+   */
+  readonly requestBufferBytes?: number;
+  /**
+   * Most response bytes queued for a slow client, for a route with `response_buffering`, before the
+   * upstream is paused (the upstream connection is freed sooner, like nginx `proxy_buffering`).
+   * Without buffering the upstream is paused as soon as the client socket's buffer is full.
+   * Default 1048576 (1 MiB).
+   */
+  readonly responseBufferBytes?: number;
+
+  /** How long {@link ProxyServer.close} waits for in-flight requests and tunnels before destroying them, ms. Default 30000. */
+  readonly drainTimeoutMs?: number;
+}
+
+/** The Sluice version reported in `Via` and `Server`. */
+export const SLUICE_VERSION = '0.1.0';
+
+/** The defaults of {@link ProxyServerOptions}. */
+export const PROXY_SERVER_DEFAULTS = {
+  serverVersion: SLUICE_VERSION,
+  trustedIps: [] as readonly string[],
+  maxClientConnections: 16_384,
+  clientKeepAliveTimeoutMs: 60_000,
+  maxRequestsPerConnection: 10_000,
+  clientHeadersTimeoutMs: 60_000,
+  clientRequestTimeoutMs: 300_000,
+  maxRequestHeaderBytes: 16_384,
+  upstreamConnections: 512,
+  upstreamPipelining: 1,
+  upstreamKeepAliveTimeoutMs: 60_000,
+  upstreamKeepAliveMaxTimeoutMs: 600_000,
+  maxUpstreamHeaderBytes: 32_768,
+  maxUpstreamResponseBytes: -1,
+  upstreamPoolIdleCloseMs: 120_000,
+  requestBufferBytes: 8 * 1024 * 1024,
+  responseBufferBytes: 1024 * 1024,
+  drainTimeoutMs: 30_000,
+} as const;
+
+/** Options with every default filled in. */
+export type ResolvedProxyServerOptions = { -readonly [K in keyof typeof PROXY_SERVER_DEFAULTS]: (typeof PROXY_SERVER_DEFAULTS)[K] extends number ? number : (typeof PROXY_SERVER_DEFAULTS)[K] extends string ? string : readonly string[] } & { logger: Logger };

@@ -1,0 +1,270 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Service } from '@sluice/protocol';
+import { LifecycleError } from '../errors.js';
+import { silentLogger, type Logger } from '../logger.js';
+import type { Router } from '../router/router.js';
+import { errorBody, PROXY_MESSAGES, rawResponse } from './error-responses.js';
+import { REQUEST_ID_HEADER, RESPONSE_LATENCY_HEADER } from './header-names.js';
+import type { ProxyContext } from './proxy-context.js';
+import { ProxyExchange } from './proxy-exchange.js';
+import { PROXY_SERVER_DEFAULTS, type ProxyServerOptions, type ResolvedProxyServerOptions } from './proxy-server-options.js';
+import { RequestIdGenerator } from './request-id.js';
+import { TrustedIps } from './trusted-ips.js';
+import { UpgradeExchange } from './upgrade-exchange.js';
+import { UpstreamPools } from './upstream-pools.js';
+
+/** The configuration one request is served with, start to end (swap it atomically by returning another). */
+export interface ProxyConfig {
+  readonly router: Router;
+  readonly services: ReadonlyMap<string, Service>;
+  readonly version: number;
+}
+
+function resolveOptions(options: ProxyServerOptions): ResolvedProxyServerOptions {
+  const resolved: Record<string, unknown> = { ...PROXY_SERVER_DEFAULTS, logger: silentLogger };
+  for (const [key, value] of Object.entries(options)) if (value !== undefined && key !== 'getConfig') resolved[key] = value;
+  return resolved as ResolvedProxyServerOptions;
+}
+
+/**
+ * The data plane's reverse proxy: a `node:http` server that routes each request with the config
+ * `getConfig()` returns at its start, and forwards it through undici pools (one per upstream
+ * origin), with Kong's path joining, forwarding headers, timeouts, retries and JSON errors.
+ * WebSocket (any `Upgrade`) handshakes are tunnelled. `getConfig()` returning null means not
+ * ready: every request gets 503.
+ */
+export class ProxyServer {
+  private readonly server: Server;
+  private readonly getConfig: () => ProxyConfig | null;
+  private readonly ctx: ProxyContext & { listenerPort: number; listenerPortText: string };
+  private readonly exchanges = new Set<ProxyExchange>();
+  private readonly tunnels = new Set<UpgradeExchange>();
+  private readonly sockets = new Set<Socket>();
+  private isListening = false;
+  private closing: Promise<void> | null = null;
+  private drainWaiter: (() => void) | null = null;
+
+  constructor(options: ProxyServerOptions & { getConfig: () => ProxyConfig | null }) {
+    const resolved = resolveOptions(options);
+    this.getConfig = options.getConfig;
+    const logger: Logger = resolved.logger;
+    const server = this;
+    this.ctx = {
+      options: resolved,
+      logger,
+      pools: new UpstreamPools({
+        connections: resolved.upstreamConnections,
+        pipelining: resolved.upstreamPipelining,
+        keepAliveTimeoutMs: resolved.upstreamKeepAliveTimeoutMs,
+        keepAliveMaxTimeoutMs: resolved.upstreamKeepAliveMaxTimeoutMs,
+        maxHeaderBytes: resolved.maxUpstreamHeaderBytes,
+        maxResponseBytes: resolved.maxUpstreamResponseBytes,
+        idleCloseMs: resolved.upstreamPoolIdleCloseMs,
+      }),
+      requestIds: new RequestIdGenerator(),
+      trustedIps: new TrustedIps(resolved.trustedIps),
+      listenerPort: 0,
+      listenerPortText: '0',
+      viaToken: `1.1 sluice/${resolved.serverVersion}`,
+      serverToken: `sluice/${resolved.serverVersion}`,
+      onExchangeEnd(exchange) {
+        server.exchanges.delete(exchange);
+        if (server.drainWaiter !== null && server.exchanges.size === 0 && server.tunnels.size === 0) server.drainWaiter();
+      },
+      respond: (res, requestId, startMs, status, message, extraHeaders) => this.respond(res, requestId, startMs, status, message, extraHeaders),
+    };
+    this.server = createServer(
+      {
+        keepAliveTimeout: resolved.clientKeepAliveTimeoutMs,
+        headersTimeout: resolved.clientHeadersTimeoutMs,
+        requestTimeout: resolved.clientRequestTimeoutMs,
+        maxHeaderSize: resolved.maxRequestHeaderBytes,
+        noDelay: true,
+      },
+      (req, res) => this.onRequest(req, res),
+    );
+    this.server.maxConnections = resolved.maxClientConnections;
+    this.server.maxRequestsPerSocket = resolved.maxRequestsPerConnection;
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket as Socket, head));
+    this.server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => this.onClientError(err, socket as Socket));
+    this.server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+  }
+
+  /** Requests in flight (not counting WebSocket tunnels). */
+  get inFlight(): number {
+    return this.exchanges.size;
+  }
+
+  /** Open WebSocket (upgraded) tunnels. */
+  get tunnelCount(): number {
+    return this.tunnels.size;
+  }
+
+  /** Starts listening; resolves with the bound address (port 0 picks a free port). */
+  listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    if (this.isListening || this.closing !== null) return Promise.reject(new LifecycleError('proxy server already listening or closed'));
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(new LifecycleError(`proxy cannot listen on ${host}:${port}: ${err.message}`, { cause: err }));
+      this.server.once('error', onError);
+      this.server.listen(port, host, () => {
+        this.server.off('error', onError);
+        this.isListening = true;
+        const address = this.server.address();
+        const bound = typeof address === 'object' && address !== null ? { host: address.address, port: address.port } : { host, port };
+        this.ctx.listenerPort = bound.port;
+        this.ctx.listenerPortText = String(bound.port);
+        resolve(bound);
+      });
+    });
+  }
+
+  /**
+   * Stops accepting, lets in-flight requests and tunnels finish for up to `drainTimeoutMs`, then
+   * destroys what is left and closes the upstream pools.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.drain();
+    return this.closing;
+  }
+
+  private async drain(): Promise<void> {
+    const closed = new Promise<void>((resolve) => {
+      if (!this.isListening) return resolve();
+      this.server.close(() => resolve());
+    });
+    this.server.closeIdleConnections();
+    if (this.exchanges.size > 0 || this.tunnels.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.ctx.options.drainTimeoutMs);
+        timer.unref();
+        this.drainWaiter = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    for (const tunnel of this.tunnels) tunnel.destroy();
+    this.server.closeAllConnections();
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
+    await this.ctx.pools.close(this.exchanges.size > 0);
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const exchange = new ProxyExchange(this.ctx, req, res);
+    this.exchanges.add(exchange);
+    if (this.closing !== null) res.shouldKeepAlive = false;
+    try {
+      this.route(exchange);
+    } catch (err) {
+      this.ctx.logger.error({ err, requestId: exchange.id }, 'proxy failed to handle a request');
+      exchange.fail(500, PROXY_MESSAGES.internal);
+    }
+  }
+
+  private route(exchange: ProxyExchange): void {
+    const config = this.getConfig();
+    const headers = exchange.scanHeaders([]);
+    if (config === null) return exchange.fail(503, PROXY_MESSAGES.noService);
+    if (!normalizeTarget(exchange)) return exchange.fail(400, PROXY_MESSAGES.badRequest);
+    const match = config.router.match(exchange);
+    if (match === null) return exchange.fail(404, PROXY_MESSAGES.noRoute);
+    const route = match.route;
+    if (Array.isArray(route.protocols) && route.protocols.length > 0 && !route.protocols.includes('http')) {
+      return this.redirectToHttps(exchange, route.https_redirect_status_code);
+    }
+    const service = match.service;
+    if (service === null) return exchange.fail(503, PROXY_MESSAGES.noService);
+    exchange.scanHeadersResult = headers;
+    exchange.forward(match, this.ctx.pools.targetFor(service));
+  }
+
+  private redirectToHttps(exchange: ProxyExchange, code: number): void {
+    if (code === 301 || code === 302 || code === 307 || code === 308) {
+      const host = (exchange.host ?? '').replace(/:\d+$/, '').toLowerCase();
+      return exchange.fail(code, PROXY_MESSAGES.useHttps, ['Location', `https://${host}${exchange.target}`]);
+    }
+    exchange.fail(426, PROXY_MESSAGES.useHttps, ['Connection', 'Upgrade', 'Upgrade', 'TLS/1.2, HTTP/1.1']);
+  }
+
+  private respond(res: ServerResponse, requestId: string, startMs: number, status: number, message: string, extraHeaders?: readonly string[]): void {
+    const body = errorBody(message, requestId);
+    const headers = [
+      'Content-Type',
+      'application/json; charset=utf-8',
+      'Content-Length',
+      String(Buffer.byteLength(body)),
+      REQUEST_ID_HEADER,
+      requestId,
+      RESPONSE_LATENCY_HEADER,
+      String(Math.round(performance.now() - startMs)),
+      'Server',
+      this.ctx.serverToken,
+    ];
+    if (extraHeaders !== undefined) headers.push(...extraHeaders);
+    res.writeHead(status, headers);
+    res.end(body);
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    const tunnel = new UpgradeExchange(this.ctx, req, socket, head, (t) => {
+      this.tunnels.delete(t);
+      if (this.drainWaiter !== null && this.exchanges.size === 0 && this.tunnels.size === 0) this.drainWaiter();
+    });
+    this.tunnels.add(tunnel);
+    if (this.closing !== null) return tunnel.fail(503, PROXY_MESSAGES.noService);
+    try {
+      const config = this.getConfig();
+      const exchange = tunnel.exchange;
+      const headers = exchange.scanHeaders([]);
+      if (config === null) return tunnel.fail(503, PROXY_MESSAGES.noService);
+      if (!normalizeTarget(exchange)) return tunnel.fail(400, PROXY_MESSAGES.badRequest);
+      const match = config.router.match(exchange);
+      if (match === null) return tunnel.fail(404, PROXY_MESSAGES.noRoute);
+      const route = match.route;
+      if (Array.isArray(route.protocols) && route.protocols.length > 0 && !route.protocols.includes('http')) {
+        return tunnel.fail(426, PROXY_MESSAGES.useHttps, ['Connection', 'Upgrade', 'Upgrade', 'TLS/1.2, HTTP/1.1']);
+      }
+      if (match.service === null) return tunnel.fail(503, PROXY_MESSAGES.noService);
+      const upstream = this.ctx.pools.targetFor(match.service);
+      exchange.addForwardingHeaders(headers, match, upstream);
+      tunnel.forward(match, upstream, headers);
+    } catch (err) {
+      this.ctx.logger.error({ err, requestId: tunnel.exchange.id }, 'proxy failed to handle an upgrade');
+      tunnel.fail(500, PROXY_MESSAGES.internal);
+    }
+  }
+
+  private onClientError(err: Error & { code?: string }, socket: Socket): void {
+    if (!socket.writable || err.code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    const requestId = this.ctx.requestIds.next();
+    const isTimeout = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    const status = isTimeout ? 408 : 400;
+    const message = isTimeout ? PROXY_MESSAGES.requestTimeout : err.code === 'HPE_HEADER_OVERFLOW' ? PROXY_MESSAGES.headerTooLarge : PROXY_MESSAGES.badRequest;
+    socket.end(rawResponse(status, message, requestId, this.ctx.serverToken));
+  }
+}
+
+/**
+ * Accepts origin-form targets (`/path?query`) and rewrites absolute-form ones
+ * (`http://host/path`) to origin-form, taking the host from them when the Host header is absent.
+ * @returns false for a target the proxy cannot route (`*`, garbage): answer 400.
+ */
+function normalizeTarget(exchange: ProxyExchange): boolean {
+  const target = exchange.target;
+  if (target.charCodeAt(0) === 0x2f) return true;
+  const match = /^https?:\/\/([^/?#]*)(.*)$/i.exec(target);
+  if (match === null) return false;
+  exchange.host ??= match[1];
+  const rest = match[2] ?? '';
+  exchange.target = rest.startsWith('/') ? rest : `/${rest}`;
+  return true;
+}

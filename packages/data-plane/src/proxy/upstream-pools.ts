@@ -1,0 +1,135 @@
+import type { Service } from '@sluice/protocol';
+import { Pool } from 'undici';
+
+/** Limits of the connection pool kept for each upstream origin. */
+export interface UpstreamPoolLimits {
+  /** Most connections open to one origin at once; more requests queue. */
+  readonly connections: number;
+  /** HTTP/1.1 requests in flight per connection (1 = no pipelining). */
+  readonly pipelining: number;
+  /** How long an idle upstream connection is kept, ms (capped by the upstream's `Keep-Alive: timeout`). */
+  readonly keepAliveTimeoutMs: number;
+  /** Upper bound on a keep-alive timeout the upstream advertises, ms. */
+  readonly keepAliveMaxTimeoutMs: number;
+  /** Largest upstream response head (status line + headers), bytes. */
+  readonly maxHeaderBytes: number;
+  /** Largest upstream response body, bytes; -1 = no limit (bodies are streamed). */
+  readonly maxResponseBytes: number;
+  /** A pool unused for this long is closed, ms. */
+  readonly idleCloseMs: number;
+}
+
+/** Where and how to send requests for one service, resolved once per Service object. */
+export interface UpstreamTarget {
+  readonly pool: Pool;
+  /** Host header when the route does not preserve the client's: `host`, plus `:port` when not the scheme default. */
+  readonly hostHeader: string;
+  readonly isHttps: boolean;
+  /** The pool's key, for diagnostics. */
+  readonly key: string;
+  /** Book-keeping of the shared pool. */
+  readonly entry: PoolEntry;
+}
+
+/** A pool and when it was last used. */
+export interface PoolEntry {
+  readonly pool: Pool;
+  lastUsedMs: number;
+  isClosed: boolean;
+}
+
+/**
+ * The undici pools of a proxy, one per (origin, connect timeout, TLS settings). Services sharing an
+ * origin share a pool; pools idle for `idleCloseMs` are closed by {@link sweep}. Config swaps keep
+ * pools: a new Service object with the same origin finds the same pool.
+ */
+export class UpstreamPools {
+  private readonly pools = new Map<string, PoolEntry>();
+  private readonly targets = new WeakMap<Service, UpstreamTarget>();
+  private readonly sweepTimer: NodeJS.Timeout;
+  private isClosed = false;
+
+  constructor(private readonly limits: UpstreamPoolLimits) {
+    this.sweepTimer = setInterval(() => this.sweep(Date.now()), Math.max(1000, Math.floor(limits.idleCloseMs / 2)));
+    this.sweepTimer.unref();
+  }
+
+  /** The target for `service` (cached per Service object). */
+  targetFor(service: Service): UpstreamTarget {
+    let target = this.targets.get(service);
+    if (target === undefined) {
+      target = this.createTarget(service);
+      this.targets.set(service, target);
+    }
+    if (target.entry.isClosed) {
+      // The pool was swept while this Service object lived on: make a new one.
+      this.targets.delete(service);
+      return this.targetFor(service);
+    }
+    return target;
+  }
+
+  /** Marks the pool of `target` as used now (cheap; called per request). */
+  touch(target: UpstreamTarget, nowMs: number): void {
+    target.entry.lastUsedMs = nowMs;
+  }
+
+  private createTarget(service: Service): UpstreamTarget {
+    const isHttps = service.protocol === 'https' || service.protocol === 'grpcs' || service.protocol === 'tls';
+    const defaultPort = isHttps ? 443 : 80;
+    const port = Number.isInteger(service.port) && service.port > 0 ? service.port : defaultPort;
+    const hostForUrl = service.host.includes(':') && !service.host.startsWith('[') ? `[${service.host}]` : service.host;
+    const origin = `${isHttps ? 'https' : 'http'}://${hostForUrl}:${port}`;
+    const connectTimeout = service.connect_timeout > 0 ? service.connect_timeout : 60_000;
+    const verify = isHttps && service.tls_verify === true;
+    const key = `${origin}|${connectTimeout}|${verify ? 'verify' : 'noverify'}`;
+    let entry = this.pools.get(key);
+    if (entry === undefined) {
+      if (this.isClosed) throw new Error('upstream pools are closed');
+      const pool = new Pool(origin, {
+        connections: this.limits.connections,
+        pipelining: this.limits.pipelining,
+        keepAliveTimeout: this.limits.keepAliveTimeoutMs,
+        keepAliveMaxTimeout: this.limits.keepAliveMaxTimeoutMs,
+        maxHeaderSize: this.limits.maxHeaderBytes,
+        maxResponseSize: this.limits.maxResponseBytes,
+        connectTimeout,
+        strictContentLength: true,
+        ...(isHttps ? { connect: { rejectUnauthorized: verify, servername: isIpLiteral(service.host) ? undefined : service.host } } : {}),
+      });
+      entry = { pool, lastUsedMs: Date.now(), isClosed: false };
+      this.pools.set(key, entry);
+    }
+    return { pool: entry.pool, hostHeader: port === defaultPort ? hostForUrl : `${hostForUrl}:${port}`, isHttps, key, entry };
+  }
+
+  /** Closes pools unused since `nowMs - idleCloseMs`; their in-flight requests finish first. */
+  sweep(nowMs: number): void {
+    for (const [key, entry] of this.pools) {
+      if (nowMs - entry.lastUsedMs >= this.limits.idleCloseMs) {
+        this.pools.delete(key);
+        entry.isClosed = true;
+        entry.pool.close().catch(() => {});
+      }
+    }
+  }
+
+  /** Number of open pools. */
+  get size(): number {
+    return this.pools.size;
+  }
+
+  /** Closes every pool, letting in-flight requests finish (`force`: destroy them instead). */
+  async close(force = false): Promise<void> {
+    this.isClosed = true;
+    clearInterval(this.sweepTimer);
+    for (const entry of this.pools.values()) entry.isClosed = true;
+    const pools = [...this.pools.values()].map((e) => e.pool);
+    this.pools.clear();
+    await Promise.all(pools.map((pool) => (force ? pool.destroy() : pool.close()).catch(() => {})));
+  }
+}
+
+function isIpLiteral(host: string): boolean {
+  return /^[0-9.]+$/.test(host) || host.includes(':');
+}

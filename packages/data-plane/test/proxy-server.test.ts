@@ -1,0 +1,458 @@
+import { createServer as createNetServer, connect, type AddressInfo, type Socket } from 'node:net';
+import type { Route, Service } from '@sluice/protocol';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket, WebSocketServer } from 'ws';
+import { ProxyServer, type ProxyConfig } from '../src/proxy/proxy-server.js';
+import { makeRoute, makeService } from './fixtures/entities.js';
+import { expandedPathJoiningTable } from './fixtures/path-joining-table.js';
+import { configOf, send, startUpstream, waitFor, type Echo } from './proxy-helpers.js';
+
+const HEX = /^[0-9a-f]{32}$/;
+
+let upstream: Awaited<ReturnType<typeof startUpstream>>;
+let config: ProxyConfig | null = null;
+let proxy: ProxyServer;
+let proxyPort: number;
+
+function serviceFor(overrides: Partial<Service> = {}): Service {
+  return makeService({ host: '127.0.0.1', port: upstream.port, ...overrides });
+}
+
+function use(routes: Route[], services: Service[]): void {
+  config = configOf(routes, services);
+}
+
+function lastEcho(): Echo {
+  return upstream.requests.at(-1)!;
+}
+
+beforeAll(async () => {
+  upstream = await startUpstream();
+  proxy = new ProxyServer({ getConfig: () => config, serverVersion: '9.9.9' });
+  proxyPort = (await proxy.listen('127.0.0.1', 0)).port;
+});
+
+afterAll(async () => {
+  await proxy.close();
+  await upstream.close();
+});
+
+afterEach(() => {
+  config = null;
+});
+
+describe("path joining through the proxy (Kong's table)", () => {
+  it('every row of the table', async () => {
+    const failures: string[] = [];
+    for (const row of expandedPathJoiningTable()) {
+      const service = serviceFor({ path: row.servicePath });
+      const route = makeRoute({
+        paths: row.routePath === null ? null : [row.routePath],
+        hosts: row.routePath === null ? ['example.com'] : null,
+        strip_path: row.stripPath,
+        service: { id: service.id },
+      });
+      use([route], [service]);
+      const reply = await send(proxyPort, { path: row.requestPath, headers: { host: 'example.com' } });
+      const got = reply.status === 200 ? lastEcho().url : `status ${reply.status}`;
+      if (got !== row.expected) failures.push(`${JSON.stringify(row)} → ${got}`);
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('passes the query string untouched, including an empty "?"', async () => {
+    const service = serviceFor({ path: '/s' });
+    use([makeRoute({ paths: ['/r'], service: { id: service.id } })], [service]);
+    await send(proxyPort, { path: '/r/x?a=%2F&b=c+d&&e' });
+    expect(lastEcho().url).toBe('/s/x?a=%2F&b=c+d&&e');
+    await send(proxyPort, { path: '/r/y?' });
+    expect(lastEcho().url).toBe('/s/y?');
+  });
+
+  it('normalises before matching and re-escapes upstream', async () => {
+    const service = serviceFor();
+    use([makeRoute({ paths: ['/a'], strip_path: false, service: { id: service.id } })], [service]);
+    const reply = await send(proxyPort, { path: '/x/../a/%7e%2f%20' });
+    expect(reply.status).toBe(200);
+    expect(lastEcho().url).toBe('/a/~%2F%20');
+  });
+});
+
+describe('headers', () => {
+  it('adds forwarding headers, Via and a request id; removes hop-by-hop ones', async () => {
+    const service = serviceFor({ path: null, port: upstream.port });
+    use([makeRoute({ paths: ['/api'], service: { id: service.id } })], [service]);
+    const reply = await send(proxyPort, {
+      path: '/api/v1/users?q=1',
+      headers: {
+        host: 'Gateway.Example.com:8443',
+        'x-forwarded-for': '10.0.0.1',
+        'x-forwarded-proto': 'https',
+        'x-forwarded-host': 'spoofed',
+        'x-real-ip': '6.6.6.6',
+        via: '1.0 corp',
+        connection: 'keep-alive, x-secret',
+        'x-secret': 'drop me',
+        'keep-alive': 'timeout=5',
+        te: 'trailers',
+        'proxy-authorization': 'x',
+        'x-sluice-request-id': 'client-made',
+        'x-custom': 'kept',
+      },
+    });
+    expect(reply.status).toBe(200);
+    const h = lastEcho().headers;
+    expect(h.host).toBe(`127.0.0.1:${upstream.port}`);
+    expect(h['x-forwarded-for']).toBe('10.0.0.1, 127.0.0.1');
+    expect(h['x-forwarded-proto']).toBe('http');
+    expect(h['x-forwarded-host']).toBe('gateway.example.com');
+    expect(h['x-forwarded-port']).toBe(String(proxyPort));
+    expect(h['x-forwarded-path']).toBe('/api/v1/users');
+    expect(h['x-forwarded-prefix']).toBe('/api');
+    expect(h['x-real-ip']).toBe('127.0.0.1');
+    expect(h.via).toBe('1.0 corp, 1.1 sluice/9.9.9');
+    expect(h['x-custom']).toBe('kept');
+    for (const gone of ['x-secret', 'keep-alive', 'te', 'proxy-authorization']) expect(h[gone]).toBeUndefined();
+    expect(h['x-sluice-request-id']).toMatch(HEX);
+    expect(reply.headers['x-sluice-request-id']).toBe(h['x-sluice-request-id']);
+    expect(reply.headers['x-sluice-upstream-latency']).toMatch(/^\d+$/);
+    expect(reply.headers['x-sluice-proxy-latency']).toMatch(/^\d+$/);
+    expect(reply.headers.via).toBe('1.1 sluice/9.9.9');
+    expect(reply.headers.server).toBe('sluice/9.9.9');
+  });
+
+  it('omits X-Forwarded-Prefix when nothing (or only "/") was stripped', async () => {
+    const service = serviceFor();
+    use(
+      [makeRoute({ paths: ['/nostrip'], strip_path: false, service: { id: service.id } }), makeRoute({ paths: ['/'], service: { id: service.id } })],
+      [service],
+    );
+    await send(proxyPort, { path: '/nostrip/x' });
+    expect(lastEcho().headers['x-forwarded-prefix']).toBeUndefined();
+    await send(proxyPort, { path: '/other' });
+    expect(lastEcho().headers['x-forwarded-prefix']).toBeUndefined();
+  });
+
+  it('preserve_host sends the client Host; otherwise the service host (port only when not default)', async () => {
+    const service = serviceFor();
+    use(
+      [
+        makeRoute({ paths: ['/keep'], preserve_host: true, service: { id: service.id } }),
+        makeRoute({ paths: ['/swap'], service: { id: service.id } }),
+      ],
+      [service],
+    );
+    await send(proxyPort, { path: '/keep', headers: { host: 'Client.Example:1234' } });
+    expect(lastEcho().headers.host).toBe('Client.Example:1234');
+    await send(proxyPort, { path: '/swap', headers: { host: 'client.example' } });
+    expect(lastEcho().headers.host).toBe(`127.0.0.1:${upstream.port}`);
+  });
+
+  it('drops hop-by-hop response headers and appends to the upstream Via', async () => {
+    const up = await startUpstream((_req, res) => {
+      res.writeHead(200, { connection: 'x-up-secret', 'x-up-secret': '1', via: '1.1 backend', server: 'backend/1', 'content-length': '2' });
+      res.end('ok');
+    });
+    try {
+      const service = makeService({ host: '127.0.0.1', port: up.port });
+      use([makeRoute({ paths: ['/'], service: { id: service.id } })], [service]);
+      const reply = await send(proxyPort, { path: '/' });
+      expect(reply.body).toBe('ok');
+      expect(reply.headers['x-up-secret']).toBeUndefined();
+      expect(reply.headers.via).toBe('1.1 backend, 1.1 sluice/9.9.9');
+      expect(reply.headers.server).toBe('backend/1');
+    } finally {
+      await up.close();
+    }
+  });
+});
+
+describe('trusted IPs', () => {
+  it("keeps a trusted client's X-Forwarded-* and X-Real-IP", async () => {
+    const trusting = new ProxyServer({ getConfig: () => config, trustedIps: ['127.0.0.0/8'] });
+    const { port } = await trusting.listen('127.0.0.1', 0);
+    try {
+      const service = serviceFor();
+      use([makeRoute({ paths: ['/p'], service: { id: service.id } })], [service]);
+      await send(port, {
+        path: '/p/x',
+        headers: {
+          'x-forwarded-for': '1.2.3.4',
+          'x-forwarded-proto': 'https',
+          'x-forwarded-host': 'public.example',
+          'x-forwarded-port': '443',
+          'x-forwarded-path': '/orig',
+          'x-forwarded-prefix': '/edge',
+          'x-real-ip': '1.2.3.4',
+        },
+      });
+      const h = lastEcho().headers;
+      expect(h['x-forwarded-for']).toBe('1.2.3.4, 127.0.0.1');
+      expect(h['x-forwarded-proto']).toBe('https');
+      expect(h['x-forwarded-host']).toBe('public.example');
+      expect(h['x-forwarded-port']).toBe('443');
+      expect(h['x-forwarded-path']).toBe('/orig');
+      expect(h['x-forwarded-prefix']).toBe('/edge');
+      expect(h['x-real-ip']).toBe('1.2.3.4');
+    } finally {
+      await trusting.close();
+    }
+  });
+});
+
+describe('generated responses', () => {
+  it('503 JSON when no config is loaded yet', async () => {
+    config = null;
+    const reply = await send(proxyPort, { path: '/' });
+    expect(reply.status).toBe(503);
+    expect(reply.json()).toEqual({ message: 'no Service found with those values', request_id: reply.headers['x-sluice-request-id'] });
+    expect(reply.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(reply.headers['x-sluice-response-latency']).toMatch(/^\d+$/);
+  });
+
+  it('404 when no route matches, 503 for a route without service', async () => {
+    use([makeRoute({ paths: ['/orphan'] })], []);
+    const miss = await send(proxyPort, { path: '/nothing' });
+    expect(miss.status).toBe(404);
+    expect(miss.json()).toEqual({ message: 'no Route matched with those values', request_id: miss.headers['x-sluice-request-id'] });
+    expect(miss.headers['x-sluice-request-id']).toMatch(HEX);
+    expect(miss.headers.server).toBe('sluice/9.9.9');
+    const orphan = await send(proxyPort, { path: '/orphan' });
+    expect(orphan.status).toBe(503);
+    expect(orphan.json().message).toBe('no Service found with those values');
+  });
+
+  it('https-only routes answer 426, or redirect with https_redirect_status_code', async () => {
+    const service = serviceFor();
+    use(
+      [
+        makeRoute({ paths: ['/secure'], protocols: ['https'], service: { id: service.id } }),
+        makeRoute({ paths: ['/moved'], protocols: ['https'], https_redirect_status_code: 301, service: { id: service.id } }),
+      ],
+      [service],
+    );
+    const upgrade = await send(proxyPort, { path: '/secure' });
+    expect(upgrade.status).toBe(426);
+    expect(upgrade.json().message).toBe('Please use HTTPS protocol');
+    expect(upgrade.headers.upgrade).toBe('TLS/1.2, HTTP/1.1');
+    const moved = await send(proxyPort, { path: '/moved/x?y=1', headers: { host: 'Api.Example.com:8000' } });
+    expect(moved.status).toBe(301);
+    expect(moved.headers.location).toBe('https://api.example.com/moved/x?y=1');
+  });
+
+  it('400 JSON for a malformed request', async () => {
+    const raw = await new Promise<string>((resolve) => {
+      const socket = connect(proxyPort, '127.0.0.1', () => socket.write('GARBAGE\r\n\r\n'));
+      let data = '';
+      socket.on('data', (c) => (data += c.toString()));
+      socket.on('close', () => resolve(data));
+    });
+    expect(raw.startsWith('HTTP/1.1 400')).toBe(true);
+    expect(raw).toContain('"message":"Bad request"');
+    expect(raw).toMatch(/X-Sluice-Request-Id: [0-9a-f]{32}/);
+  });
+});
+
+describe('upstream failures, timeouts and retries', () => {
+  it('502 when the upstream refuses connections', async () => {
+    const closed = createNetServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const service = makeService({ host: '127.0.0.1', port, retries: 2 });
+    use([makeRoute({ paths: ['/'], service: { id: service.id } })], [service]);
+    const reply = await send(proxyPort, { path: '/' });
+    expect(reply.status).toBe(502);
+    expect(reply.json().message).toBe('An invalid response was received from the upstream server');
+    expect(reply.json().request_id).toBe(reply.headers['x-sluice-request-id']);
+  });
+
+  it('retries idempotent requests on connection failures, up to service.retries, and never POST', async () => {
+    let accepted = 0;
+    let failFirst = 2;
+    const flaky = createNetServer((socket: Socket) => {
+      accepted++;
+      if (failFirst > 0) {
+        failFirst--;
+        socket.destroy();
+        return;
+      }
+      socket.once('data', () => socket.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok'));
+    });
+    await new Promise<void>((resolve) => flaky.listen(0, '127.0.0.1', resolve));
+    const port = (flaky.address() as AddressInfo).port;
+    try {
+      const service = makeService({ host: '127.0.0.1', port, retries: 5 });
+      use([makeRoute({ paths: ['/'], service: { id: service.id } })], [service]);
+      const ok = await send(proxyPort, { path: '/' });
+      expect(ok.status).toBe(200);
+      expect(ok.body).toBe('ok');
+      expect(accepted).toBe(3);
+
+      failFirst = 1;
+      accepted = 0;
+      const post = await send(proxyPort, { method: 'POST', path: '/', body: 'x' });
+      expect(post.status).toBe(502);
+      expect(accepted).toBe(1);
+
+      failFirst = 10;
+      accepted = 0;
+      const noRetries = makeService({ host: '127.0.0.1', port, retries: 0 });
+      use([makeRoute({ paths: ['/'], service: { id: noRetries.id } })], [noRetries]);
+      expect((await send(proxyPort, { path: '/' })).status).toBe(502);
+      expect(accepted).toBe(1);
+    } finally {
+      flaky.close();
+    }
+  });
+
+  it('504 when the upstream does not answer within read_timeout', async () => {
+    const silent = await startUpstream(() => {});
+    try {
+      const service = makeService({ host: '127.0.0.1', port: silent.port, read_timeout: 150, retries: 0 });
+      use([makeRoute({ paths: ['/'], service: { id: service.id } })], [service]);
+      const reply = await send(proxyPort, { path: '/' });
+      expect(reply.status).toBe(504);
+      expect(reply.json().message).toBe('The upstream server is timing out');
+    } finally {
+      await silent.close();
+    }
+  });
+
+  it('a client that disconnects aborts the upstream request', async () => {
+    let upstreamClosed = false;
+    const slow = await startUpstream((req) => {
+      req.socket.on('close', () => (upstreamClosed = true));
+    });
+    try {
+      const service = makeService({ host: '127.0.0.1', port: slow.port });
+      use([makeRoute({ paths: ['/'], service: { id: service.id } })], [service]);
+      const socket = connect(proxyPort, '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+      await waitFor(() => slow.requests.length === 1);
+      socket.destroy();
+      await waitFor(() => upstreamClosed);
+      await waitFor(() => proxy.inFlight === 0);
+    } finally {
+      await slow.close();
+    }
+  });
+});
+
+describe('bodies', () => {
+  it('streams request and response bodies both ways, with and without buffering', async () => {
+    const service = serviceFor();
+    use(
+      [
+        makeRoute({ paths: ['/buffered'], service: { id: service.id } }),
+        makeRoute({ paths: ['/streamed'], request_buffering: false, response_buffering: false, service: { id: service.id } }),
+      ],
+      [service],
+    );
+    const big = 'x'.repeat(3 * 1024 * 1024);
+    for (const path of ['/buffered', '/streamed']) {
+      const reply = await send(proxyPort, { method: 'POST', path, body: big, headers: { 'content-type': 'text/plain' } });
+      expect(reply.status).toBe(200);
+      expect(lastEcho().body.length).toBe(big.length);
+      expect(JSON.parse(reply.body).body.length).toBe(big.length);
+    }
+    const chunked = await send(proxyPort, { method: 'POST', path: '/buffered', body: 'abc', headers: { 'transfer-encoding': 'chunked' } });
+    expect(chunked.status).toBe(200);
+    expect(lastEcho().body).toBe('abc');
+    expect(lastEcho().headers['content-length']).toBe('3');
+  });
+
+  it('streams a buffered-route body larger than requestBufferBytes instead of refusing it', async () => {
+    const small = new ProxyServer({ getConfig: () => config, requestBufferBytes: 1024 });
+    const { port } = await small.listen('127.0.0.1', 0);
+    try {
+      const service = serviceFor();
+      use([makeRoute({ paths: ['/'], service: { id: service.id } })], [service]);
+      const body = 'y'.repeat(100_000);
+      const reply = await send(port, { method: 'PUT', path: '/', body, headers: { 'transfer-encoding': 'chunked' } });
+      expect(reply.status).toBe(200);
+      expect(lastEcho().body).toBe(body);
+    } finally {
+      await small.close();
+    }
+  });
+});
+
+describe('WebSocket upgrade', () => {
+  it('tunnels a WebSocket through an http route', async () => {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+    const wsPort = (wss.address() as AddressInfo).port;
+    let upstreamPath = '';
+    let forwardedFor = '';
+    wss.on('connection', (socket, req) => {
+      upstreamPath = req.url ?? '';
+      forwardedFor = String(req.headers['x-forwarded-for']);
+      socket.on('message', (data) => socket.send(`echo:${data.toString()}`));
+    });
+    try {
+      const service = makeService({ host: '127.0.0.1', port: wsPort, path: '/ws-up' });
+      use([makeRoute({ paths: ['/ws'], service: { id: service.id } })], [service]);
+      const client = new WebSocket(`ws://127.0.0.1:${proxyPort}/ws/room?x=1`);
+      const reply = await new Promise<string>((resolve, reject) => {
+        client.on('open', () => client.send('hi'));
+        client.on('message', (data) => resolve(data.toString()));
+        client.on('error', reject);
+      });
+      expect(reply).toBe('echo:hi');
+      expect(upstreamPath).toBe('/ws-up/room?x=1');
+      expect(forwardedFor).toBe('127.0.0.1');
+      expect(proxy.tunnelCount).toBe(1);
+      client.close();
+      await waitFor(() => proxy.tunnelCount === 0);
+    } finally {
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    }
+  });
+
+  it('answers 404 to an upgrade that matches no route', async () => {
+    use([], []);
+    const client = new WebSocket(`ws://127.0.0.1:${proxyPort}/none`);
+    const status = await new Promise<number>((resolve) => client.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
+    expect(status).toBe(404);
+  });
+});
+
+describe('config swaps', () => {
+  it('serves each request with the config read at its start', async () => {
+    const a = serviceFor({ path: '/a' });
+    const b = serviceFor({ path: '/b' });
+    const configA = configOf([makeRoute({ paths: ['/'], service: { id: a.id } })], [a], 1);
+    const configB = configOf([makeRoute({ paths: ['/'], service: { id: b.id } })], [b], 2);
+    config = configA;
+    await send(proxyPort, { path: '/x' });
+    expect(lastEcho().url).toBe('/a/x');
+    config = configB;
+    await send(proxyPort, { path: '/x' });
+    expect(lastEcho().url).toBe('/b/x');
+  });
+});
+
+describe('close()', () => {
+  it('drains an in-flight request, then stops listening', async () => {
+    let release: () => void = () => {};
+    const held = await startUpstream((_req, res) => {
+      release = () => res.end('late');
+    });
+    const draining = new ProxyServer({ getConfig: () => config });
+    const { port } = await draining.listen('127.0.0.1', 0);
+    try {
+      const service = makeService({ host: '127.0.0.1', port: held.port });
+      use([makeRoute({ paths: ['/'], service: { id: service.id } })], [service]);
+      const pending = send(port, { path: '/' });
+      await waitFor(() => held.requests.length === 1);
+      const closing = draining.close();
+      release();
+      const reply = await pending;
+      expect(reply.body).toBe('late');
+      await closing;
+      await expect(send(port, { path: '/' })).rejects.toThrow();
+    } finally {
+      await held.close();
+    }
+  });
+});
