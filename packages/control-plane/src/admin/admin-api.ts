@@ -1,0 +1,111 @@
+/**
+ * The Admin API server: a Fastify app, Kong-compatible (see `entity-endpoints.ts` for the
+ * services/routes endpoints and `node-endpoints.ts` for `/` and `/status`).
+ *
+ * Cross-cutting behaviour, as Kong: unknown paths answer 404 `{"message":"Not found"}`, unknown
+ * methods 405, a trailing slash is tolerated, bodies are JSON or forms (else 415) up to
+ * `bodyLimitBytes` (else 413), and errors use Kong's bodies. Every response carries
+ * `Access-Control-Allow-Origin: *` and `Server: sluice/<version>`.
+ */
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import type { Logger } from 'pino';
+import { HttpError, KongDaoError } from '../errors.js';
+import type { Store } from '../store/index.js';
+import { ConfigOperations, type OperationsClock } from './config-operations.js';
+import { registerEntityEndpoints } from './entity-endpoints.js';
+import { type NodeInfo, registerNodeEndpoints } from './node-endpoints.js';
+import { installBodyParsers } from './request-body.js';
+
+/** Default largest request body accepted, in bytes (10 MiB). */
+export const DEFAULT_ADMIN_BODY_LIMIT_BYTES = 10 * 1024 * 1024;
+
+/** Bounds of the Admin API. */
+export interface AdminApiLimits {
+  /** Largest request body in bytes; larger bodies answer 413 (default 10 MiB). */
+  bodyLimitBytes: number;
+  /** Longest URL parameter (entity key) in characters (default 1024). */
+  maxParamLength: number;
+}
+
+/** Default {@link AdminApiLimits}. */
+export const DEFAULT_ADMIN_API_LIMITS: AdminApiLimits = {
+  bodyLimitBytes: DEFAULT_ADMIN_BODY_LIMIT_BYTES,
+  maxParamLength: 1024,
+};
+
+/** Options of {@link buildAdminApi}. */
+export interface AdminApiOptions {
+  store: Store;
+  logger: Logger;
+  limits?: Partial<AdminApiLimits>;
+  /**
+   * More endpoints, registered inside the app after the built-in ones (e.g. `/clustering/*`).
+   * They get the same error handling, 404/405 behaviour and body parsers; use `registerEndpoint`.
+   */
+  plugins?: FastifyPluginAsync[];
+  /** What `GET /` reports about this node. */
+  nodeInfo?: Partial<NodeInfo>;
+  /** Time and id sources (tests). */
+  clock?: OperationsClock;
+}
+
+function isFastifyError(err: unknown): err is FastifyError {
+  return typeof err === 'object' && err !== null && 'code' in err && typeof (err as FastifyError).code === 'string';
+}
+
+/** Maps any thrown error to Kong's status and body. */
+function toHttpResponse(err: unknown, bodyLimitBytes: number): { status: number; body: unknown } {
+  if (err instanceof KongDaoError) return { status: err.statusCode, body: err.toBody() };
+  if (err instanceof HttpError) return { status: err.statusCode, body: err.body };
+  if (isFastifyError(err)) {
+    switch (err.code) {
+      case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        return toHttpResponse(HttpError.payloadTooLarge(bodyLimitBytes), bodyLimitBytes);
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+        return toHttpResponse(HttpError.unsupportedMediaType(), bodyLimitBytes);
+      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      case 'FST_ERR_CTP_INVALID_JSON_BODY':
+        return toHttpResponse(HttpError.cannotParseJson(err), bodyLimitBytes);
+    }
+    const status = err.statusCode ?? 500;
+    if (status >= 400 && status < 500) return { status, body: { message: err.message } };
+  }
+  return toHttpResponse(HttpError.unexpected(err), bodyLimitBytes);
+}
+
+/** Builds the Admin API app (not listening; call `listen()` or use `inject()`). */
+export function buildAdminApi(options: AdminApiOptions): FastifyInstance {
+  const limits: AdminApiLimits = { ...DEFAULT_ADMIN_API_LIMITS, ...options.limits };
+  const app: FastifyInstance = Fastify({
+    // pino's Logger is a FastifyBaseLogger; the cast keeps the app's default generic parameters.
+    loggerInstance: options.logger.child({ component: 'admin-api' }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: limits.bodyLimitBytes,
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: limits.maxParamLength },
+    exposeHeadRoutes: true,
+  });
+  const version = options.nodeInfo?.version ?? '0.0.0';
+  const ops = new ConfigOperations(options.store, options.clock);
+
+  installBodyParsers(app);
+
+  app.addHook('onRequest', async (_request, reply) => {
+    reply.header('Access-Control-Allow-Origin', '*').header('Server', `sluice/${version}`);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime }, 'admin request');
+  });
+
+  app.setErrorHandler(async (err, request, reply) => {
+    const { status, body } = toHttpResponse(err, limits.bodyLimitBytes);
+    if (status >= 500) request.log.error({ err }, 'admin request failed');
+    reply.code(status);
+    return body === null ? reply.send() : reply.send(body);
+  });
+  app.setNotFoundHandler(async (_request, reply) => reply.code(404).send({ message: 'Not found' }));
+
+  registerNodeEndpoints(app, options.store, { version, ...options.nodeInfo });
+  registerEntityEndpoints(app, options.store, ops);
+  for (const plugin of options.plugins ?? []) void app.register(plugin);
+  return app;
+}

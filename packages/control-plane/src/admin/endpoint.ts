@@ -1,0 +1,57 @@
+/**
+ * Registers one Admin API path the way Kong serves it: the given methods, HEAD wherever GET
+ * exists, OPTIONS answering 204 with the allowed methods (and CORS headers), and 405
+ * `{"message":"Method not allowed"}` for every other method. Plugins (e.g. `/clustering/*`) use it
+ * too, so every path behaves alike.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { HttpError } from '../errors.js';
+
+/** Methods an endpoint may implement; HEAD and OPTIONS are derived. */
+export const ENDPOINT_METHODS = ['DELETE', 'GET', 'PATCH', 'POST', 'PUT'] as const;
+export type EndpointMethod = (typeof ENDPOINT_METHODS)[number];
+
+/** A handler: returns the body to send, or sends through `reply` itself. */
+export type EndpointHandler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+
+/** Registers `path` with `handlers`; see the module comment. */
+export function registerEndpoint(app: FastifyInstance, path: string, handlers: Partial<Record<EndpointMethod, EndpointHandler>>): void {
+  const implemented = ENDPOINT_METHODS.filter((m) => handlers[m] !== undefined);
+  const allowed = [...implemented, ...(implemented.includes('GET') ? ['HEAD'] : []), 'OPTIONS'].sort().join(', ');
+  for (const method of implemented) {
+    const handler = handlers[method] as EndpointHandler;
+    app.route({ method, url: path, handler });
+  }
+  app.route({
+    method: 'OPTIONS',
+    url: path,
+    handler: async (_request, reply) => {
+      reply
+        .code(204)
+        .header('Allow', allowed)
+        .header('Access-Control-Allow-Methods', allowed)
+        .header('Access-Control-Allow-Headers', 'Content-Type')
+        .send();
+    },
+  });
+  const others = ENDPOINT_METHODS.filter((m) => handlers[m] === undefined);
+  if (others.length > 0) {
+    app.route({
+      method: [...others],
+      url: path,
+      handler: async () => {
+        throw HttpError.methodNotAllowed();
+      },
+    });
+  }
+}
+
+/** Response headers carrying the config version (and its epoch) a write committed. */
+export const CONFIG_VERSION_HEADER = 'X-Sluice-Config-Version';
+export const CONFIG_EPOCH_HEADER = 'X-Sluice-Config-Epoch';
+
+/** Sends a write's result with the version headers. `body` null sends no body (DELETE 204). */
+export function sendWrite(reply: FastifyReply, status: number, written: { version: number; epoch: string }, body: unknown): FastifyReply {
+  reply.code(status).header(CONFIG_VERSION_HEADER, String(written.version)).header(CONFIG_EPOCH_HEADER, written.epoch);
+  return body === null ? reply.send() : reply.send(body);
+}

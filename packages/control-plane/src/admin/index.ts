@@ -1,0 +1,17 @@
+/** The Admin API's public surface. */
+export { buildAdminApi, type AdminApiOptions, type AdminApiLimits, DEFAULT_ADMIN_API_LIMITS, DEFAULT_ADMIN_BODY_LIMIT_BYTES } from './admin-api.js';
+export { registerEndpoint, sendWrite, type EndpointHandler, type EndpointMethod, CONFIG_VERSION_HEADER, CONFIG_EPOCH_HEADER } from './endpoint.js';
+export {
+  parsePageParams,
+  pageResponse,
+  encodeOffset,
+  decodeOffset,
+  escapeUri,
+  type PageParams,
+  type PageResponse,
+  DEFAULT_PAGE_SIZE,
+  MAX_PAGE_SIZE,
+} from './pagination.js';
+export { parseEntityKey } from './entity-key.js';
+export { ConfigOperations, type Written, type OperationsClock } from './config-operations.js';
+export type { NodeInfo } from './node-endpoints.js';

@@ -1,0 +1,81 @@
+/**
+ * `GET /` (node information) and `GET /status` (server counters, database reachability and the
+ * config head), shaped like Kong's (`kong/api/routes/kong.lua`).
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { FastifyInstance } from 'fastify';
+import type { Store } from '../store/index.js';
+import { registerEndpoint } from './endpoint.js';
+
+/** What `GET /` reports about this node. */
+export interface NodeInfo {
+  version: string;
+  nodeId: string;
+  hostname: string;
+  /** Effective configuration shown under `configuration` (no secrets: URLs are masked). */
+  configuration: Record<string, unknown>;
+}
+
+/** Process-wide node id, stable for the life of the process. */
+const PROCESS_NODE_ID = randomUUID();
+
+/** Registers `/` and `/status`. */
+export function registerNodeEndpoints(app: FastifyInstance, store: Store, info: Partial<NodeInfo> & { version: string }): void {
+  const node: NodeInfo = {
+    nodeId: PROCESS_NODE_ID,
+    hostname: hostname(),
+    configuration: {},
+    ...info,
+  };
+  const counters = { accepted: 0, active: 0, inFlight: 0, totalRequests: 0 };
+  app.server.on('connection', (socket) => {
+    counters.accepted++;
+    counters.active++;
+    socket.once('close', () => {
+      counters.active--;
+    });
+  });
+  app.addHook('onRequest', async () => {
+    counters.totalRequests++;
+    counters.inFlight++;
+  });
+  app.addHook('onResponse', async () => {
+    counters.inFlight--;
+  });
+
+  registerEndpoint(app, '/', {
+    GET: async () => ({
+      tagline: 'Welcome to Sluice',
+      version: node.version,
+      edition: 'community',
+      hostname: node.hostname,
+      node_id: node.nodeId,
+      plugins: { available_on_server: {}, enabled_in_cluster: [] },
+      configuration: { role: 'control_plane', database: 'postgres', ...node.configuration },
+      pids: { master: process.pid, workers: [process.pid] },
+    }),
+  });
+
+  registerEndpoint(app, '/status', {
+    GET: async () => {
+      const isReachable = await store.ping();
+      const head = isReachable ? await store.readHead().catch(() => null) : null;
+      const memory = process.memoryUsage();
+      return {
+        server: {
+          connections_accepted: counters.accepted,
+          connections_active: counters.active,
+          connections_handled: counters.accepted,
+          connections_reading: 0,
+          connections_writing: counters.inFlight,
+          connections_waiting: Math.max(0, counters.active - counters.inFlight),
+          total_requests: counters.totalRequests,
+        },
+        memory: { rss_bytes: memory.rss, heap_used_bytes: memory.heapUsed, heap_total_bytes: memory.heapTotal },
+        database: { reachable: isReachable && head !== null },
+        config: head === null ? { epoch: null, version: null } : { epoch: head.epoch, version: head.version },
+      };
+    },
+  });
+}
