@@ -1,0 +1,151 @@
+/**
+ * `sluice-cp`: the control-plane command. Every flag also reads from `SLUICE_<FLAG>` (upper case,
+ * dashes as underscores); a flag on the command line wins over the environment.
+ */
+import { parseArgs } from 'node:util';
+import pino, { type Logger } from 'pino';
+import { DEFAULT_ADMIN_BODY_LIMIT_BYTES } from './admin/index.js';
+import { ControlPlane, DEFAULT_ADMIN_LISTEN, formatListenAddress, packageVersion, parseListenAddress } from './control-plane.js';
+import { ConfigurationError } from './errors.js';
+import { DEFAULT_DATA_DIR } from './store/index.js';
+
+/** The flags of `sluice-cp`, their defaults and help. */
+const FLAGS = {
+  'admin-listen': { default: DEFAULT_ADMIN_LISTEN, help: 'Admin API address, host:port' },
+  'database-url': { default: undefined, help: 'PostgreSQL URL (postgres://user:pass@host:5432/db); without it the embedded database is used' },
+  'data-dir': { default: DEFAULT_DATA_DIR, help: 'embedded database directory (used when no --database-url)' },
+  'admin-body-limit': { default: String(DEFAULT_ADMIN_BODY_LIMIT_BYTES), help: 'largest Admin API request body, in bytes' },
+  'log-level': { default: 'info', help: 'fatal, error, warn, info, debug, trace or silent' },
+} as const;
+type FlagName = keyof typeof FLAGS;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** The environment variable of a flag: `--database-url` → `SLUICE_DATABASE_URL`. */
+export function envName(flag: string): string {
+  return `SLUICE_${flag.toUpperCase().replace(/-/g, '_')}`;
+}
+
+/** The usage text. */
+export function usage(): string {
+  const lines = ['Usage: sluice-cp [options]', '', 'Sluice control plane: Admin API and configuration store.', '', 'Options:'];
+  for (const [name, flag] of Object.entries(FLAGS)) {
+    const def = flag.default === undefined ? '' : ` (default: ${flag.default})`;
+    lines.push(`  --${name.padEnd(18)} ${flag.help}${def}`, `  ${''.padEnd(20)} env ${envName(name)}`);
+  }
+  lines.push('  --help               show this help', '  --version            print the version');
+  return lines.join('\n');
+}
+
+/** Effective settings of one run. */
+export interface CliSettings {
+  adminListen: string;
+  databaseUrl?: string;
+  dataDir: string;
+  adminBodyLimitBytes: number;
+  logLevel: string;
+}
+
+/** Resolves flags, then environment variables, then defaults; throws {@link ConfigurationError}. */
+export function resolveSettings(argv: string[], env: NodeJS.ProcessEnv): CliSettings | 'help' | 'version' {
+  const options = Object.fromEntries(Object.keys(FLAGS).map((name) => [name, { type: 'string' as const }]));
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { ...options, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new ConfigurationError(err instanceof Error ? err.message : String(err), { cause: err });
+  }
+  if (values.help) return 'help';
+  if (values.version) return 'version';
+  const get = (name: FlagName): string | undefined => {
+    const fromFlag = values[name];
+    if (typeof fromFlag === 'string') return fromFlag;
+    const fromEnv = env[envName(name)];
+    if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+    return FLAGS[name].default;
+  };
+  const bodyLimit = Number(get('admin-body-limit'));
+  if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 1) throw new ConfigurationError(`--admin-body-limit must be a positive integer number of bytes`);
+  const logLevel = get('log-level') ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigurationError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  const adminListen = get('admin-listen') ?? DEFAULT_ADMIN_LISTEN;
+  try {
+    parseListenAddress(adminListen);
+  } catch (err) {
+    throw new ConfigurationError(`--admin-listen: ${(err as Error).message}`, { cause: err });
+  }
+  const databaseUrl = get('database-url');
+  return { adminListen, databaseUrl, dataDir: get('data-dir') ?? DEFAULT_DATA_DIR, adminBodyLimitBytes: bodyLimit, logLevel };
+}
+
+/** Masks the password of a database URL for logs. */
+function maskUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparsable url)';
+  }
+}
+
+/** Runs `sluice-cp` until SIGINT/SIGTERM; resolves with the exit code. */
+export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let settings: ReturnType<typeof resolveSettings>;
+  try {
+    settings = resolveSettings(argv, env);
+  } catch (err) {
+    process.stderr.write(`sluice-cp: ${(err as Error).message}\n\n${usage()}\n`);
+    return 2;
+  }
+  if (settings === 'help') {
+    process.stdout.write(`${usage()}\n`);
+    return 0;
+  }
+  if (settings === 'version') {
+    process.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
+  const logger: Logger = pino({ level: settings.logLevel, base: { service: 'sluice-cp' } });
+  const cp = new ControlPlane({
+    logger,
+    adminListen: parseListenAddress(settings.adminListen),
+    databaseUrl: settings.databaseUrl,
+    dataDir: settings.dataDir,
+    adminLimits: { bodyLimitBytes: settings.adminBodyLimitBytes },
+  });
+  logger.info(settings.databaseUrl ? { database: maskUrl(settings.databaseUrl) } : { dataDir: settings.dataDir }, 'starting control plane');
+  let addresses;
+  try {
+    addresses = await cp.start();
+  } catch (err) {
+    logger.fatal({ err }, 'control plane failed to start');
+    return 1;
+  }
+  const adminUrl = `http://${formatListenAddress(addresses.admin)}`;
+  logger.info({ admin: adminUrl }, 'control plane started');
+  process.stdout.write(`sluice-cp listening: admin ${adminUrl}\n`);
+  return new Promise<number>((resolve) => {
+    let isStopping = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (isStopping) return;
+      isStopping = true;
+      logger.info({ signal }, 'stopping control plane');
+      cp.stop().then(
+        () => resolve(0),
+        (err: unknown) => {
+          logger.error({ err }, 'error while stopping');
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+

@@ -1,0 +1,14 @@
+/** @sluice/control-plane: store, Admin API and the control-plane process. */
+export * from './errors.js';
+export * from './store/index.js';
+export * from './admin/index.js';
+export {
+  ControlPlane,
+  type ControlPlaneOptions,
+  type ControlPlaneAddresses,
+  type ListenAddress,
+  DEFAULT_ADMIN_LISTEN,
+  parseListenAddress,
+  formatListenAddress,
+  packageVersion,
+} from './control-plane.js';
