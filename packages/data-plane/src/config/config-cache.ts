@@ -78,6 +78,8 @@ export class ConfigCache {
   private isCurrentFileGood = false;
   /** The last write failure, cleared by the next successful write. */
   lastError: DataPlaneError | null = null;
+  /** When `lastError` happened, in ms since the Unix epoch. */
+  lastErrorAtMs = 0;
 
   constructor(options: ConfigCacheOptions) {
     this.dir = options.dir;
@@ -218,6 +220,7 @@ export class ConfigCache {
       this.lastError = null;
       this.logger.debug({ epoch: config.epoch, version: config.version, ms: Math.round(performance.now() - started) }, 'config cached');
     } catch (err) {
+      this.lastErrorAtMs = Date.now();
       this.lastError = err instanceof CacheIoError ? err : new CacheIoError(`cache write failed: ${(err as Error).message}`, { cause: err });
       this.logger.error({ err: this.lastError, code: this.lastError.code }, 'cannot write the config cache; the served config is unaffected');
     }

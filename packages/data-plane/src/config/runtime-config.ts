@@ -1,4 +1,5 @@
 import { configStateMessage, type ConfigHash, type ConfigStateMessage, type EntityKind, type ResourceBatchMessage, type Route, type Service } from '@sluice/protocol';
+import type { ProxyConfig } from '../proxy/proxy-server.js';
 import type { Router } from '../router/router.js';
 
 /** Where the serving config came from, as `/status` reports it. */
@@ -49,7 +50,7 @@ export interface RuntimeConfigParts {
  * Nothing in it may be mutated: the maps are shared, copy-on-write, with the next versions built
  * from it, and `hash` is the accumulator that the next apply `clone()`s.
  */
-export class RuntimeConfig {
+export class RuntimeConfig implements ProxyConfig {
   /** The control plane's database epoch ("" never: a RuntimeConfig always holds a config). */
   readonly epoch: string;
   /** The config version, monotonic within `epoch`. */

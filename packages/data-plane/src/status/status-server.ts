@@ -22,6 +22,8 @@ export interface StatusView {
   readonly config_applied_at: string | null;
   /** Null in declarative (DB-less) mode. */
   readonly control_plane: { readonly state: 'connected' | 'connecting' | 'disconnected'; readonly since: string; readonly url: string } | null;
+  /** The control plane's head as last announced (HelloAck or Heartbeat), or null. */
+  readonly control_plane_head: { readonly epoch: string; readonly version: number; readonly hash: string } | null;
   readonly last_error: { readonly code: string; readonly message: string; readonly at: string } | null;
   readonly routes: number;
   readonly services: number;

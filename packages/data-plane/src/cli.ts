@@ -1,0 +1,196 @@
+/**
+ * The `sluice-dp` command: parses flags (each also read from `SLUICE_<FLAG>`), starts a DataPlane
+ * (or, in a `--workers` child, a proxy worker), prints the addresses it listens on, and drains on
+ * SIGTERM/SIGINT. Nothing imports this module.
+ */
+import cluster from 'node:cluster';
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { DEFAULT_CACHE_DIR } from './config/config-cache.js';
+import { isUuid } from './config/node-id.js';
+import { DataPlane, runProxyWorker, type ListenAddress } from './data-plane.js';
+import { DataPlaneError, InvalidArgumentError } from './errors.js';
+import type { Logger } from './logger.js';
+import { DEFAULT_STATUS_LISTEN } from './status/status-server.js';
+
+const DEFAULT_CONTROL_PLANE = 'ws://127.0.0.1:8005';
+const DEFAULT_PROXY_LISTEN = '0.0.0.0:8000';
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** Most proxy workers (default 256): more is a typo, not a deployment. */
+const MAX_WORKERS = 256;
+
+const HELP = `Usage: sluice-dp [options]
+
+Sluice data plane: syncs config from a control plane (or serves a declarative file), caches it on
+disk, and proxies HTTP traffic. Every flag can also be set through the environment variable shown.
+
+  --control-plane URL        control plane origin (SLUICE_CONTROL_PLANE; default ${DEFAULT_CONTROL_PLANE})
+  --proxy-listen HOST:PORT   proxy listener, or "off" (SLUICE_PROXY_LISTEN; default ${DEFAULT_PROXY_LISTEN})
+  --status-listen HOST:PORT  status/metrics listener, or "off" (SLUICE_STATUS_LISTEN; default ${DEFAULT_STATUS_LISTEN})
+  --cache-dir DIR            config cache and node id (SLUICE_CACHE_DIR; default ${DEFAULT_CACHE_DIR})
+  --node-id UUID             node id (SLUICE_NODE_ID; default: a UUID persisted in the cache dir)
+  --label KEY=VALUE          label sent to the control plane; repeatable (SLUICE_LABEL: k=v,k2=v2)
+  --workers N                proxy worker processes; 0 runs the proxy in this process (SLUICE_WORKERS; default 0)
+  --declarative-config FILE  serve this JSON {services, routes} without a control plane (SLUICE_DECLARATIVE_CONFIG)
+  --log-level LEVEL          ${LOG_LEVELS.join('|')} (SLUICE_LOG_LEVEL; default info)
+  -h, --help                 show this help
+
+Port 0 picks a free port; the chosen addresses are printed as
+  sluice-dp proxy listening on http://HOST:PORT
+  sluice-dp status listening on http://HOST:PORT
+`;
+
+interface CliOptions {
+  readonly controlPlane: string | null;
+  readonly declarativeConfig: string | null;
+  readonly proxyListen: ListenAddress | null;
+  readonly statusListen: ListenAddress | null;
+  readonly cacheDir: string;
+  readonly nodeId: string | undefined;
+  readonly labels: Record<string, string>;
+  readonly workers: number;
+  readonly logLevel: (typeof LOG_LEVELS)[number];
+}
+
+/** `host:port` or `[v6]:port` → address; "off" → null. */
+function parseListen(flag: string, value: string): ListenAddress | null {
+  if (value === 'off') return null;
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new InvalidArgumentError(`--${flag} must be HOST:PORT (port 0-65535) or "off", got ${JSON.stringify(value)}`);
+  return { host: m[1] ?? m[2], port };
+}
+
+function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      'control-plane': { type: 'string' },
+      'proxy-listen': { type: 'string' },
+      'status-listen': { type: 'string' },
+      'cache-dir': { type: 'string' },
+      'node-id': { type: 'string' },
+      label: { type: 'string', multiple: true },
+      workers: { type: 'string' },
+      'declarative-config': { type: 'string' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return 'help';
+  const pick = (flag: keyof typeof values, envName: string): string | undefined => {
+    const v = values[flag];
+    if (typeof v === 'string') return v;
+    const e = env[envName];
+    return e === undefined || e === '' ? undefined : e;
+  };
+  const declarativeConfig = pick('declarative-config', 'SLUICE_DECLARATIVE_CONFIG') ?? null;
+  const explicitCp = pick('control-plane', 'SLUICE_CONTROL_PLANE');
+  if (declarativeConfig && explicitCp) throw new InvalidArgumentError('--control-plane and --declarative-config are exclusive');
+  const controlPlane = declarativeConfig ? null : (explicitCp ?? DEFAULT_CONTROL_PLANE);
+  if (controlPlane !== null && !/^wss?:\/\/[^/]+\/?$/.test(controlPlane)) {
+    throw new InvalidArgumentError(`--control-plane must be a ws:// or wss:// origin such as ${DEFAULT_CONTROL_PLANE}, got ${JSON.stringify(controlPlane)}`);
+  }
+  const labelList = values.label ?? (env.SLUICE_LABEL ? env.SLUICE_LABEL.split(',').filter(Boolean) : []);
+  const labels: Record<string, string> = {};
+  for (const label of labelList) {
+    const i = label.indexOf('=');
+    if (i <= 0) throw new InvalidArgumentError(`--label must be KEY=VALUE, got ${JSON.stringify(label)}`);
+    labels[label.slice(0, i).trim()] = label.slice(i + 1).trim();
+  }
+  const workersText = pick('workers', 'SLUICE_WORKERS') ?? '0';
+  const workers = Number(workersText);
+  if (!/^\d+$/.test(workersText) || workers > MAX_WORKERS) throw new InvalidArgumentError(`--workers must be an integer 0-${MAX_WORKERS}, got ${JSON.stringify(workersText)}`);
+  const nodeId = pick('node-id', 'SLUICE_NODE_ID');
+  if (nodeId !== undefined && !isUuid(nodeId)) throw new InvalidArgumentError(`--node-id must be a UUID, got ${JSON.stringify(nodeId)}`);
+  const logLevel = pick('log-level', 'SLUICE_LOG_LEVEL') ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new InvalidArgumentError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  return {
+    controlPlane,
+    declarativeConfig,
+    proxyListen: parseListen('proxy-listen', pick('proxy-listen', 'SLUICE_PROXY_LISTEN') ?? DEFAULT_PROXY_LISTEN),
+    statusListen: parseListen('status-listen', pick('status-listen', 'SLUICE_STATUS_LISTEN') ?? DEFAULT_STATUS_LISTEN),
+    cacheDir: pick('cache-dir', 'SLUICE_CACHE_DIR') ?? DEFAULT_CACHE_DIR,
+    nodeId: nodeId?.toLowerCase(),
+    labels,
+    workers,
+    logLevel: logLevel as CliOptions['logLevel'],
+  };
+}
+
+function url(address: ListenAddress): string {
+  return `http://${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
+}
+
+function buildVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+async function main(): Promise<void> {
+  let options: CliOptions | 'help';
+  try {
+    options = parseCli(process.argv.slice(2), process.env);
+  } catch (err) {
+    process.stderr.write(`sluice-dp: ${(err as Error).message}\n\n${HELP}`);
+    process.exit(2);
+  }
+  if (options === 'help') {
+    process.stdout.write(HELP);
+    return;
+  }
+  const logger: Logger = pino({ level: options.logLevel, base: { pid: process.pid, component: cluster.isWorker ? 'sluice-dp-worker' : 'sluice-dp' } }, pino.destination(2));
+
+  if (cluster.isWorker && process.env.SLUICE_DP_WORKER === '1') {
+    const listen = parseListen('proxy-listen', process.env.SLUICE_DP_WORKER_LISTEN ?? DEFAULT_PROXY_LISTEN)!;
+    await runProxyWorker({ listen, logger });
+    return;
+  }
+
+  let dp: DataPlane;
+  try {
+    dp = await DataPlane.start({
+      controlPlane: options.controlPlane,
+      declarativeConfig: options.declarativeConfig,
+      proxyListen: options.proxyListen,
+      statusListen: options.statusListen,
+      cacheDir: options.cacheDir,
+      nodeId: options.nodeId,
+      labels: options.labels,
+      workers: options.workers,
+      buildVersion: buildVersion(),
+      logger,
+    });
+  } catch (err) {
+    const code = err instanceof DataPlaneError ? err.code : 'SLUICE_DP_START';
+    logger.error({ err, code }, 'sluice-dp failed to start');
+    process.stderr.write(`sluice-dp: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  if (dp.proxyAddress) process.stdout.write(`sluice-dp proxy listening on ${url(dp.proxyAddress)}\n`);
+  if (dp.statusAddress) process.stdout.write(`sluice-dp status listening on ${url(dp.statusAddress)}\n`);
+  if (options.controlPlane) process.stdout.write(`sluice-dp node ${dp.nodeId} syncing from ${options.controlPlane}\n`);
+
+  let signals = 0;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (++signals > 1) process.exit(1);
+    logger.info({ signal }, 'draining');
+    dp.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+}
+
+await main();
