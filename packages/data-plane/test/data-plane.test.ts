@@ -1,0 +1,205 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { encodeService, pb } from '@sluice/protocol';
+import { applySnapshot, ConfigCache, DataPlane, decodeCacheFile, type DataPlaneOptions } from '../src/index.js';
+import { ConfigModel, makeRoute, makeService } from './helpers/config-model.js';
+import { FakeControlPlane, waitFor } from './helpers/fake-control-plane.js';
+
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+let dir: string;
+let upstream: Server;
+let upstreamPort: number;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'sluice-dp-'));
+  upstream = createServer((req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ path: req.url }));
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  upstreamPort = (upstream.address() as AddressInfo).port;
+});
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+  await new Promise((resolve) => upstream.close(resolve));
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A model whose version i adds service `s<i>` (the test upstream) with route `/r<i>`. */
+function model(versions: number): ConfigModel {
+  const m = new ConfigModel('epoch-dp');
+  for (let i = 1; i <= versions; i++) addVersion(m, i);
+  return m;
+}
+
+function addVersion(m: ConfigModel, i: number): void {
+  const s = makeService(`s${i}`, { host: '127.0.0.1', port: upstreamPort });
+  m.commit({ upsert: [s, makeRoute(`r${i}`, s.id, { paths: [`/r${i}`] })] });
+}
+
+async function seedCache(m: ConfigModel): Promise<void> {
+  const result = applySnapshot(m.snapshot(), { epoch: m.epoch, version: m.version, hash: m.hashAt() });
+  if (!result.ok) throw result.error;
+  const cache = new ConfigCache({ dir });
+  await cache.open();
+  cache.schedule(result.config);
+  await cache.flush();
+}
+
+async function startDp(options: Partial<DataPlaneOptions>): Promise<DataPlane> {
+  const dp = await DataPlane.start({
+    cacheDir: dir,
+    proxyListen: { host: '127.0.0.1', port: 0 },
+    statusListen: { host: '127.0.0.1', port: 0 },
+    sync: { backoff: { baseMs: 20, capMs: 200 }, heartbeatGraceMs: 200 },
+    ...options,
+  });
+  cleanups.push(() => dp.close());
+  return dp;
+}
+
+async function startCp(m: ConfigModel): Promise<FakeControlPlane> {
+  const cp = await FakeControlPlane.start(m);
+  cleanups.push(() => cp.close());
+  return cp;
+}
+
+const get = async (dp: DataPlane, which: 'proxy' | 'status', path: string) => {
+  const a = which === 'proxy' ? dp.proxyAddress! : dp.statusAddress!;
+  const res = await fetch(`http://${a.host}:${a.port}${path}`);
+  return { status: res.status, body: await res.text() };
+};
+
+describe('DataPlane', () => {
+  it('is ready from its cache at once, before the control plane answers, and proxies with it', async () => {
+    const m = model(3);
+    await seedCache(m);
+    const cp = await startCp(m);
+    cp.onHello = () => undefined; // a control plane that never answers
+    const dp = await startDp({ controlPlane: cp.url });
+    expect(dp.isReady()).toBe(true);
+    expect((await get(dp, 'status', '/status/ready')).status).toBe(200);
+    const status = JSON.parse((await get(dp, 'status', '/status')).body);
+    expect(status).toMatchObject({ epoch: 'epoch-dp', version: 3, config_source: 'cache', ready: true, routes: 3, services: 3, node_id: dp.nodeId });
+    expect(status.control_plane.url).toBe(cp.url);
+    expect(['connecting', 'disconnected']).toContain(status.control_plane.state);
+    const proxied = await get(dp, 'proxy', '/r2/x');
+    expect(proxied.status).toBe(200);
+    expect(JSON.parse(proxied.body).path).toBe('/x');
+  });
+
+  it('never serves a corrupt cache; becomes ready from the control plane and persists within the bound', async () => {
+    await writeFile(join(dir, 'config'), 'not a cache');
+    const m = model(2);
+    const cp = await startCp(m);
+    cp.onHello = () => undefined;
+    const dp = await startDp({ controlPlane: cp.url });
+    expect(dp.isReady()).toBe(false);
+    expect((await get(dp, 'status', '/status/ready')).status).toBe(503);
+    expect((await get(dp, 'proxy', '/r1')).status).toBeGreaterThanOrEqual(500);
+
+    await waitFor(() => cp.received.hellos.length > 0 && cp.sockets.size > 0, 'connection');
+    cp.socket.terminate();
+    cp.onHello = (ws, hello) => cp.defaultHello(ws, hello);
+    await waitFor(() => dp.config?.version === 2, 'snapshot from the control plane');
+    const appliedAt = Date.now();
+    expect((await get(dp, 'status', '/status/ready')).status).toBe(200);
+    expect(JSON.parse((await get(dp, 'status', '/status')).body)).toMatchObject({ config_source: 'control_plane', version: 2, control_plane: { state: 'connected' } });
+    const onDisk = await pollFile(() => readFile(join(dir, 'config')), (b) => decodeCacheFile(b, 'c').version === 2, 1_000 + 200);
+    expect(onDisk).toBe(true);
+    expect(Date.now() - appliedAt).toBeLessThan(1_200);
+  });
+
+  it('keeps serving through a control-plane outage and a restart, and NACKs without touching cache or proxy', async () => {
+    const m = model(3);
+    const cp = await startCp(m);
+    cp.heartbeatIntervalMs = 100;
+    const dp = await startDp({ controlPlane: cp.url });
+    await waitFor(() => dp.config?.version === 3, 'synced');
+    await dp.cache.flush();
+    const cached = await readFile(join(dir, 'config'));
+
+    const bad = { ...makeService('bad'), port: 70000 };
+    cp.sendDelta(cp.socket, 3, { to: 4, batch: { upserts: [{ type: 1, id: bad.id, version: 4, payload: encodeService(bad) }] } });
+    await waitFor(() => cp.received.acks.some((a) => a.error === pb.Ack.Error.ERROR_INVALID), 'NACK');
+    expect(dp.config?.version).toBe(3);
+    expect((await get(dp, 'proxy', '/r3')).status).toBe(200);
+    await dp.cache.flush();
+    expect((await readFile(join(dir, 'config'))).equals(cached)).toBe(true);
+    const status = JSON.parse((await get(dp, 'status', '/status')).body);
+    expect(status.last_error.code).toBe('SLUICE_DP_CONFIG_REJECTED');
+    const metrics = (await get(dp, 'status', '/metrics')).body;
+    expect(metrics).toMatch(/sluice_dp_config_rejections_total\{error="ERROR_INVALID"\} 1/);
+    expect(metrics).toMatch(/sluice_dp_config_version 3/);
+    expect(metrics).toMatch(/sluice_dp_control_plane_connected 1/);
+
+    // The control plane goes away: the data plane keeps serving version 3.
+    await cp.close();
+    await waitFor(() => dp.sync!.state !== 'connected', 'disconnected');
+    expect((await get(dp, 'proxy', '/r1')).status).toBe(200);
+    expect(JSON.parse((await get(dp, 'status', '/status')).body).version).toBe(3);
+
+    // Restarted while the control plane is still down: it serves its cache.
+    await dp.close();
+    const again = await startDp({ controlPlane: cp.url });
+    expect(again.config?.version).toBe(3);
+    expect(again.config?.source).toBe('cache');
+    expect((await get(again, 'proxy', '/r2')).status).toBe(200);
+    expect((await get(again, 'status', '/status/ready')).status).toBe(200);
+  });
+
+  it('reconnects with its cached state and gets a delta, not a snapshot', async () => {
+    const m = model(2);
+    await seedCache(m);
+    addVersion(m, 3);
+    const cp = await startCp(m);
+    const dp = await startDp({ controlPlane: cp.url });
+    await waitFor(() => dp.config?.version === 3, 'delta applied');
+    expect(cp.received.hellos[0].applied?.version).toBe(2);
+    expect((await get(dp, 'proxy', '/r3')).status).toBe(200);
+    const metrics = (await get(dp, 'status', '/metrics')).body;
+    expect(metrics).toMatch(/sluice_dp_config_applies_total\{kind="delta"\} 1/);
+    expect(metrics).not.toMatch(/kind="snapshot"/);
+  });
+
+  it('serves a declarative config without a control plane, and refuses an invalid one', async () => {
+    const file = join(dir, 'kong.json');
+    await writeFile(
+      file,
+      JSON.stringify({
+        _format_version: '3.0',
+        services: [{ name: 'up', url: `http://127.0.0.1:${upstreamPort}/base`, routes: [{ name: 'nested', paths: ['/nested'] }] }],
+        routes: [{ name: 'flat', paths: ['/flat'], service: { name: 'up' } }],
+      }),
+    );
+    const dp = await startDp({ declarativeConfig: file });
+    expect(dp.isReady()).toBe(true);
+    expect(JSON.parse((await get(dp, 'status', '/status')).body)).toMatchObject({ config_source: 'declarative', control_plane: null, routes: 2, services: 1 });
+    const res = await get(dp, 'proxy', '/flat/x');
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body).path).toBe('/base/x');
+    await dp.close();
+
+    await writeFile(file, JSON.stringify({ services: [{ name: 'up', host: 'x', port: 70000 }], routes: [{ paths: ['/a'], service: 'missing' }] }));
+    await expect(startDp({ declarativeConfig: file })).rejects.toMatchObject({ code: 'SLUICE_DP_DECLARATIVE_CONFIG', message: expect.stringMatching(/services\[0\].*port.*routes\[0\].*missing/s) });
+    await expect(startDp({ declarativeConfig: file, controlPlane: 'ws://127.0.0.1:1' })).rejects.toMatchObject({ code: 'SLUICE_DP_INVALID_ARGUMENT' });
+  });
+});
+
+/** Polls an async read until `ok` holds or `timeoutMs` passes. */
+async function pollFile(read: () => Promise<Buffer>, ok: (b: Buffer) => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if (ok(await read())) return true;
+    } catch {
+      // not there yet
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return false;
+}
