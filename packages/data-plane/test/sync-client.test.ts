@@ -117,7 +117,7 @@ describe('SyncClient against a control plane on a real socket', () => {
     addVersion(cp.model, 'y');
     cp.sendDelta(cp.socket, 5);
     await waitFor(() => dp.config?.version === 7, 'delta applied');
-    expect(cp.received.acks.at(-1)?.applied?.version).toBe(7);
+    await waitFor(() => cp.received.acks.at(-1)?.applied?.version === 7, 'ACK of version 7');
 
     // Drop the connection: the client reconnects by itself and says it has 7.
     cp.socket.terminate();
