@@ -143,7 +143,7 @@ describe('SyncClient against a control plane on a real socket', () => {
     const dangling = makeRoute('dangling', uuidFor('no-such-service'));
     const scenarios: [string, () => number, number][] = [
       ['invalid entity', () => cp.sendDelta(cp.socket, 3, { to: 4, batch: { upserts: [{ type: 1, id: invalidService.id, version: 4, payload: encodeService(invalidService) }] } }), pb.Ack.Error.ERROR_INVALID],
-      ['dangling reference', () => cp.sendDelta(cp.socket, 3, { to: 4, batch: { upserts: [{ type: 2, id: dangling.id, version: 4, payload: pb.Route.encode({ id: dangling.id }).finish() }] } }), pb.Ack.Error.ERROR_INVALID],
+      ['route missing required fields', () => cp.sendDelta(cp.socket, 3, { to: 4, batch: { upserts: [{ type: 2, id: dangling.id, version: 4, payload: pb.Route.encode({ id: dangling.id }).finish() }] } }), pb.Ack.Error.ERROR_INVALID],
       ['dangling reference (valid route)', () => cp.sendDelta(cp.socket, 3, { to: 4, batch: { upserts: [{ type: 2, id: dangling.id, version: 4, payload: encodeRouteOf(dangling) }] } }), pb.Ack.Error.ERROR_DANGLING_REF],
       ['hash mismatch', () => cp.sendDelta(cp.socket, 3, { to: 4, batch: { upserts: [{ type: 1, id: s.id, version: 4, payload: encodeService(s) }] }, targetHash: new Uint8Array(32) }), pb.Ack.Error.ERROR_HASH_MISMATCH],
       ['base mismatch', () => cp.sendDelta(cp.socket, 2, { to: 4, batch: { upserts: [{ type: 1, id: s.id, version: 4, payload: encodeService(s) }] } }), pb.Ack.Error.ERROR_BASE_MISMATCH],
