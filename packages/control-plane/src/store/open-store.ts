@@ -52,15 +52,26 @@ function isProcessAlive(pid: number): boolean {
   }
 }
 
-/** Claims the data directory for this process: two processes on one PGlite directory corrupt it. */
+/** Lock files held by this process (a pid alone cannot tell: a restarted container reuses pid 1). */
+const heldLocks = new Set<string>();
+
+/**
+ * Claims the data directory: two PGlite instances on one directory corrupt it, whether in two
+ * processes or in one. A lock left by a dead process is taken over.
+ */
 function lockDataDir(dir: string): () => void {
   const path = join(dir, LOCK_FILE);
+  if (heldLocks.has(path)) throw new StoreError(`data directory ${dir} is already open in this process`);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(path, 'wx');
       writeFileSync(fd, String(process.pid));
       closeSync(fd);
-      return () => rmSync(path, { force: true });
+      heldLocks.add(path);
+      return () => {
+        heldLocks.delete(path);
+        rmSync(path, { force: true });
+      };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const pid = Number(readFileSync(path, 'utf8').trim());

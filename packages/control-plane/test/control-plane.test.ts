@@ -1,0 +1,80 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { envName, resolveSettings, usage } from '../src/cli.js';
+import { ControlPlane, parseListenAddress } from '../src/control-plane.js';
+import { ConfigurationError, StoreError } from '../src/errors.js';
+import { openStore } from '../src/store/index.js';
+import { silentLogger } from './support/admin.js';
+
+describe('sluice-cp settings', () => {
+  it('reads flags, then SLUICE_* variables, then defaults', () => {
+    expect(resolveSettings([], {})).toEqual({
+      adminListen: '127.0.0.1:8001',
+      databaseUrl: undefined,
+      dataDir: '.sluice/cp',
+      adminBodyLimitBytes: 10 * 1024 * 1024,
+      logLevel: 'info',
+    });
+    const env = { SLUICE_DATABASE_URL: 'postgres://db/x', SLUICE_ADMIN_LISTEN: '0.0.0.0:9001', SLUICE_ADMIN_BODY_LIMIT: '2048' };
+    expect(resolveSettings(['--admin-listen', '127.0.0.1:7001', '--log-level', 'debug'], env)).toEqual({
+      adminListen: '127.0.0.1:7001',
+      databaseUrl: 'postgres://db/x',
+      dataDir: '.sluice/cp',
+      adminBodyLimitBytes: 2048,
+      logLevel: 'debug',
+    });
+    expect(envName('admin-body-limit')).toBe('SLUICE_ADMIN_BODY_LIMIT');
+    expect(resolveSettings(['--help'], {})).toBe('help');
+    expect(usage()).toContain('SLUICE_DATA_DIR');
+  });
+
+  it.each([[['--nope']], [['--admin-listen', 'nohost']], [['--admin-body-limit', '-1']], [['--log-level', 'loud']]])('refuses %j', (argv) => {
+    expect(() => resolveSettings(argv, {})).toThrow(ConfigurationError);
+  });
+
+  it('parses listen addresses', () => {
+    expect(parseListenAddress('127.0.0.1:8001')).toEqual({ host: '127.0.0.1', port: 8001 });
+    expect(parseListenAddress('[::1]:0')).toEqual({ host: '::1', port: 0 });
+    expect(parseListenAddress(':8001')).toEqual({ host: '0.0.0.0', port: 8001 });
+  });
+});
+
+describe('ControlPlane', () => {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves the Admin API on a real socket over the embedded database, survives a restart, and stops cleanly', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'sluice-cp-'));
+    dirs.push(dataDir);
+    const cp = new ControlPlane({ logger: silentLogger, dataDir, adminListen: { host: '127.0.0.1', port: 0 } });
+    const { admin } = await cp.start();
+    expect(admin.port).toBeGreaterThan(0);
+    const base = `http://127.0.0.1:${admin.port}`;
+    const created = await fetch(`${base}/services`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'live', url: 'http://upstream.test' }),
+    });
+    expect(created.status).toBe(201);
+    expect(created.headers.get('x-sluice-config-version')).toBe('1');
+    const epoch = created.headers.get('x-sluice-config-epoch');
+    const status = (await (await fetch(`${base}/status`)).json()) as { database: { reachable: boolean }; server: { connections_accepted: number } };
+    expect(status.database.reachable).toBe(true);
+    expect(status.server.connections_accepted).toBeGreaterThan(0);
+
+    await expect(openStore({ dataDir })).rejects.toBeInstanceOf(StoreError);
+    await cp.stop();
+    await cp.stop();
+
+    const again = new ControlPlane({ logger: silentLogger, dataDir, adminListen: { host: '127.0.0.1', port: 0 } });
+    const second = await again.start();
+    const res = await fetch(`http://127.0.0.1:${second.admin.port}/services/live`);
+    expect(res.status).toBe(200);
+    expect((await again.store.readHead()).epoch).toBe(epoch);
+    await again.stop();
+  });
+});
