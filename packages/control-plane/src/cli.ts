@@ -5,13 +5,14 @@
 import { parseArgs } from 'node:util';
 import pino, { type Logger } from 'pino';
 import { DEFAULT_ADMIN_BODY_LIMIT_BYTES } from './admin/index.js';
-import { ControlPlane, DEFAULT_ADMIN_LISTEN, formatListenAddress, packageVersion, parseListenAddress } from './control-plane.js';
+import { ControlPlane, DEFAULT_ADMIN_LISTEN, DEFAULT_CLUSTER_LISTEN, formatListenAddress, packageVersion, parseListenAddress } from './control-plane.js';
 import { ConfigurationError } from './errors.js';
 import { DEFAULT_DATA_DIR } from './store/index.js';
 
 /** The flags of `sluice-cp`, their defaults and help. */
 const FLAGS = {
   'admin-listen': { default: DEFAULT_ADMIN_LISTEN, help: 'Admin API address, host:port' },
+  'cluster-listen': { default: DEFAULT_CLUSTER_LISTEN, help: 'cluster stream address for data planes, host:port' },
   'database-url': { default: undefined, help: 'PostgreSQL URL (postgres://user:pass@host:5432/db); without it the embedded database is used' },
   'data-dir': { default: DEFAULT_DATA_DIR, help: 'embedded database directory (used when no --database-url)' },
   'admin-body-limit': { default: String(DEFAULT_ADMIN_BODY_LIMIT_BYTES), help: 'largest Admin API request body, in bytes' },
@@ -40,6 +41,7 @@ export function usage(): string {
 /** Effective settings of one run. */
 export interface CliSettings {
   adminListen: string;
+  clusterListen: string;
   databaseUrl?: string;
   dataDir: string;
   adminBodyLimitBytes: number;
@@ -79,8 +81,14 @@ export function resolveSettings(argv: string[], env: NodeJS.ProcessEnv): CliSett
   } catch (err) {
     throw new ConfigurationError(`--admin-listen: ${(err as Error).message}`, { cause: err });
   }
+  const clusterListen = get('cluster-listen') ?? DEFAULT_CLUSTER_LISTEN;
+  try {
+    parseListenAddress(clusterListen);
+  } catch (err) {
+    throw new ConfigurationError(`--cluster-listen: ${(err as Error).message}`, { cause: err });
+  }
   const databaseUrl = get('database-url');
-  return { adminListen, databaseUrl, dataDir: get('data-dir') ?? DEFAULT_DATA_DIR, adminBodyLimitBytes: bodyLimit, logLevel };
+  return { adminListen, clusterListen, databaseUrl, dataDir: get('data-dir') ?? DEFAULT_DATA_DIR, adminBodyLimitBytes: bodyLimit, logLevel };
 }
 
 /** Masks the password of a database URL for logs. */
@@ -115,6 +123,7 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
   const cp = new ControlPlane({
     logger,
     adminListen: parseListenAddress(settings.adminListen),
+    clusterListen: parseListenAddress(settings.clusterListen),
     databaseUrl: settings.databaseUrl,
     dataDir: settings.dataDir,
     adminLimits: { bodyLimitBytes: settings.adminBodyLimitBytes },
@@ -128,8 +137,10 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
     return 1;
   }
   const adminUrl = `http://${formatListenAddress(addresses.admin)}`;
-  logger.info({ admin: adminUrl }, 'control plane started');
-  process.stdout.write(`sluice-cp listening: admin ${adminUrl}\n`);
+  const clusterUrl = addresses.cluster ? `ws://${formatListenAddress(addresses.cluster)}` : null;
+  logger.info({ admin: adminUrl, cluster: clusterUrl }, 'control plane started');
+  process.stdout.write(`sluice-cp admin listening on ${adminUrl}\n`);
+  if (clusterUrl) process.stdout.write(`sluice-cp cluster listening on ${clusterUrl}\n`);
   return new Promise<number>((resolve) => {
     let isStopping = false;
     const stop = (signal: NodeJS.Signals): void => {

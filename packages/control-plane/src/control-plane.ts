@@ -9,9 +9,18 @@ import type { Logger } from 'pino';
 import { type AdminApiLimits, buildAdminApi } from './admin/index.js';
 import { ClosedError } from './errors.js';
 import { type Store, openStore } from './store/index.js';
+import { randomUUID } from 'node:crypto';
+import { ConfigMirror } from './changes/config-mirror.js';
+import { clusteringApi } from './stream/clustering-api.js';
+import { DataPlaneRegistry } from './stream/data-plane-registry.js';
+import { StreamServer } from './stream/stream-server.js';
+import type { StreamLimits } from './stream/stream-limits.js';
 
 /** Default Admin API address. */
 export const DEFAULT_ADMIN_LISTEN = '127.0.0.1:8001';
+
+/** Default cluster stream address: data planes connect here. */
+export const DEFAULT_CLUSTER_LISTEN = '0.0.0.0:8005';
 
 /** A `host:port` to listen on. */
 export interface ListenAddress {
@@ -33,11 +42,19 @@ export interface ControlPlaneOptions {
   adminPlugins?: (store: Store) => FastifyPluginAsync[];
   /** A store to use instead of opening one (the control plane then does not close it). */
   store?: Store;
+  /** Cluster stream address (default 0.0.0.0:8005; port 0 picks a free port); `null` runs no stream server. */
+  clusterListen?: ListenAddress | null;
+  /** Cluster stream limits and timings. */
+  streamLimits?: Partial<StreamLimits>;
+  /** How often the change log is polled when no NOTIFY arrives, in ms (default 1000). */
+  changePollIntervalMs?: number;
 }
 
 /** The addresses a started control plane listens on. */
 export interface ControlPlaneAddresses {
   admin: ListenAddress;
+  /** The cluster stream, unless disabled. */
+  cluster: ListenAddress | null;
 }
 
 /** Parses `host:port` (IPv6 hosts in brackets: `[::1]:8001`). */
@@ -68,7 +85,11 @@ export class ControlPlane {
   readonly #options: ControlPlaneOptions;
   #store: Store | null = null;
   #admin: FastifyInstance | null = null;
+  #mirror: ConfigMirror | null = null;
+  #stream: StreamServer | null = null;
   #isStopped = false;
+  /** This process's id among control-plane replicas (stamped on the data planes it serves). */
+  readonly instanceId = randomUUID();
 
   constructor(options: ControlPlaneOptions) {
     this.#options = options;
@@ -90,11 +111,25 @@ export class ControlPlane {
     try {
       const head = await store.readHead();
       logger.info({ database: store.kind, epoch: head.epoch, version: head.version }, 'store ready');
+      const mirror = new ConfigMirror({ source: store, logger: logger.child({ component: 'mirror' }), pollIntervalMs: this.#options.changePollIntervalMs });
+      await mirror.start();
+      this.#mirror = mirror;
+      const registry = new DataPlaneRegistry({
+        db: store.db,
+        logger: logger.child({ component: 'registry' }),
+        cpInstanceId: this.instanceId,
+        staleAfterMs: 3 * (this.#options.streamLimits?.heartbeatIntervalMs ?? 5_000),
+      });
+      const clusterListen = this.#options.clusterListen === undefined ? parseListenAddress(DEFAULT_CLUSTER_LISTEN) : this.#options.clusterListen;
+      const stream = clusterListen
+        ? new StreamServer({ mirror, registry, logger: logger.child({ component: 'stream' }), cpInstanceId: this.instanceId, limits: this.#options.streamLimits })
+        : null;
+      this.#stream = stream;
       const admin = buildAdminApi({
         store,
         logger,
         limits: this.#options.adminLimits,
-        plugins: this.#options.adminPlugins?.(store),
+        plugins: [clusteringApi({ mirror, registry, stream: stream ?? undefined }), ...(this.#options.adminPlugins?.(store) ?? [])],
         nodeInfo: {
           version: packageVersion(),
           configuration: {
@@ -108,7 +143,8 @@ export class ControlPlane {
       await admin.listen({ host: adminListen.host, port: adminListen.port });
       const bound = admin.server.address();
       const admin_ = typeof bound === 'object' && bound !== null ? { host: adminListen.host, port: bound.port } : adminListen;
-      return { admin: admin_ };
+      const cluster = stream && clusterListen ? await stream.listen(clusterListen.host, clusterListen.port) : null;
+      return { admin: admin_, cluster: cluster ? { host: clusterListen!.host, port: cluster.port } : null };
     } catch (err) {
       await this.stop();
       throw err;
@@ -119,6 +155,10 @@ export class ControlPlane {
   async stop(): Promise<void> {
     if (this.#isStopped) return;
     this.#isStopped = true;
+    const stream = this.#stream;
+    this.#stream = null;
+    if (stream) await stream.close();
+    this.#mirror?.stop();
     const admin = this.#admin;
     this.#admin = null;
     if (admin) await admin.close();

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { ConfigMirror } from '../changes/config-mirror.js';
 import type { DataPlaneRecord, DataPlaneRegistry } from './data-plane-registry.js';
 import { SyncStatus } from './data-plane-registry.js';
+import type { StreamServer } from './stream-server.js';
 
 /** Longest a propagation wait may last, in ms; `timeout_ms` above it is clamped. */
 export const MAX_PROPAGATION_TIMEOUT_MS = 300_000;
@@ -13,6 +14,8 @@ export const PROPAGATION_POLL_MS = 100;
 export interface ClusteringApiOptions {
   mirror: ConfigMirror;
   registry: DataPlaneRegistry;
+  /** This replica's stream server, for its connection and push counters. */
+  stream?: StreamServer;
 }
 
 const DEFAULT_PAGE_SIZE = 100;
@@ -36,7 +39,7 @@ function decodeOffset(token: string): string | null {
  * for a config version to reach every connected data plane.
  */
 export function clusteringApi(options: ClusteringApiOptions): FastifyPluginAsync {
-  const { mirror, registry } = options;
+  const { mirror, registry, stream } = options;
   const head = () => ({ epoch: mirror.epoch, version: mirror.version });
 
   return async (app: FastifyInstance) => {
@@ -78,6 +81,17 @@ export function clusteringApi(options: ClusteringApiOptions): FastifyPluginAsync
         config: { epoch: mirror.epoch, version: mirror.version, hash: mirror.hashHex() },
         data_planes: counts,
         database: { reachable: mirror.lastError === null },
+        replica: stream
+          ? {
+              connections: stream.sessions.size,
+              snapshots_in_flight: stream.snapshotsInFlight,
+              snapshots_sent: stream.stats.snapshotsSent,
+              deltas_sent: stream.stats.deltasSent,
+              acks: stream.stats.acks,
+              nacks: stream.stats.nacks,
+              bytes_sent: stream.stats.bytesSent,
+            }
+          : null,
       };
     });
 

@@ -5,10 +5,12 @@
  */
 import type { Migration, MigrationProvider } from 'kysely';
 import * as initial from './0001-initial.js';
+import * as dataPlanes from './0002-data-planes.js';
 
 /** Migrations by name, in the order they apply. */
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
+  '0002-data-planes': dataPlanes,
 };
 
 /** A static provider over {@link MIGRATIONS} (no filesystem scanning, so it works from dist/ and src/). */

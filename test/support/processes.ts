@@ -1,0 +1,113 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root. End-to-end tests run the built binaries from there. */
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const CP_BIN = join(ROOT, 'packages', 'control-plane', 'bin', 'sluice-cp.js');
+const DP_BIN = join(ROOT, 'packages', 'data-plane', 'bin', 'sluice-dp.js');
+
+/** Polls `check` until it returns a truthy value or the deadline passes. */
+export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 15_000, intervalMs = 25): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value as NonNullable<T>;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** A real sluice-cp or sluice-dp process, with the addresses it printed. */
+export class SluiceProcess {
+  readonly child: ChildProcess;
+  output = '';
+  private readonly addresses = new Map<string, string>();
+  readonly exited: Promise<number | null>;
+
+  constructor(readonly name: string, bin: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+    this.child = spawn(process.execPath, [bin, ...args], { cwd: ROOT, env: { ...process.env, SLUICE_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const onData = (d: Buffer) => {
+      this.output += d.toString();
+      if (this.output.length > 2_000_000) this.output = this.output.slice(-1_000_000);
+      for (const m of d.toString().matchAll(/sluice-(?:cp|dp) (\w[\w-]*) listening on (\S+)/g)) this.addresses.set(m[1], m[2]);
+    };
+    this.child.stdout!.on('data', onData);
+    this.child.stderr!.on('data', onData);
+    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
+  }
+
+  /** Waits until the process printed `sluice-xx <what> listening on <url>` and returns the url. */
+  address(what: string, timeoutMs = 20_000): Promise<string> {
+    return waitFor(() => {
+      if (this.child.exitCode !== null) throw new Error(`${this.name} exited with ${this.child.exitCode}:\n${this.output.slice(-4000)}`);
+      return this.addresses.get(what);
+    }, `${this.name} to listen (${what})`, timeoutMs);
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    return this.exited;
+  }
+}
+
+/** A temporary directory removed by `cleanup()`. */
+export function tempDir(prefix: string): { path: string; cleanup: () => void } {
+  const path = mkdtempSync(join(tmpdir(), `sluice-${prefix}-`));
+  return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export interface ControlPlaneHandle {
+  proc: SluiceProcess;
+  admin: string;
+  cluster: string;
+}
+
+/** Starts sluice-cp on random ports. Pass `databaseUrl` for Postgres, else `dataDir` for PGlite. */
+export async function startControlPlane(opts: { dataDir?: string; databaseUrl?: string; args?: string[]; clusterPort?: number; adminPort?: number }): Promise<ControlPlaneHandle> {
+  const args = ['--admin-listen', `127.0.0.1:${opts.adminPort ?? 0}`, '--cluster-listen', `127.0.0.1:${opts.clusterPort ?? 0}`, ...(opts.args ?? [])];
+  if (opts.databaseUrl) args.push('--database-url', opts.databaseUrl);
+  else args.push('--data-dir', opts.dataDir!);
+  const proc = new SluiceProcess('sluice-cp', CP_BIN, args, { SLUICE_DATABASE_URL: '' });
+  const [admin, cluster] = await Promise.all([proc.address('admin'), proc.address('cluster')]);
+  return { proc, admin, cluster };
+}
+
+export interface DataPlaneHandle {
+  proc: SluiceProcess;
+  proxy: string;
+  status: string;
+}
+
+/** Starts sluice-dp on random ports against a control plane's cluster address. */
+export async function startDataPlane(opts: { controlPlane: string; cacheDir: string; args?: string[]; waitListening?: boolean }): Promise<DataPlaneHandle> {
+  const args = ['--control-plane', opts.controlPlane, '--cache-dir', opts.cacheDir, '--proxy-listen', '127.0.0.1:0', '--status-listen', '127.0.0.1:0', ...(opts.args ?? [])];
+  const proc = new SluiceProcess('sluice-dp', DP_BIN, args);
+  const [proxy, status] = await Promise.all([proc.address('proxy'), proc.address('status')]);
+  return { proc, proxy, status };
+}
+
+/** JSON over fetch with a bounded time. */
+export async function http(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; body: any; text: string }> {
+  const res = await fetch(url, {
+    method,
+    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await res.text();
+  let parsed: any = undefined;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  return { status: res.status, headers: res.headers, body: parsed, text };
+}
