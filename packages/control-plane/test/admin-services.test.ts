@@ -264,6 +264,14 @@ describeEachDatabase('admin api: services', (env) => {
       expect(replaced.headers['x-sluice-config-version']).toBe('2');
     });
 
+    it('PUT by a new name refuses a body id that another service has, instead of renaming it', async () => {
+      const other = (await admin.json('POST', '/services', { name: 'other', host: 'a.test' })).json();
+      const res = await admin.json('PUT', '/services/newname', { id: other.id, host: 'b.test' });
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({ code: 3, fields: { id: other.id } });
+      expect((await admin.json('GET', '/services/other')).json()).toEqual(other);
+    });
+
     it('PUT by id creates with that id', async () => {
       const id = '0a1b2c3d-0000-4000-8000-0000000000aa';
       const res = await admin.json('PUT', `/services/${id}`, { host: 'a.test' });

@@ -10,7 +10,7 @@ import { silentLogger } from './support/admin.js';
 
 describe('sluice-cp settings', () => {
   it('reads flags, then SLUICE_* variables, then defaults', () => {
-    expect(resolveSettings([], {})).toEqual({
+    expect(resolveSettings([], {})).toMatchObject({
       adminListen: '127.0.0.1:8001',
       databaseUrl: undefined,
       dataDir: '.sluice/cp',
@@ -18,7 +18,7 @@ describe('sluice-cp settings', () => {
       logLevel: 'info',
     });
     const env = { SLUICE_DATABASE_URL: 'postgres://db/x', SLUICE_ADMIN_LISTEN: '0.0.0.0:9001', SLUICE_ADMIN_BODY_LIMIT: '2048' };
-    expect(resolveSettings(['--admin-listen', '127.0.0.1:7001', '--log-level', 'debug'], env)).toEqual({
+    expect(resolveSettings(['--admin-listen', '127.0.0.1:7001', '--log-level', 'debug'], env)).toMatchObject({
       adminListen: '127.0.0.1:7001',
       databaseUrl: 'postgres://db/x',
       dataDir: '.sluice/cp',

@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import { type PrepareResult, type Route, type Service, prepareRoute, prepareService } from '@sluice/protocol';
+import { type PrepareResult, type Route, type Service, isUuid, prepareRoute, prepareService } from '@sluice/protocol';
 import { KongDaoError } from '../errors.js';
 import type { ConfigWriter, EntityKey, Store } from '../store/index.js';
 import { keyForError } from './entity-key.js';
@@ -88,6 +88,17 @@ export class ConfigOperations {
     return { ...input, service: { id: service.id } };
   }
 
+  /**
+   * PUT by name of a new entity with a body `id` that another entity already has: refused as a
+   * primary-key violation rather than silently renaming that entity.
+   */
+  async #assertFreeId(key: EntityKey, existing: unknown, input: Record<string, unknown>, kind: 'services' | 'routes'): Promise<void> {
+    if ('id' in key || existing !== null || typeof input.id !== 'string' || !isUuid(input.id)) return;
+    const id = input.id.toLowerCase();
+    const taken = kind === 'services' ? await this.#store.findService({ id }) : await this.#store.findRoute({ id });
+    if (taken) throw KongDaoError.primaryKeyViolation(id);
+  }
+
   async #write<T>(fn: (w: ConfigWriter) => Promise<T>): Promise<Written<T>> {
     const { result, version, epoch } = await this.#store.write(fn);
     return { entity: result, version, epoch };
@@ -108,6 +119,7 @@ export class ConfigOperations {
   /** PUT /services/{key}: an upsert that replaces every field. */
   async replaceService(key: EntityKey, input: Record<string, unknown>): Promise<Written<Service>> {
     const existing = await this.#store.findService(key);
+    await this.#assertFreeId(key, existing, input, 'services');
     const service = this.#prepareService(this.#withKey(input, key, existing), 'replace', existing);
     return this.#write((w) => w.upsertService(service));
   }
@@ -151,6 +163,7 @@ export class ConfigOperations {
   async replaceRoute(key: EntityKey, input: Record<string, unknown>): Promise<Written<Route>> {
     const resolved = await this.#resolveServiceReference(input);
     const existing = await this.#store.findRoute(key);
+    await this.#assertFreeId(key, existing, resolved, 'routes');
     const route = this.#prepareRoute(this.#withKey(resolved, key, existing), 'replace', existing);
     return this.#write((w) => w.upsertRoute(route));
   }
