@@ -57,6 +57,14 @@ add('content-length', HEADER_KINDS.contentLength);
 add('transfer-encoding', HEADER_KINDS.transferEncoding);
 add('server', HEADER_KINDS.server);
 add('expect', HEADER_KINDS.expect);
+// Common names of no special kind, in their usual spellings, so classifying them allocates nothing.
+for (const name of [
+  'date', 'content-type', 'content-encoding', 'cache-control', 'etag', 'last-modified', 'expires', 'vary', 'set-cookie',
+  'accept-ranges', 'location', 'user-agent', 'accept', 'accept-encoding', 'accept-language', 'cookie', 'authorization',
+  'origin', 'referer', 'if-none-match', 'if-modified-since', 'x-request-id', 'access-control-allow-origin', 'age',
+]) {
+  add(name, HEADER_KINDS.other);
+}
 
 /** The kind of a header name, whatever its case. */
 export function headerKind(name: string): HeaderKind {
@@ -68,6 +76,10 @@ export function headerKind(name: string): HeaderKind {
 
 /** The lower-case header names listed in a Connection header value (`close`/`keep-alive`/`upgrade` excluded). */
 export function connectionTokens(value: string): string[] | null {
+  if (value.length <= 10) {
+    const lower = value.toLowerCase();
+    if (lower === 'keep-alive' || lower === 'close' || lower === 'upgrade') return null;
+  }
   let out: string[] | null = null;
   for (const raw of value.split(',')) {
     const token = raw.trim().toLowerCase();

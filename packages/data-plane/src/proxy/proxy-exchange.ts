@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ServerResponse, type IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { RouteMatch, RouterRequest } from '../router/router.js';
@@ -37,14 +37,20 @@ export class ClientGoneError extends Error {
   readonly code = 'SLUICE_DP_CLIENT_GONE';
 }
 
-export const kExchange = Symbol('sluice.exchange');
-
-function onResponseClose(this: ServerResponse): void {
-  (this as ServerResponse & { [kExchange]?: ProxyExchange })[kExchange]?.onClientClose();
+/**
+ * The proxy's ServerResponse: the same, plus a slot for its exchange declared up front, so
+ * attaching the exchange does not change the object's shape (and listeners need no closure).
+ */
+export class ProxyResponse<Request extends IncomingMessage = IncomingMessage> extends ServerResponse<Request> {
+  exchange: ProxyExchange | null = null;
 }
 
-function onResponseDrain(this: ServerResponse): void {
-  (this as ServerResponse & { [kExchange]?: ProxyExchange })[kExchange]?.onClientDrain();
+function onResponseClose(this: ProxyResponse): void {
+  this.exchange?.onClientClose();
+}
+
+function onResponseDrain(this: ProxyResponse): void {
+  this.exchange?.onClientDrain();
 }
 
 /** `::ffff:a.b.c.d` as `a.b.c.d`, as nginx reports IPv4 peers. */
@@ -105,8 +111,8 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
     this.id = ctx.requestIds.next();
     this.startMs = performance.now();
     if (res !== null) {
-      (res as ServerResponse & { [kExchange]?: ProxyExchange })[kExchange] = this;
-      res.once('close', onResponseClose);
+      if (res instanceof ProxyResponse) res.exchange = this;
+      res.on('close', onResponseClose);
     }
   }
 

@@ -8,7 +8,7 @@ import type { Router } from '../router/router.js';
 import { errorBody, PROXY_MESSAGES, rawResponse } from './error-responses.js';
 import { REQUEST_ID_HEADER, RESPONSE_LATENCY_HEADER } from './header-names.js';
 import type { ProxyContext } from './proxy-context.js';
-import { ProxyExchange } from './proxy-exchange.js';
+import { ProxyExchange, ProxyResponse } from './proxy-exchange.js';
 import { PROXY_SERVER_DEFAULTS, type ProxyServerOptions, type ResolvedProxyServerOptions } from './proxy-server-options.js';
 import { RequestIdGenerator } from './request-id.js';
 import { TrustedIps } from './trusted-ips.js';
@@ -82,6 +82,7 @@ export class ProxyServer {
         requestTimeout: resolved.clientRequestTimeoutMs,
         maxHeaderSize: resolved.maxRequestHeaderBytes,
         noDelay: true,
+        ServerResponse: ProxyResponse,
       },
       (req, res) => this.onRequest(req, res),
     );

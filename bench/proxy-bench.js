@@ -1,0 +1,194 @@
+#!/usr/bin/env node
+// Proxy benchmark: throughput and latency of the same upstream reached directly and through each
+// proxy, measured in one run, side by side.
+//
+// Method
+//   - Upstream: nginx (1 worker) answering `200 hello world` (12-byte body) from memory, so the
+//     upstream is never the bottleneck.
+//   - Contenders, each in turn with 1 and then 2 worker processes: direct (no proxy); nginx as a
+//     reverse proxy (`worker_processes N`, `keepalive 256` upstream); a bare Node proxy on undici's
+//     dispatcher (bare-undici-proxy.js, the Node ceiling); @fastify/http-proxy; http-proxy; Sluice's
+//     ProxyServer with the synthetic route table (route-set.js: hosts, wildcards, ports, prefix and
+//     regex paths, methods, headers) of 100 and of 10,000 routes. The Node proxies scale with
+//     node:cluster (round-robin), as `sluice-dp --workers N` does.
+//   - Closed loop: `wrk -t1 -c64 -d<duration>s --latency` after a 2 s warm-up, on a request that
+//     matches a host + prefix-path route in the middle of Sluice's table
+//     (Host: api-K.bench.local, GET /api/v1/rK/items?limit=10); req/s, p50, p99.
+//   - Open loop (1 worker only): open-loop.js at a fixed moderate rate (default 2000 req/s, 64
+//     connections) for <duration> s; p50/p99 from the issue time, and p99 added over direct.
+//   - Everything shares the machine (wrk, the proxy, the upstream): compare ratios, not absolutes.
+// Usage: node bench/proxy-bench.js [--duration 10] [--rate 2000] [--workers 1,2] [--only a,b]
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { connect } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { arg } from './cluster-serve.js';
+import { benchRequest } from './route-set.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const duration = Number(arg('duration', '10'));
+const rate = Number(arg('rate', '2000'));
+const workerCounts = arg('workers', '1,2').split(',').map(Number);
+const only = arg('only', '') === '' ? null : new Set(arg('only', '').split(','));
+const UPSTREAM_PORT = 18080;
+const request = benchRequest(100);
+const request10k = benchRequest(10_000);
+
+const tmp = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
+const children = new Set();
+
+function nginxConf(name, body, workers) {
+  const dir = join(tmp, name);
+  mkdirSync(dir, { recursive: true });
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(
+    conf,
+    `worker_processes ${workers};
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; multi_accept on; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi;
+  uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  keepalive_requests 1000000; keepalive_timeout 60s;
+  ${body}
+}
+`,
+  );
+  return conf;
+}
+
+function start(command, args) {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
+}
+
+async function stop(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise((resolve) => {
+    child.once('exit', resolve);
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+  });
+}
+
+async function waitReady(port, hostHeader, path) {
+  const deadline = Date.now() + 15000;
+  while (Date.now() < deadline) {
+    const ok = await new Promise((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => socket.write(`GET ${path} HTTP/1.1\r\nHost: ${hostHeader}\r\nConnection: close\r\n\r\n`));
+      let data = '';
+      socket.on('data', (c) => (data += c));
+      socket.on('close', () => resolve(data.startsWith('HTTP/1.1 200')));
+      socket.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`port ${port} not ready`);
+}
+
+function toMs(text) {
+  const m = /([\d.]+)(us|ms|s)/.exec(text);
+  if (!m) return NaN;
+  const v = Number(m[1]);
+  return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
+}
+
+function wrk(port, req, seconds) {
+  const out = execFileSync('wrk', ['-t1', '-c64', `-d${seconds}s`, '--latency', '-H', `Host: ${req.host}`, `http://127.0.0.1:${port}${req.path}`], { encoding: 'utf8' });
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const p50 = toMs(/ 50%\s+(\S+)/.exec(out)?.[1] ?? '');
+  const p99 = toMs(/ 99%\s+(\S+)/.exec(out)?.[1] ?? '');
+  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? '0';
+  return { rps, p50, p99, errors: Number(errors) };
+}
+
+function openLoop(port, req) {
+  const out = execFileSync(process.execPath, [join(here, 'open-loop.js'), '--port', String(port), '--host-header', req.host, '--path', req.path, '--rate', String(rate), '--duration', String(duration)], { encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').at(-1));
+}
+
+function contenders(workers) {
+  const node = (script, extra = []) => () => start(process.execPath, [join(here, script), '--port', '18090', '--upstream-port', String(UPSTREAM_PORT), '--workers', String(workers), ...extra]);
+  return [
+    { name: 'direct', port: UPSTREAM_PORT, launch: null, req: request },
+    {
+      name: 'nginx',
+      port: 18090,
+      req: request,
+      launch: () =>
+        start('nginx', [
+          '-c',
+          nginxConf(
+            `proxy-${workers}`,
+            `upstream up { server 127.0.0.1:${UPSTREAM_PORT}; keepalive 256; }
+  server { listen 127.0.0.1:18090; location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; } }`,
+            workers,
+          ),
+          '-g',
+          'daemon off;',
+        ]),
+    },
+    { name: 'bare-undici', port: 18090, req: request, launch: node('bare-undici-proxy.js') },
+    { name: 'fastify-http-proxy', port: 18090, req: request, launch: node('fastify-http-proxy.js') },
+    { name: 'http-proxy', port: 18090, req: request, launch: node('http-proxy.js') },
+    { name: 'sluice-100', port: 18090, req: request, launch: node('sluice-proxy.js', ['--routes', '100']) },
+    { name: 'sluice-10k', port: 18090, req: request10k, launch: node('sluice-proxy.js', ['--routes', '10000']) },
+  ].filter((c) => only === null || only.has(c.name) || c.name === 'direct');
+}
+
+const cleanup = () => {
+  for (const child of children) child.kill('SIGKILL');
+  rmSync(tmp, { recursive: true, force: true });
+};
+process.on('SIGINT', () => {
+  cleanup();
+  process.exit(1);
+});
+
+const results = [];
+try {
+  const upstream = start('nginx', ['-c', nginxConf('upstream', `server { listen 127.0.0.1:${UPSTREAM_PORT}; location / { default_type text/plain; return 200 "hello world\\n"; } }`, 1), '-g', 'daemon off;']);
+  await waitReady(UPSTREAM_PORT, 'x', '/');
+  for (const workers of workerCounts) {
+    for (const c of contenders(workers)) {
+      const child = c.launch?.();
+      try {
+        await waitReady(c.port, c.req.host, c.req.path);
+        wrk(c.port, c.req, 2);
+        const closed = wrk(c.port, c.req, duration);
+        const open = workers === 1 ? openLoop(c.port, c.req) : null;
+        results.push({ name: c.name, workers, ...closed, open });
+        console.error(`${c.name} x${workers}: ${closed.rps.toFixed(0)} req/s p50 ${closed.p50}ms p99 ${closed.p99}ms${open ? ` | ${rate}/s p50 ${open.p50.toFixed(2)}ms p99 ${open.p99.toFixed(2)}ms` : ''}`);
+      } finally {
+        if (child) await stop(child);
+      }
+    }
+  }
+  await stop(upstream);
+} finally {
+  cleanup();
+}
+
+const nginxVersion = execFileSync('nginx', ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) || '';
+console.log(`\nProxy benchmark — ${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}, ${nginxVersion.trim() || 'nginx'}; wrk -t1 -c64 -d${duration}s; open loop ${rate} req/s, 64 connections, ${duration}s\n`);
+console.log('| contender | workers | req/s | p50 (ms) | p99 (ms) | non-2xx | fixed-rate p50 (ms) | fixed-rate p99 (ms) | p99 added vs direct (ms) |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+for (const r of results) {
+  const direct = results.find((d) => d.name === 'direct' && d.workers === r.workers);
+  const added = r.open && direct?.open ? (r.open.p99 - direct.open.p99).toFixed(2) : '';
+  console.log(`| ${r.name} | ${r.workers} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} | ${r.open ? r.open.p50.toFixed(2) : ''} | ${r.open ? r.open.p99.toFixed(2) : ''} | ${added} |`);
+}
+for (const workers of workerCounts) {
+  const by = (name) => results.find((r) => r.name === name && r.workers === workers)?.rps;
+  const s = by('sluice-100');
+  if (!s) continue;
+  const ratio = (name, target) => (by(name) ? `${(s / by(name)).toFixed(2)}x ${name} (target ≥ ${target}x)` : '');
+  console.log(`\nworkers=${workers}: sluice-100 = ${[ratio('bare-undici', 0.8), ratio('fastify-http-proxy', 1.6), ratio('http-proxy', 2)].filter(Boolean).join(', ')}; sluice-10k/sluice-100 = ${by('sluice-10k') ? (by('sluice-10k') / s).toFixed(2) : '-'}`);
+}
