@@ -17,7 +17,8 @@ export {
   type ResourceErrorView,
 } from './errors.js';
 export { silentLogger, type Logger } from './logger.js';
-export { RuntimeConfig, ConfigSource, resourceKey, type ConfigResource } from './config/runtime-config.js';
+export { RuntimeConfig, ConfigSource, resourceKey, type ConfigResource, type RuntimeConfigParts } from './config/runtime-config.js';
+export { ImmutableMap } from './config/immutable-map.js';
 export { applySnapshot, type ApplyOptions, type ApplyResult, type ConfigTarget } from './config/apply-snapshot.js';
 export { applyDelta, type DeltaInput } from './config/apply-delta.js';
 export { MAX_RESOURCE_ERRORS } from './config/entity-checks.js';

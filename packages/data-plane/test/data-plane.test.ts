@@ -109,9 +109,10 @@ describe('DataPlane', () => {
     const appliedAt = Date.now();
     expect((await get(dp, 'status', '/status/ready')).status).toBe(200);
     expect(JSON.parse((await get(dp, 'status', '/status')).body)).toMatchObject({ config_source: 'control_plane', version: 2, control_plane: { state: 'connected' } });
-    const onDisk = await pollFile(() => readFile(join(dir, 'config')), (b) => decodeCacheFile(b, 'c').version === 2, 1_000 + 200);
+    // Persisted without a flush (the exact 1 s bound is proven in config-cache.test.ts, where write times are measured).
+    const onDisk = await pollFile(() => readFile(join(dir, 'config')), (b) => decodeCacheFile(b, 'c').version === 2, 5_000);
     expect(onDisk).toBe(true);
-    expect(Date.now() - appliedAt).toBeLessThan(1_200);
+    expect(Date.now() - appliedAt).toBeLessThan(5_000);
   });
 
   it('keeps serving through a control-plane outage and a restart, and NACKs without touching cache or proxy', async () => {

@@ -1,7 +1,7 @@
-import { ENTITY_TYPE_BY_KIND, hashEquals, hashHex, kindOfEntityType, type ResourceBatchMessage, type Route, type Service } from '@sluice/protocol';
+import { ConfigHash, ENTITY_TYPE_BY_KIND, hashEquals, resourceDigest, hashHex, kindOfEntityType, type ResourceBatchMessage, type Route, type Service } from '@sluice/protocol';
 import { AckError, ResourceErrorCode } from '../errors.js';
 import type { Router } from '../router/router.js';
-import { ackErrorFor, reject, routerFailure, type ApplyOptions, type ApplyResult } from './apply-snapshot.js';
+import { ackErrorFor, addDigest, reject, routerFailure, subtractDigest, type ApplyOptions, type ApplyResult } from './apply-snapshot.js';
 import { checkResource, ResourceErrorList, type CheckedEntity } from './entity-checks.js';
 import { ConfigSource, resourceKey, RuntimeConfig, type ConfigResource } from './runtime-config.js';
 
@@ -19,8 +19,8 @@ export interface DeltaInput {
  * the changed resources are decoded, validated and hashed (an upsert whose bytes equal the current
  * payload is not decoded again), the hash is updated per change on a clone, references are checked
  * through per-service route counts, and the router is advanced with `Router.withChanges`. The maps
- * are copied (copy-on-write, one `Map` copy per changed kind: a memcpy-like O(config) step with a
- * tiny constant, not a re-decode or re-hash).
+ * are persistent (`ImmutableMap`: O(log n) per change, structure shared with the current config) and
+ * the hash sum is updated by subtracting the old digest and adding the new one per change.
  *
  * Refusals: epoch or `fromVersion` not the applied state, or a target not above it →
  * `ERROR_BASE_MISMATCH`; an entity twice in the batch or invalid → `ERROR_INVALID`; undecodable →
@@ -85,52 +85,54 @@ export function applyDelta(current: RuntimeConfig | null, delta: DeltaInput, opt
   }
   if (errors.count > 0) return reject(ackErrorFor(errors), errors.summary(), version, errors);
 
-  const touchesServices = removals.some((r) => r.kind === 'services') || upserts.some((u) => u.kind === 'services');
-  const touchesRoutes = removals.some((r) => r.kind === 'routes') || upserts.some((u) => u.kind === 'routes');
-  const resources = new Map(current.resources);
-  const services = touchesServices ? new Map(current.services) : (current.services as Map<string, Service>);
-  const routes = touchesRoutes ? new Map(current.routes) : (current.routes as Map<string, Route>);
-  const routeCountByService = touchesRoutes ? new Map(current.routeCountByService) : (current.routeCountByService as Map<string, number>);
-  const hash = current.hash.clone();
+  let resources = current.resources;
+  let services = current.services;
+  let routes = current.routes;
+  let routeCountByService = current.routeCountByService;
+  let hashSum = current.hashSum;
   const countRoute = (route: Route | undefined, step: 1 | -1) => {
     const serviceId = route?.service?.id;
     if (serviceId === undefined) return;
     const n = (routeCountByService.get(serviceId) ?? 0) + step;
-    if (n > 0) routeCountByService.set(serviceId, n);
-    else routeCountByService.delete(serviceId);
+    routeCountByService = n > 0 ? routeCountByService.set(serviceId, n) : routeCountByService.delete(serviceId);
   };
 
   const removedRouteIds: string[] = [];
   const removedServiceIds: string[] = [];
   for (const { kind, id } of removals) {
     const k = resourceKey(kind, id);
-    if (!resources.delete(k)) continue; // removing an absent entity changes nothing; the hash check catches divergence
-    hash.delete(kind, id);
+    const old = resources.get(k);
+    if (!old) continue; // removing an absent entity changes nothing; the hash check catches divergence
+    resources = resources.delete(k);
+    hashSum = subtractDigest(hashSum, resourceDigest(kind, id, old.payload));
     if (kind === 'routes') {
       countRoute(routes.get(id), -1);
-      routes.delete(id);
+      routes = routes.delete(id);
       removedRouteIds.push(id);
     } else {
-      services.delete(id);
+      services = services.delete(id);
       removedServiceIds.push(id);
     }
   }
   const upsertedRoutes: Route[] = [];
   const upsertedServices: Service[] = [];
   for (const u of upserts) {
-    resources.set(resourceKey(u.kind, u.id), { type: u.type, kind: u.kind, id: u.id, version: u.version, payload: u.payload });
-    hash.set(u.kind, u.id, u.payload);
+    const k = resourceKey(u.kind, u.id);
+    const old = resources.get(k);
+    if (old) hashSum = subtractDigest(hashSum, resourceDigest(u.kind, u.id, old.payload));
+    hashSum = addDigest(hashSum, resourceDigest(u.kind, u.id, u.payload));
+    resources = resources.set(k, { type: u.type, kind: u.kind, id: u.id, version: u.version, payload: u.payload });
     if (u.kind === 'routes') {
       countRoute(routes.get(u.id), -1);
       countRoute(u.entity, 1);
-      routes.set(u.id, u.entity);
+      routes = routes.set(u.id, u.entity);
       upsertedRoutes.push(u.entity);
     } else {
-      services.set(u.id, u.entity);
+      services = services.set(u.id, u.entity);
       upsertedServices.push(u.entity);
     }
   }
-  for (const r of unchanged) resources.set(resourceKey(r.kind, r.id), r);
+  for (const r of unchanged) resources = resources.set(resourceKey(r.kind, r.id), r);
 
   for (const route of upsertedRoutes) {
     const serviceId = route.service?.id;
@@ -149,6 +151,7 @@ export function applyDelta(current: RuntimeConfig | null, delta: DeltaInput, opt
   }
   if (errors.count > 0) return reject(AckError.ERROR_DANGLING_REF, errors.summary(), version, errors);
 
+  const hash = new ConfigHash(hashSum);
   if (!hashEquals(hash.bytes(), delta.targetHash)) {
     return reject(AckError.ERROR_HASH_MISMATCH, `delta result hashes to ${hash.hex()}, announced ${hashHex(delta.targetHash)}`, version);
   }
@@ -170,7 +173,7 @@ export function applyDelta(current: RuntimeConfig | null, delta: DeltaInput, opt
   const config = new RuntimeConfig({
     epoch: current.epoch,
     version,
-    hash,
+    hashSum,
     resources,
     services,
     routes,

@@ -1,7 +1,8 @@
-import { ConfigHash, ENTITY_TYPE_BY_KIND, hashEquals, hashHex, type ResourceBatchMessage, type Route, type Service } from '@sluice/protocol';
+import { ConfigHash, ENTITY_TYPE_BY_KIND, hashEquals, hashHex, resourceDigest, type ResourceBatchMessage, type Route, type Service } from '@sluice/protocol';
 import { AckError, ConfigRejectedError, ResourceErrorCode } from '../errors.js';
 import { Router } from '../router/router.js';
 import { checkResource, ResourceErrorList } from './entity-checks.js';
+import { ImmutableMap } from './immutable-map.js';
 import { ConfigSource, resourceKey, RuntimeConfig, type ConfigResource } from './runtime-config.js';
 
 /** A config state a push announces: the epoch, version and hash the result must have. */
@@ -29,6 +30,18 @@ export function ackErrorFor(errors: ResourceErrorList): AckError {
   if (errors.has(ResourceErrorCode.DECODE)) return AckError.ERROR_DECODE;
   if (errors.items.every((e) => e.code === ResourceErrorCode.DANGLING_REF)) return AckError.ERROR_DANGLING_REF;
   return AckError.ERROR_INVALID;
+}
+
+const HASH_MODULUS = 1n << 256n;
+
+/** Adds a resource digest to a ConfigHash sum (mod 2^256). */
+export function addDigest(sum: bigint, digest: bigint): bigint {
+  return (sum + digest) % HASH_MODULUS;
+}
+
+/** Subtracts a resource digest from a ConfigHash sum (mod 2^256). */
+export function subtractDigest(sum: bigint, digest: bigint): bigint {
+  return (sum - digest + HASH_MODULUS) % HASH_MODULUS;
 }
 
 /** Builds a refusal. */
@@ -62,7 +75,7 @@ export function applySnapshot(batch: ResourceBatchMessage, target: ConfigTarget,
   if ((batch.removals?.length ?? 0) > 0) return reject(AckError.ERROR_INVALID, 'a snapshot carries upserts only', version);
 
   const errors = new ResourceErrorList();
-  const hash = new ConfigHash();
+  let hashSum = 0n;
   const resources = new Map<string, ConfigResource>();
   const services = new Map<string, Service>();
   const routes = new Map<string, Route>();
@@ -75,7 +88,7 @@ export function applySnapshot(batch: ResourceBatchMessage, target: ConfigTarget,
       continue;
     }
     resources.set(key, { type: checked.type, kind: checked.kind, id: checked.id, version: checked.version, payload: checked.payload });
-    hash.set(checked.kind, checked.id, checked.payload);
+    hashSum = addDigest(hashSum, resourceDigest(checked.kind, checked.id, checked.payload));
     if (checked.kind === 'services') services.set(checked.id, checked.entity);
     else routes.set(checked.id, checked.entity);
   }
@@ -93,6 +106,7 @@ export function applySnapshot(batch: ResourceBatchMessage, target: ConfigTarget,
   }
   if (errors.count > 0) return reject(AckError.ERROR_DANGLING_REF, errors.summary(), version, errors);
 
+  const hash = new ConfigHash(hashSum);
   if (!hashEquals(hash.bytes(), target.hash)) {
     return reject(AckError.ERROR_HASH_MISMATCH, `snapshot hashes to ${hash.hex()}, announced ${hashHex(target.hash)}`, version);
   }
@@ -106,11 +120,11 @@ export function applySnapshot(batch: ResourceBatchMessage, target: ConfigTarget,
   const config = new RuntimeConfig({
     epoch: target.epoch,
     version,
-    hash,
-    resources,
-    services,
-    routes,
-    routeCountByService,
+    hashSum,
+    resources: ImmutableMap.from(resources),
+    services: ImmutableMap.from(services),
+    routes: ImmutableMap.from(routes),
+    routeCountByService: ImmutableMap.from(routeCountByService),
     router,
     source: options.source ?? ConfigSource.CONTROL_PLANE,
     appliedAtMs: (options.now ?? Date.now)(),

@@ -24,8 +24,9 @@ export const CACHE_WRITE_INTERVAL_MS = 200;
 
 /**
  * Bound on how long after an apply its config (or a newer one) is on disk, in ms (default 1000):
- * `CACHE_WRITE_INTERVAL_MS` plus one write. Holds while one write of the config takes under 800 ms
- * (about 100 MB on an ordinary SSD); `flush()` waits for it explicitly.
+ * at most `CACHE_WRITE_INTERVAL_MS` plus the write already in progress plus its own write. Holds
+ * while one write (encode, write, two fsyncs) takes under 400 ms, i.e. tens of MB on an ordinary
+ * SSD; `flush()` waits for it explicitly.
  */
 export const CACHE_MAX_LAG_MS = 1000;
 

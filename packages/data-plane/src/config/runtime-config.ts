@@ -1,6 +1,7 @@
-import { configStateMessage, type ConfigHash, type ConfigStateMessage, type EntityKind, type ResourceBatchMessage, type Route, type Service } from '@sluice/protocol';
+import { ConfigHash, configStateMessage, type ConfigStateMessage, type EntityKind, type ResourceBatchMessage, type Route, type Service } from '@sluice/protocol';
 import type { ProxyConfig } from '../proxy/proxy-server.js';
 import type { Router } from '../router/router.js';
+import type { ImmutableMap } from './immutable-map.js';
 
 /** Where the serving config came from, as `/status` reports it. */
 export const ConfigSource = {
@@ -32,11 +33,12 @@ export function resourceKey(kind: EntityKind, id: string): string {
 export interface RuntimeConfigParts {
   readonly epoch: string;
   readonly version: number;
-  readonly hash: ConfigHash;
-  readonly resources: ReadonlyMap<string, ConfigResource>;
-  readonly services: ReadonlyMap<string, Service>;
-  readonly routes: ReadonlyMap<string, Route>;
-  readonly routeCountByService: ReadonlyMap<string, number>;
+  /** The additive content hash (ConfigHash's sum of resource digests mod 2^256). */
+  readonly hashSum: bigint;
+  readonly resources: ImmutableMap<ConfigResource>;
+  readonly services: ImmutableMap<Service>;
+  readonly routes: ImmutableMap<Route>;
+  readonly routeCountByService: ImmutableMap<number>;
   readonly router: Router;
   readonly source: ConfigSource;
   readonly appliedAtMs: number;
@@ -47,28 +49,29 @@ export interface RuntimeConfigParts {
  * RuntimeConfig reference and is served entirely by it; an apply builds a new one and the data
  * plane swaps a single reference. It is the proxy's `ProxyConfig` (`router`, `services`, `version`).
  *
- * Nothing in it may be mutated: the maps are shared, copy-on-write, with the next versions built
- * from it, and `hash` is the accumulator that the next apply `clone()`s.
+ * Nothing in it can be mutated: the maps are persistent (`ImmutableMap`), shared structurally with
+ * the versions built from it, and the hash is the ConfigHash sum (a bigint) that the next apply
+ * updates per changed resource. So a delta costs O(delta), whatever the size of the config.
  */
 export class RuntimeConfig implements ProxyConfig {
   /** The control plane's database epoch ("" never: a RuntimeConfig always holds a config). */
   readonly epoch: string;
   /** The config version, monotonic within `epoch`. */
   readonly version: number;
-  /** The content hash accumulator (ConfigHash). Read-only by convention: apply clones it. */
-  readonly hash: ConfigHash;
+  /** The content hash as ConfigHash's sum (mod 2^256) of every resource's digest. */
+  readonly hashSum: bigint;
   /** The hash as 32 bytes. */
   readonly hashBytes: Uint8Array;
   /** The hash as 64 hex characters. */
   readonly hashHex: string;
   /** Every resource by `resourceKey(kind, id)`, with its exact payload bytes. */
-  readonly resources: ReadonlyMap<string, ConfigResource>;
+  readonly resources: ImmutableMap<ConfigResource>;
   /** Decoded services by id (Kong's JSON shape). */
-  readonly services: ReadonlyMap<string, Service>;
+  readonly services: ImmutableMap<Service>;
   /** Decoded routes by id (Kong's JSON shape). */
-  readonly routes: ReadonlyMap<string, Route>;
+  readonly routes: ImmutableMap<Route>;
   /** How many routes reference each service id: lets a delta check a service removal in O(1). */
-  readonly routeCountByService: ReadonlyMap<string, number>;
+  readonly routeCountByService: ImmutableMap<number>;
   /** The router built for exactly this config. */
   readonly router: Router;
   /** Where this config came from. */
@@ -80,9 +83,10 @@ export class RuntimeConfig implements ProxyConfig {
   constructor(parts: RuntimeConfigParts) {
     this.epoch = parts.epoch;
     this.version = parts.version;
-    this.hash = parts.hash;
-    this.hashBytes = parts.hash.bytes();
-    this.hashHex = parts.hash.hex();
+    this.hashSum = parts.hashSum;
+    const hash = new ConfigHash(parts.hashSum);
+    this.hashBytes = hash.bytes();
+    this.hashHex = hash.hex();
     this.resources = parts.resources;
     this.services = parts.services;
     this.routes = parts.routes;
@@ -91,6 +95,13 @@ export class RuntimeConfig implements ProxyConfig {
     this.source = parts.source;
     this.appliedAtMs = parts.appliedAtMs;
     Object.freeze(this);
+  }
+
+  /** A ConfigHash holding every resource's digest (rehashes everything: O(config); for tools, not the apply path). */
+  hash(): ConfigHash {
+    const hash = new ConfigHash();
+    for (const r of this.resources.values()) hash.set(r.kind, r.id, r.payload);
+    return hash;
   }
 
   /** The state as it travels in Hello, Heartbeat and Ack. */

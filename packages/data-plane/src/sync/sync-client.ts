@@ -447,15 +447,21 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
   private startHeartbeats(connection: Connection): void {
     const interval = connection.heartbeatIntervalMs;
     const grace = this.options.heartbeatGraceMs ?? HEARTBEAT_GRACE_MS;
-    const tick = setInterval(() => {
+    const deadAfterMs = 2 * interval + grace;
+    // Liveness is checked more often than heartbeats are sent, so a dead peer is dropped close to
+    // `2 × interval + grace`, not up to one more interval later.
+    const liveness = setInterval(() => {
+      if (connection.closing) return;
+      const silentMs = this.now() - connection.lastReceivedMs;
+      if (silentMs > deadAfterMs) {
+        this.recordError('SLUICE_DP_SYNC_HEARTBEAT_TIMEOUT', `nothing from the control plane for ${silentMs} ms`);
+        this.logger.warn({ silentMs }, 'control plane is silent; dropping the connection');
+        this.closeConnection(connection, CloseCode.HEARTBEAT_TIMEOUT, 'heartbeat timeout');
+      }
+    }, Math.max(10, Math.floor(Math.min(interval, grace) / 4)));
+    const heartbeat = setInterval(() => {
       if (connection.closing) return;
       const now = this.now();
-      if (now - connection.lastReceivedMs > 2 * interval + grace) {
-        this.recordError('SLUICE_DP_SYNC_HEARTBEAT_TIMEOUT', `nothing from the control plane for ${now - connection.lastReceivedMs} ms`);
-        this.logger.warn({ silentMs: now - connection.lastReceivedMs }, 'control plane is silent; dropping the connection');
-        this.closeConnection(connection, CloseCode.HEARTBEAT_TIMEOUT, 'heartbeat timeout');
-        return;
-      }
       const config = this.options.getConfig();
       this.send(connection, { heartbeat: { sentAtMs: now, state: this.appliedState(config), inflightNonce: connection.assembler?.nonce ?? 0 } });
       if (this.isBehind(connection, config) && !connection.assembler && now - connection.lastPushActivityMs >= 2 * interval) {
@@ -465,7 +471,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
         this.emit('resync', { reason: 'REASON_STALL' });
       }
     }, interval);
-    connection.timers.push(tick);
+    connection.timers.push(liveness, heartbeat);
   }
 
   private isBehind(connection: Connection, config: RuntimeConfig | null): boolean {

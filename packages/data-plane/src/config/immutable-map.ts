@@ -1,0 +1,66 @@
+import { PersistentMap } from '../router/persistent-map.js';
+
+/**
+ * An immutable string-keyed `ReadonlyMap` with O(log32 n) `set`/`delete` that return a new map
+ * sharing structure with the old one (over the router's `PersistentMap`, a hash array mapped trie).
+ * It is what lets a delta build the next RuntimeConfig in work proportional to the delta: no map of
+ * the whole config is copied. Iteration order is unspecified.
+ */
+export class ImmutableMap<V> implements ReadonlyMap<string, V> {
+  private static readonly EMPTY = new ImmutableMap<never>(PersistentMap.empty<never>());
+
+  private constructor(private readonly map: PersistentMap<V>) {}
+
+  /** The empty map. */
+  static empty<V>(): ImmutableMap<V> {
+    return ImmutableMap.EMPTY as ImmutableMap<V>;
+  }
+
+  /** A map of the given entries (later duplicates win). */
+  static from<V>(entries: Iterable<readonly [string, V]>): ImmutableMap<V> {
+    return new ImmutableMap(PersistentMap.from(entries));
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  get(key: string): V | undefined {
+    return this.map.get(key);
+  }
+
+  has(key: string): boolean {
+    return this.map.has(key);
+  }
+
+  /** A map with `key` set to `value`. */
+  set(key: string, value: V): ImmutableMap<V> {
+    return new ImmutableMap(this.map.set(key, value));
+  }
+
+  /** A map without `key` (this map when absent). */
+  delete(key: string): ImmutableMap<V> {
+    if (!this.map.has(key)) return this;
+    return new ImmutableMap(this.map.delete(key));
+  }
+
+  entries(): MapIterator<[string, V]> {
+    return this.map.entries() as MapIterator<[string, V]>;
+  }
+
+  *keys(): MapIterator<string> {
+    for (const [key] of this.map.entries()) yield key;
+  }
+
+  values(): MapIterator<V> {
+    return this.map.values() as MapIterator<V>;
+  }
+
+  [Symbol.iterator](): MapIterator<[string, V]> {
+    return this.entries();
+  }
+
+  forEach(callback: (value: V, key: string, map: ReadonlyMap<string, V>) => void, thisArg?: unknown): void {
+    for (const [key, value] of this.map.entries()) callback.call(thisArg, value, key, this);
+  }
+}
