@@ -50,7 +50,7 @@ describe('ControlPlane', () => {
   it('serves the Admin API on a real socket over the embedded database, survives a restart, and stops cleanly', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'sluice-cp-'));
     dirs.push(dataDir);
-    const cp = new ControlPlane({ logger: silentLogger, dataDir, adminListen: { host: '127.0.0.1', port: 0 } });
+    const cp = new ControlPlane({ logger: silentLogger, dataDir, adminListen: { host: '127.0.0.1', port: 0 }, clusterListen: null });
     const { admin } = await cp.start();
     expect(admin.port).toBeGreaterThan(0);
     const base = `http://127.0.0.1:${admin.port}`;
@@ -70,7 +70,7 @@ describe('ControlPlane', () => {
     await cp.stop();
     await cp.stop();
 
-    const again = new ControlPlane({ logger: silentLogger, dataDir, adminListen: { host: '127.0.0.1', port: 0 } });
+    const again = new ControlPlane({ logger: silentLogger, dataDir, adminListen: { host: '127.0.0.1', port: 0 }, clusterListen: null });
     const second = await again.start();
     const res = await fetch(`http://127.0.0.1:${second.admin.port}/services/live`);
     expect(res.status).toBe(200);
