@@ -1,0 +1,117 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expandedPathJoiningTable } from './fixtures/path-joining-table.js';
+import { send, startUpstream } from './proxy-helpers.js';
+
+// Kong's path-joining table and router priority cases against a real `sluice-dp` process (the built
+// dist/, serving a declarative config), as a Kong user's routes would be served.
+
+const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'sluice-dp.js');
+const rows = expandedPathJoiningTable();
+
+let upstream: Awaited<ReturnType<typeof startUpstream>>;
+let child: ChildProcess;
+let proxyPort = 0;
+let dir = '';
+
+function declarativeConfig(upstreamPort: number): unknown {
+  const services: unknown[] = [];
+  const routes: unknown[] = [];
+  rows.forEach((row, i) => {
+    services.push({ name: `row-${i}`, url: `http://127.0.0.1:${upstreamPort}${row.servicePath}` });
+    routes.push({
+      name: `row-${i}`,
+      service: { name: `row-${i}` },
+      hosts: [`row-${i}.test`],
+      paths: row.routePath === null ? null : [row.routePath],
+      strip_path: row.stripPath,
+    });
+  });
+  // Each priority route has its own service whose path names it: the upstream URL shows who won.
+  const prio = (name: string, fields: Record<string, unknown>): void => {
+    services.push({ name: `prio-${name}`, url: `http://127.0.0.1:${upstreamPort}/${name}` });
+    routes.push({ name, service: { name: `prio-${name}` }, hosts: ['prio.test'], strip_path: false, ...fields });
+  };
+  prio('version', { paths: ['/version'] });
+  prio('version-any', { paths: ['/version/any/'] });
+  prio('status', { paths: ['~/version/\\d+/status'] });
+  prio('version-status', { paths: ['~/version/\\d+/status/\\d+'], regex_priority: 6 });
+  prio('wild', { hosts: ['*.prio.test'], paths: ['/w'] });
+  prio('plain', { hosts: ['a.prio.test'], paths: ['/'] });
+  prio('header', { paths: ['/'], headers: { 'x-v': ['V2'] } });
+  return { _format_version: '3.0', services, routes };
+}
+
+beforeAll(async () => {
+  upstream = await startUpstream((req, res) => {
+    const body = JSON.stringify({ url: req.url, host: req.headers.host });
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+  dir = mkdtempSync(join(tmpdir(), 'sluice-proxy-e2e-'));
+  const file = join(dir, 'config.json');
+  writeFileSync(file, JSON.stringify(declarativeConfig(upstream.port)));
+  child = spawn(process.execPath, [BIN, '--declarative-config', file, '--proxy-listen', '127.0.0.1:0', '--status-listen', '127.0.0.1:0', '--cache-dir', join(dir, 'cache')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  proxyPort = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /proxy listening on http:\/\/[^:]+:(\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`sluice-dp exited with ${code}: ${stderr}`)));
+  });
+});
+
+afterAll(async () => {
+  if (child && child.exitCode === null) {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  }
+  await upstream?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('sluice-dp process: Kong path-joining table', () => {
+  it.each(rows.map((row, i) => ({ ...row, i })))(
+    'service $servicePath, route $routePath, strip_path=$stripPath, request $requestPath → $expected',
+    async ({ i, requestPath, expected }) => {
+      const reply = await send(proxyPort, { path: requestPath, headers: { host: `row-${i}.test` } });
+      expect(reply.status).toBe(200);
+      expect(reply.json().url).toBe(expected);
+    },
+  );
+});
+
+describe('sluice-dp process: router priority', () => {
+  const cases: [string, Record<string, string>, string][] = [
+    ['/version/1/status/2', { host: 'prio.test' }, '/version-status/version/1/status/2'],
+    ['/version/1/status/', { host: 'prio.test' }, '/status/version/1/status/'],
+    ['/version/any/x', { host: 'prio.test' }, '/version-any/version/any/x'],
+    ['/version/x', { host: 'prio.test' }, '/version/version/x'],
+    ['/w', { host: 'a.prio.test' }, '/plain/w'],
+    ['/w', { host: 'b.prio.test' }, '/wild/w'],
+    ['/x', { host: 'prio.test', 'x-v': 'v2' }, '/header/x'],
+  ];
+  it.each(cases)('%s %o reaches the route Kong picks', async (path, headers, expectedUrl) => {
+    const reply = await send(proxyPort, { path, headers });
+    expect(reply.status).toBe(200);
+    expect(reply.json().url).toBe(expectedUrl);
+  });
+
+  it('no match is a JSON 404 with a request id', async () => {
+    const miss = await send(proxyPort, { path: '/w', headers: { host: 'nowhere.test' } });
+    expect(miss.status).toBe(404);
+    expect(miss.json().message).toBe('no Route matched with those values');
+    expect(miss.headers['x-sluice-request-id']).toMatch(/^[0-9a-f]{32}$/);
+  });
+});
