@@ -319,6 +319,21 @@ describe('upstream failures, timeouts and retries', () => {
     }
   });
 
+  it('504 when the upstream stops taking the request body for write_timeout', async () => {
+    const stalled = createNetServer((socket: Socket) => socket.pause());
+    await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
+    const port = (stalled.address() as AddressInfo).port;
+    try {
+      const service = makeService({ host: '127.0.0.1', port, write_timeout: 200, retries: 0 });
+      use([makeRoute({ paths: ['/'], request_buffering: false, service: { id: service.id } })], [service]);
+      const reply = await send(proxyPort, { method: 'POST', path: '/', body: Buffer.alloc(64 * 1024 * 1024, 1) });
+      expect(reply.status).toBe(504);
+      expect(reply.json().message).toBe('The upstream server is timing out');
+    } finally {
+      stalled.close();
+    }
+  });
+
   it('a client that disconnects aborts the upstream request', async () => {
     let upstreamClosed = false;
     const slow = await startUpstream((req) => {
