@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -286,6 +288,32 @@ describe('SyncClient against a control plane on a real socket', () => {
     expect(dp.config!.hashHex).toBe(configAt(cp.model).hashHex);
     expect(dp.config!.services.has(victim.id)).toBe(false);
     expect(dp.config!.services.has(temp.id)).toBe(false);
+  });
+});
+
+describe('SyncClient connection failures', () => {
+  it('reports an HTTP refusal of the upgrade and keeps retrying with backoff', async () => {
+    const server = createServer((_req, res) => {
+      res.statusCode = 404;
+      res.end('no stream here');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+    const client = new SyncClient({
+      url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      nodeId: uuidFor('node'),
+      getConfig: () => null,
+      commit: () => undefined,
+      backoff: { baseMs: 10, capMs: 40 },
+    });
+    const retries: (number | null)[] = [];
+    client.on('disconnected', ({ retryInMs }) => retries.push(retryInMs));
+    client.start();
+    cleanups.push(() => client.stop());
+    await waitFor(() => retries.length >= 3, 'three failed attempts');
+    expect(client.lastError).toMatchObject({ code: 'SLUICE_DP_SYNC_CONNECTION', message: expect.stringContaining('HTTP 404') });
+    expect(client.state).not.toBe('connected');
+    for (const r of retries) expect(r).toBeLessThanOrEqual(40);
   });
 });
 

@@ -289,8 +289,11 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       connection.lastReceivedMs = this.now();
     });
     ws.on('error', (err: Error) => {
+      // The first error of a connection is its cause; later ones (e.g. the abort after an HTTP
+      // refusal of the upgrade) only echo it.
+      if (closeError) return;
       const error = new SyncConnectionError(`control plane connection error: ${err.message}`, undefined, { cause: err });
-      closeError ??= error;
+      closeError = error;
       this.recordError(error.code, error.message);
       this.logger.debug({ err, url: this.streamUrl }, 'control plane connection error');
     });
