@@ -184,6 +184,14 @@ describe('matching fields (traditional_compatible)', () => {
     expect(router.size).toBe(1);
   });
 
+  it('routeErrors names what the router cannot compile', () => {
+    expect(Router.routeErrors(makeRoute({ paths: ['/ok', '~/(?<id>\\d+)'] }))).toEqual([]);
+    expect(Router.routeErrors(makeRoute({ paths: ['~/(unclosed'], headers: { a: ['~*[z-a]'] } }))).toEqual([
+      "invalid regex: '/(unclosed'",
+      "invalid regex: '[z-a]'",
+    ]);
+  });
+
   it('never throws on odd input', () => {
     const router = routerOf([
       makeRoute({ name: 'h', headers: { a: ['b'] } }),

@@ -5,6 +5,7 @@ import { applyTrieChanges, type TrieChange, type TrieNode } from './path-trie.js
 import { PersistentMap } from './persistent-map.js';
 import {
   compareEntries,
+  compileRegex,
   compileRoute,
   HOST_KINDS,
   type HeaderCondition,
@@ -214,6 +215,24 @@ export class Router {
     PersistentMap.empty(),
     null,
   );
+
+  /**
+   * Why the router cannot serve `route` exactly as written, or an empty list: today, regex paths
+   * or `~*` header values JavaScript cannot compile (such a value is skipped at build, never
+   * thrown). For config validation (`ResourceErrorCode.ROUTER`).
+   */
+  static routeErrors(route: Route): string[] {
+    const errors: string[] = [];
+    for (const path of Array.isArray(route.paths) ? route.paths : []) {
+      if (typeof path === 'string' && path.startsWith('~') && compileRegex('^' + path.slice(1)) === null) errors.push(`invalid regex: '${path.slice(1)}'`);
+    }
+    for (const values of route.headers !== null && typeof route.headers === 'object' ? Object.values(route.headers) : []) {
+      for (const value of Array.isArray(values) ? values : []) {
+        if (typeof value === 'string' && value.startsWith('~*') && compileRegex(value.slice(2).toLowerCase()) === null) errors.push(`invalid regex: '${value.slice(2)}'`);
+      }
+    }
+    return errors;
+  }
 
   /** A router over `routes`; routes whose service is disabled are left out. */
   static build(routes: readonly Route[], services: ReadonlyMap<string, Service>): Router {
