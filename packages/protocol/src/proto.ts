@@ -2,13 +2,8 @@
  * The generated protobuf classes for the `sluice.v1` package (from proto/sluice/v1/*.proto, built by
  * scripts/generate.js). This is the only module that touches the generated code.
  */
-import protobuf from 'protobufjs/minimal.js';
+import './protobuf-runtime.js';
 import { sluice } from '../generated/sluice.js';
-
-// 64-bit fields (versions, nonces, timestamps) decode as JS numbers, not Long objects. Values stay
-// far below 2^53 (a version per config write); this keeps every consumer on plain numbers.
-protobuf.util.Long = undefined as never;
-protobuf.configure();
 
 /** The `sluice.v1` protobuf namespace: message classes with encode/decode and their enums. */
 export const pb = sluice.v1;

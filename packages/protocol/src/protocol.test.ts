@@ -130,3 +130,15 @@ describe('blob and snapshot chunks', () => {
     expect(() => new SnapshotAssembler({ ...begin, totalBytes: 1e12 })).toThrow(ProtocolError);
   });
 });
+
+describe('64-bit fields', () => {
+  // Regression: absent int64 fields used to decode as Long objects (the generated prototypes read
+  // util.Long before the runtime was configured), so regex_priority 0 failed validation.
+  it('decode as plain numbers when they hold the default value', () => {
+    const r = decodeRoute(encodeRoute(route({ regex_priority: 0, created_at: 0, updated_at: 0 })));
+    expect(typeof r.regex_priority).toBe('number');
+    expect(r.regex_priority).toBe(0);
+    expect(typeof r.created_at).toBe('number');
+    expect(typeof decodeService(encodeService(service({ created_at: 0 }))).created_at).toBe('number');
+  });
+});

@@ -57,7 +57,6 @@ export function checkResource(
     errors.add(type, kind, id, ResourceErrorCode.DECODE, (cause as Error).message);
     return undefined;
   }
-  normalizeInt64Defaults(entity);
   if (entity.id !== id) {
     errors.add(type, kind, id, ResourceErrorCode.ID_MISMATCH, `payload id ${JSON.stringify(entity.id)} differs from resource id`);
     return undefined;
@@ -71,20 +70,6 @@ export function checkResource(
   return kind === 'services'
     ? { kind, type, id, version, payload, entity: entity as Service }
     : { kind, type, id, version, payload, entity: entity as Route };
-}
-
-/**
- * Workaround: the generated protobuf code keeps a `Long` on the prototype as the default of an
- * absent int64 field (proto3 omits zeros), even under `--force-number`, so a decoded
- * `regex_priority` / `created_at` / `updated_at` of 0 arrives as a Long object. Reported to the
- * protocol package (entity-codec `decodeRoute`/`decodeService`); harmless once fixed there.
- */
-function normalizeInt64Defaults(entity: Service | Route): void {
-  const e = entity as unknown as Record<string, unknown>;
-  for (const field of ['created_at', 'updated_at', 'regex_priority']) {
-    const v = e[field];
-    if (v !== null && typeof v === 'object') e[field] = Number(v);
-  }
 }
 
 /** Kong's schema rules for one entity: the schema-violation message, or null when valid. */
