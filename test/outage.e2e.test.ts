@@ -25,7 +25,7 @@ describe('outage survival', () => {
     expect((await http('POST', `${cp.admin}/services`, { name: 'echo', url: upstream.url })).status).toBe(201);
     const route = await http('POST', `${cp.admin}/services/echo/routes`, { name: 'r1', paths: ['/a'] });
     const version = route.headers.get('x-sluice-config-version');
-    expect((await http('GET', `${cp.admin}/clustering/propagation/${version}?timeout_ms=20000`)).status).toBe(200);
+    expect((await http('GET', `${cp.admin}/clustering/propagation/${version}?timeout_ms=20000&min_data_planes=2`)).status).toBe(200);
   });
 
   afterAll(async () => {
@@ -39,13 +39,14 @@ describe('outage survival', () => {
     const failures: string[] = [];
     let stop = false;
     let okAtKill = -1;
+    let killedAt = 0;
     const worker = async (proxy: string) => {
       while (!stop) {
         try {
           const res = await fetch(`${proxy}/a/x`, { signal: AbortSignal.timeout(5000) });
-          await res.arrayBuffer();
+          const body = await res.text();
           if (res.status === 200) ok++;
-          else failures.push(`status ${res.status}`);
+          else failures.push(`status ${res.status} ${okAtKill < 0 ? 'before the kill' : `${Date.now() - killedAt} ms after the kill`}: ${body}`);
         } catch (err) {
           failures.push(String(err));
         }
@@ -53,6 +54,7 @@ describe('outage survival', () => {
     };
     const workers = [dp1.proxy, dp1.proxy, dp2.proxy, dp2.proxy].map(worker);
     await waitFor(() => ok >= 200, 'steady traffic');
+    killedAt = Date.now();
     await cp.proc.kill('SIGKILL');
     okAtKill = ok;
     // Keep the load on well past the kill: both data planes notice the control plane is gone.

@@ -32,7 +32,7 @@ describe('propagation to two data planes', () => {
     const version = Number(route.headers.get('x-sluice-config-version'));
     expect(version).toBeGreaterThan(0);
 
-    const wait = await http('GET', `${cp.admin}/clustering/propagation/${version}?timeout_ms=15000`);
+    const wait = await http('GET', `${cp.admin}/clustering/propagation/${version}?timeout_ms=15000&min_data_planes=2`);
     expect(wait.status).toBe(200);
     expect(wait.body.propagated).toBe(true);
     expect(wait.body.applied).toHaveLength(2);

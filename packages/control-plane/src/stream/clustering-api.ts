@@ -110,6 +110,15 @@ export function clusteringApi(options: ClusteringApiOptions): FastifyPluginAsync
         }
         timeoutMs = Math.min(timeoutMs, MAX_PROPAGATION_TIMEOUT_MS);
       }
+      // With no data plane connected the wait is vacuously complete; a pipeline that expects its
+      // fleet can ask for at least N data planes to have applied the version.
+      let minDataPlanes = 0;
+      if (query.min_data_planes !== undefined) {
+        minDataPlanes = Number(query.min_data_planes);
+        if (!/^\d+$/.test(query.min_data_planes) || !Number.isSafeInteger(minDataPlanes)) {
+          return reply.code(400).send({ message: 'min_data_planes must be a non-negative integer' });
+        }
+      }
       const started = Date.now();
       const deadline = started + timeoutMs;
       const classify = (rows: DataPlaneRecord[]) => {
@@ -132,12 +141,12 @@ export function clusteringApi(options: ClusteringApiOptions): FastifyPluginAsync
           version,
           epoch: mirror.epoch,
           waited_ms: Date.now() - started,
-          propagated: pending.length === 0 && rejected.length === 0,
+          propagated: pending.length === 0 && rejected.length === 0 && done.length >= minDataPlanes,
           applied: done.map(brief),
           pending: pending.map(brief),
           rejected: rejected.map((r) => ({ ...brief(r), error: r.lastError })),
         };
-        if (pending.length === 0) return reply.code(rejected.length === 0 ? 200 : 409).send(body);
+        if (pending.length === 0 && done.length + rejected.length >= minDataPlanes) return reply.code(rejected.length === 0 ? 200 : 409).send(body);
         if (Date.now() >= deadline) return reply.code(504).send({ message: `version ${version} has not reached every connected data plane within ${timeoutMs} ms`, ...body });
         // Wake on a local ack, or re-read after a short poll for data planes on other replicas.
         await new Promise<void>((resolve) => {
