@@ -267,6 +267,14 @@ describe('upstream failures, timeouts and retries', () => {
     expect(reply.json().request_id).toBe(reply.headers['x-sluice-request-id']);
   });
 
+  it('503 when the service host does not resolve', async () => {
+    const service = makeService({ host: 'no-such-host.invalid', port: 80, retries: 0 });
+    use([makeRoute({ paths: ['/'], service: { id: service.id } })], [service]);
+    const reply = await send(proxyPort, { path: '/' });
+    expect(reply.status).toBe(503);
+    expect(reply.json().message).toBe('name resolution failed');
+  });
+
   it('retries idempotent requests on connection failures, up to service.retries, and never POST', async () => {
     let accepted = 0;
     let failFirst = 2;

@@ -6,6 +6,8 @@ export const PROXY_MESSAGES = {
   noService: 'no Service found with those values',
   badGateway: 'An invalid response was received from the upstream server',
   gatewayTimeout: 'The upstream server is timing out',
+  /** The service host does not resolve (Kong answers 503 too). */
+  nameResolutionFailed: 'name resolution failed',
   badRequest: 'Bad request',
   headerTooLarge: 'Request header or cookie too large',
   requestTimeout: 'Request timeout',

@@ -2,6 +2,7 @@ import { ServerResponse, type IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { RouteMatch, RouterRequest } from '../router/router.js';
+import { PROXY_MESSAGES } from './error-responses.js';
 import { connectionTokens, HEADER_KINDS, headerKind, PROXY_LATENCY_HEADER, REQUEST_ID_HEADER, UPSTREAM_LATENCY_HEADER } from './header-names.js';
 import type { ProxyContext } from './proxy-context.js';
 import type { UpstreamTarget } from './upstream-pools.js';
@@ -415,9 +416,10 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
       this.dispatchWith(options);
       return;
     }
-    const isTimeout = TIMEOUT_CODES.has(code);
     this.ctx.logger.warn({ err, code, requestId: this.id, attempts: this.attempts }, 'upstream request failed');
-    this.fail(isTimeout ? 504 : 502, isTimeout ? 'The upstream server is timing out' : 'An invalid response was received from the upstream server');
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return this.fail(503, PROXY_MESSAGES.nameResolutionFailed);
+    if (TIMEOUT_CODES.has(code)) return this.fail(504, PROXY_MESSAGES.gatewayTimeout);
+    this.fail(502, PROXY_MESSAGES.badGateway);
   }
 
   private finishTimers(): void {
