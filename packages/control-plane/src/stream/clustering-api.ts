@@ -152,11 +152,11 @@ export function clusteringApi(options: ClusteringApiOptions): FastifyPluginAsync
         await new Promise<void>((resolve) => {
           const done = () => {
             clearTimeout(timer);
-            registry.off('update', done);
+            registry.off('persisted', done);
             resolve();
           };
           const timer = setTimeout(done, Math.min(PROPAGATION_POLL_MS, Math.max(0, deadline - Date.now())));
-          registry.on('update', done);
+          registry.on('persisted', done);
         });
         if (req.raw.destroyed) return reply;
       }

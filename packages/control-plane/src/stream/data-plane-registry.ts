@@ -128,8 +128,8 @@ function toRow(r: DataPlaneRecord): DataPlanesTable {
  * The fleet of data planes, persisted in Postgres so that every control-plane replica (and the
  * Admin API on any of them) sees every data plane. Records of locally connected data planes are
  * kept in memory and written through asynchronously — one write in flight per data plane, later
- * updates coalesced — so a slow or unavailable database never blocks the stream. Emits `update`
- * with the record after each local change.
+ * updates coalesced — so a slow or unavailable database never blocks the stream. Emits `persisted`
+ * with the record once a local change is in the database (readers of `list()` then see it).
  */
 export class DataPlaneRegistry extends EventEmitter {
   private readonly db: Kysely<any>;
@@ -153,7 +153,6 @@ export class DataPlaneRegistry extends EventEmitter {
   update(record: DataPlaneRecord): void {
     this.local.set(record.id, record);
     this.dirty.add(record.id);
-    this.emit('update', record);
     void this.flush(record.id);
   }
 
@@ -193,6 +192,7 @@ export class DataPlaneRegistry extends EventEmitter {
           await this.write(record);
           if (this.lastWriteError) this.logger.info('data-plane registry writes resumed');
           this.lastWriteError = null;
+          this.emit('persisted', record);
           if (!record.connected && this.local.get(id) === record) this.local.delete(id);
         } catch (err) {
           if (!this.lastWriteError) this.logger.warn({ err }, 'cannot persist data-plane state; will retry on the next update');
