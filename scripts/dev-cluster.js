@@ -10,7 +10,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const children = [];
 let stopping = false;
 
-function run(name, script, args) {
+function run(name, script, args, onLine = () => {}) {
   const child = spawn(process.execPath, [join(root, script), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   const prefix = (stream, out) => {
     let buf = '';
@@ -18,7 +18,9 @@ function run(name, script, args) {
       buf += d;
       let i;
       while ((i = buf.indexOf('\n')) >= 0) {
-        out.write(`[${name}] ${buf.slice(0, i)}\n`);
+        const line = buf.slice(0, i);
+        out.write(`[${name}] ${line}\n`);
+        onLine(line);
         buf = buf.slice(i + 1);
       }
     });
@@ -45,12 +47,22 @@ function stop(code = 0) {
 process.on('SIGINT', () => stop(0));
 process.on('SIGTERM', () => stop(0));
 
-run('cp', 'packages/control-plane/bin/sluice-cp.js', ['--data-dir', '.sluice/cp']);
-run('dp', 'packages/data-plane/bin/sluice-dp.js', ['--control-plane', 'ws://127.0.0.1:8005', '--cache-dir', '.sluice/dp']);
-console.log(`Sluice local cluster:
+// The data plane starts once the control plane listens, so its first connect succeeds.
+let dpStarted = false;
+run('cp', 'packages/control-plane/bin/sluice-cp.js', ['--data-dir', '.sluice/cp'], (line) => {
+  if (dpStarted || !line.startsWith('sluice-cp cluster listening')) return;
+  dpStarted = true;
+  run('dp', 'packages/data-plane/bin/sluice-dp.js', ['--control-plane', 'ws://127.0.0.1:8005', '--cache-dir', '.sluice/dp'], (l) => {
+    if (l.startsWith('sluice-dp status listening')) printSummary();
+  });
+});
+
+function printSummary() {
+  console.log(`Sluice local cluster:
   Admin API      http://127.0.0.1:8001
   proxy          http://127.0.0.1:8000
   data-plane     http://127.0.0.1:8100/status
   cluster stream ws://127.0.0.1:8005
 Try: curl -i -X POST http://127.0.0.1:8001/services --data name=example --data url=http://httpbin.org/anything
 Ctrl-C stops both.`);
+}
