@@ -215,6 +215,19 @@ export class DataPlaneRegistry extends EventEmitter {
         .values({ ...row, labels: JSON.stringify(row.labels) })
         .onConflict((oc) => oc.column('id').doUpdateSet(set))
         .execute();
+    } else if (record.incompatible) {
+      // A node refused at Hello never had a row written by its connection: insert it so the fleet
+      // shows it `incompatible`, but never over a row a live connection of that node owns.
+      await this.db
+        .insertInto('data_planes')
+        .values({ ...row, labels: JSON.stringify(row.labels) })
+        .onConflict((oc) =>
+          oc
+            .column('id')
+            .doUpdateSet(set)
+            .where(sql<boolean>`not data_planes.connected or data_planes.last_seen < ${record.lastSeen - this.staleAfterMs}`),
+        )
+        .execute();
     } else {
       // Only the connection that owns the row may mark it disconnected: the node may already be
       // connected to another replica.

@@ -46,7 +46,8 @@ interface InflightPush {
   kind: 'delta' | 'snapshot';
   epoch: string;
   toVersion: number;
-  sentAt: number;
+  /** When the push's last frame was handed to the socket; null while a snapshot is still being sent (the ack timeout runs from here). */
+  sentAt: number | null;
 }
 
 const ackErrorName = (code: number): string => (pb.Ack.Error as unknown as Record<number, string>)[code] ?? `ERROR_${code}`;
@@ -142,11 +143,20 @@ export class DataPlaneSession {
         return this.onAck(env.ack!);
       case 'heartbeat':
         return this.onHeartbeat(env.heartbeat!);
-      case 'resync':
+      case 'resync': {
+        const mirror = this.ctx.mirror;
+        if (this.rejected && this.rejected.epoch === mirror.epoch && this.rejected.version >= mirror.version) {
+          // The head is a version this data plane rejected: a snapshot of it would only be NACKed
+          // again. The data plane asks for a resync whenever head stays ahead of it, so honouring
+          // this would re-send the rejected version every two heartbeats (a NACK loop).
+          this.log.debug({ reason: env.resync!.reason, rejected: this.rejected.version }, 'ignoring a resync request: head is a version this data plane rejected');
+          return;
+        }
         this.log.info({ node: this.nodeId, reason: env.resync!.reason }, 'data plane asked for a resync');
         this.forceSnapshot = true;
         this.rejected = null;
         return this.maybePush();
+      }
       default:
         return this.protocolError(new Error(`unexpected ${env.msg} from a data plane`));
     }
@@ -299,7 +309,8 @@ export class DataPlaneSession {
       const snap = this.ctx.mirror.snapshot();
       const chunks = splitChunks(snap.body.data, SNAPSHOT_CHUNK_BYTES);
       const nonce = ++this.nonce;
-      this.inflight = { nonce, kind: 'snapshot', epoch: snap.epoch, toVersion: snap.version, sentAt: Date.now() };
+      const push: InflightPush = { nonce, kind: 'snapshot', epoch: snap.epoch, toVersion: snap.version, sentAt: null };
+      this.inflight = push;
       this.forceSnapshot = false;
       this.ctx.stats.snapshotsSent++;
       this.log.info({ version: snap.version, entities: snap.entityCount, bytes: snap.body.data.byteLength, chunks: chunks.length }, 'sending snapshot');
@@ -325,6 +336,7 @@ export class DataPlaneSession {
         if (this.state !== 'active') return;
       }
       await this.send({ snapshotEnd: { nonce } });
+      push.sentAt = Date.now();
     } finally {
       release();
     }
@@ -345,7 +357,7 @@ export class DataPlaneSession {
       this.ctx.stats.acks++;
       const clearRejection = this.rejected !== null && (applied.epoch !== this.rejected.epoch || applied.version >= this.rejected.version);
       if (clearRejection) this.rejected = null;
-      this.log.debug({ version: applied.version, ms: Date.now() - push.sentAt, kind: push.kind }, 'push acknowledged');
+      this.log.debug({ version: applied.version, ms: push.sentAt === null ? null : Date.now() - push.sentAt, kind: push.kind }, 'push acknowledged');
       this.updateRecord({
         appliedEpoch: applied.epoch,
         appliedVersion: applied.version,
@@ -397,16 +409,26 @@ export class DataPlaneSession {
     if (persist) this.ctx.registry.update(this.record);
   }
 
-  /** Periodic liveness work, driven by the stream server's single timer. */
-  tick(now: number): void {
+  /**
+   * Drops the data plane when nothing (frame or pong) has arrived for `2 × interval + grace`.
+   * Called more often than `tick`, so a dead peer goes close to that bound, not an interval later.
+   */
+  checkLiveness(now: number): void {
     if (this.state !== 'active') return;
-    const { heartbeatIntervalMs, heartbeatGraceMs, maxBufferedBytes, slowConsumerTimeoutMs, ackTimeoutMs, highWaterBytes } = this.ctx.limits;
+    const { heartbeatIntervalMs, heartbeatGraceMs } = this.ctx.limits;
     if (now - this.lastHeardAt > 2 * heartbeatIntervalMs + heartbeatGraceMs) {
       this.log.warn({ silentMs: now - this.lastHeardAt }, 'data plane stopped answering; dropping it');
       this.ws.terminate();
-      return;
     }
-    if (this.inflight && now - this.inflight.sentAt > ackTimeoutMs && this.inflight.kind === 'delta') {
+  }
+
+  /** Periodic work once per heartbeat interval, driven by the stream server's single timer. */
+  tick(now: number): void {
+    this.checkLiveness(now);
+    if (this.state !== 'active') return;
+    const { maxBufferedBytes, slowConsumerTimeoutMs, ackTimeoutMs, highWaterBytes } = this.ctx.limits;
+    // Snapshots too: one never acknowledged would otherwise block every later push for good.
+    if (this.inflight && this.inflight.sentAt !== null && now - this.inflight.sentAt > ackTimeoutMs) {
       return this.close(CloseCode.ACK_TIMEOUT, `push ${this.inflight.nonce} not acknowledged in ${ackTimeoutMs} ms`);
     }
     const buffered = this.ws.bufferedAmount;

@@ -37,6 +37,7 @@ export class StreamServer {
   private readonly pending = new Set<DataPlaneSession>();
   private readonly ctx: SessionContext;
   private ticker: NodeJS.Timeout | null = null;
+  private livenessTicker: NodeJS.Timeout | null = null;
   private readonly onHead = () => {
     for (const s of this.sessions.values()) s.maybePush();
   };
@@ -112,6 +113,14 @@ export class StreamServer {
       this.options.registry.touchAll(now);
     }, this.limits.heartbeatIntervalMs);
     this.ticker.unref();
+    // Liveness is checked a few times per interval (heartbeats are sent once per interval), so a
+    // silent peer is dropped within `2 × interval + grace` rather than up to one interval later.
+    const { heartbeatIntervalMs, heartbeatGraceMs } = this.limits;
+    this.livenessTicker = setInterval(() => {
+      const now = Date.now();
+      for (const s of this.sessions.values()) s.checkLiveness(now);
+    }, Math.max(10, Math.floor(Math.min(heartbeatIntervalMs, heartbeatGraceMs) / 4)));
+    this.livenessTicker.unref();
     const addr = this.http.address() as AddressInfo;
     return { host: addr.address, port: addr.port };
   }
@@ -119,6 +128,7 @@ export class StreamServer {
   /** Sends GoAway to every data plane, closes them and stops listening. */
   async close(reason = 'control plane shutting down'): Promise<void> {
     if (this.ticker) clearInterval(this.ticker);
+    if (this.livenessTicker) clearInterval(this.livenessTicker);
     this.options.mirror.off('head', this.onHead);
     const sessions = [...this.sessions.values(), ...this.pending];
     await Promise.allSettled([...this.sessions.values()].map((s) => s.goAway(reason)));
