@@ -377,8 +377,8 @@ describeEachDatabase('cluster stream (control plane side)', (env) => {
     for (const c of clusters.splice(0)) await c.close();
   });
 
-  async function startCluster(limits: Partial<StreamLimits> = {}, staleAfterMs = 3_000): Promise<TestCluster> {
-    const mirror = new ConfigMirror({ source: store, logger: silentLogger, pollIntervalMs: 20 });
+  async function startCluster(limits: Partial<StreamLimits> = {}, staleAfterMs = 3_000, maxWindowChanges?: number): Promise<TestCluster> {
+    const mirror = new ConfigMirror({ source: store, logger: silentLogger, pollIntervalMs: 20, maxWindowChanges });
     await mirror.start();
     const cpInstanceId = randomUUID();
     const registry = new DataPlaneRegistry({ db: store.db, logger: silentLogger, cpInstanceId, staleAfterMs });
@@ -488,6 +488,52 @@ describeEachDatabase('cluster stream (control plane side)', (env) => {
     expect((await ahead.closed()).code).toBe(CloseCode.RETRY_LATER);
     expect(ahead.frames.map((f) => f.msg)).toEqual([]);
     expect(c.stream.sessions.has(ahead.nodeId)).toBe(false);
+  });
+
+  it('builds a delta older than the in-memory window from the change log, deletes included', async () => {
+    const c = await startCluster({}, 3_000, 2);
+    await c.write('POST', '/services', service('a'));
+    await c.write('POST', '/services', service('b'));
+    const first = await c.connect();
+    await first.handshake(Mode.MODE_SNAPSHOT);
+    const atV2 = await first.sync();
+    first.terminate();
+    await c.write('PATCH', '/services/a', { retries: 2 });
+    await c.write('POST', '/services', service('c'));
+    await c.write('DELETE', '/services/b');
+    await c.write('POST', '/services', service('tmp'));
+    await c.write('DELETE', '/services/tmp');
+    await c.write('PATCH', '/services/c', { retries: 3 });
+    expect(c.mirror.windowStartVersion).toBeGreaterThan(atV2.toVersion);
+
+    const back = (await c.connect()).copyStateFrom(first);
+    await back.handshake(Mode.MODE_DELTA);
+    const delta = await back.receivePush();
+    expect(delta).toMatchObject({ kind: 'delta', fromVersion: atV2.toVersion, toVersion: c.mirror.version, targetHash: c.mirror.hashHex() });
+    expect(delta.upserts.map((u) => u.id).sort()).toHaveLength(2);
+    expect(delta.removals).toHaveLength(2); // b, and tmp (created and deleted after the base)
+    expect(back.apply(delta)).toBe(true);
+    expect(peerEntities(back.resources)).toEqual(mirrorEntities(c.mirror));
+  });
+
+  it('sends every data plane a snapshot of the new epoch when the database is reset', async () => {
+    const c = await startCluster();
+    await c.write('POST', '/services', service('old'));
+    const peer = await c.connect();
+    await peer.handshake(Mode.MODE_SNAPSHOT);
+    const before = await peer.sync();
+    await env.reset();
+    const { version } = await c.write('POST', '/services', service('new'));
+    // The mirror may see the empty new epoch before the write: then a snapshot of it comes first.
+    const first = await peer.receivePush();
+    expect(first.kind).toBe('snapshot');
+    expect(first.epoch).not.toBe(before.epoch);
+    expect(first.epoch).toBe(c.mirror.epoch);
+    expect(peer.apply(first)).toBe(true);
+    peer.ack(first.nonce);
+    if (first.toVersion < version) expect((await peer.sync()).toVersion).toBe(version);
+    expect(peerEntities(peer.resources)).toEqual(mirrorEntities(c.mirror));
+    expect([...peer.resources.keys()]).toHaveLength(1);
   });
 
   it('keeps one push in flight and coalesces the writes made meanwhile into one delta to the newest head', async () => {
