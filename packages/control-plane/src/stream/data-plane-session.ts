@@ -218,11 +218,20 @@ export class DataPlaneSession {
     if (this.state !== 'hello') return;
     let mode: number;
     if (this.acked.epoch === mirror.epoch && this.acked.version === mirror.version && this.acked.hash === mirror.hashHex()) mode = pb.HelloAck.Mode.MODE_UP_TO_DATE;
-    else if (this.acked.epoch === mirror.epoch && this.acked.version < mirror.version && this.acked.version >= mirror.minRetainedVersion) mode = pb.HelloAck.Mode.MODE_DELTA;
+    // Announce a delta only when one can be built (the mirror refuses one bigger than half the
+    // config): the HelloAck must name the push that follows. The packed delta is cached for push().
+    else if (
+      this.acked.epoch === mirror.epoch &&
+      this.acked.version < mirror.version &&
+      this.acked.version >= mirror.minRetainedVersion &&
+      (await mirror.delta(this.acked.version)) !== null
+    )
+      mode = pb.HelloAck.Mode.MODE_DELTA;
     else {
       mode = pb.HelloAck.Mode.MODE_SNAPSHOT;
       this.forceSnapshot = true;
     }
+    if (this.state !== 'hello') return;
     this.state = 'active';
     this.record = base;
     this.ctx.register(this);
