@@ -516,6 +516,31 @@ describeEachDatabase('cluster stream (control plane side)', (env) => {
     expect(peerEntities(back.resources)).toEqual(mirrorEntities(c.mirror));
   });
 
+  it('announces a snapshot, not a delta, when the delta would be bigger than half the config', async () => {
+    const c = await startCluster();
+    await c.write('POST', '/services', service('first'));
+    const first = await c.connect();
+    await first.handshake(Mode.MODE_SNAPSHOT);
+    await first.sync();
+    first.terminate();
+    // 70 changes on a config of 71 entities: the mirror refuses such a delta.
+    for (let i = 0; i < 7; i++) {
+      const now = Math.floor(Date.now() / 1000);
+      await store.write(async (w) => {
+        for (let j = 0; j < 10; j++) {
+          const prepared = prepareService({ name: `bulk${i}-${j}`, host: 'bulk.internal' }, { mode: 'create', now, newId: randomUUID() });
+          if (!prepared.ok) throw new Error(JSON.stringify(prepared.errors));
+          await w.insertService(prepared.entity);
+        }
+      });
+    }
+    await c.mirror.catchUp();
+    expect(await c.mirror.delta(first.version)).toBeNull();
+    const back = (await c.connect()).copyStateFrom(first);
+    await back.handshake(Mode.MODE_SNAPSHOT);
+    expect(await back.sync()).toMatchObject({ kind: 'snapshot', toVersion: c.mirror.version });
+  });
+
   it('sends every data plane a snapshot of the new epoch when the database is reset', async () => {
     const c = await startCluster();
     await c.write('POST', '/services', service('old'));
