@@ -50,6 +50,16 @@ interface InflightPush {
   sentAt: number | null;
 }
 
+/**
+ * Connection start times, strictly increasing within this process: the registry tells a node's
+ * connections apart by it, so a replacement in the same millisecond must not share it.
+ */
+let lastConnectedAt = 0;
+function nextConnectedAt(now: number): number {
+  lastConnectedAt = Math.max(now, lastConnectedAt + 1);
+  return lastConnectedAt;
+}
+
 const ackErrorName = (code: number): string => (pb.Ack.Error as unknown as Record<number, string>)[code] ?? `ERROR_${code}`;
 
 /**
@@ -75,6 +85,8 @@ export class DataPlaneSession {
   private pushAgain = false;
   lastHeardAt = Date.now();
   private slowSince: number | null = null;
+  /** When the socket last finished writing a frame: a peer that stops reading stops this clock. */
+  private lastWriteDoneAt = Date.now();
   private readonly helloTimer: NodeJS.Timeout;
 
   constructor(ws: WebSocket, ip: string, ctx: SessionContext) {
@@ -96,7 +108,11 @@ export class DataPlaneSession {
     this.ctx.stats.bytesSent += bytes.byteLength;
     return new Promise((resolve, reject) => {
       if (this.ws.readyState !== this.ws.OPEN) return reject(new Error('socket closed'));
-      this.ws.send(bytes, { binary: true }, (err) => (err ? reject(err) : resolve()));
+      this.ws.send(bytes, { binary: true }, (err) => {
+        if (err) return reject(err);
+        this.lastWriteDoneAt = Date.now();
+        resolve();
+      });
     });
   }
 
@@ -189,7 +205,7 @@ export class DataPlaneSession {
       labels,
       cpInstanceId: this.ctx.cpInstanceId,
       connected: true,
-      connectedAt: now,
+      connectedAt: nextConnectedAt(now),
       lastSeen: now,
       appliedEpoch: this.acked.epoch,
       appliedVersion: this.acked.version,
@@ -440,12 +456,17 @@ export class DataPlaneSession {
     if (this.inflight && this.inflight.sentAt !== null && now - this.inflight.sentAt > ackTimeoutMs) {
       return this.close(CloseCode.ACK_TIMEOUT, `push ${this.inflight.nonce} not acknowledged in ${ackTimeoutMs} ms`);
     }
+    // A slow consumer is one whose queue stays over the cap, or whose queue has not moved at all
+    // (no frame finished writing) for slowConsumerTimeoutMs: it would hold a snapshot slot forever.
     const buffered = this.ws.bufferedAmount;
     if (buffered > maxBufferedBytes) {
       this.slowSince ??= now;
-      if (now - this.slowSince > slowConsumerTimeoutMs) return this.close(CloseCode.SLOW_CONSUMER, 'data plane reads too slowly');
     } else {
       this.slowSince = null;
+    }
+    const isStalled = buffered > 0 && now - this.lastWriteDoneAt > slowConsumerTimeoutMs;
+    if (isStalled || (this.slowSince !== null && now - this.slowSince > slowConsumerTimeoutMs)) {
+      return this.close(CloseCode.SLOW_CONSUMER, 'data plane reads too slowly');
     }
     if (buffered < highWaterBytes) {
       void this.send({ heartbeat: { sentAtMs: now, state: this.headState(), inflightNonce: this.inflight?.nonce ?? 0 } }).catch(() => {});
