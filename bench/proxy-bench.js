@@ -14,11 +14,12 @@
 //   - Closed loop: `wrk -t1 -c64 -d<duration>s --latency` after a 2 s warm-up, on a request that
 //     matches a host + prefix-path route in the middle of Sluice's table
 //     (Host: api-K.bench.local, GET /api/v1/rK/items?limit=10); req/s, p50, p99.
-//   - Open loop (1 worker only): open-loop.js at a fixed moderate rate (default 2000 req/s, 64
-//     connections) for <duration> s; p50/p99 from the issue time, and p99 added over direct.
+//   - Open loop (1 worker only): after a 3 s warm-up at the same rate, open-loop.js at a fixed
+//     moderate rate (default 2000 req/s, 64 connections) for <duration> s; p50/p99 from the issue
+//     time, and p99 added over direct.
 //   - Everything shares the machine (wrk, the proxy, the upstream): compare ratios, not absolutes.
 // Usage: node bench/proxy-bench.js [--duration 10] [--rate 2000] [--workers 1,2] [--only a,b]
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
@@ -109,8 +110,8 @@ function wrk(port, req, seconds) {
   return { rps, p50, p99, errors: Number(errors) };
 }
 
-function openLoop(port, req) {
-  const out = execFileSync(process.execPath, [join(here, 'open-loop.js'), '--port', String(port), '--host-header', req.host, '--path', req.path, '--rate', String(rate), '--duration', String(duration)], { encoding: 'utf8' });
+function openLoop(port, req, seconds = duration) {
+  const out = execFileSync(process.execPath, [join(here, 'open-loop.js'), '--port', String(port), '--host-header', req.host, '--path', req.path, '--rate', String(rate), '--duration', String(seconds)], { encoding: 'utf8' });
   return JSON.parse(out.trim().split('\n').at(-1));
 }
 
@@ -163,6 +164,7 @@ try {
         await waitReady(c.port, c.req.host, c.req.path);
         wrk(c.port, c.req, 2);
         const closed = wrk(c.port, c.req, duration);
+        if (workers === 1) openLoop(c.port, c.req, 3); // warm-up at the fixed rate, discarded
         const open = workers === 1 ? openLoop(c.port, c.req) : null;
         results.push({ name: c.name, workers, ...closed, open });
         console.error(`${c.name} x${workers}: ${closed.rps.toFixed(0)} req/s p50 ${closed.p50}ms p99 ${closed.p99}ms${open ? ` | ${rate}/s p50 ${open.p50.toFixed(2)}ms p99 ${open.p99.toFixed(2)}ms` : ''}`);
@@ -176,7 +178,7 @@ try {
   cleanup();
 }
 
-const nginxVersion = execFileSync('nginx', ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) || '';
+const nginxVersion = spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr.replace('nginx version: ', '');
 console.log(`\nProxy benchmark — ${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}, ${nginxVersion.trim() || 'nginx'}; wrk -t1 -c64 -d${duration}s; open loop ${rate} req/s, 64 connections, ${duration}s\n`);
 console.log('| contender | workers | req/s | p50 (ms) | p99 (ms) | non-2xx | fixed-rate p50 (ms) | fixed-rate p99 (ms) | p99 added vs direct (ms) |');
 console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
