@@ -1,12 +1,11 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from '../logger.js';
-import type { ProxyExchange } from './proxy-exchange.js';
 import type { ResolvedProxyServerOptions } from './proxy-server-options.js';
 import type { RequestIdGenerator } from './request-id.js';
 import type { TrustedIps } from './trusted-ips.js';
 import type { UpstreamPools } from './upstream-pools.js';
 
-/** What a {@link ProxyExchange} needs from its server (a role interface, so exchanges stay testable). */
+/** What a `ProxyExchange` needs from its server (a role interface, so exchanges stay testable). */
 export interface ProxyContext {
   readonly options: ResolvedProxyServerOptions;
   readonly logger: Logger;
@@ -21,7 +20,7 @@ export interface ProxyContext {
   /** `sluice/<version>`. */
   readonly serverToken: string;
   /** Called once per exchange when its response closes. */
-  onExchangeEnd(exchange: ProxyExchange): void;
+  onExchangeEnd(): void;
   /** Writes a generated JSON response `{message, request_id}` with Kong's headers. */
   respond(res: ServerResponse, requestId: string, startMs: number, status: number, message: string, extraHeaders?: readonly string[]): void;
 }

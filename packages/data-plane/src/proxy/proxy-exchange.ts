@@ -440,7 +440,7 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
 
   /** The response closed: complete (nothing to do) or the client left (abort the upstream request). */
   onClientClose(): void {
-    this.ctx.onExchangeEnd(this);
+    this.ctx.onExchangeEnd();
     if (this.isDone) return;
     this.isDone = true;
     this.isClientGone = true;
