@@ -8,11 +8,16 @@ import { DEFAULT_ADMIN_BODY_LIMIT_BYTES } from './admin/index.js';
 import { ControlPlane, DEFAULT_ADMIN_LISTEN, DEFAULT_CLUSTER_LISTEN, formatListenAddress, packageVersion, parseListenAddress } from './control-plane.js';
 import { ConfigurationError } from './errors.js';
 import { DEFAULT_DATA_DIR } from './store/index.js';
+import { ClusterMtlsMode, ClusterTls } from './stream/cluster-tls.js';
 
 /** The flags of `sluice-cp`, their defaults and help. */
 const FLAGS = {
   'admin-listen': { default: DEFAULT_ADMIN_LISTEN, help: 'Admin API address, host:port' },
   'cluster-listen': { default: DEFAULT_CLUSTER_LISTEN, help: 'cluster stream address for data planes, host:port' },
+  'cluster-cert': { default: undefined, help: 'cluster certificate (PEM); with --cluster-cert-key the stream is wss:// with mutual TLS' },
+  'cluster-cert-key': { default: undefined, help: 'private key of --cluster-cert (PEM)' },
+  'cluster-ca-cert': { default: undefined, help: 'CA that data-plane certificates must chain to (PEM); pki mode only' },
+  'cluster-mtls': { default: undefined, help: 'shared (data planes present this same certificate) or pki (certificates from --cluster-ca-cert); default pki with a CA, else shared' },
   'database-url': { default: undefined, help: 'PostgreSQL URL (postgres://user:pass@host:5432/db); without it the embedded database is used' },
   'data-dir': { default: DEFAULT_DATA_DIR, help: 'embedded database directory (used when no --database-url)' },
   'admin-body-limit': { default: String(DEFAULT_ADMIN_BODY_LIMIT_BYTES), help: 'largest Admin API request body, in bytes' },
@@ -46,6 +51,33 @@ export interface CliSettings {
   dataDir: string;
   adminBodyLimitBytes: number;
   logLevel: string;
+  /** Mutual TLS on the cluster stream, or null for plain ws://. The files are read by {@link loadClusterTls}. */
+  clusterTls: { mode: ClusterMtlsMode; certFile: string; keyFile: string; caFile?: string } | null;
+}
+
+/** Checks how the `--cluster-*` TLS flags combine; reads no file. */
+function resolveClusterTls(get: (name: FlagName) => string | undefined): CliSettings['clusterTls'] {
+  const certFile = get('cluster-cert');
+  const keyFile = get('cluster-cert-key');
+  const caFile = get('cluster-ca-cert');
+  const mode = get('cluster-mtls');
+  if (mode !== undefined && mode !== ClusterMtlsMode.SHARED && mode !== ClusterMtlsMode.PKI) {
+    throw new ConfigurationError(`--cluster-mtls must be shared or pki, got ${JSON.stringify(mode)}`);
+  }
+  if (!certFile && !keyFile) {
+    if (caFile || mode) throw new ConfigurationError(`--${caFile ? 'cluster-ca-cert' : 'cluster-mtls'} needs --cluster-cert and --cluster-cert-key`);
+    return null;
+  }
+  if (!certFile || !keyFile) throw new ConfigurationError('--cluster-cert and --cluster-cert-key go together');
+  const resolved = mode ?? (caFile ? ClusterMtlsMode.PKI : ClusterMtlsMode.SHARED);
+  if (resolved === ClusterMtlsMode.PKI && !caFile) throw new ConfigurationError('--cluster-mtls pki needs --cluster-ca-cert');
+  if (resolved === ClusterMtlsMode.SHARED && caFile) throw new ConfigurationError('--cluster-ca-cert is only used with --cluster-mtls pki');
+  return { mode: resolved, certFile, keyFile, ...(caFile ? { caFile } : {}) };
+}
+
+/** Reads and checks the certificate files of the settings; throws {@link ConfigurationError}. */
+export function loadClusterTls(settings: CliSettings): ClusterTls | null {
+  return settings.clusterTls ? ClusterTls.fromFiles(settings.clusterTls) : null;
 }
 
 /** Resolves flags, then environment variables, then defaults; throws {@link ConfigurationError}. */
@@ -88,7 +120,8 @@ export function resolveSettings(argv: string[], env: NodeJS.ProcessEnv): CliSett
     throw new ConfigurationError(`--cluster-listen: ${(err as Error).message}`, { cause: err });
   }
   const databaseUrl = get('database-url');
-  return { adminListen, clusterListen, databaseUrl, dataDir: get('data-dir') ?? DEFAULT_DATA_DIR, adminBodyLimitBytes: bodyLimit, logLevel };
+  const clusterTls = resolveClusterTls(get);
+  return { adminListen, clusterListen, databaseUrl, dataDir: get('data-dir') ?? DEFAULT_DATA_DIR, adminBodyLimitBytes: bodyLimit, logLevel, clusterTls };
 }
 
 /** Masks the password of a database URL for logs. */
@@ -119,6 +152,13 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
     process.stdout.write(`${packageVersion()}\n`);
     return 0;
   }
+  let clusterTls: ClusterTls | null;
+  try {
+    clusterTls = loadClusterTls(settings);
+  } catch (err) {
+    process.stderr.write(`sluice-cp: ${(err as Error).message}\n`);
+    return 2;
+  }
   const logger: Logger = pino({ level: settings.logLevel, base: { service: 'sluice-cp' } });
   const cp = new ControlPlane({
     logger,
@@ -127,6 +167,7 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
     databaseUrl: settings.databaseUrl,
     dataDir: settings.dataDir,
     adminLimits: { bodyLimitBytes: settings.adminBodyLimitBytes },
+    clusterTls: clusterTls ?? undefined,
   });
   logger.info(settings.databaseUrl ? { database: maskUrl(settings.databaseUrl) } : { dataDir: settings.dataDir }, 'starting control plane');
   let addresses;
@@ -137,7 +178,7 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
     return 1;
   }
   const adminUrl = `http://${formatListenAddress(addresses.admin)}`;
-  const clusterUrl = addresses.cluster ? `ws://${formatListenAddress(addresses.cluster)}` : null;
+  const clusterUrl = addresses.cluster ? `${addresses.clusterScheme}://${formatListenAddress(addresses.cluster)}` : null;
   logger.info({ admin: adminUrl, cluster: clusterUrl }, 'control plane started');
   process.stdout.write(`sluice-cp admin listening on ${adminUrl}\n`);
   if (clusterUrl) process.stdout.write(`sluice-cp cluster listening on ${clusterUrl}\n`);

@@ -15,6 +15,7 @@ import { clusteringApi } from './stream/clustering-api.js';
 import { DataPlaneRegistry } from './stream/data-plane-registry.js';
 import { StreamServer } from './stream/stream-server.js';
 import type { StreamLimits } from './stream/stream-limits.js';
+import type { ClusterTls } from './stream/cluster-tls.js';
 
 /** Default Admin API address. */
 export const DEFAULT_ADMIN_LISTEN = '127.0.0.1:8001';
@@ -46,6 +47,12 @@ export interface ControlPlaneOptions {
   clusterListen?: ListenAddress | null;
   /** Cluster stream limits and timings. */
   streamLimits?: Partial<StreamLimits>;
+  /**
+   * Mutual TLS on the cluster stream (`ClusterTls.fromFiles({certFile, keyFile, caFile?, mode?})`):
+   * wss:// and only data planes with an admitted certificate. Without it the stream is plain ws://
+   * and unauthenticated (a warning is logged at start).
+   */
+  clusterTls?: ClusterTls;
   /** How often the change log is polled when no NOTIFY arrives, in ms (default 1000). */
   changePollIntervalMs?: number;
 }
@@ -55,6 +62,8 @@ export interface ControlPlaneAddresses {
   admin: ListenAddress;
   /** The cluster stream, unless disabled. */
   cluster: ListenAddress | null;
+  /** `wss` when the cluster stream uses mutual TLS, else `ws`. */
+  clusterScheme: 'ws' | 'wss';
 }
 
 /** Parses `host:port` (IPv6 hosts in brackets: `[::1]:8001`). */
@@ -122,7 +131,7 @@ export class ControlPlane {
       });
       const clusterListen = this.#options.clusterListen === undefined ? parseListenAddress(DEFAULT_CLUSTER_LISTEN) : this.#options.clusterListen;
       const stream = clusterListen
-        ? new StreamServer({ mirror, registry, logger: logger.child({ component: 'stream' }), cpInstanceId: this.instanceId, limits: this.#options.streamLimits })
+        ? new StreamServer({ mirror, registry, logger: logger.child({ component: 'stream' }), cpInstanceId: this.instanceId, limits: this.#options.streamLimits, tls: this.#options.clusterTls })
         : null;
       this.#stream = stream;
       const admin = buildAdminApi({
@@ -144,7 +153,7 @@ export class ControlPlane {
       const bound = admin.server.address();
       const admin_ = typeof bound === 'object' && bound !== null ? { host: adminListen.host, port: bound.port } : adminListen;
       const cluster = stream && clusterListen ? await stream.listen(clusterListen.host, clusterListen.port) : null;
-      return { admin: admin_, cluster: cluster ? { host: clusterListen!.host, port: cluster.port } : null };
+      return { admin: admin_, cluster: cluster ? { host: clusterListen!.host, port: cluster.port } : null, clusterScheme: stream?.scheme ?? 'ws' };
     } catch (err) {
       await this.stop();
       throw err;

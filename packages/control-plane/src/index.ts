@@ -12,3 +12,4 @@ export {
   formatListenAddress,
   packageVersion,
 } from './control-plane.js';
+export { ClusterTls, ClusterMtlsMode, type ClusterTlsOptions, type ClusterTlsFiles } from './stream/cluster-tls.js';

@@ -84,6 +84,8 @@ export function clusteringApi(options: ClusteringApiOptions): FastifyPluginAsync
         replica: stream
           ? {
               connections: stream.sessions.size,
+              mtls: stream.tlsMode ?? 'off',
+              refused_connections: stream.refusedConnections,
               snapshots_in_flight: stream.snapshotsInFlight,
               snapshots_sent: stream.stats.snapshotsSent,
               deltas_sent: stream.stats.deltasSent,

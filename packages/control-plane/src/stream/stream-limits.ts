@@ -20,6 +20,8 @@ export interface StreamLimits {
   maxConcurrentSnapshots: number;
   /** Connections this replica accepts at once; more are refused with RETRY_LATER (default 10000). */
   maxConnections: number;
+  /** Time a TLS handshake on the cluster port may take, in ms (default 10000; only with TLS). */
+  tlsHandshakeTimeoutMs: number;
   /** Retry hint given with RETRY_LATER, in ms (default 2000; data planes add jitter). */
   retryAfterMs: number;
   /** Reconnect window announced in GoAway on shutdown, in ms (default 0..5000). */
@@ -38,6 +40,7 @@ export const DEFAULT_STREAM_LIMITS: StreamLimits = {
   slowConsumerTimeoutMs: 30_000,
   maxConcurrentSnapshots: 8,
   maxConnections: 10_000,
+  tlsHandshakeTimeoutMs: 10_000,
   retryAfterMs: 2_000,
   goAwayReconnectMinMs: 0,
   goAwayReconnectMaxMs: 5_000,

@@ -1,5 +1,7 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
@@ -8,10 +10,14 @@ import type { DataPlaneRegistry } from './data-plane-registry.js';
 import { DataPlaneSession, type SessionContext } from './data-plane-session.js';
 import { Semaphore } from './semaphore.js';
 import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './stream-limits.js';
+import type { ClusterTls, PeerRefusal } from './cluster-tls.js';
 import { CloseCode } from '@sluice/protocol';
 
 /** The WebSocket path data planes connect to. */
 export const STREAM_PATH = '/v1/stream';
+
+/** Least time between two log lines about refused connections, in ms (default 10 s); the others are counted. */
+export const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
 export interface StreamServerOptions {
   mirror: ConfigMirror;
@@ -19,10 +25,17 @@ export interface StreamServerOptions {
   logger: Logger;
   cpInstanceId: string;
   limits?: Partial<StreamLimits>;
+  /**
+   * Mutual TLS (wss://): data planes must present a certificate that `tls` admits. Without it the
+   * stream is plain ws:// and unauthenticated (a warning is logged at `listen()`).
+   */
+  tls?: ClusterTls;
 }
 
 /**
- * The cluster stream server: accepts data planes on `ws://host:port/v1/stream`, runs one
+ * The cluster stream server: accepts data planes on `ws://host:port/v1/stream` (`wss://` with
+ * mutual TLS when `tls` is given: a data plane whose certificate is not admitted never gets past
+ * the handshake, or is answered 401/403 at the upgrade, and never reaches a session), runs one
  * DataPlaneSession per connection, and pushes every head change of the mirror to them.
  * One timer drives heartbeats and liveness for all sessions.
  */
@@ -30,7 +43,12 @@ export class StreamServer {
   readonly limits: StreamLimits;
   private readonly options: StreamServerOptions;
   private readonly logger: Logger;
-  private readonly http: Server;
+  private readonly http: Server | HttpsServer;
+  private readonly tls: ClusterTls | null;
+  /** Connections refused for their certificate (or for speaking plain ws:// to a TLS port) since start. */
+  refusedConnections = 0;
+  private refusalsNotLogged = 0;
+  private lastRefusalLogMs = 0;
   private readonly wss: WebSocketServer;
   /** Active sessions by node id. */
   readonly sessions = new Map<string, DataPlaneSession>();
@@ -47,10 +65,29 @@ export class StreamServer {
     this.logger = options.logger;
     this.limits = { ...DEFAULT_STREAM_LIMITS, ...options.limits };
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.limits.maxFrameBytes, perMessageDeflate: false, clientTracking: false });
-    this.http = createServer((_req, res) => {
+    this.tls = options.tls ?? null;
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+      const refusal = this.checkPeer(req);
+      if (refusal) {
+        const message = refusal.status === 401 ? 'Unauthorized' : 'Forbidden';
+        res.writeHead(refusal.status, { 'content-type': 'application/json', connection: 'close' }).end(JSON.stringify({ message }));
+        return;
+      }
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"Not found"}');
-    });
-    this.http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
+    };
+    if (this.tls) {
+      const https = createHttpsServer({ ...this.tls.serverOptions(), handshakeTimeout: this.limits.tlsHandshakeTimeoutMs }, onRequest);
+      // A client without a certificate, with one that does not verify, or speaking plain HTTP to
+      // this port: the handshake fails and the socket is gone before any HTTP is read.
+      https.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+        const reason = socket.authorizationError ? `client certificate refused: ${String(socket.authorizationError)}` : `TLS handshake failed: ${err.code ?? err.message}`;
+        this.noteRefusal(reason, socket.remoteAddress ?? null);
+      });
+      this.http = https;
+    } else {
+      this.http = createServer(onRequest);
+    }
+    this.http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
     this.ctx = {
       mirror: options.mirror,
       registry: options.registry,
@@ -82,7 +119,44 @@ export class StreamServer {
     return this.ctx.snapshots.inUse;
   }
 
+  /** `wss` with mutual TLS, else `ws`. */
+  get scheme(): 'ws' | 'wss' {
+    return this.tls ? 'wss' : 'ws';
+  }
+
+  /** The mutual TLS mode, or null for a plain, unauthenticated stream. */
+  get tlsMode(): ClusterTls['mode'] | null {
+    return this.tls?.mode ?? null;
+  }
+
+  /** Null when the request's connection may use the stream (always without TLS), else why not. */
+  private checkPeer(req: IncomingMessage): PeerRefusal | null {
+    if (!this.tls) return null;
+    const refusal = this.tls.checkPeer(req.socket as TLSSocket);
+    if (refusal) this.noteRefusal(refusal.reason, req.socket.remoteAddress ?? null);
+    return refusal;
+  }
+
+  /** Counts a refused connection and logs it, at most once per `REFUSAL_LOG_INTERVAL_MS` (a scanner must not flood the log). */
+  private noteRefusal(reason: string, address: string | null): void {
+    this.refusedConnections++;
+    const now = Date.now();
+    if (now - this.lastRefusalLogMs < REFUSAL_LOG_INTERVAL_MS) {
+      this.refusalsNotLogged++;
+      return;
+    }
+    this.logger.warn({ reason, address, refusedSinceLastLog: this.refusalsNotLogged }, 'refused a cluster stream connection');
+    this.lastRefusalLogMs = now;
+    this.refusalsNotLogged = 0;
+  }
+
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const refusal = this.checkPeer(req);
+    if (refusal) {
+      const text = refusal.status === 401 ? 'Unauthorized' : 'Forbidden';
+      socket.end(`HTTP/1.1 ${refusal.status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      return;
+    }
     const path = (req.url ?? '').split('?')[0];
     if (path !== STREAM_PATH) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
@@ -106,6 +180,15 @@ export class StreamServer {
         resolve();
       });
     });
+    const addr = this.http.address() as AddressInfo;
+    if (this.tls) {
+      this.logger.info({ address: addr.address, port: addr.port, mtls: this.tls.mode, fingerprint256: this.tls.fingerprint256, validTo: this.tls.validTo.toISOString() }, 'cluster stream uses mutual TLS');
+    } else {
+      this.logger.warn(
+        { address: addr.address, port: addr.port },
+        'cluster stream is plain ws:// and unauthenticated: anyone who can reach this port can read the whole config and pose as a data plane; set --cluster-cert and --cluster-cert-key',
+      );
+    }
     this.options.mirror.on('head', this.onHead);
     this.ticker = setInterval(() => {
       const now = Date.now();
@@ -121,7 +204,6 @@ export class StreamServer {
       for (const s of this.sessions.values()) s.checkLiveness(now);
     }, Math.max(10, Math.floor(Math.min(heartbeatIntervalMs, heartbeatGraceMs) / 4)));
     this.livenessTicker.unref();
-    const addr = this.http.address() as AddressInfo;
     return { host: addr.address, port: addr.port };
   }
 
