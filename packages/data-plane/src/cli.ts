@@ -13,6 +13,7 @@ import { DataPlane, runProxyWorker, type ListenAddress } from './data-plane.js';
 import { DataPlaneError, InvalidArgumentError } from './errors.js';
 import type { Logger } from './logger.js';
 import { DEFAULT_STATUS_LISTEN } from './status/status-server.js';
+import { ClusterMtlsMode, ClusterTls, type ClusterTlsFiles } from './sync/cluster-tls.js';
 
 const DEFAULT_CONTROL_PLANE = 'ws://127.0.0.1:8005';
 const DEFAULT_PROXY_LISTEN = '0.0.0.0:8000';
@@ -25,7 +26,14 @@ const HELP = `Usage: sluice-dp [options]
 Sluice data plane: syncs config from a control plane (or serves a declarative file), caches it on
 disk, and proxies HTTP traffic. Every flag can also be set through the environment variable shown.
 
-  --control-plane URL        control plane origin (SLUICE_CONTROL_PLANE; default ${DEFAULT_CONTROL_PLANE})
+  --control-plane URL        control plane origin, ws:// or wss:// (SLUICE_CONTROL_PLANE; default ${DEFAULT_CONTROL_PLANE})
+  --cluster-cert FILE        client certificate (PEM) for a wss:// control plane (SLUICE_CLUSTER_CERT)
+  --cluster-cert-key FILE    its private key (PEM) (SLUICE_CLUSTER_CERT_KEY)
+  --cluster-ca-cert FILE     CA the control plane's certificate must chain to; pki mode (SLUICE_CLUSTER_CA_CERT)
+  --cluster-mtls MODE        shared (the control plane presents this same certificate, pinned) or pki
+                             (SLUICE_CLUSTER_MTLS; default pki with --cluster-ca-cert, else shared)
+  --cluster-server-name NAME name the control plane's certificate must carry, also sent as SNI
+                             (SLUICE_CLUSTER_SERVER_NAME; default the host of --control-plane)
   --proxy-listen HOST:PORT   proxy listener, or "off" (SLUICE_PROXY_LISTEN; default ${DEFAULT_PROXY_LISTEN})
   --status-listen HOST:PORT  status/metrics listener, or "off" (SLUICE_STATUS_LISTEN; default ${DEFAULT_STATUS_LISTEN})
   --cache-dir DIR            config cache and node id (SLUICE_CACHE_DIR; default ${DEFAULT_CACHE_DIR})
@@ -43,6 +51,7 @@ Port 0 picks a free port; the chosen addresses are printed as
 
 interface CliOptions {
   readonly controlPlane: string | null;
+  readonly clusterTls: ClusterTlsFiles | null;
   readonly declarativeConfig: string | null;
   readonly proxyListen: ListenAddress | null;
   readonly statusListen: ListenAddress | null;
@@ -69,6 +78,11 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions | 'help' {
     allowPositionals: false,
     options: {
       'control-plane': { type: 'string' },
+      'cluster-cert': { type: 'string' },
+      'cluster-cert-key': { type: 'string' },
+      'cluster-ca-cert': { type: 'string' },
+      'cluster-mtls': { type: 'string' },
+      'cluster-server-name': { type: 'string' },
       'proxy-listen': { type: 'string' },
       'status-listen': { type: 'string' },
       'cache-dir': { type: 'string' },
@@ -94,6 +108,13 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions | 'help' {
   if (controlPlane !== null && !/^wss?:\/\/[^/]+\/?$/.test(controlPlane)) {
     throw new InvalidArgumentError(`--control-plane must be a ws:// or wss:// origin such as ${DEFAULT_CONTROL_PLANE}, got ${JSON.stringify(controlPlane)}`);
   }
+  const clusterTls = parseClusterTls(controlPlane, {
+    certFile: pick('cluster-cert', 'SLUICE_CLUSTER_CERT'),
+    keyFile: pick('cluster-cert-key', 'SLUICE_CLUSTER_CERT_KEY'),
+    caFile: pick('cluster-ca-cert', 'SLUICE_CLUSTER_CA_CERT'),
+    mode: pick('cluster-mtls', 'SLUICE_CLUSTER_MTLS'),
+    serverName: pick('cluster-server-name', 'SLUICE_CLUSTER_SERVER_NAME'),
+  });
   const labelList = values.label ?? (env.SLUICE_LABEL ? env.SLUICE_LABEL.split(',').filter(Boolean) : []);
   const labels: Record<string, string> = {};
   for (const label of labelList) {
@@ -110,6 +131,7 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions | 'help' {
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new InvalidArgumentError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
   return {
     controlPlane,
+    clusterTls,
     declarativeConfig,
     proxyListen: parseListen('proxy-listen', pick('proxy-listen', 'SLUICE_PROXY_LISTEN') ?? DEFAULT_PROXY_LISTEN),
     statusListen: parseListen('status-listen', pick('status-listen', 'SLUICE_STATUS_LISTEN') ?? DEFAULT_STATUS_LISTEN),
@@ -119,6 +141,35 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions | 'help' {
     workers,
     logLevel: logLevel as CliOptions['logLevel'],
   };
+}
+
+/**
+ * Checks how the `--cluster-*` TLS flags combine with the control plane URL (reads no file): a
+ * wss:// control plane needs a certificate and key, and certificates are refused with ws:// (they
+ * would silently not be used) and without a control plane.
+ */
+function parseClusterTls(
+  controlPlane: string | null,
+  flags: { certFile?: string; keyFile?: string; caFile?: string; mode?: string; serverName?: string },
+): ClusterTlsFiles | null {
+  const { certFile, keyFile, caFile, mode, serverName } = flags;
+  const given = Object.entries({ 'cluster-cert': certFile, 'cluster-cert-key': keyFile, 'cluster-ca-cert': caFile, 'cluster-mtls': mode, 'cluster-server-name': serverName })
+    .filter(([, v]) => v !== undefined)
+    .map(([k]) => `--${k}`);
+  if (mode !== undefined && mode !== ClusterMtlsMode.SHARED && mode !== ClusterMtlsMode.PKI) throw new InvalidArgumentError(`--cluster-mtls must be shared or pki, got ${JSON.stringify(mode)}`);
+  if (controlPlane === null) {
+    if (given.length > 0) throw new InvalidArgumentError(`${given.join(', ')} only apply with a --control-plane`);
+    return null;
+  }
+  if (!controlPlane.startsWith('wss://')) {
+    if (given.length > 0) throw new InvalidArgumentError(`${given.join(', ')} need a wss:// --control-plane, got ${JSON.stringify(controlPlane)}`);
+    return null;
+  }
+  if (!certFile || !keyFile) throw new InvalidArgumentError('a wss:// --control-plane needs --cluster-cert and --cluster-cert-key (mutual TLS)');
+  const resolved = (mode as ClusterMtlsMode | undefined) ?? (caFile ? ClusterMtlsMode.PKI : ClusterMtlsMode.SHARED);
+  if (resolved === ClusterMtlsMode.PKI && !caFile) throw new InvalidArgumentError('--cluster-mtls pki needs --cluster-ca-cert');
+  if (resolved === ClusterMtlsMode.SHARED && caFile) throw new InvalidArgumentError('--cluster-ca-cert is only used with --cluster-mtls pki');
+  return { mode: resolved, certFile, keyFile, caFile, serverName };
 }
 
 function url(address: ListenAddress): string {
@@ -153,10 +204,18 @@ async function main(): Promise<void> {
     return;
   }
 
+  let clusterTls: ClusterTls | null;
+  try {
+    clusterTls = options.clusterTls ? ClusterTls.fromFiles(options.clusterTls) : null;
+  } catch (err) {
+    process.stderr.write(`sluice-dp: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
   let dp: DataPlane;
   try {
     dp = await DataPlane.start({
       controlPlane: options.controlPlane,
+      clusterTls,
       declarativeConfig: options.declarativeConfig,
       proxyListen: options.proxyListen,
       statusListen: options.statusListen,

@@ -12,6 +12,7 @@ import type { ProxyServerOptions } from './proxy/proxy-server-options.js';
 import { DataPlaneMetrics } from './status/data-plane-metrics.js';
 import { StatusServer, type StatusView } from './status/status-server.js';
 import { SyncClient, type AppliedChange, type SyncClientOptions } from './sync/sync-client.js';
+import type { ClusterTls } from './sync/cluster-tls.js';
 
 /** A host and port to listen on (port 0 picks a free port). */
 export interface ListenAddress {
@@ -29,6 +30,11 @@ export const MAX_WORKER_RESTARTS_PER_MINUTE = 10;
 export interface DataPlaneOptions {
   /** The control plane origin, e.g. `ws://127.0.0.1:8005`. Null/absent: no control plane (declarative or cache only). */
   readonly controlPlane?: string | null;
+  /**
+   * Mutual TLS toward the control plane (`ClusterTls.fromFiles(...)`; needs a `wss://` origin):
+   * the client certificate to present and how the control plane's certificate is verified.
+   */
+  readonly clusterTls?: ClusterTls | null;
   /** A declarative config file to serve instead of a control plane (DB-less mode). Exclusive with `controlPlane`. */
   readonly declarativeConfig?: string | null;
   /** Where the proxy listens (default none: no proxy in this process). */
@@ -106,6 +112,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     this.sync = options.controlPlane
       ? new SyncClient({
           url: options.controlPlane,
+          tls: options.clusterTls ?? undefined,
           nodeId,
           labels: options.labels,
           buildVersion: options.buildVersion,

@@ -17,6 +17,8 @@ export const DataPlaneErrorCode = {
   SYNC_PROTOCOL: 'SLUICE_DP_SYNC_PROTOCOL',
   /** The control plane connection failed or was closed. */
   SYNC_CONNECTION: 'SLUICE_DP_SYNC_CONNECTION',
+  /** The TLS handshake with the control plane failed, or one side refused the other's certificate. */
+  SYNC_TLS: 'SLUICE_DP_SYNC_TLS',
   /** A command-line flag or environment variable has an invalid value. */
   INVALID_ARGUMENT: 'SLUICE_DP_INVALID_ARGUMENT',
   /** A listener could not bind, or the data plane was used after close. */
@@ -146,6 +148,19 @@ export class SyncConnectionError extends DataPlaneError {
   constructor(message: string, closeCode?: number, options?: { cause?: unknown }) {
     super(DataPlaneErrorCode.SYNC_CONNECTION, message, options);
     this.closeCode = closeCode;
+  }
+}
+
+/**
+ * Mutual TLS with the control plane failed: its certificate does not verify (CA, server name, or
+ * the pinned shared certificate), it refused ours (TLS alert, or 401/403 at the upgrade), or one
+ * side does not speak TLS. Retried with the normal backoff like any connection failure.
+ */
+export class SyncTlsError extends DataPlaneError {
+  override readonly name = 'SyncTlsError';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(DataPlaneErrorCode.SYNC_TLS, message, options);
   }
 }
 

@@ -9,6 +9,7 @@ export {
   DeclarativeConfigError,
   SyncProtocolError,
   SyncConnectionError,
+  SyncTlsError,
   InvalidArgumentError,
   LifecycleError,
   ResourceErrorCode,
@@ -58,3 +59,4 @@ export { DataPlaneMetrics, type MetricsSource } from './status/data-plane-metric
 export { Router, type RouterRequest, type RouteMatch, type RouterChange } from './router/router.js';
 export { ProxyServer, type ProxyConfig } from './proxy/proxy-server.js';
 export { PROXY_SERVER_DEFAULTS, type ProxyServerOptions } from './proxy/proxy-server-options.js';
+export { ClusterTls, ClusterMtlsMode, type ClusterTlsOptions, type ClusterTlsFiles } from './sync/cluster-tls.js';

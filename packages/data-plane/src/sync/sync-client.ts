@@ -28,9 +28,10 @@ import {
 import { applyDelta, type DeltaInput } from '../config/apply-delta.js';
 import { applySnapshot, type ApplyResult, type ConfigTarget } from '../config/apply-snapshot.js';
 import { ConfigSource, type RuntimeConfig } from '../config/runtime-config.js';
-import { AckError, ConfigRejectedError, DataPlaneError, SyncConnectionError, SyncProtocolError } from '../errors.js';
+import { AckError, ConfigRejectedError, DataPlaneError, InvalidArgumentError, SyncConnectionError, SyncProtocolError, SyncTlsError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { ReconnectBackoff, RECONNECT_RESET_AFTER_MS, type ReconnectBackoffOptions } from './reconnect-backoff.js';
+import type { ClusterTls } from './cluster-tls.js';
 
 /** The fixed path of the cluster stream on the control plane. */
 export const STREAM_PATH = '/v1/stream';
@@ -91,8 +92,14 @@ export interface SyncClientEvents {
 
 /** Options of `SyncClient`. */
 export interface SyncClientOptions {
-  /** The control plane's origin, e.g. `ws://127.0.0.1:8005` (the path is fixed: `/v1/stream`). */
+  /** The control plane's origin, e.g. `ws://127.0.0.1:8005` or `wss://cp.internal:8005` (the path is fixed: `/v1/stream`). */
   readonly url: string;
+  /**
+   * Mutual TLS toward the control plane (needs a `wss://` url): the client certificate to present
+   * and how the control plane's certificate is verified. A `wss://` url without it verifies the
+   * control plane against the system CAs and presents no certificate.
+   */
+  readonly tls?: ClusterTls;
   /** The node id (a UUID persisted in the cache directory). */
   readonly nodeId: string;
   /** Random per process start (default: a new UUID). */
@@ -170,6 +177,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     this.options = options;
     this.url = options.url.replace(/\/+$/, '');
     this.streamUrl = this.url + STREAM_PATH;
+    if (options.tls && !this.url.startsWith('wss://')) throw new InvalidArgumentError(`cluster TLS needs a wss:// control plane URL, got ${JSON.stringify(this.url)}`);
     this.instanceId = options.instanceId ?? randomUUID();
     this.logger = options.logger ?? silentLogger;
     this.backoff = new ReconnectBackoff(options.backoff);
@@ -245,7 +253,10 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     if (this.isStopped) return;
     this.setState(ConnectionState.CONNECTING);
     const maxPayload = this.options.maxFrameBytes ?? MAX_FRAME_BYTES;
-    const ws = new WebSocket(this.streamUrl, { perMessageDeflate: false, maxPayload, handshakeTimeout: CONNECT_TIMEOUT_MS });
+    const isSecure = this.streamUrl.startsWith('wss://');
+    const tls = this.options.tls?.connectOptions(new URL(this.url).hostname.replace(/^\[|\]$/g, '')) ?? {};
+    const ws = new WebSocket(this.streamUrl, { perMessageDeflate: false, maxPayload, handshakeTimeout: CONNECT_TIMEOUT_MS, ...tls });
+    let isOpen = false;
     const now = this.now();
     const connection: Connection = {
       ws,
@@ -265,6 +276,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     this.connection = connection;
     let closeError: DataPlaneError | null = null;
     ws.on('open', () => {
+      isOpen = true;
       this.send(connection, { hello: this.hello() });
       const helloAckTimer = setTimeout(() => {
         if (!connection.handshakeDone) {
@@ -292,13 +304,19 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       // The first error of a connection is its cause; later ones (e.g. the abort after an HTTP
       // refusal of the upgrade) only echo it.
       if (closeError) return;
-      const error = new SyncConnectionError(`control plane connection error: ${err.message}`, undefined, { cause: err });
+      const error = connectionError(err, isSecure, isOpen, this.options.tls?.mode ?? null);
       closeError = error;
       this.recordError(error.code, error.message);
-      this.logger.debug({ err, url: this.streamUrl }, 'control plane connection error');
+      if (error instanceof SyncTlsError) this.logger.warn({ err, code: error.code, url: this.streamUrl }, 'TLS with the control plane failed');
+      else this.logger.debug({ err, url: this.streamUrl }, 'control plane connection error');
     });
     ws.on('unexpected-response', (_req, res) => {
-      const error = new SyncConnectionError(`control plane answered the upgrade with HTTP ${res.statusCode}`);
+      const status = res.statusCode ?? 0;
+      const error =
+        isSecure && (status === 401 || status === 403)
+          ? new SyncTlsError(`the control plane refused this data plane's certificate (HTTP ${status} at the upgrade)`)
+          : new SyncConnectionError(`control plane answered the upgrade with HTTP ${status}`);
+      if (error instanceof SyncTlsError && !closeError) this.logger.warn({ code: error.code, status, url: this.streamUrl }, error.message);
       closeError ??= error;
       this.recordError(error.code, error.message);
       res.resume();
@@ -619,4 +637,61 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     });
     this.emit('rejected', { error, nonce });
   }
+}
+
+/** OpenSSL's certificate verification results, as Node reports them in `err.code`. */
+const CERT_VERIFY_CODES = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+  'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_CHAIN_TOO_LONG',
+  'CERT_REVOKED',
+  'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED',
+  'INVALID_PURPOSE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'HOSTNAME_MISMATCH',
+]);
+
+/**
+ * The error to record for a failed connection: a {@link SyncTlsError} when TLS itself failed (with
+ * which side refused what), else a {@link SyncConnectionError}, with a hint when the control plane
+ * hung up before the upgrade (what a TLS control plane does to a plain ws:// client, and to a
+ * client certificate it does not admit under TLS 1.3).
+ */
+function connectionError(err: Error, isSecure: boolean, isOpen: boolean, mode: ClusterTls['mode'] | null): DataPlaneError {
+  if (err instanceof SyncTlsError) return err;
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  // OpenSSL errors carry a one-line `reason`; their message is a long internal trace.
+  const reason = (err as { reason?: unknown }).reason;
+  const detail = typeof reason === 'string' && reason ? reason : err.message;
+  if (code.startsWith('ERR_SSL_') && /alert/i.test(code)) {
+    return new SyncTlsError(`the control plane refused this data plane's certificate (${code}: ${detail})`, { cause: err });
+  }
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') {
+    return new SyncTlsError(`the control plane does not answer in TLS on this port (${code}); is its cluster stream plain ws://?`, { cause: err });
+  }
+  if (mode === 'shared' && CERT_VERIFY_CODES.has(code)) {
+    return new SyncTlsError(`the control plane's certificate is not the shared cluster certificate (${code}: ${detail})`, { cause: err });
+  }
+  if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') || CERT_VERIFY_CODES.has(code)) {
+    return new SyncTlsError(`the control plane's certificate was refused or TLS failed (${code}: ${detail})`, { cause: err });
+  }
+  if (!isOpen && (code === 'ECONNRESET' || /socket hang up|disconnected before secure TLS/i.test(err.message))) {
+    const hint = isSecure
+      ? 'the control plane hung up during the TLS handshake or upgrade: it may not admit this data plane\'s certificate'
+      : 'the control plane hung up before the upgrade: if its cluster stream uses TLS, connect with wss:// and --cluster-cert/--cluster-cert-key';
+    return new SyncConnectionError(`control plane connection error: ${err.message} (${hint})`, undefined, { cause: err });
+  }
+  return new SyncConnectionError(`control plane connection error: ${err.message}`, undefined, { cause: err });
 }
