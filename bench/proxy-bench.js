@@ -11,14 +11,16 @@
 //     ProxyServer with the synthetic route table (route-set.js: hosts, wildcards, ports, prefix and
 //     regex paths, methods, headers) of 100 and of 10,000 routes. The Node proxies scale with
 //     node:cluster (round-robin), as `sluice-dp --workers N` does.
-//   - Closed loop: `wrk -t1 -c64 -d<duration>s --latency` after a 2 s warm-up, on a request that
-//     matches a host + prefix-path route in the middle of Sluice's table
-//     (Host: api-K.bench.local, GET /api/v1/rK/items?limit=10); req/s, p50, p99.
+//   - Closed loop: <rounds> (default 3) interleaved rounds, the contenders' order rotated each round,
+//     of `wrk -t1 -c64 -d<round-duration>s --latency` (default 5 s) after a 1 s warm-up, on a request
+//     that matches a host + prefix-path route in the middle of Sluice's table
+//     (Host: api-K.bench.local, GET /api/v1/rK/items?limit=10); median req/s (and min–max), p50, p99.
+//     Rounds make the comparison robust to other load on the machine.
 //   - Open loop (1 worker only): after a 3 s warm-up at the same rate, open-loop.js at a fixed
 //     moderate rate (default 2000 req/s, 64 connections) for <duration> s; p50/p99 from the issue
 //     time, and p99 added over direct.
 //   - Everything shares the machine (wrk, the proxy, the upstream): compare ratios, not absolutes.
-// Usage: node bench/proxy-bench.js [--duration 10] [--rate 2000] [--workers 1,2] [--only a,b]
+// Usage: node bench/proxy-bench.js [--rounds 3] [--round-duration 5] [--duration 10] [--rate 2000] [--workers 1,2] [--only a,b]
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -30,6 +32,8 @@ import { benchRequest } from './route-set.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const duration = Number(arg('duration', '10'));
+const rounds = Number(arg('rounds', '3'));
+const roundSeconds = Number(arg('round-duration', '5'));
 const rate = Number(arg('rate', '2000'));
 const workerCounts = arg('workers', '1,2').split(',').map(Number);
 const only = arg('only', '') === '' ? null : new Set(arg('only', '').split(','));
@@ -154,23 +158,50 @@ process.on('SIGINT', () => {
 });
 
 const results = [];
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 try {
   const upstream = start('nginx', ['-c', nginxConf('upstream', `server { listen 127.0.0.1:${UPSTREAM_PORT}; location / { default_type text/plain; return 200 "hello world\\n"; } }`, 1), '-g', 'daemon off;']);
   await waitReady(UPSTREAM_PORT, 'x', '/');
   for (const workers of workerCounts) {
-    for (const c of contenders(workers)) {
-      const child = c.launch?.();
-      try {
-        await waitReady(c.port, c.req.host, c.req.path);
-        wrk(c.port, c.req, 2);
-        const closed = wrk(c.port, c.req, duration);
-        if (workers === 1) openLoop(c.port, c.req, 3); // warm-up at the fixed rate, discarded
-        const open = workers === 1 ? openLoop(c.port, c.req) : null;
-        results.push({ name: c.name, workers, ...closed, open });
-        console.error(`${c.name} x${workers}: ${closed.rps.toFixed(0)} req/s p50 ${closed.p50}ms p99 ${closed.p99}ms${open ? ` | ${rate}/s p50 ${open.p50.toFixed(2)}ms p99 ${open.p99.toFixed(2)}ms` : ''}`);
-      } finally {
-        if (child) await stop(child);
+    const list = contenders(workers);
+    const samples = new Map(list.map((c) => [c.name, []]));
+    const opens = new Map();
+    for (let round = 0; round < rounds; round++) {
+      // Rotate the order every round so a burst of outside load does not always hit the same contender.
+      const order = list.map((_, i) => list[(i + round) % list.length]);
+      for (const c of order) {
+        const child = c.launch?.();
+        try {
+          await waitReady(c.port, c.req.host, c.req.path);
+          wrk(c.port, c.req, 1);
+          const sample = wrk(c.port, c.req, roundSeconds);
+          samples.get(c.name).push(sample);
+          console.error(`${c.name} x${workers} round ${round + 1}: ${sample.rps.toFixed(0)} req/s p50 ${sample.p50}ms p99 ${sample.p99}ms`);
+          if (workers === 1 && round === rounds - 1) {
+            openLoop(c.port, c.req, 3); // warm-up at the fixed rate, discarded
+            const open = openLoop(c.port, c.req);
+            opens.set(c.name, open);
+            console.error(`${c.name} x${workers}: ${rate}/s p50 ${open.p50.toFixed(2)}ms p99 ${open.p99.toFixed(2)}ms`);
+          }
+        } finally {
+          if (child) await stop(child);
+        }
       }
+    }
+    for (const c of list) {
+      const xs = samples.get(c.name);
+      const rps = xs.map((x) => x.rps);
+      results.push({
+        name: c.name,
+        workers,
+        rps: median(rps),
+        rpsMin: Math.min(...rps),
+        rpsMax: Math.max(...rps),
+        p50: median(xs.map((x) => x.p50)),
+        p99: median(xs.map((x) => x.p99)),
+        errors: xs.reduce((n, x) => n + x.errors, 0),
+        open: opens.get(c.name) ?? null,
+      });
     }
   }
   await stop(upstream);
@@ -179,13 +210,13 @@ try {
 }
 
 const nginxVersion = spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr.replace('nginx version: ', '');
-console.log(`\nProxy benchmark — ${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}, ${nginxVersion.trim() || 'nginx'}; wrk -t1 -c64 -d${duration}s; open loop ${rate} req/s, 64 connections, ${duration}s\n`);
-console.log('| contender | workers | req/s | p50 (ms) | p99 (ms) | non-2xx | fixed-rate p50 (ms) | fixed-rate p99 (ms) | p99 added vs direct (ms) |');
-console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+console.log(`\nProxy benchmark — ${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}, ${nginxVersion.trim() || 'nginx'}; ${rounds} interleaved rounds of wrk -t1 -c64 -d${roundSeconds}s (medians); open loop ${rate} req/s, 64 connections, ${duration}s\n`);
+console.log('| contender | workers | req/s (median) | req/s (min–max) | p50 (ms) | p99 (ms) | non-2xx | fixed-rate p50 (ms) | fixed-rate p99 (ms) | p99 added vs direct (ms) |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of results) {
   const direct = results.find((d) => d.name === 'direct' && d.workers === r.workers);
   const added = r.open && direct?.open ? (r.open.p99 - direct.open.p99).toFixed(2) : '';
-  console.log(`| ${r.name} | ${r.workers} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} | ${r.open ? r.open.p50.toFixed(2) : ''} | ${r.open ? r.open.p99.toFixed(2) : ''} | ${added} |`);
+  console.log(`| ${r.name} | ${r.workers} | ${r.rps.toFixed(0)} | ${r.rpsMin.toFixed(0)}–${r.rpsMax.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} | ${r.open ? r.open.p50.toFixed(2) : ''} | ${r.open ? r.open.p99.toFixed(2) : ''} | ${added} |`);
 }
 for (const workers of workerCounts) {
   const by = (name) => results.find((r) => r.name === name && r.workers === workers)?.rps;

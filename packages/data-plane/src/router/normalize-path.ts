@@ -101,17 +101,3 @@ export function normalizePath(path: string): string {
   uri = removeDotSegments(uri);
   return uri;
 }
-
-/**
- * The path part of a request target: everything before the first `?` searched from the second
- * character, as Kong's `strip_uri_args` (so a target of `?x` keeps its `?`).
- */
-export function stripQuery(target: string): string {
-  const index = target.indexOf('?', 1);
-  return index === -1 ? target : target.slice(0, index);
-}
-
-/** Index of the query separator Kong uses (first `?` from the second character), or -1. */
-export function queryIndex(target: string): number {
-  return target.indexOf('?', 1);
-}
