@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';
-import { WebSocket, type RawData } from 'ws';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import { WebSocket, type ClientOptions, type RawData } from 'ws';
 import {
   CloseCode,
   configStateView,
@@ -255,7 +256,26 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     const maxPayload = this.options.maxFrameBytes ?? MAX_FRAME_BYTES;
     const isSecure = this.streamUrl.startsWith('wss://');
     const tls = this.options.tls?.connectOptions(new URL(this.url).hostname.replace(/^\[|\]$/g, '')) ?? {};
-    const ws = new WebSocket(this.streamUrl, { perMessageDeflate: false, maxPayload, handshakeTimeout: CONNECT_TIMEOUT_MS, ...tls });
+    // Whether the TLS handshake completed, as seen from here: under TLS 1.3 a control plane that
+    // refuses our certificate does so after our side of the handshake is done, by hanging up.
+    let isTlsEstablished = false;
+    const createConnection = (options: ConnectionOptions) => {
+      // As ws's own tlsConnect: the request's `path` is the URL path, not an IPC socket path.
+      const socket = tlsConnect({ ...options, path: undefined });
+      socket.once('secureConnect', () => {
+        isTlsEstablished = true;
+      });
+      return socket;
+    };
+    // ws hands the TLS options to tls.connect unchanged; @types/ws declares `checkServerIdentity`
+    // with an older signature than Node's, hence the cast.
+    const ws = new WebSocket(this.streamUrl, {
+      perMessageDeflate: false,
+      maxPayload,
+      handshakeTimeout: CONNECT_TIMEOUT_MS,
+      ...tls,
+      ...(this.options.tls ? { createConnection } : {}),
+    } as ClientOptions);
     let isOpen = false;
     const now = this.now();
     const connection: Connection = {
@@ -304,7 +324,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       // The first error of a connection is its cause; later ones (e.g. the abort after an HTTP
       // refusal of the upgrade) only echo it.
       if (closeError) return;
-      const error = connectionError(err, isSecure, isOpen, this.options.tls?.mode ?? null);
+      const error = connectionError(err, { isSecure, isOpen, isTlsEstablished, mode: this.options.tls?.mode ?? null });
       closeError = error;
       this.recordError(error.code, error.message);
       if (error instanceof SyncTlsError) this.logger.warn({ err, code: error.code, url: this.streamUrl }, 'TLS with the control plane failed');
@@ -669,7 +689,10 @@ const CERT_VERIFY_CODES = new Set([
  * hung up before the upgrade (what a TLS control plane does to a plain ws:// client, and to a
  * client certificate it does not admit under TLS 1.3).
  */
-function connectionError(err: Error, isSecure: boolean, isOpen: boolean, mode: ClusterTls['mode'] | null): DataPlaneError {
+function connectionError(
+  err: Error,
+  { isSecure, isOpen, isTlsEstablished, mode }: { isSecure: boolean; isOpen: boolean; isTlsEstablished: boolean; mode: ClusterTls['mode'] | null },
+): DataPlaneError {
   if (err instanceof SyncTlsError) return err;
   const code = (err as NodeJS.ErrnoException).code ?? '';
   // OpenSSL errors carry a one-line `reason`; their message is a long internal trace.
@@ -687,7 +710,14 @@ function connectionError(err: Error, isSecure: boolean, isOpen: boolean, mode: C
   if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') || CERT_VERIFY_CODES.has(code)) {
     return new SyncTlsError(`the control plane's certificate was refused or TLS failed (${code}: ${detail})`, { cause: err });
   }
-  if (!isOpen && (code === 'ECONNRESET' || /socket hang up|disconnected before secure TLS/i.test(err.message))) {
+  const isHangUp = code === 'ECONNRESET' || /socket hang up|disconnected before secure TLS/i.test(err.message);
+  if (!isOpen && isHangUp && isTlsEstablished) {
+    return new SyncTlsError(
+      `the control plane hung up right after the TLS handshake, before answering the upgrade: it did not admit this data plane's certificate (${err.message})`,
+      { cause: err },
+    );
+  }
+  if (!isOpen && isHangUp) {
     const hint = isSecure
       ? 'the control plane hung up during the TLS handshake or upgrade: it may not admit this data plane\'s certificate'
       : 'the control plane hung up before the upgrade: if its cluster stream uses TLS, connect with wss:// and --cluster-cert/--cluster-cert-key';
