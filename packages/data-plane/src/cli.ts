@@ -10,7 +10,7 @@ import pino from 'pino';
 import { DEFAULT_CACHE_DIR } from './config/config-cache.js';
 import { isUuid } from './config/node-id.js';
 import { DataPlane, runProxyWorker, type ListenAddress } from './data-plane.js';
-import { DataPlaneError, InvalidArgumentError } from './errors.js';
+import { DataPlaneError, DataPlaneErrorCode, InvalidArgumentError } from './errors.js';
 import type { Logger } from './logger.js';
 import { DEFAULT_STATUS_LISTEN } from './status/status-server.js';
 import { ClusterMtlsMode, ClusterTls, type ClusterTlsFiles } from './sync/cluster-tls.js';
@@ -227,7 +227,7 @@ async function main(): Promise<void> {
       logger,
     });
   } catch (err) {
-    const code = err instanceof DataPlaneError ? err.code : 'SLUICE_DP_START';
+    const code = err instanceof DataPlaneError ? err.code : DataPlaneErrorCode.START;
     logger.error({ err, code }, 'sluice-dp failed to start');
     process.stderr.write(`sluice-dp: ${(err as Error).message}\n`);
     process.exit(1);

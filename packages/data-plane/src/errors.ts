@@ -19,6 +19,16 @@ export const DataPlaneErrorCode = {
   SYNC_CONNECTION: 'SLUICE_DP_SYNC_CONNECTION',
   /** The TLS handshake with the control plane failed, or one side refused the other's certificate. */
   SYNC_TLS: 'SLUICE_DP_SYNC_TLS',
+  /** The control plane is draining (GoAway); the data plane reconnects within its window. */
+  SYNC_GO_AWAY: 'SLUICE_DP_SYNC_GO_AWAY',
+  /** The control plane refused the stream with a ProtocolError frame (e.g. an incompatible version). */
+  SYNC_REFUSED: 'SLUICE_DP_SYNC_REFUSED',
+  /** The control plane replica is behind this data plane, or overloaded: retry later. */
+  SYNC_RETRY_LATER: 'SLUICE_DP_SYNC_RETRY_LATER',
+  /** Nothing arrived from the control plane for 2 × heartbeat + grace. */
+  SYNC_HEARTBEAT_TIMEOUT: 'SLUICE_DP_SYNC_HEARTBEAT_TIMEOUT',
+  /** The data plane failed to start for a reason without a more specific code. */
+  START: 'SLUICE_DP_START',
   /** A command-line flag or environment variable has an invalid value. */
   INVALID_ARGUMENT: 'SLUICE_DP_INVALID_ARGUMENT',
   /** A listener could not bind, or the data plane was used after close. */

@@ -29,7 +29,7 @@ import {
 import { applyDelta, type DeltaInput } from '../config/apply-delta.js';
 import { applySnapshot, type ApplyResult, type ConfigTarget } from '../config/apply-snapshot.js';
 import { ConfigSource, type RuntimeConfig } from '../config/runtime-config.js';
-import { AckError, ConfigRejectedError, DataPlaneError, InvalidArgumentError, SyncConnectionError, SyncProtocolError, SyncTlsError } from '../errors.js';
+import { AckError, ConfigRejectedError, DataPlaneError, DataPlaneErrorCode, InvalidArgumentError, SyncConnectionError, SyncProtocolError, SyncTlsError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { ReconnectBackoff, RECONNECT_RESET_AFTER_MS, type ReconnectBackoffOptions } from './reconnect-backoff.js';
 import type { ClusterTls } from './cluster-tls.js';
@@ -300,7 +300,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       this.send(connection, { hello: this.hello() });
       const helloAckTimer = setTimeout(() => {
         if (!connection.handshakeDone) {
-          this.recordError('SLUICE_DP_SYNC_CONNECTION', `no HelloAck within ${HELLO_ACK_TIMEOUT_MS} ms`);
+          this.recordError(DataPlaneErrorCode.SYNC_CONNECTION, `no HelloAck within ${HELLO_ACK_TIMEOUT_MS} ms`);
           this.closeConnection(connection, CloseCode.POLICY, 'no HelloAck');
         }
       }, HELLO_ACK_TIMEOUT_MS);
@@ -447,12 +447,12 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
         const g = envelope.goAway!;
         connection.goAway = { minMs: g.reconnectMinMs ?? 0, maxMs: g.reconnectMaxMs ?? 0 };
         this.logger.info({ reason: g.reason, minMs: g.reconnectMinMs, maxMs: g.reconnectMaxMs }, 'control plane is draining (GoAway)');
-        this.recordError('SLUICE_DP_SYNC_GO_AWAY', `GoAway: ${g.reason ?? ''}`);
+        this.recordError(DataPlaneErrorCode.SYNC_GO_AWAY, `GoAway: ${g.reason ?? ''}`);
         return;
       }
       case 'error': {
         const e = envelope.error!;
-        this.recordError('SLUICE_DP_SYNC_REFUSED', `control plane refused the stream: ${e.code ?? 0} ${e.message ?? ''}`);
+        this.recordError(DataPlaneErrorCode.SYNC_REFUSED, `control plane refused the stream: ${e.code ?? 0} ${e.message ?? ''}`);
         this.logger.error({ code: e.code, message: e.message }, 'control plane sent a ProtocolError');
         return;
       }
@@ -473,7 +473,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     const mode = (pb.HelloAck.Mode as unknown as Record<number, string>)[ack.mode ?? 0] ?? String(ack.mode);
     if (ack.mode === pb.HelloAck.Mode.MODE_RETRY_LATER) {
       connection.retryAfterMs = ack.retryAfterMs ?? null;
-      this.recordError('SLUICE_DP_SYNC_RETRY_LATER', `control plane asked to retry after ${ack.retryAfterMs} ms`);
+      this.recordError(DataPlaneErrorCode.SYNC_RETRY_LATER, `control plane asked to retry after ${ack.retryAfterMs} ms`);
       this.logger.info({ retryAfterMs: ack.retryAfterMs }, 'control plane asked to retry later');
       return;
     }
@@ -495,7 +495,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       if (connection.closing) return;
       const silentMs = this.now() - connection.lastReceivedMs;
       if (silentMs > deadAfterMs) {
-        this.recordError('SLUICE_DP_SYNC_HEARTBEAT_TIMEOUT', `nothing from the control plane for ${silentMs} ms`);
+        this.recordError(DataPlaneErrorCode.SYNC_HEARTBEAT_TIMEOUT, `nothing from the control plane for ${silentMs} ms`);
         this.logger.warn({ silentMs }, 'control plane is silent; dropping the connection');
         this.closeConnection(connection, CloseCode.HEARTBEAT_TIMEOUT, 'heartbeat timeout');
       }
