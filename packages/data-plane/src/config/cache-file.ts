@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { pb, type ResourceBatchMessage } from '@sluice/protocol';
+import { pb } from '@sluice/protocol';
 import { CacheCorruptError } from '../errors.js';
-import type { RuntimeConfig } from './runtime-config.js';
+import type { ConfigResource, RuntimeConfig } from './runtime-config.js';
 
 /** The first 8 bytes of every cache file. */
 export const CACHE_MAGIC = Buffer.from('SLUICEDP', 'ascii');
@@ -25,6 +25,36 @@ export interface CacheFileContents {
 }
 
 /**
+ * Each resource's encoding as one `ResourceBatch.upserts` element (field tag, length, Resource),
+ * made once per resource. Resources are immutable and shared by every config version that holds
+ * them, so a cache write after a delta encodes only the changed ones.
+ */
+const encodedResources = new WeakMap<ConfigResource, Uint8Array>();
+
+/**
+ * The cache body: a `ResourceBatch` of every resource. Protobuf repeated fields concatenate, so the
+ * body is the concatenation of each resource's own one-element batch encoding: O(config) copying,
+ * but no per-write protobuf encoding, sorting or object churn on the event loop.
+ */
+function resourceBytes(r: ConfigResource): Uint8Array {
+  let bytes = encodedResources.get(r);
+  if (bytes === undefined) {
+    bytes = pb.ResourceBatch.encode({ upserts: [{ type: r.type, id: r.id, version: r.version, payload: r.payload }] }).finish();
+    encodedResources.set(r, bytes);
+  }
+  return bytes;
+}
+
+function encodeBody(config: RuntimeConfig): Buffer {
+  const parts: Uint8Array[] = [];
+  for (const r of config.resources.values()) parts.push(resourceBytes(r));
+  return Buffer.concat(parts);
+}
+
+/** Resources encoded per event-loop turn by {@link encodeCacheFileAsync}. */
+const RESOURCES_PER_TURN = 1000;
+
+/**
  * Encodes a config into the bytes of a cache file:
  *
  * ```
@@ -38,7 +68,28 @@ export interface CacheFileContents {
  * decodes it.
  */
 export function encodeCacheFile(config: RuntimeConfig): Buffer {
-  const body = pb.ResourceBatch.encode(config.toBatch() as ResourceBatchMessage).finish();
+  return frameCacheFile(config, encodeBody(config));
+}
+
+/**
+ * The same bytes as {@link encodeCacheFile}, built a slice of resources per event-loop turn so a
+ * large config's cache write never holds up the proxy or the stream for more than about a
+ * millisecond. Safe because a RuntimeConfig never changes.
+ */
+export async function encodeCacheFileAsync(config: RuntimeConfig): Promise<Buffer> {
+  const parts: Uint8Array[] = [];
+  let inTurn = 0;
+  for (const r of config.resources.values()) {
+    parts.push(resourceBytes(r));
+    if (++inTurn === RESOURCES_PER_TURN) {
+      inTurn = 0;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+  return frameCacheFile(config, Buffer.concat(parts));
+}
+
+function frameCacheFile(config: RuntimeConfig, body: Buffer): Buffer {
   const epoch = Buffer.from(config.epoch, 'utf8');
   if (epoch.byteLength > MAX_CACHE_EPOCH_BYTES) throw new RangeError(`epoch of ${epoch.byteLength} bytes exceeds ${MAX_CACHE_EPOCH_BYTES}`);
   const headerLength = FIXED_HEADER_BYTES + epoch.byteLength + SHA256_BYTES;

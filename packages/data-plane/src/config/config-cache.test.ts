@@ -110,7 +110,7 @@ describe('ConfigCache', () => {
   it('refuses a cache whose content does not hash to its header (a well-formed but wrong file)', async () => {
     const model = history(2);
     const good = configAt(model, 2);
-    const forged = { ...good, toBatch: () => model.snapshot(1) } as unknown as RuntimeConfig;
+    const forged = { ...good, resources: configAt(model, 1).resources } as unknown as RuntimeConfig;
     await writeFile(join(dir, 'config'), encodeCacheFile(forged));
     const { result } = await loadFresh();
     expect(result.config).toBeNull();

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { CacheCorruptError, CacheIoError, type DataPlaneError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { applySnapshot } from './apply-snapshot.js';
-import { decodeCacheFile, encodeCacheFile } from './cache-file.js';
+import { decodeCacheFile, encodeCacheFileAsync } from './cache-file.js';
 import { ConfigSource, type RuntimeConfig } from './runtime-config.js';
 import { tempPrefix, writeFileAtomic, type WriteStep } from './write-file-atomic.js';
 
@@ -212,7 +212,7 @@ export class ConfigCache {
   private async write(config: RuntimeConfig): Promise<void> {
     const started = performance.now();
     try {
-      await writeFileAtomic(this.path, encodeCacheFile(config), {
+      await writeFileAtomic(this.path, await encodeCacheFileAsync(config), {
         previousPath: this.isCurrentFileGood ? this.previousPath : undefined,
         onStep: this.onWriteStep,
       });
