@@ -20,6 +20,11 @@ export interface ApplyOptions {
   readonly source?: ConfigSource;
   /** The clock, in ms since the Unix epoch (default `Date.now`). */
   readonly now?: () => number;
+  /**
+   * True when every entity already passed Kong's schema rules in this build (a cache file this
+   * build wrote, checksum verified): the per-entity schema validation is skipped. Default false.
+   */
+  readonly isSchemaChecked?: boolean;
 }
 
 /** The outcome of an apply: a new config to swap in, or the refusal to NACK (nothing changed). */
@@ -80,7 +85,7 @@ export function applySnapshot(batch: ResourceBatchMessage, target: ConfigTarget,
   const services = new Map<string, Service>();
   const routes = new Map<string, Route>();
   for (const resource of batch.upserts ?? []) {
-    const checked = checkResource(resource, errors);
+    const checked = checkResource(resource, errors, options.isSchemaChecked === true);
     if (!checked) continue;
     const key = resourceKey(checked.kind, checked.id);
     if (resources.has(key)) {

@@ -107,6 +107,20 @@ describe('ConfigCache', () => {
     expect(result.errors.map((e) => e.code)).toEqual(['SLUICE_DP_CACHE_CORRUPT', 'SLUICE_DP_CACHE_CORRUPT']);
   });
 
+  it('validates a cache written by another build in full, and refuses what this build would not accept', async () => {
+    // An entity that breaks Kong's rules (a path that is not normalised) in an intact file: a build
+    // with other rules may have cached it; this one must not serve it.
+    const model = new ConfigModel();
+    const s = makeService('s');
+    model.commit({ upsert: [s, { ...makeRoute('r', s.id), paths: ['/a/../b'] }] });
+    const built = applySnapshot(model.snapshot(1), { epoch: model.epoch, version: 1, hash: model.hashAt(1) }, { isSchemaChecked: true });
+    if (!built.ok) throw built.error;
+    await writeFile(join(dir, 'config'), encodeCacheFile(built.config, 'sluice-0.0.1-older'));
+    const { result } = await loadFresh();
+    expect(result.config).toBeNull();
+    expect(result.errors[0].message).toMatch(/non-normalized path/);
+  });
+
   it('refuses a cache whose content does not hash to its header (a well-formed but wrong file)', async () => {
     const model = history(2);
     const good = configAt(model, 2);

@@ -41,6 +41,7 @@ export class ResourceErrorList {
 export function checkResource(
   resource: { type?: number | null; id?: string | null; version?: number | null; payload?: Uint8Array | null },
   errors: ResourceErrorList,
+  isSchemaChecked = false,
 ): CheckedEntity | undefined {
   const type = resource.type ?? 0;
   const id = resource.id ?? '';
@@ -61,7 +62,9 @@ export function checkResource(
     errors.add(type, kind, id, ResourceErrorCode.ID_MISMATCH, `payload id ${JSON.stringify(entity.id)} differs from resource id`);
     return undefined;
   }
-  const invalid = validateEntity(kind, entity);
+  // Entities this very build validated before caching them (see ConfigCache) skip Kong's schema
+  // rules; everything else about them (decoding, identity, references, router, hash) is checked.
+  const invalid = isSchemaChecked ? null : validateEntity(kind, entity);
   if (invalid !== null) {
     errors.add(type, kind, id, ResourceErrorCode.INVALID, invalid);
     return undefined;
