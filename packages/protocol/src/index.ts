@@ -10,3 +10,4 @@ export * from './blob.js';
 export * from './snapshot-assembler.js';
 export * from './config-state.js';
 export * from './entities/index.js';
+export * from './cluster-identity.js';

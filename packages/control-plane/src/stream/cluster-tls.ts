@@ -1,41 +1,13 @@
-import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { checkClusterIdentity, ClusterMtlsMode, readClusterIdentityFiles, type ClusterIdentityFiles, type ClusterIdentityOptions } from '@sluice/protocol';
 import type { ServerOptions } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { ConfigurationError } from '../errors.js';
 
-/**
- * How the cluster stream authenticates data planes (Kong's `cluster_mtls`):
- * - `shared`: every node holds the same certificate and key; a data plane is accepted when the
- *   certificate it presents is the control plane's own (same SHA-256 fingerprint). No CA involved.
- * - `pki`: each node has its own certificate; a data plane is accepted when its certificate chains
- *   to the cluster CA (`--cluster-ca-cert`).
- */
-export const ClusterMtlsMode = {
-  SHARED: 'shared',
-  PKI: 'pki',
-} as const;
-export type ClusterMtlsMode = (typeof ClusterMtlsMode)[keyof typeof ClusterMtlsMode];
-
-/** The PEM material of {@link ClusterTls}. */
-export interface ClusterTlsOptions {
-  /** Default `pki` when `ca` is given, else `shared`. */
-  mode?: ClusterMtlsMode;
-  /** The control plane's certificate (PEM; intermediates may follow the leaf). */
-  cert: string | Buffer;
-  /** Its private key (PEM, unencrypted). */
-  key: string | Buffer;
-  /** The CA that data-plane certificates must chain to (PEM); required with `pki`, refused with `shared`. */
-  ca?: string | Buffer;
-}
-
-/** The files of {@link ClusterTls.fromFiles} (the flags `--cluster-cert`, `--cluster-cert-key`, `--cluster-ca-cert`, `--cluster-mtls`). */
-export interface ClusterTlsFiles {
-  mode?: ClusterMtlsMode;
-  certFile: string;
-  keyFile: string;
-  caFile?: string;
-}
+export { ClusterMtlsMode };
+/** The PEM material of {@link ClusterTls}: the control plane's certificate and key, and the CA in pki mode. */
+export type ClusterTlsOptions = ClusterIdentityOptions;
+/** The files of {@link ClusterTls.fromFiles}. */
+export type ClusterTlsFiles = ClusterIdentityFiles;
 
 /** Why a connection was refused: the HTTP status to answer at the upgrade and a reason for the log. */
 export interface PeerRefusal {
@@ -62,58 +34,29 @@ export class ClusterTls {
   private readonly leafPem: string;
 
   constructor(options: ClusterTlsOptions, now: number = Date.now()) {
-    this.mode = options.mode ?? (options.ca ? ClusterMtlsMode.PKI : ClusterMtlsMode.SHARED);
-    if (this.mode !== ClusterMtlsMode.SHARED && this.mode !== ClusterMtlsMode.PKI) {
-      throw new ConfigurationError(`--cluster-mtls must be shared or pki, got ${JSON.stringify(this.mode)}`);
-    }
-    if (this.mode === ClusterMtlsMode.PKI && !options.ca) throw new ConfigurationError('--cluster-mtls pki needs --cluster-ca-cert');
-    if (this.mode === ClusterMtlsMode.SHARED && options.ca) {
-      throw new ConfigurationError('--cluster-ca-cert is only used with --cluster-mtls pki (shared mode compares certificates, no CA is involved)');
-    }
-    let leaf: X509Certificate;
+    let identity;
     try {
-      leaf = new X509Certificate(options.cert);
+      identity = checkClusterIdentity(options, now);
     } catch (err) {
-      throw new ConfigurationError(`--cluster-cert is not a PEM certificate: ${(err as Error).message}`, { cause: err });
+      throw new ConfigurationError((err as Error).message, { cause: err });
     }
-    let key;
-    try {
-      key = createPrivateKey(options.key);
-    } catch (err) {
-      throw new ConfigurationError(`--cluster-cert-key is not a PEM private key: ${(err as Error).message}`, { cause: err });
-    }
-    if (!leaf.checkPrivateKey(key)) throw new ConfigurationError('--cluster-cert-key is not the private key of --cluster-cert');
-    this.validTo = new Date(leaf.validTo);
-    if (this.validTo.getTime() < now) throw new ConfigurationError(`--cluster-cert expired on ${this.validTo.toISOString()}`);
-    if (options.ca) {
-      try {
-        new X509Certificate(options.ca);
-      } catch (err) {
-        throw new ConfigurationError(`--cluster-ca-cert is not a PEM certificate: ${(err as Error).message}`, { cause: err });
-      }
-    }
-    this.cert = options.cert;
-    this.key = options.key;
-    this.ca = options.ca;
-    this.leafPem = leaf.toString();
-    this.fingerprint256 = leaf.fingerprint256;
+    this.mode = identity.mode;
+    this.validTo = identity.validTo;
+    this.cert = identity.cert;
+    this.key = identity.key;
+    this.ca = identity.ca;
+    this.leafPem = identity.leafPem;
+    this.fingerprint256 = identity.fingerprint256;
   }
 
   /** Reads the files and builds the identity; every failure is a {@link ConfigurationError} naming the flag. */
   static fromFiles(files: ClusterTlsFiles): ClusterTls {
-    const read = (flag: string, path: string): Buffer => {
-      try {
-        return readFileSync(path);
-      } catch (err) {
-        throw new ConfigurationError(`--${flag}: cannot read ${path}: ${(err as Error).message}`, { cause: err });
-      }
-    };
-    return new ClusterTls({
-      mode: files.mode,
-      cert: read('cluster-cert', files.certFile),
-      key: read('cluster-cert-key', files.keyFile),
-      ca: files.caFile === undefined ? undefined : read('cluster-ca-cert', files.caFile),
-    });
+    try {
+      return new ClusterTls(readClusterIdentityFiles(files));
+    } catch (err) {
+      if (err instanceof ConfigurationError) throw err;
+      throw new ConfigurationError((err as Error).message, { cause: err });
+    }
   }
 
   /**

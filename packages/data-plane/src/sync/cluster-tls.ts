@@ -1,43 +1,18 @@
-import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { checkClusterIdentity, ClusterMtlsMode, readClusterIdentityFiles, type ClusterIdentityFiles, type ClusterIdentityOptions } from '@sluice/protocol';
 import { isIP } from 'node:net';
 import { checkServerIdentity, type ConnectionOptions, type PeerCertificate } from 'node:tls';
 import { InvalidArgumentError, SyncTlsError } from '../errors.js';
 
-/**
- * How the data plane and the control plane authenticate each other (Kong's `cluster_mtls`):
- * - `shared`: both hold the same certificate and key; the control plane must present exactly that
- *   certificate (its SHA-256 fingerprint is pinned), and accepts us for presenting it too.
- * - `pki`: each node has its own certificate from the cluster CA; the control plane's certificate
- *   must chain to `--cluster-ca-cert` and name the server name (`--cluster-server-name`, default the
- *   host of `--control-plane`).
- */
-export const ClusterMtlsMode = {
-  SHARED: 'shared',
-  PKI: 'pki',
-} as const;
-export type ClusterMtlsMode = (typeof ClusterMtlsMode)[keyof typeof ClusterMtlsMode];
+export { ClusterMtlsMode };
 
-/** The PEM material of {@link ClusterTls}. */
-export interface ClusterTlsOptions {
-  /** Default `pki` when `ca` is given, else `shared`. */
-  readonly mode?: ClusterMtlsMode;
-  /** This data plane's client certificate (PEM; intermediates may follow the leaf). */
-  readonly cert: string | Buffer;
-  /** Its private key (PEM, unencrypted). */
-  readonly key: string | Buffer;
-  /** The cluster CA (PEM); required with `pki`, refused with `shared`. */
-  readonly ca?: string | Buffer;
+/** The PEM material of {@link ClusterTls}, and the control plane's name to verify. */
+export interface ClusterTlsOptions extends ClusterIdentityOptions {
   /** The name the control plane's certificate must carry, also sent as SNI (default: the URL's host). */
   readonly serverName?: string;
 }
 
 /** The files of {@link ClusterTls.fromFiles} (the flags `--cluster-cert`, `--cluster-cert-key`, `--cluster-ca-cert`). */
-export interface ClusterTlsFiles {
-  readonly mode?: ClusterMtlsMode;
-  readonly certFile: string;
-  readonly keyFile: string;
-  readonly caFile?: string;
+export interface ClusterTlsFiles extends ClusterIdentityFiles {
   readonly serverName?: string;
 }
 
@@ -58,64 +33,35 @@ export class ClusterTls {
   private readonly leafPem: string;
 
   constructor(options: ClusterTlsOptions, now: number = Date.now()) {
-    this.mode = options.mode ?? (options.ca ? ClusterMtlsMode.PKI : ClusterMtlsMode.SHARED);
-    if (this.mode !== ClusterMtlsMode.SHARED && this.mode !== ClusterMtlsMode.PKI) {
-      throw new InvalidArgumentError(`--cluster-mtls must be shared or pki, got ${JSON.stringify(this.mode)}`);
-    }
-    if (this.mode === ClusterMtlsMode.PKI && !options.ca) throw new InvalidArgumentError('--cluster-mtls pki needs --cluster-ca-cert');
-    if (this.mode === ClusterMtlsMode.SHARED && options.ca) {
-      throw new InvalidArgumentError('--cluster-ca-cert is only used with --cluster-mtls pki (shared mode pins the shared certificate, no CA is involved)');
-    }
-    let leaf: X509Certificate;
+    let identity;
     try {
-      leaf = new X509Certificate(options.cert);
+      identity = checkClusterIdentity(options, now);
     } catch (err) {
-      throw new InvalidArgumentError(`--cluster-cert is not a PEM certificate: ${(err as Error).message}`, { cause: err });
-    }
-    let key;
-    try {
-      key = createPrivateKey(options.key);
-    } catch (err) {
-      throw new InvalidArgumentError(`--cluster-cert-key is not a PEM private key: ${(err as Error).message}`, { cause: err });
-    }
-    if (!leaf.checkPrivateKey(key)) throw new InvalidArgumentError('--cluster-cert-key is not the private key of --cluster-cert');
-    const validTo = new Date(leaf.validTo);
-    if (validTo.getTime() < now) throw new InvalidArgumentError(`--cluster-cert expired on ${validTo.toISOString()}`);
-    if (options.ca) {
-      try {
-        new X509Certificate(options.ca);
-      } catch (err) {
-        throw new InvalidArgumentError(`--cluster-ca-cert is not a PEM certificate: ${(err as Error).message}`, { cause: err });
-      }
+      throw new InvalidArgumentError((err as Error).message, { cause: err });
     }
     if (options.serverName !== undefined && !/^[A-Za-z0-9._:*-]+$/.test(options.serverName)) {
       throw new InvalidArgumentError(`--cluster-server-name must be a host name, got ${JSON.stringify(options.serverName)}`);
     }
-    this.cert = options.cert;
-    this.key = options.key;
-    this.ca = options.ca;
+    this.mode = identity.mode;
+    this.cert = identity.cert;
+    this.key = identity.key;
+    this.ca = identity.ca;
     this.serverName = options.serverName;
-    this.leafPem = leaf.toString();
-    this.fingerprint256 = leaf.fingerprint256;
+    this.leafPem = identity.leafPem;
+    this.fingerprint256 = identity.fingerprint256;
   }
 
   /** Reads the files and builds the identity; every failure is an {@link InvalidArgumentError} naming the flag. */
   static fromFiles(files: ClusterTlsFiles): ClusterTls {
-    const read = (flag: string, path: string): Buffer => {
-      try {
-        return readFileSync(path);
-      } catch (err) {
-        throw new InvalidArgumentError(`--${flag}: cannot read ${path}: ${(err as Error).message}`, { cause: err });
-      }
-    };
-    return new ClusterTls({
-      mode: files.mode,
-      cert: read('cluster-cert', files.certFile),
-      key: read('cluster-cert-key', files.keyFile),
-      ca: files.caFile === undefined ? undefined : read('cluster-ca-cert', files.caFile),
-      serverName: files.serverName,
-    });
+    let material;
+    try {
+      material = readClusterIdentityFiles(files);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message, { cause: err });
+    }
+    return new ClusterTls({ ...material, serverName: files.serverName });
   }
+
 
   /**
    * TLS options for the `wss://` connection to `host`: our certificate as the client certificate,
