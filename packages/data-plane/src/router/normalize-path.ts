@@ -1,3 +1,5 @@
+import { removeDotSegments } from '@sluice/protocol';
+
 /**
  * Request-path normalisation exactly as Kong's `kong.tools.uri.normalize(uri, true)`, which Kong
  * applies (through `kong.router.utils.strip_uri_args`) before routing.
@@ -14,8 +16,6 @@ const IS_RESERVED = /* @__PURE__ */ (() => {
 })();
 
 const CH_PERCENT = 0x25;
-const CH_DOT = 0x2e;
-const CH_SLASH = 0x2f;
 
 function hexValue(code: number): number {
   if (code >= 0x30 && code <= 0x39) return code - 0x30;
@@ -47,50 +47,6 @@ function decodePercent(path: string): string {
 }
 
 /**
- * Removes dot segments and merges `//` the way Kong's `normalize` does (its loop, not RFC 3986
- * section 5.2.4 verbatim: `/..` above the root is dropped, and an empty result is `""`).
- */
-function removeDotSegments(input: string): string {
-  const output: string[] = [];
-  let uri = input;
-  while (uri.length > 0) {
-    const first = uri.charCodeAt(0);
-    const second = uri.length > 1 ? uri.charCodeAt(1) : -1;
-    const third = uri.length > 2 ? uri.charCodeAt(2) : -1;
-    const fourth = uri.length > 3 ? uri.charCodeAt(3) : -1;
-    if (uri === '/.') {
-      uri = '/';
-    } else if (uri === '/..') {
-      uri = '/';
-      output.pop();
-    } else if (uri === '.' || uri === '..') {
-      uri = '';
-    } else if (first === CH_DOT && second === CH_DOT && third === CH_SLASH) {
-      uri = uri.slice(3);
-    } else if (first === CH_DOT && second === CH_SLASH) {
-      uri = uri.slice(2);
-    } else if (first === CH_SLASH && second === CH_DOT && third === CH_SLASH) {
-      uri = uri.slice(2);
-    } else if (first === CH_SLASH && second === CH_DOT && third === CH_DOT && fourth === CH_SLASH) {
-      uri = uri.slice(3);
-      output.pop();
-    } else if (first === CH_SLASH && second === CH_SLASH) {
-      uri = uri.slice(1);
-    } else {
-      const next = uri.indexOf('/', 1);
-      if (next === -1) {
-        output.push(uri);
-        uri = '';
-      } else {
-        output.push(uri.slice(0, next));
-        uri = uri.slice(next);
-      }
-    }
-  }
-  return output.join('');
-}
-
-/**
  * The normalised form of a request path (no query string), as Kong routes on it: `%xx` of reserved
  * bytes upper-cased, every other `%xx` decoded, dot segments removed, `//` merged.
  */
@@ -98,6 +54,6 @@ export function normalizePath(path: string): string {
   if (path === '' || path === '/') return path;
   let uri = path.indexOf('%') === -1 ? path : decodePercent(path);
   if (uri.indexOf('.') === -1 && uri.indexOf('//') === -1) return uri;
-  uri = removeDotSegments(uri);
+  uri = removeDotSegments(uri, true);
   return uri;
 }

@@ -23,7 +23,7 @@ export {
   validateHeaderName,
   validateHttpMethod,
 } from './field-validators.js';
-export { normalizePath } from './normalize-path.js';
+export { normalizePath, removeDotSegments } from './normalize-path.js';
 export { checkRouteRegex, compileRouteRegex } from './route-regex.js';
 export { expandServiceUrl, type ServiceUrlFields } from './service-url.js';
 export { WRITE_MODES, type WriteMode, type PrepareOptions, type PrepareResult } from './prepare-entity.js';

@@ -47,8 +47,26 @@ export function normalizePath(uri: string, mergeSlashes = false): string {
   if (!uri.includes('.')) {
     if (!mergeSlashes || !uri.includes('//')) return uri;
   }
+  return removeDotSegments(uri, mergeSlashes);
+}
+
+const CH_DOT = 0x2e;
+const CH_SLASH = 0x2f;
+
+/**
+ * Removes dot segments (and, with `mergeSlashes`, merges runs of `/`) the way Kong's `normalize`
+ * loop does — not RFC 3986 section 5.2.4 verbatim: `/..` above the root is dropped, and an empty
+ * result is `""`. Works on any string, UTF-16 or "binary" (one code unit per byte), since it only
+ * looks at `.` and `/`. Shared by route validation and the data plane's router.
+ */
+export function removeDotSegments(input: string, mergeSlashes: boolean): string {
   const output: string[] = [];
+  let uri = input;
   while (uri.length > 0) {
+    const first = uri.charCodeAt(0);
+    const second = uri.length > 1 ? uri.charCodeAt(1) : -1;
+    const third = uri.length > 2 ? uri.charCodeAt(2) : -1;
+    const fourth = uri.length > 3 ? uri.charCodeAt(3) : -1;
     if (uri === '/.') {
       uri = '/';
     } else if (uri === '/..') {
@@ -56,25 +74,25 @@ export function normalizePath(uri: string, mergeSlashes = false): string {
       output.pop();
     } else if (uri === '.' || uri === '..') {
       uri = '';
-    } else if (uri.startsWith('../')) {
+    } else if (first === CH_DOT && second === CH_DOT && third === CH_SLASH) {
       uri = uri.slice(3);
-    } else if (uri.startsWith('./')) {
+    } else if (first === CH_DOT && second === CH_SLASH) {
       uri = uri.slice(2);
-    } else if (uri.startsWith('/./')) {
+    } else if (first === CH_SLASH && second === CH_DOT && third === CH_SLASH) {
       uri = uri.slice(2);
-    } else if (uri.startsWith('/../')) {
+    } else if (first === CH_SLASH && second === CH_DOT && third === CH_DOT && fourth === CH_SLASH) {
       uri = uri.slice(3);
       output.pop();
-    } else if (mergeSlashes && uri.startsWith('//')) {
+    } else if (mergeSlashes && first === CH_SLASH && second === CH_SLASH) {
       uri = uri.slice(1);
     } else {
-      const i = uri.indexOf('/', 1);
-      if (i >= 0) {
-        output.push(uri.slice(0, i));
-        uri = uri.slice(i);
-      } else {
+      const next = uri.indexOf('/', 1);
+      if (next === -1) {
         output.push(uri);
         uri = '';
+      } else {
+        output.push(uri.slice(0, next));
+        uri = uri.slice(next);
       }
     }
   }
