@@ -8,6 +8,7 @@ import { DEFAULT_ADMIN_BODY_LIMIT_BYTES } from './admin/index.js';
 import { ControlPlane, DEFAULT_ADMIN_LISTEN, DEFAULT_CLUSTER_LISTEN, formatListenAddress, packageVersion, parseListenAddress } from './control-plane.js';
 import { ConfigurationError } from './errors.js';
 import { DEFAULT_DATA_DIR } from './store/index.js';
+import { DEFAULT_CHANGE_LOG_RETENTION_VERSIONS } from './changes/change-log-janitor.js';
 import { ClusterMtlsMode, ClusterTls } from './stream/cluster-tls.js';
 
 /** The flags of `sluice-cp`, their defaults and help. */
@@ -21,6 +22,7 @@ const FLAGS = {
   'database-url': { default: undefined, help: 'PostgreSQL URL (postgres://user:pass@host:5432/db); without it the embedded database is used' },
   'data-dir': { default: DEFAULT_DATA_DIR, help: 'embedded database directory (used when no --database-url)' },
   'admin-body-limit': { default: String(DEFAULT_ADMIN_BODY_LIMIT_BYTES), help: 'largest Admin API request body, in bytes' },
+  'change-log-retention': { default: String(DEFAULT_CHANGE_LOG_RETENTION_VERSIONS), help: 'config versions kept in the change log; data planes further behind get a snapshot' },
   'log-level': { default: 'info', help: 'fatal, error, warn, info, debug, trace or silent' },
 } as const;
 type FlagName = keyof typeof FLAGS;
@@ -50,6 +52,7 @@ export interface CliSettings {
   databaseUrl?: string;
   dataDir: string;
   adminBodyLimitBytes: number;
+  changeLogRetentionVersions: number;
   logLevel: string;
   /** Mutual TLS on the cluster stream, or null for plain ws://. The files are read by {@link loadClusterTls}. */
   clusterTls: { mode: ClusterMtlsMode; certFile: string; keyFile: string; caFile?: string } | null;
@@ -103,6 +106,8 @@ export function resolveSettings(argv: string[], env: NodeJS.ProcessEnv): CliSett
     if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
     return FLAGS[name].default;
   };
+  const retention = Number(get('change-log-retention'));
+  if (!Number.isSafeInteger(retention) || retention < 1) throw new ConfigurationError('--change-log-retention must be a positive integer number of versions');
   const bodyLimit = Number(get('admin-body-limit'));
   if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 1) throw new ConfigurationError(`--admin-body-limit must be a positive integer number of bytes`);
   const logLevel = get('log-level') ?? 'info';
@@ -121,7 +126,7 @@ export function resolveSettings(argv: string[], env: NodeJS.ProcessEnv): CliSett
   }
   const databaseUrl = get('database-url');
   const clusterTls = resolveClusterTls(get);
-  return { adminListen, clusterListen, databaseUrl, dataDir: get('data-dir') ?? DEFAULT_DATA_DIR, adminBodyLimitBytes: bodyLimit, logLevel, clusterTls };
+  return { adminListen, clusterListen, databaseUrl, dataDir: get('data-dir') ?? DEFAULT_DATA_DIR, adminBodyLimitBytes: bodyLimit, changeLogRetentionVersions: retention, logLevel, clusterTls };
 }
 
 /** Masks the password of a database URL for logs. */
@@ -167,6 +172,7 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
     databaseUrl: settings.databaseUrl,
     dataDir: settings.dataDir,
     adminLimits: { bodyLimitBytes: settings.adminBodyLimitBytes },
+    changeLogRetentionVersions: settings.changeLogRetentionVersions,
     clusterTls: clusterTls ?? undefined,
   });
   logger.info(settings.databaseUrl ? { database: maskUrl(settings.databaseUrl) } : { dataDir: settings.dataDir }, 'starting control plane');

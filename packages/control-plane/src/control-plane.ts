@@ -11,6 +11,7 @@ import { ClosedError } from './errors.js';
 import { type Store, openStore } from './store/index.js';
 import { randomUUID } from 'node:crypto';
 import { ConfigMirror } from './changes/config-mirror.js';
+import { ChangeLogJanitor } from './changes/change-log-janitor.js';
 import { clusteringApi } from './stream/clustering-api.js';
 import { DataPlaneRegistry } from './stream/data-plane-registry.js';
 import { StreamServer } from './stream/stream-server.js';
@@ -55,6 +56,8 @@ export interface ControlPlaneOptions {
   clusterTls?: ClusterTls;
   /** How often the change log is polled when no NOTIFY arrives, in ms (default 1000). */
   changePollIntervalMs?: number;
+  /** Change-log versions kept behind the head (default 10,000); data planes further behind get a snapshot. */
+  changeLogRetentionVersions?: number;
 }
 
 /** The addresses a started control plane listens on. */
@@ -95,6 +98,7 @@ export class ControlPlane {
   #store: Store | null = null;
   #admin: FastifyInstance | null = null;
   #mirror: ConfigMirror | null = null;
+  #janitor: ChangeLogJanitor | null = null;
   #stream: StreamServer | null = null;
   #isStopped = false;
   /** This process's id among control-plane replicas (stamped on the data planes it serves). */
@@ -123,6 +127,9 @@ export class ControlPlane {
       const mirror = new ConfigMirror({ source: store, logger: logger.child({ component: 'mirror' }), pollIntervalMs: this.#options.changePollIntervalMs });
       await mirror.start();
       this.#mirror = mirror;
+      const janitor = new ChangeLogJanitor({ db: store.db, logger: logger.child({ component: 'janitor' }), retentionVersions: this.#options.changeLogRetentionVersions });
+      janitor.start();
+      this.#janitor = janitor;
       const registry = new DataPlaneRegistry({
         db: store.db,
         logger: logger.child({ component: 'registry' }),
@@ -168,6 +175,7 @@ export class ControlPlane {
     this.#stream = null;
     if (stream) await stream.close();
     this.#mirror?.stop();
+    this.#janitor?.stop();
     const admin = this.#admin;
     this.#admin = null;
     if (admin) await admin.close();
