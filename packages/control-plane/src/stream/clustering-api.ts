@@ -1,4 +1,6 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import { pageResponse, parsePageParams, registerEndpoint } from '../admin/index.js';
+import { KongDaoError } from '../errors.js';
 import type { ConfigMirror } from '../changes/config-mirror.js';
 import type { DataPlaneRecord, DataPlaneRegistry } from './data-plane-registry.js';
 import { SyncStatus } from './data-plane-registry.js';
@@ -18,22 +20,6 @@ export interface ClusteringApiOptions {
   stream?: StreamServer;
 }
 
-const DEFAULT_PAGE_SIZE = 100;
-const MAX_PAGE_SIZE = 1000;
-
-function encodeOffset(id: string): string {
-  return Buffer.from(JSON.stringify([id])).toString('base64url');
-}
-
-function decodeOffset(token: string): string | null {
-  try {
-    const parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-    return Array.isArray(parsed) && typeof parsed[0] === 'string' ? parsed[0] : null;
-  } catch {
-    return null;
-  }
-}
-
 /**
  * The `/clustering/*` endpoints: the fleet of data planes, a summary against the head, and a wait
  * for a config version to reach every connected data plane.
@@ -43,125 +29,118 @@ export function clusteringApi(options: ClusteringApiOptions): FastifyPluginAsync
   const head = () => ({ epoch: mirror.epoch, version: mirror.version });
 
   return async (app: FastifyInstance) => {
-    app.get('/clustering/data-planes', async (req, reply) => {
-      const query = req.query as Record<string, string | undefined>;
-      let size = DEFAULT_PAGE_SIZE;
-      if (query.size !== undefined) {
-        size = Number(query.size);
-        if (!Number.isFinite(size) || query.size.trim() === '') return reply.code(400).send({ code: 9, name: 'invalid size', message: 'size must be a number' });
-        if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) return reply.code(400).send({ code: 9, name: 'invalid size', message: `size must be an integer between 1 and ${MAX_PAGE_SIZE}` });
-      }
-      let afterId: string | undefined;
-      if (query.offset !== undefined) {
-        const id = decodeOffset(query.offset);
-        if (id === null) return reply.code(400).send({ code: 7, name: 'invalid offset', message: `'${query.offset}' is not a valid offset: bad json encoding` });
-        afterId = id;
-      }
-      const rows = await registry.list({ afterId, limit: size + 1 });
-      const page = rows.slice(0, size);
-      const now = Date.now();
-      const data = page.map((r) => registry.view(r, head(), now));
-      if (rows.length > size) {
-        const offset = encodeOffset(page[page.length - 1].id);
-        return { data, offset, next: `/clustering/data-planes?offset=${encodeURIComponent(offset)}${query.size !== undefined ? `&size=${size}` : ''}` };
-      }
-      return { data, next: null };
-    });
-
-    app.get('/clustering/status', async () => {
-      const rows = await registry.list();
-      const now = Date.now();
-      const counts = { total: rows.length, connected: 0, in_sync: 0, behind: 0, rejected: 0, incompatible: 0 };
-      for (const r of rows) {
-        if (!registry.isConnected(r, now)) continue;
-        counts.connected++;
-        counts[registry.syncStatus(r, head())]++;
-      }
-      return {
-        config: { epoch: mirror.epoch, version: mirror.version, hash: mirror.hashHex() },
-        data_planes: counts,
-        database: { reachable: mirror.lastError === null },
-        replica: stream
-          ? {
-              connections: stream.sessions.size,
-              mtls: stream.tlsMode ?? 'off',
-              refused_connections: stream.refusedConnections,
-              snapshots_in_flight: stream.snapshotsInFlight,
-              snapshots_sent: stream.stats.snapshotsSent,
-              deltas_sent: stream.stats.deltasSent,
-              acks: stream.stats.acks,
-              nacks: stream.stats.nacks,
-              bytes_sent: stream.stats.bytesSent,
-            }
-          : null,
-      };
-    });
-
-    app.get('/clustering/propagation/:version', async (req, reply) => {
-      const { version: raw } = req.params as { version: string };
-      const query = req.query as Record<string, string | undefined>;
-      const version = Number(raw);
-      if (!/^\d+$/.test(raw) || !Number.isSafeInteger(version)) {
-        return reply.code(400).send({ message: `invalid version '${raw}': expected a non-negative integer` });
-      }
-      let timeoutMs = DEFAULT_PROPAGATION_TIMEOUT_MS;
-      if (query.timeout_ms !== undefined) {
-        timeoutMs = Number(query.timeout_ms);
-        if (!/^\d+$/.test(query.timeout_ms) || !Number.isSafeInteger(timeoutMs)) {
-          return reply.code(400).send({ message: 'timeout_ms must be a non-negative integer' });
-        }
-        timeoutMs = Math.min(timeoutMs, MAX_PROPAGATION_TIMEOUT_MS);
-      }
-      // With no data plane connected the wait is vacuously complete; a pipeline that expects its
-      // fleet can ask for at least N data planes to have applied the version.
-      let minDataPlanes = 0;
-      if (query.min_data_planes !== undefined) {
-        minDataPlanes = Number(query.min_data_planes);
-        if (!/^\d+$/.test(query.min_data_planes) || !Number.isSafeInteger(minDataPlanes)) {
-          return reply.code(400).send({ message: 'min_data_planes must be a non-negative integer' });
-        }
-      }
-      const started = Date.now();
-      const deadline = started + timeoutMs;
-      const classify = (rows: DataPlaneRecord[]) => {
+    registerEndpoint(app, '/clustering/data-planes', {
+      GET: async (req) => {
+        const params = parsePageParams(req.query as Record<string, unknown>, { allowTags: false });
+        const after = params.after === null ? undefined : params.after[0];
+        if (after !== undefined && typeof after !== 'string') throw KongDaoError.invalidOffset(params.rawOffset ?? '', 'bad json encoding');
+        const rows = await registry.list({ afterId: after, limit: params.size + 1 });
+        const page = rows.slice(0, params.size);
         const now = Date.now();
-        const done: DataPlaneRecord[] = [];
-        const pending: DataPlaneRecord[] = [];
-        const rejected: DataPlaneRecord[] = [];
+        const data = page.map((r) => registry.view(r, head(), now));
+        const lastKey = rows.length > params.size ? [page[page.length - 1].id] : null;
+        return pageResponse(data, { basePath: '/clustering/data-planes', lastKey, params, echoFilters: true });
+      },
+    });
+
+    registerEndpoint(app, '/clustering/status', {
+      GET: async () => {
+        const rows = await registry.list();
+        const now = Date.now();
+        const counts = { total: rows.length, connected: 0, in_sync: 0, behind: 0, rejected: 0, incompatible: 0 };
         for (const r of rows) {
-          if (!registry.isConnected(r, now) || r.incompatible) continue;
-          if (r.appliedEpoch === mirror.epoch && r.appliedVersion >= version) done.push(r);
-          else if (r.rejectedVersion !== null && r.rejectedVersion >= version && r.appliedEpoch === mirror.epoch) rejected.push(r);
-          else pending.push(r);
+          if (!registry.isConnected(r, now)) continue;
+          counts.connected++;
+          counts[registry.syncStatus(r, head())]++;
         }
-        return { done, pending, rejected };
-      };
-      const brief = (r: DataPlaneRecord) => ({ id: r.id, hostname: r.hostname, config_version: r.appliedVersion });
-      for (;;) {
-        const { done, pending, rejected } = classify(await registry.list());
-        const body = {
-          version,
-          epoch: mirror.epoch,
-          waited_ms: Date.now() - started,
-          propagated: pending.length === 0 && rejected.length === 0 && done.length >= minDataPlanes,
-          applied: done.map(brief),
-          pending: pending.map(brief),
-          rejected: rejected.map((r) => ({ ...brief(r), error: r.lastError })),
+        return {
+          config: { epoch: mirror.epoch, version: mirror.version, hash: mirror.hashHex() },
+          data_planes: counts,
+          database: { reachable: mirror.lastError === null },
+          replica: stream
+            ? {
+                connections: stream.sessions.size,
+                mtls: stream.tlsMode ?? 'off',
+                refused_connections: stream.refusedConnections,
+                snapshots_in_flight: stream.snapshotsInFlight,
+                snapshots_sent: stream.stats.snapshotsSent,
+                deltas_sent: stream.stats.deltasSent,
+                acks: stream.stats.acks,
+                nacks: stream.stats.nacks,
+                bytes_sent: stream.stats.bytesSent,
+              }
+            : null,
         };
-        if (pending.length === 0 && done.length + rejected.length >= minDataPlanes) return reply.code(rejected.length === 0 ? 200 : 409).send(body);
-        if (Date.now() >= deadline) return reply.code(504).send({ message: `version ${version} has not reached every connected data plane within ${timeoutMs} ms`, ...body });
-        // Wake on a local ack, or re-read after a short poll for data planes on other replicas.
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            clearTimeout(timer);
-            registry.off('persisted', done);
-            resolve();
+      },
+    });
+
+    registerEndpoint(app, '/clustering/propagation/:version', {
+      GET: async (req, reply) => {
+        const { version: raw } = req.params as { version: string };
+        const query = req.query as Record<string, string | undefined>;
+        const version = Number(raw);
+        if (!/^\d+$/.test(raw) || !Number.isSafeInteger(version)) {
+          return reply.code(400).send({ message: `invalid version '${raw}': expected a non-negative integer` });
+        }
+        let timeoutMs = DEFAULT_PROPAGATION_TIMEOUT_MS;
+        if (query.timeout_ms !== undefined) {
+          timeoutMs = Number(query.timeout_ms);
+          if (!/^\d+$/.test(query.timeout_ms) || !Number.isSafeInteger(timeoutMs)) {
+            return reply.code(400).send({ message: 'timeout_ms must be a non-negative integer' });
+          }
+          timeoutMs = Math.min(timeoutMs, MAX_PROPAGATION_TIMEOUT_MS);
+        }
+        // With no data plane connected the wait is vacuously complete; a pipeline that expects its
+        // fleet can ask for at least N data planes to have applied the version.
+        let minDataPlanes = 0;
+        if (query.min_data_planes !== undefined) {
+          minDataPlanes = Number(query.min_data_planes);
+          if (!/^\d+$/.test(query.min_data_planes) || !Number.isSafeInteger(minDataPlanes)) {
+            return reply.code(400).send({ message: 'min_data_planes must be a non-negative integer' });
+          }
+        }
+        const started = Date.now();
+        const deadline = started + timeoutMs;
+        const classify = (rows: DataPlaneRecord[]) => {
+          const now = Date.now();
+          const done: DataPlaneRecord[] = [];
+          const pending: DataPlaneRecord[] = [];
+          const rejected: DataPlaneRecord[] = [];
+          for (const r of rows) {
+            if (!registry.isConnected(r, now) || r.incompatible) continue;
+            if (r.appliedEpoch === mirror.epoch && r.appliedVersion >= version) done.push(r);
+            else if (r.rejectedVersion !== null && r.rejectedVersion >= version && r.appliedEpoch === mirror.epoch) rejected.push(r);
+            else pending.push(r);
+          }
+          return { done, pending, rejected };
+        };
+        const brief = (r: DataPlaneRecord) => ({ id: r.id, hostname: r.hostname, config_version: r.appliedVersion });
+        for (;;) {
+          const { done, pending, rejected } = classify(await registry.list());
+          const body = {
+            version,
+            epoch: mirror.epoch,
+            waited_ms: Date.now() - started,
+            propagated: pending.length === 0 && rejected.length === 0 && done.length >= minDataPlanes,
+            applied: done.map(brief),
+            pending: pending.map(brief),
+            rejected: rejected.map((r) => ({ ...brief(r), error: r.lastError })),
           };
-          const timer = setTimeout(done, Math.min(PROPAGATION_POLL_MS, Math.max(0, deadline - Date.now())));
-          registry.on('persisted', done);
-        });
-        if (req.raw.destroyed) return reply;
-      }
+          if (pending.length === 0 && done.length + rejected.length >= minDataPlanes) return reply.code(rejected.length === 0 ? 200 : 409).send(body);
+          if (Date.now() >= deadline) return reply.code(504).send({ message: `version ${version} has not reached every connected data plane within ${timeoutMs} ms`, ...body });
+          // Wake on a local ack, or re-read after a short poll for data planes on other replicas.
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              clearTimeout(timer);
+              registry.off('persisted', done);
+              resolve();
+            };
+            const timer = setTimeout(done, Math.min(PROPAGATION_POLL_MS, Math.max(0, deadline - Date.now())));
+            registry.on('persisted', done);
+          });
+          if (req.raw.destroyed) return reply;
+        }
+      },
     });
   };
 }
