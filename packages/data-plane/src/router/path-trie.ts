@@ -9,6 +9,13 @@ import { compareEntries, type PathEntry } from './route-group.js';
 export interface TrieNode {
   readonly entries: readonly PathEntry[];
   readonly children: ReadonlyMap<number, TrieNode> | null;
+  /**
+   * The character code of the only child, or -1 when there are none or several. Most nodes of a
+   * path trie sit on a chain with one child each; the match walk follows these without a Map lookup.
+   */
+  readonly onlyCode: number;
+  /** The only child (see {@link onlyCode}), else null. */
+  readonly only: TrieNode | null;
 }
 
 /** A batch of changes to the entries stored under one key. */
@@ -62,5 +69,9 @@ export function applyTrieChanges(node: TrieNode | null, changes: readonly TrieCh
     children = node.children as Map<number, TrieNode>;
   }
   if (entries.length === 0 && children === null) return null;
-  return { entries, children };
+  if (children !== null && children.size === 1) {
+    const [[onlyCode, only]] = children;
+    return { entries, children, onlyCode, only };
+  }
+  return { entries, children, onlyCode: -1, only: null };
 }

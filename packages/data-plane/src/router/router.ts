@@ -180,8 +180,15 @@ function searchTrie(root: TrieNode | null | undefined): void {
       }
     }
     if (depth >= path.length || node.children === null) return;
-    const next = node.children.get(path.charCodeAt(depth));
-    if (next === undefined) return;
+    const code = path.charCodeAt(depth);
+    let next: TrieNode | null | undefined;
+    if (node.onlyCode !== -1) {
+      if (node.onlyCode !== code) return;
+      next = node.only;
+    } else {
+      next = node.children.get(code);
+    }
+    if (next === undefined || next === null) return;
     node = next;
     depth++;
   }
