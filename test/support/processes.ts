@@ -87,7 +87,7 @@ export interface DataPlaneHandle {
 }
 
 /** Starts sluice-dp on random ports against a control plane's cluster address. */
-export async function startDataPlane(opts: { controlPlane: string; cacheDir: string; args?: string[]; waitListening?: boolean }): Promise<DataPlaneHandle> {
+export async function startDataPlane(opts: { controlPlane: string; cacheDir: string; args?: string[] }): Promise<DataPlaneHandle> {
   const args = ['--control-plane', opts.controlPlane, '--cache-dir', opts.cacheDir, '--proxy-listen', '127.0.0.1:0', '--status-listen', '127.0.0.1:0', ...(opts.args ?? [])];
   const proc = new SluiceProcess('sluice-dp', DP_BIN, args);
   const [proxy, status] = await Promise.all([proc.address('proxy'), proc.address('status')]);

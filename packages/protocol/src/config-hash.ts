@@ -15,17 +15,12 @@ export function resourceDigest(kind: EntityKind, id: string, payload: Uint8Array
   return BigInt('0x' + h.digest('hex'));
 }
 
-/** The hash of an empty config: 32 zero bytes. */
-export const EMPTY_CONFIG_HASH: Uint8Array = new Uint8Array(32);
-
 /**
  * The content hash of a whole config: the sum, modulo 2^256, of every resource's digest (an
  * additive multiset hash). Both planes compute it over the exact payload bytes that travel on the
  * stream, and update it in O(1) per changed entity: adding a resource adds its digest, removing one
  * subtracts it. Two configs with the same resources give the same hash whatever the order of
- * operations that built them.
- *
- * An instance is mutable; `clone()` gives an independent copy for building the next version.
+ * operations that built them. An instance is mutable.
  */
 export class ConfigHash {
   private sum: bigint;
@@ -74,11 +69,6 @@ export class ConfigHash {
   /** The current hash as 64 lower-case hex characters. */
   hex(): string {
     return this.sum.toString(16).padStart(64, '0');
-  }
-
-  /** An independent copy. O(number of resources); use it once per build, not per change. */
-  clone(): ConfigHash {
-    return new ConfigHash(this.sum, new Map(this.digests));
   }
 }
 

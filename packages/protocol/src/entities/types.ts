@@ -67,14 +67,4 @@ export interface Route {
 }
 
 /** The entity kinds carried on the cluster stream, by their Admin API collection name. */
-export const ENTITY_KINDS = ['services', 'routes'] as const;
-export type EntityKind = (typeof ENTITY_KINDS)[number];
-
-/** Maps an entity kind to its TypeScript shape. */
-export interface EntityByKind {
-  services: Service;
-  routes: Route;
-}
-
-/** Any entity carried on the cluster stream. */
-export type Entity = Service | Route;
+export type EntityKind = 'services' | 'routes';
