@@ -85,6 +85,8 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
   /** Value of the client's Upgrade header (WebSocket handshakes). */
   upgrade: string | undefined = undefined;
   private hasBody = false;
+  /** The client headers that are forwarded (flat name/value list), filled by {@link scanHeaders}. */
+  private readonly forwardedHeaders: string[] = [];
 
   match: RouteMatch | null = null;
   private upstream: UpstreamTarget | null = null;
@@ -123,10 +125,11 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
   }
 
   /**
-   * Reads the client's headers once: keeps those that are forwarded in `out` (flat name/value
-   * list) and notes those the proxy rewrites. Returns `out`.
+   * Reads the client's headers once: keeps those that are forwarded (for {@link upstreamHeaders})
+   * and notes those the proxy rewrites. Call before routing: it sets {@link host}.
    */
-  scanHeaders(out: string[]): string[] {
+  scanHeaders(): void {
+    const out = this.forwardedHeaders;
     const raw = this.req.rawHeaders;
     let connection: string | undefined;
     for (let i = 0; i < raw.length; i += 2) {
@@ -188,11 +191,14 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
         for (let i = out.length - 2; i >= 0; i -= 2) if (listed.includes(out[i]!.toLowerCase())) out.splice(i, 2);
       }
     }
-    return out;
   }
 
-  /** Appends the headers the proxy sets on the upstream request (Kong's nginx template and handler). */
-  addForwardingHeaders(out: string[], match: RouteMatch, upstream: UpstreamTarget): void {
+  /**
+   * The upstream request's headers (flat name/value list): the client's forwarded ones from
+   * {@link scanHeaders}, then those the proxy sets (Kong's nginx template and handler). Call once.
+   */
+  upstreamHeaders(match: RouteMatch, upstream: UpstreamTarget): string[] {
+    const out = this.forwardedHeaders;
     const ctx = this.ctx;
     const peer = peerAddress(this.req.socket.remoteAddress);
     const isTrusted = !ctx.trustedIps.isEmpty && ctx.trustedIps.has(this.req.socket.remoteAddress);
@@ -210,16 +216,15 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
     out.push('X-Real-IP', isTrusted && this.xRealIp !== undefined ? this.xRealIp : peer);
     out.push('Via', this.via === undefined ? ctx.viaToken : `${this.via}, ${ctx.viaToken}`);
     out.push(REQUEST_ID_HEADER, this.id);
+    return out;
   }
 
   /** Starts the upstream request for `match` (the route has a service). */
   forward(match: RouteMatch, upstream: UpstreamTarget): void {
     this.match = match;
     this.upstream = upstream;
-    const headers = this.scanHeadersResult!;
-    this.addForwardingHeaders(headers, match, upstream);
-    const queryAt = this.target.indexOf('?', 1);
-    const path = queryAt === -1 ? match.upstreamPath : match.upstreamPath + this.target.slice(queryAt);
+    const headers = this.upstreamHeaders(match, upstream);
+    const path = this.upstreamPath(match);
     const service = match.service!;
     const readTimeout = service.read_timeout > 0 ? service.read_timeout : 60_000;
     if (!this.hasBody) {
@@ -233,8 +238,11 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
     this.dispatchWith({ path, method: this.method, headers, body: this.req, headersTimeout: readTimeout, bodyTimeout: readTimeout });
   }
 
-  /** Set by the server: the forwarded client headers from {@link scanHeaders}. */
-  scanHeadersResult: string[] | null = null;
+  /** The upstream request target: the matched route's upstream path, then the client's query string as sent. */
+  upstreamPath(match: RouteMatch): string {
+    const queryAt = this.target.indexOf('?', 1);
+    return queryAt === -1 ? match.upstreamPath : match.upstreamPath + this.target.slice(queryAt);
+  }
 
   private bufferBody(path: string, headers: string[], readTimeout: number): void {
     const limit = this.ctx.options.requestBufferBytes;

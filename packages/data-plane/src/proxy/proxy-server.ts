@@ -1,10 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Service } from '@sluice/protocol';
+import type { Route, Service } from '@sluice/protocol';
 import { LifecycleError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
-import type { Router } from '../router/router.js';
+import type { RouteMatch, Router } from '../router/router.js';
 import { errorBody, PROXY_MESSAGES, rawResponse } from './error-responses.js';
 import { REQUEST_ID_HEADER, RESPONSE_LATENCY_HEADER } from './header-names.js';
 import type { ProxyContext } from './proxy-context.js';
@@ -14,6 +14,14 @@ import { RequestIdGenerator } from './request-id.js';
 import { TrustedIps } from './trusted-ips.js';
 import { UpgradeExchange } from './upgrade-exchange.js';
 import { UpstreamPools } from './upstream-pools.js';
+
+/** What sends a generated response: the exchange of a request, or the tunnel of an upgrade handshake. */
+interface Answerer {
+  fail(status: number, message: string, extraHeaders?: readonly string[]): void;
+}
+
+/** A match the proxy can forward: its route has a service. */
+type ForwardableMatch = RouteMatch & { readonly service: Service };
 
 /** The configuration one request is served with, start to end (swap it atomically by returning another). */
 export interface ProxyConfig {
@@ -166,36 +174,33 @@ export class ProxyServer {
     this.inFlightCount++;
     if (this.closing !== null) res.shouldKeepAlive = false;
     try {
-      this.route(exchange);
+      const match = this.routeOrAnswer(exchange, exchange, false);
+      if (match !== null) exchange.forward(match, this.ctx.pools.targetFor(match.service));
     } catch (err) {
       this.ctx.logger.error({ err, requestId: exchange.id }, 'proxy failed to handle a request');
       exchange.fail(500, PROXY_MESSAGES.internal);
     }
   }
 
-  private route(exchange: ProxyExchange): void {
+  /**
+   * Routes a request or an upgrade handshake with the config of the moment. Returns the match to
+   * forward (its route has a service), or null once `answerer` has sent the generated response
+   * (no config yet, unroutable target, no route, https-only route, route without service).
+   */
+  private routeOrAnswer(exchange: ProxyExchange, answerer: Answerer, isUpgrade: boolean): ForwardableMatch | null {
     const config = this.getConfig();
-    const headers = exchange.scanHeaders([]);
-    if (config === null) return exchange.fail(503, PROXY_MESSAGES.noService);
-    if (!normalizeTarget(exchange)) return exchange.fail(400, PROXY_MESSAGES.badRequest);
+    exchange.scanHeaders();
+    if (config === null) return answered(answerer, 503, PROXY_MESSAGES.noService);
+    if (!normalizeTarget(exchange)) return answered(answerer, 400, PROXY_MESSAGES.badRequest);
     const match = config.router.match(exchange);
-    if (match === null) return exchange.fail(404, PROXY_MESSAGES.noRoute);
-    const route = match.route;
-    if (Array.isArray(route.protocols) && route.protocols.length > 0 && !route.protocols.includes('http')) {
-      return this.redirectToHttps(exchange, route.https_redirect_status_code);
+    if (match === null) return answered(answerer, 404, PROXY_MESSAGES.noRoute);
+    if (!acceptsHttp(match.route)) {
+      // A handshake is never redirected: 426 whatever https_redirect_status_code says.
+      refuseHttp(exchange, answerer, isUpgrade ? 426 : match.route.https_redirect_status_code);
+      return null;
     }
-    const service = match.service;
-    if (service === null) return exchange.fail(503, PROXY_MESSAGES.noService);
-    exchange.scanHeadersResult = headers;
-    exchange.forward(match, this.ctx.pools.targetFor(service));
-  }
-
-  private redirectToHttps(exchange: ProxyExchange, code: number): void {
-    if (code === 301 || code === 302 || code === 307 || code === 308) {
-      const host = (exchange.host ?? '').replace(/:\d+$/, '').toLowerCase();
-      return exchange.fail(code, PROXY_MESSAGES.useHttps, ['Location', `https://${host}${exchange.target}`]);
-    }
-    exchange.fail(426, PROXY_MESSAGES.useHttps, ['Connection', 'Upgrade', 'Upgrade', 'TLS/1.2, HTTP/1.1']);
+    if (match.service === null) return answered(answerer, 503, PROXY_MESSAGES.noService);
+    return match as ForwardableMatch;
   }
 
   private respond(res: ServerResponse, requestId: string, startMs: number, status: number, message: string, extraHeaders?: readonly string[]): void {
@@ -225,21 +230,8 @@ export class ProxyServer {
     this.tunnels.add(tunnel);
     if (this.closing !== null) return tunnel.fail(503, PROXY_MESSAGES.noService);
     try {
-      const config = this.getConfig();
-      const exchange = tunnel.exchange;
-      const headers = exchange.scanHeaders([]);
-      if (config === null) return tunnel.fail(503, PROXY_MESSAGES.noService);
-      if (!normalizeTarget(exchange)) return tunnel.fail(400, PROXY_MESSAGES.badRequest);
-      const match = config.router.match(exchange);
-      if (match === null) return tunnel.fail(404, PROXY_MESSAGES.noRoute);
-      const route = match.route;
-      if (Array.isArray(route.protocols) && route.protocols.length > 0 && !route.protocols.includes('http')) {
-        return tunnel.fail(426, PROXY_MESSAGES.useHttps, ['Connection', 'Upgrade', 'Upgrade', 'TLS/1.2, HTTP/1.1']);
-      }
-      if (match.service === null) return tunnel.fail(503, PROXY_MESSAGES.noService);
-      const upstream = this.ctx.pools.targetFor(match.service);
-      exchange.addForwardingHeaders(headers, match, upstream);
-      tunnel.forward(match, upstream, headers);
+      const match = this.routeOrAnswer(tunnel.exchange, tunnel, true);
+      if (match !== null) tunnel.forward(match, this.ctx.pools.targetFor(match.service));
     } catch (err) {
       this.ctx.logger.error({ err, requestId: tunnel.exchange.id }, 'proxy failed to handle an upgrade');
       tunnel.fail(500, PROXY_MESSAGES.internal);
@@ -257,6 +249,26 @@ export class ProxyServer {
     const message = isTimeout ? PROXY_MESSAGES.requestTimeout : err.code === 'HPE_HEADER_OVERFLOW' ? PROXY_MESSAGES.headerTooLarge : PROXY_MESSAGES.badRequest;
     socket.end(rawResponse(status, message, requestId, this.ctx.serverToken));
   }
+}
+
+/** Sends a generated response through `answerer`; null, for `return answered(...)` in a router step. */
+function answered(answerer: Answerer, status: number, message: string): null {
+  answerer.fail(status, message);
+  return null;
+}
+
+/** Answers a request on an https-only route: a redirect for a 301/302/307/308 `code`, else 426. */
+function refuseHttp(exchange: ProxyExchange, answerer: Answerer, code: number): void {
+  if (code === 301 || code === 302 || code === 307 || code === 308) {
+    const host = (exchange.host ?? '').replace(/:\d+$/, '').toLowerCase();
+    return answerer.fail(code, PROXY_MESSAGES.useHttps, ['Location', `https://${host}${exchange.target}`]);
+  }
+  answerer.fail(426, PROXY_MESSAGES.useHttps, ['Connection', 'Upgrade', 'Upgrade', 'TLS/1.2, HTTP/1.1']);
+}
+
+/** Whether a route serves plain http (no protocols listed counts as yes). */
+function acceptsHttp(route: Route): boolean {
+  return !Array.isArray(route.protocols) || route.protocols.length === 0 || route.protocols.includes('http');
 }
 
 /**

@@ -38,10 +38,9 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
   }
 
   /** Sends the upgrade request upstream. */
-  forward(match: RouteMatch, upstream: UpstreamTarget, headers: string[]): void {
-    const target = this.exchange.target;
-    const queryAt = target.indexOf('?', 1);
-    const path = queryAt === -1 ? match.upstreamPath : match.upstreamPath + target.slice(queryAt);
+  forward(match: RouteMatch, upstream: UpstreamTarget): void {
+    const headers = this.exchange.upstreamHeaders(match, upstream);
+    const path = this.exchange.upstreamPath(match);
     const readTimeout = match.service!.read_timeout > 0 ? match.service!.read_timeout : 60_000;
     upstream.pool.dispatch(
       { path, method: this.exchange.method, headers, body: null, upgrade: this.exchange.upgrade ?? 'websocket', headersTimeout: readTimeout, bodyTimeout: readTimeout },
