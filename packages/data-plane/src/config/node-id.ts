@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isUuid } from '@sluice/protocol';
 import { CacheIoError } from '../errors.js';
 import { writeFileAtomic } from './write-file-atomic.js';
 
 /** Name of the file holding the node id in the cache directory. */
 export const NODE_ID_FILE_NAME = 'node_id';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * The data plane's node id: a UUID persisted in the cache directory, so a restarted data plane is
@@ -18,7 +17,7 @@ export async function loadOrCreateNodeId(dir: string): Promise<string> {
   const path = join(dir, NODE_ID_FILE_NAME);
   try {
     const text = (await readFile(path, 'utf8')).trim();
-    if (UUID.test(text)) return text.toLowerCase();
+    if (isUuid(text)) return text.toLowerCase();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
       throw new CacheIoError(`cannot read ${path}: ${(err as Error).message}`, { cause: err });
@@ -32,9 +31,4 @@ export async function loadOrCreateNodeId(dir: string): Promise<string> {
   }
   await writeFileAtomic(path, Buffer.from(id + '\n'), { mode: 0o644 });
   return id;
-}
-
-/** Whether a string is a UUID (any version), as node ids must be. */
-export function isUuid(value: string): boolean {
-  return UUID.test(value);
 }
