@@ -225,8 +225,7 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
     this.upstream = upstream;
     const headers = this.upstreamHeaders(match, upstream);
     const path = this.upstreamPath(match);
-    const service = match.service!;
-    const readTimeout = service.read_timeout > 0 ? service.read_timeout : 60_000;
+    const readTimeout = upstream.readTimeoutMs;
     if (!this.hasBody) {
       this.dispatchWith({ path, method: this.method, headers, body: null, headersTimeout: readTimeout, bodyTimeout: readTimeout });
       return;
@@ -292,8 +291,7 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
     this.ctx.pools.touch(this.upstream!, Date.now());
     const body = options.body;
     if (body !== null && body !== undefined && !Buffer.isBuffer(body)) {
-      const writeTimeout = this.match!.service!.write_timeout > 0 ? this.match!.service!.write_timeout : 60_000;
-      this.writeTimer = setTimeout(() => this.abortUpstream?.(new UpstreamWriteTimeoutError('upstream write timed out')), writeTimeout);
+      this.writeTimer = setTimeout(() => this.abortUpstream?.(new UpstreamWriteTimeoutError('upstream write timed out')), this.upstream!.writeTimeoutMs);
     }
     this.upstream!.pool.dispatch(options, this);
   }

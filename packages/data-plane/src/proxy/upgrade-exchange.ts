@@ -41,7 +41,7 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
   forward(match: RouteMatch, upstream: UpstreamTarget): void {
     const headers = this.exchange.upstreamHeaders(match, upstream);
     const path = this.exchange.upstreamPath(match);
-    const readTimeout = match.service!.read_timeout > 0 ? match.service!.read_timeout : 60_000;
+    const readTimeout = upstream.readTimeoutMs;
     upstream.pool.dispatch(
       { path, method: this.exchange.method, headers, body: null, upgrade: this.exchange.upgrade ?? 'websocket', headersTimeout: readTimeout, bodyTimeout: readTimeout },
       this,

@@ -19,12 +19,19 @@ export interface UpstreamPoolLimits {
   readonly idleCloseMs: number;
 }
 
+/** Kong's default for a service's connect, write and read timeouts, used when one is missing or not positive, ms. */
+const DEFAULT_UPSTREAM_TIMEOUT_MS = 60_000;
+
 /** Where and how to send requests for one service, resolved once per Service object. */
 export interface UpstreamTarget {
   readonly pool: Pool;
   /** Host header when the route does not preserve the client's: `host`, plus `:port` when not the scheme default. */
   readonly hostHeader: string;
   readonly isHttps: boolean;
+  /** service.read_timeout: most time between two reads of the upstream response (head, then body chunks), ms. */
+  readonly readTimeoutMs: number;
+  /** service.write_timeout: most time between two writes of a streamed request body, ms. */
+  readonly writeTimeoutMs: number;
   /** The pool's key, for diagnostics. */
   readonly key: string;
   /** Book-keeping of the shared pool. */
@@ -80,7 +87,7 @@ export class UpstreamPools {
     const port = Number.isInteger(service.port) && service.port > 0 ? service.port : defaultPort;
     const hostForUrl = service.host.includes(':') && !service.host.startsWith('[') ? `[${service.host}]` : service.host;
     const origin = `${isHttps ? 'https' : 'http'}://${hostForUrl}:${port}`;
-    const connectTimeout = service.connect_timeout > 0 ? service.connect_timeout : 60_000;
+    const connectTimeout = timeoutOf(service.connect_timeout);
     const verify = isHttps && service.tls_verify === true;
     const key = `${origin}|${connectTimeout}|${verify ? 'verify' : 'noverify'}`;
     let entry = this.pools.get(key);
@@ -100,7 +107,15 @@ export class UpstreamPools {
       entry = { pool, lastUsedMs: Date.now(), isClosed: false };
       this.pools.set(key, entry);
     }
-    return { pool: entry.pool, hostHeader: port === defaultPort ? hostForUrl : `${hostForUrl}:${port}`, isHttps, key, entry };
+    return {
+      pool: entry.pool,
+      hostHeader: port === defaultPort ? hostForUrl : `${hostForUrl}:${port}`,
+      isHttps,
+      readTimeoutMs: timeoutOf(service.read_timeout),
+      writeTimeoutMs: timeoutOf(service.write_timeout),
+      key,
+      entry,
+    };
   }
 
   /** Closes pools unused since `nowMs - idleCloseMs`; their in-flight requests finish first. */
@@ -128,6 +143,10 @@ export class UpstreamPools {
     this.pools.clear();
     await Promise.all(pools.map((pool) => (force ? pool.destroy() : pool.close()).catch(() => {})));
   }
+}
+
+function timeoutOf(serviceTimeoutMs: number): number {
+  return serviceTimeoutMs > 0 ? serviceTimeoutMs : DEFAULT_UPSTREAM_TIMEOUT_MS;
 }
 
 function isIpLiteral(host: string): boolean {
