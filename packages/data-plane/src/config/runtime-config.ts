@@ -29,20 +29,14 @@ export function resourceKey(kind: EntityKind, id: string): string {
   return kind + '/' + id;
 }
 
-/** The parts a RuntimeConfig is made of; built only by `applySnapshot` / `applyDelta`. */
-export interface RuntimeConfigParts {
-  readonly epoch: string;
-  readonly version: number;
-  /** The additive content hash (ConfigHash's sum of resource digests mod 2^256). */
-  readonly hashSum: bigint;
-  readonly resources: ImmutableMap<ConfigResource>;
-  readonly services: ImmutableMap<Service>;
-  readonly routes: ImmutableMap<Route>;
-  readonly routeCountByService: ImmutableMap<number>;
-  readonly router: Router;
-  readonly source: ConfigSource;
-  readonly appliedAtMs: number;
-}
+/**
+ * The parts a RuntimeConfig is made of (its fields, less the hash forms derived from `hashSum`);
+ * built only by `applySnapshot` / `applyDelta`.
+ */
+export type RuntimeConfigParts = Pick<
+  RuntimeConfig,
+  'epoch' | 'version' | 'hashSum' | 'resources' | 'services' | 'routes' | 'routeCountByService' | 'router' | 'source' | 'appliedAtMs'
+>;
 
 /**
  * One complete, validated, immutable config version: what the proxy serves. A request reads one
