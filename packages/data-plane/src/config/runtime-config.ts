@@ -91,13 +91,6 @@ export class RuntimeConfig implements ProxyConfig {
     Object.freeze(this);
   }
 
-  /** A ConfigHash holding every resource's digest (rehashes everything: O(config); for tools, not the apply path). */
-  hash(): ConfigHash {
-    const hash = new ConfigHash();
-    for (const r of this.resources.values()) hash.set(r.kind, r.id, r.payload);
-    return hash;
-  }
-
   /** The state as it travels in Hello, Heartbeat and Ack. */
   state(): ConfigStateMessage {
     return configStateMessage(this.epoch, this.version, this.hashBytes);
