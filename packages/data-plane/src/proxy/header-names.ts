@@ -88,3 +88,10 @@ export function connectionTokens(value: string): string[] | null {
   }
   return out;
 }
+
+/** Removes from a flat name/value header list the headers a Connection header value names (hop-by-hop too). */
+export function dropConnectionListed(headers: string[], connection: string): void {
+  const listed = connectionTokens(connection);
+  if (listed === null) return;
+  for (let i = headers.length - 2; i >= 0; i -= 2) if (listed.includes(headers[i]!.toLowerCase())) headers.splice(i, 2);
+}

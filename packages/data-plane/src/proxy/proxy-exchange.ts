@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { RouteMatch, RouterRequest } from '../router/router.js';
 import { PROXY_MESSAGES } from './error-responses.js';
-import { connectionTokens, HEADER_KINDS, headerKind, PROXY_LATENCY_HEADER, REQUEST_ID_HEADER, UPSTREAM_LATENCY_HEADER } from './header-names.js';
+import { dropConnectionListed, HEADER_KINDS, headerKind, PROXY_LATENCY_HEADER, REQUEST_ID_HEADER, UPSTREAM_LATENCY_HEADER } from './header-names.js';
 import type { ProxyContext } from './proxy-context.js';
 import type { UpstreamTarget } from './upstream-pools.js';
 
@@ -185,12 +185,7 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
           break;
       }
     }
-    if (connection !== undefined) {
-      const listed = connectionTokens(connection);
-      if (listed !== null) {
-        for (let i = out.length - 2; i >= 0; i -= 2) if (listed.includes(out[i]!.toLowerCase())) out.splice(i, 2);
-      }
-    }
+    if (connection !== undefined) dropConnectionListed(out, connection);
   }
 
   /**
@@ -360,12 +355,7 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
           break;
       }
     }
-    if (connection !== undefined) {
-      const listed = connectionTokens(connection);
-      if (listed !== null) {
-        for (let i = out.length - 2; i >= 0; i -= 2) if (listed.includes(out[i]!.toLowerCase())) out.splice(i, 2);
-      }
-    }
+    if (connection !== undefined) dropConnectionListed(out, connection);
     out.push('Via', via === undefined ? ctx.viaToken : `${via}, ${ctx.viaToken}`);
     out.push(UPSTREAM_LATENCY_HEADER, String(Math.round(nowMs - this.dispatchMs)));
     out.push(PROXY_LATENCY_HEADER, String(Math.round(this.dispatchMs - this.startMs)));
