@@ -1,5 +1,6 @@
 import type { Service } from '@sluice/protocol';
 import { Pool } from 'undici';
+import { LifecycleError } from '../errors.js';
 
 /** Limits of the connection pool kept for each upstream origin. */
 export interface UpstreamPoolLimits {
@@ -61,7 +62,10 @@ export class UpstreamPools {
     this.sweepTimer.unref();
   }
 
-  /** The target for `service` (cached per Service object). */
+  /**
+   * The target for `service` (cached per Service object).
+   * @throws LifecycleError after {@link close} when the service's pool is not open.
+   */
   targetFor(service: Service): UpstreamTarget {
     let target = this.targets.get(service);
     if (target === undefined) {
@@ -92,7 +96,7 @@ export class UpstreamPools {
     const key = `${origin}|${connectTimeout}|${verify ? 'verify' : 'noverify'}`;
     let entry = this.pools.get(key);
     if (entry === undefined) {
-      if (this.isClosed) throw new Error('upstream pools are closed');
+      if (this.isClosed) throw new LifecycleError('upstream pools are closed');
       const pool = new Pool(origin, {
         connections: this.limits.connections,
         pipelining: this.limits.pipelining,
