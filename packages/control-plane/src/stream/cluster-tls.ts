@@ -1,4 +1,4 @@
-import { checkClusterIdentity, ClusterMtlsMode, readClusterIdentityFiles, type ClusterIdentityFiles, type ClusterIdentityOptions } from '@sluice/protocol';
+import { checkClusterIdentity, ClusterMtlsMode, readClusterIdentityFiles, type ClusterIdentity, type ClusterIdentityFiles, type ClusterIdentityOptions } from '@sluice/protocol';
 import type { ServerOptions } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { ConfigurationError } from '../errors.js';
@@ -23,30 +23,28 @@ export interface PeerRefusal {
  * checked again at the upgrade (and is the only check of the shared fingerprint).
  */
 export class ClusterTls {
-  readonly mode: ClusterMtlsMode;
-  /** SHA-256 fingerprint of the control plane's certificate, `AB:CD:…` as Node prints it. */
-  readonly fingerprint256: string;
-  /** When the control plane's certificate expires. */
-  readonly validTo: Date;
-  private readonly cert: string | Buffer;
-  private readonly key: string | Buffer;
-  private readonly ca: string | Buffer | undefined;
-  private readonly leafPem: string;
+  private readonly identity: ClusterIdentity;
 
   constructor(options: ClusterTlsOptions, now: number = Date.now()) {
-    let identity;
     try {
-      identity = checkClusterIdentity(options, now);
+      this.identity = checkClusterIdentity(options, now);
     } catch (err) {
       throw new ConfigurationError((err as Error).message, { cause: err });
     }
-    this.mode = identity.mode;
-    this.validTo = identity.validTo;
-    this.cert = identity.cert;
-    this.key = identity.key;
-    this.ca = identity.ca;
-    this.leafPem = identity.leafPem;
-    this.fingerprint256 = identity.fingerprint256;
+  }
+
+  get mode(): ClusterMtlsMode {
+    return this.identity.mode;
+  }
+
+  /** SHA-256 fingerprint of the control plane's certificate, `AB:CD:…` as Node prints it. */
+  get fingerprint256(): string {
+    return this.identity.fingerprint256;
+  }
+
+  /** When the control plane's certificate expires. */
+  get validTo(): Date {
+    return this.identity.validTo;
   }
 
   /** Reads the files and builds the identity; every failure is a {@link ConfigurationError} naming the flag. */
@@ -67,11 +65,12 @@ export class ClusterTls {
    * (`allowPartialTrustChain`); the exact fingerprint is then compared by {@link checkPeer}.
    */
   serverOptions(): ServerOptions {
-    const isShared = this.mode === ClusterMtlsMode.SHARED;
+    const { mode, cert, key, ca, leafPem } = this.identity;
+    const isShared = mode === ClusterMtlsMode.SHARED;
     return {
-      cert: this.cert,
-      key: this.key,
-      ca: isShared ? [this.leafPem] : this.ca,
+      cert,
+      key,
+      ca: isShared ? [leafPem] : ca,
       allowPartialTrustChain: isShared,
       requestCert: true,
       rejectUnauthorized: true,

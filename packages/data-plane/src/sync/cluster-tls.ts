@@ -1,4 +1,4 @@
-import { checkClusterIdentity, ClusterMtlsMode, readClusterIdentityFiles, type ClusterIdentityFiles, type ClusterIdentityOptions } from '@sluice/protocol';
+import { checkClusterIdentity, ClusterMtlsMode, readClusterIdentityFiles, type ClusterIdentity, type ClusterIdentityFiles, type ClusterIdentityOptions } from '@sluice/protocol';
 import { isIP } from 'node:net';
 import { checkServerIdentity, type ConnectionOptions, type PeerCertificate } from 'node:tls';
 import { InvalidArgumentError, SyncTlsError } from '../errors.js';
@@ -23,32 +23,28 @@ export interface ClusterTlsFiles extends ClusterIdentityFiles {
  * `wss://` connection needs.
  */
 export class ClusterTls {
-  readonly mode: ClusterMtlsMode;
-  /** SHA-256 fingerprint of this data plane's certificate, `AB:CD:…`. */
-  readonly fingerprint256: string;
   readonly serverName: string | undefined;
-  private readonly cert: string | Buffer;
-  private readonly key: string | Buffer;
-  private readonly ca: string | Buffer | undefined;
-  private readonly leafPem: string;
+  private readonly identity: ClusterIdentity;
 
   constructor(options: ClusterTlsOptions, now: number = Date.now()) {
-    let identity;
     try {
-      identity = checkClusterIdentity(options, now);
+      this.identity = checkClusterIdentity(options, now);
     } catch (err) {
       throw new InvalidArgumentError((err as Error).message, { cause: err });
     }
     if (options.serverName !== undefined && !/^[A-Za-z0-9._:*-]+$/.test(options.serverName)) {
       throw new InvalidArgumentError(`--cluster-server-name must be a host name, got ${JSON.stringify(options.serverName)}`);
     }
-    this.mode = identity.mode;
-    this.cert = identity.cert;
-    this.key = identity.key;
-    this.ca = identity.ca;
     this.serverName = options.serverName;
-    this.leafPem = identity.leafPem;
-    this.fingerprint256 = identity.fingerprint256;
+  }
+
+  get mode(): ClusterMtlsMode {
+    return this.identity.mode;
+  }
+
+  /** SHA-256 fingerprint of this data plane's certificate, `AB:CD:…`. */
+  get fingerprint256(): string {
+    return this.identity.fingerprint256;
   }
 
   /** Reads the files and builds the identity; every failure is an {@link InvalidArgumentError} naming the flag. */
@@ -62,34 +58,34 @@ export class ClusterTls {
     return new ClusterTls({ ...material, serverName: files.serverName });
   }
 
-
   /**
    * TLS options for the `wss://` connection to `host`: our certificate as the client certificate,
    * and the control plane verified either by pinning (shared: the chain check trusts only our own
    * leaf, then the fingerprint must be equal) or by the CA and the server name (pki).
    */
   connectOptions(host: string): ConnectionOptions {
+    const { mode, cert, key, ca, leafPem, fingerprint256 } = this.identity;
     const name = this.serverName ?? host;
     // SNI carries host names only (RFC 6066); an IP address is still checked against the IP SANs.
     const servername = isIP(name) ? '' : name;
-    if (this.mode === ClusterMtlsMode.SHARED) {
+    if (mode === ClusterMtlsMode.SHARED) {
       return {
-        cert: this.cert,
-        key: this.key,
-        ca: [this.leafPem],
+        cert,
+        key,
+        ca: [leafPem],
         allowPartialTrustChain: true,
         rejectUnauthorized: true,
         servername,
         checkServerIdentity: (_host: string, peer: PeerCertificate) =>
-          peer.fingerprint256 === this.fingerprint256
+          peer.fingerprint256 === fingerprint256
             ? undefined
-            : new SyncTlsError(`the control plane presented certificate ${peer.fingerprint256}, not the shared cluster certificate ${this.fingerprint256}`),
+            : new SyncTlsError(`the control plane presented certificate ${peer.fingerprint256}, not the shared cluster certificate ${fingerprint256}`),
       };
     }
     return {
-      cert: this.cert,
-      key: this.key,
-      ca: this.ca,
+      cert,
+      key,
+      ca,
       rejectUnauthorized: true,
       servername,
       checkServerIdentity: (_host: string, peer: PeerCertificate) => checkServerIdentity(name, peer),
