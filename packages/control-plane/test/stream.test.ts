@@ -29,6 +29,7 @@ import {
 import { sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
+import { waitFor } from '../../../test/support/processes.js';
 import { CONFIG_VERSION_HEADER } from '../src/admin/index.js';
 import { ConfigMirror } from '../src/changes/config-mirror.js';
 import type { Store } from '../src/store/index.js';
@@ -43,22 +44,6 @@ import { describeEachDatabase } from './support/databases.js';
 const Mode = pb.HelloAck.Mode;
 const AckError = pb.Ack.Error;
 type Frame = Envelope & { msg: FrameKind };
-
-/** Polls `check` until it returns a truthy value or the deadline passes. */
-async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 10_000, intervalMs = 10): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value as NonNullable<T>;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
 
 /** A push as the peer received it, unpacked. */
 interface Push {
