@@ -1,7 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { ConfigStateView } from '@sluice/protocol';
+import type { ConfigSource } from '../config/runtime-config.js';
 import { LifecycleError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
+import type { ConnectionState } from '../sync/sync-client.js';
 import type { DataPlaneMetrics } from './data-plane-metrics.js';
 
 /** Default status listener (loopback only: status and metrics are for the operator, not the world). */
@@ -17,13 +20,13 @@ export interface StatusView {
   readonly version: number | null;
   readonly hash: string | null;
   readonly ready: boolean;
-  readonly config_source: 'cache' | 'control_plane' | 'declarative' | null;
+  readonly config_source: ConfigSource | null;
   /** When the serving config was applied (ISO 8601), or null. */
   readonly config_applied_at: string | null;
   /** Null in declarative (DB-less) mode. */
-  readonly control_plane: { readonly state: 'connected' | 'connecting' | 'disconnected'; readonly since: string; readonly url: string } | null;
+  readonly control_plane: { readonly state: ConnectionState; readonly since: string; readonly url: string } | null;
   /** The control plane's head as last announced (HelloAck or Heartbeat), or null. */
-  readonly control_plane_head: { readonly epoch: string; readonly version: number; readonly hash: string } | null;
+  readonly control_plane_head: Readonly<ConfigStateView> | null;
   readonly last_error: { readonly code: string; readonly message: string; readonly at: string } | null;
   readonly routes: number;
   readonly services: number;
