@@ -398,6 +398,29 @@ describe('bodies', () => {
       await small.close();
     }
   });
+
+  it('starts streaming at once a body whose Content-Length is over requestBufferBytes', async () => {
+    let upstreamHead = '';
+    const upstreamSeen = createNetServer((socket: Socket) => {
+      socket.on('data', (c: Buffer) => (upstreamHead += c.toString('latin1')));
+    });
+    await new Promise<void>((resolve) => upstreamSeen.listen(0, '127.0.0.1', resolve));
+    const small = new ProxyServer({ getConfig: () => config, requestBufferBytes: 1024 });
+    const { port } = await small.listen('127.0.0.1', 0);
+    const client = connect(port, '127.0.0.1');
+    try {
+      const service = makeService({ host: '127.0.0.1', port: (upstreamSeen.address() as AddressInfo).port });
+      use([makeRoute({ paths: ['/'], service: { id: service.id } })], [service]);
+      // Only the first 10 of 100000 declared bytes: a buffering proxy would wait for the rest.
+      client.write('PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n0123456789');
+      await waitFor(() => upstreamHead.includes('0123456789'));
+      expect(upstreamHead).toMatch(/^PUT \/ HTTP\/1\.1\r\n/);
+    } finally {
+      client.destroy();
+      await small.close();
+      upstreamSeen.close();
+    }
+  });
 });
 
 describe('WebSocket upgrade', () => {

@@ -85,6 +85,8 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
   /** Value of the client's Upgrade header (WebSocket handshakes). */
   upgrade: string | undefined = undefined;
   private hasBody = false;
+  /** The client's Content-Length as sent (the first, as Node keeps it), noted by the header scan. */
+  private contentLength: string | undefined = undefined;
   /** The client headers that are forwarded (flat name/value list), filled by {@link scanHeaders}. */
   private readonly forwardedHeaders: string[] = [];
 
@@ -142,6 +144,7 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
           break;
         case HEADER_KINDS.contentLength:
           this.hasBody ||= value !== '0';
+          this.contentLength ??= value;
           out.push(name, value);
           break;
         case HEADER_KINDS.transferEncoding:
@@ -240,7 +243,7 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
 
   private bufferBody(path: string, headers: string[], readTimeout: number): void {
     const limit = this.ctx.options.requestBufferBytes;
-    const declared = Number(this.req.headers['content-length']);
+    const declared = Number(this.contentLength);
     if (Number.isFinite(declared) && declared > limit) {
       this.dispatchWith({ path, method: this.method, headers, body: this.req, headersTimeout: readTimeout, bodyTimeout: readTimeout });
       return;
