@@ -168,15 +168,16 @@ describe('SyncClient against a control plane on a real socket', () => {
     const danglingAck = cp.received.acks.find((a) => a.error === pb.Ack.Error.ERROR_DANGLING_REF)!;
     expect(danglingAck.resourceErrors?.[0]).toMatchObject({ key: { type: 2, id: dangling.id }, code: 'SLUICE_DP_ENTITY_DANGLING_REF' });
     expect(dp.rejected).toHaveLength(scenarios.length);
+    // The NACKs never touched the cache: it is byte-identical.
+    await cache.flush();
+    expect((await readFile(cache.path)).equals(cachedBefore)).toBe(true);
 
-    // The connection survived every NACK, and a good delta still applies afterwards.
+    // The connection survived every NACK, and a good delta still applies (and is cached) afterwards.
     addVersion(cp.model, 'after');
     cp.sendDelta(cp.socket, 3);
     await waitFor(() => dp.config?.version === 4, 'good delta after NACKs');
     await cache.flush();
-    const cachedAfter = await readFile(cache.path);
-    // Before the good delta the cache was never touched: the NACKs left it byte-identical.
-    expect(cachedAfter.equals(cachedBefore)).toBe(false);
+    expect((await readFile(cache.path)).equals(cachedBefore)).toBe(false);
     expect(dp.client.lastError?.code).toBe('SLUICE_DP_CONFIG_REJECTED');
   });
 
