@@ -84,7 +84,7 @@ export class ProxyServer {
       serverToken: `sluice/${resolved.serverVersion}`,
       onExchangeEnd() {
         server.inFlightCount--;
-        if (server.drainWaiter !== null && server.inFlightCount === 0 && server.tunnels.size === 0) server.drainWaiter();
+        server.notifyIfDrained();
       },
       respond: (res, requestId, startMs, status, message, extraHeaders) => this.respond(res, requestId, startMs, status, message, extraHeaders),
     };
@@ -169,6 +169,11 @@ export class ProxyServer {
     await this.ctx.pools.close(this.inFlightCount > 0);
   }
 
+  /** Wakes a draining close() once the last request or tunnel has ended. */
+  private notifyIfDrained(): void {
+    if (this.drainWaiter !== null && this.inFlightCount === 0 && this.tunnels.size === 0) this.drainWaiter();
+  }
+
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     const exchange = new ProxyExchange(this.ctx, req, res);
     this.inFlightCount++;
@@ -225,7 +230,7 @@ export class ProxyServer {
   private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     const tunnel = new UpgradeExchange(this.ctx, req, socket, head, (t) => {
       this.tunnels.delete(t);
-      if (this.drainWaiter !== null && this.inFlightCount === 0 && this.tunnels.size === 0) this.drainWaiter();
+      this.notifyIfDrained();
     });
     this.tunnels.add(tunnel);
     if (this.closing !== null) return tunnel.fail(503, PROXY_MESSAGES.noService);
