@@ -9,6 +9,7 @@ import {
   decodeFrame,
   encodeFrame,
   frameBytes,
+  hashEquals,
   MAX_FRAME_BYTES,
   pb,
   PROTOCOL_VERSION,
@@ -599,7 +600,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     const batch = this.unpack(connection, nonce, t.version, body);
     if (!batch) return;
     const current = this.options.getConfig();
-    if (current && current.epoch === t.epoch && current.version === t.version && Buffer.from(current.hashBytes).equals(Buffer.from(t.hash))) {
+    if (current && current.epoch === t.epoch && current.version === t.version && hashEquals(current.hashBytes, t.hash)) {
       // The snapshot is exactly what is served (e.g. a resync that crossed an apply): nothing to build.
       this.send(connection, { ack: { nonce, applied: current.state(), error: AckError.ERROR_NONE, rejectedVersion: 0 } });
       return;
