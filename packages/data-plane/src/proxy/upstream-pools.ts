@@ -28,7 +28,6 @@ export interface UpstreamTarget {
   readonly pool: Pool;
   /** Host header when the route does not preserve the client's: `host`, plus `:port` when not the scheme default. */
   readonly hostHeader: string;
-  readonly isHttps: boolean;
   /** service.read_timeout: most time between two reads of the upstream response (head, then body chunks), ms. */
   readonly readTimeoutMs: number;
   /** service.write_timeout: most time between two writes of a streamed request body, ms. */
@@ -114,7 +113,6 @@ export class UpstreamPools {
     return {
       pool: entry.pool,
       hostHeader: port === defaultPort ? hostForUrl : `${hostForUrl}:${port}`,
-      isHttps,
       readTimeoutMs: timeoutOf(service.read_timeout),
       writeTimeoutMs: timeoutOf(service.write_timeout),
       key,
