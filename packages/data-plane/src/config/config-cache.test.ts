@@ -34,6 +34,17 @@ function configAt(model: ConfigModel, v: number): RuntimeConfig {
   return result.config;
 }
 
+/** A cache that has written `versions` of `model` in turn, each flushed (so `config.prev` holds the one before last). */
+async function cacheHolding(model: ConfigModel, ...versions: number[]): Promise<ConfigCache> {
+  const cache = new ConfigCache({ dir });
+  await cache.open();
+  for (const v of versions) {
+    cache.schedule(configAt(model, v));
+    await cache.flush();
+  }
+  return cache;
+}
+
 async function loadFresh() {
   const cache = new ConfigCache({ dir });
   await cache.open();
@@ -84,13 +95,7 @@ describe('ConfigCache', () => {
   });
 
   it('never serves a corrupt or truncated cache: falls back to config.prev, else to nothing', async () => {
-    const model = history(2);
-    const cache = new ConfigCache({ dir });
-    await cache.open();
-    cache.schedule(configAt(model, 1));
-    await cache.flush();
-    cache.schedule(configAt(model, 2));
-    await cache.flush();
+    await cacheHolding(history(2), 1, 2);
 
     const current = await readFile(join(dir, 'config'));
     await writeFile(join(dir, 'config'), current.subarray(0, current.byteLength - 7));
@@ -133,12 +138,7 @@ describe('ConfigCache', () => {
 
   it('does not rotate a corrupt current file over a good config.prev', async () => {
     const model = history(3);
-    const cache = new ConfigCache({ dir });
-    await cache.open();
-    cache.schedule(configAt(model, 1));
-    await cache.flush();
-    cache.schedule(configAt(model, 2));
-    await cache.flush();
+    await cacheHolding(model, 1, 2);
     await writeFile(join(dir, 'config'), 'garbage');
     const { cache: reopened, result } = await loadFresh();
     expect(result.config?.version).toBe(1);
@@ -152,10 +152,7 @@ describe('ConfigCache', () => {
     const model = history(2);
     for (const crashAt of Object.values(WriteStep)) {
       await rm(dir, { recursive: true, force: true });
-      const setup = new ConfigCache({ dir });
-      await setup.open();
-      setup.schedule(configAt(model, 1));
-      await setup.flush();
+      await cacheHolding(model, 1);
 
       const crashing = new ConfigCache({
         dir,
@@ -181,10 +178,7 @@ describe('ConfigCache', () => {
 
   it('ignores and removes a partial temp file left by a crash mid-write', async () => {
     const model = history(1);
-    const cache = new ConfigCache({ dir });
-    await cache.open();
-    cache.schedule(configAt(model, 1));
-    await cache.flush();
+    await cacheHolding(model, 1);
     const full = encodeCacheFile(configAt(model, 1));
     await writeFile(join(dir, 'config.tmp-99999-1'), full.subarray(0, full.byteLength >> 1));
     const { result } = await loadFresh();
