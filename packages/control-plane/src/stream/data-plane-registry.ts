@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
-import { sql, type Kysely } from 'kysely';
+import { sql, type ColumnType, type Insertable, type Kysely, type Selectable } from 'kysely';
 import type { Logger } from 'pino';
+import type { BigIntColumn, Database, JsonColumn } from '../store/database.js';
 
 /** How a data plane stands against the control plane's head. */
 export const SyncStatus = {
@@ -11,6 +12,9 @@ export const SyncStatus = {
 } as const;
 export type SyncStatus = (typeof SyncStatus)[keyof typeof SyncStatus];
 
+/** A nullable `bigint` column: read as string (pg) or number (PGlite), written as a number. */
+type NullableBigIntColumn = ColumnType<string | number | null, number | null, number | null>;
+
 /** The `data_planes` table (migration 0002). Times are epoch milliseconds. */
 export interface DataPlanesTable {
   id: string;
@@ -18,17 +22,17 @@ export interface DataPlanesTable {
   ip: string;
   build_version: string;
   protocol_version: number;
-  labels: Record<string, string>;
+  labels: JsonColumn<Record<string, string>>;
   cp_instance_id: string;
   connected: boolean;
-  connected_at: number | string | null;
-  last_seen: number | string;
+  connected_at: NullableBigIntColumn;
+  last_seen: BigIntColumn;
   applied_epoch: string;
-  applied_version: number | string;
+  applied_version: BigIntColumn;
   applied_hash: string;
   last_error: string | null;
   last_error_code: string | null;
-  rejected_version: number | string | null;
+  rejected_version: NullableBigIntColumn;
   incompatible: boolean;
 }
 
@@ -70,7 +74,7 @@ export interface DataPlaneView {
 }
 
 export interface DataPlaneRegistryOptions {
-  db: Kysely<any>;
+  db: Kysely<Database>;
   logger: Logger;
   /** This control-plane process's id, stamped on the rows of the data planes connected to it. */
   cpInstanceId: string;
@@ -80,7 +84,7 @@ export interface DataPlaneRegistryOptions {
 
 const num = (v: number | string | null): number | null => (v === null ? null : Number(v));
 
-function fromRow(row: DataPlanesTable): DataPlaneRecord {
+function fromRow(row: Selectable<DataPlanesTable>): DataPlaneRecord {
   return {
     id: row.id,
     hostname: row.hostname,
@@ -102,14 +106,14 @@ function fromRow(row: DataPlanesTable): DataPlaneRecord {
   };
 }
 
-function toRow(r: DataPlaneRecord): DataPlanesTable {
+function toRow(r: DataPlaneRecord): Insertable<DataPlanesTable> {
   return {
     id: r.id,
     hostname: r.hostname,
     ip: r.ip,
     build_version: r.buildVersion,
     protocol_version: r.protocolVersion,
-    labels: r.labels,
+    labels: JSON.stringify(r.labels),
     cp_instance_id: r.cpInstanceId,
     connected: r.connected,
     connected_at: r.connectedAt,
@@ -132,7 +136,7 @@ function toRow(r: DataPlaneRecord): DataPlanesTable {
  * with the record once a local change is in the database (readers of `list()` then see it).
  */
 export class DataPlaneRegistry extends EventEmitter {
-  private readonly db: Kysely<any>;
+  private readonly db: Kysely<Database & { data_planes: DataPlanesTable }>;
   private readonly logger: Logger;
   readonly cpInstanceId: string;
   readonly staleAfterMs: number;
@@ -143,7 +147,7 @@ export class DataPlaneRegistry extends EventEmitter {
 
   constructor(options: DataPlaneRegistryOptions) {
     super();
-    this.db = options.db;
+    this.db = options.db.withTables<{ data_planes: DataPlanesTable }>();
     this.logger = options.logger;
     this.cpInstanceId = options.cpInstanceId;
     this.staleAfterMs = options.staleAfterMs ?? 15_000;
@@ -207,12 +211,11 @@ export class DataPlaneRegistry extends EventEmitter {
 
   private async write(record: DataPlaneRecord): Promise<void> {
     const row = toRow(record);
-    const { id: _id, ...rest } = row;
-    const set = { ...rest, labels: JSON.stringify(row.labels) };
+    const { id: _id, ...set } = row;
     if (record.connected) {
       await this.db
         .insertInto('data_planes')
-        .values({ ...row, labels: JSON.stringify(row.labels) })
+        .values(row)
         .onConflict((oc) => oc.column('id').doUpdateSet(set))
         .execute();
     } else if (record.incompatible) {
@@ -220,7 +223,7 @@ export class DataPlaneRegistry extends EventEmitter {
       // shows it `incompatible`, but never over a row a live connection of that node owns.
       await this.db
         .insertInto('data_planes')
-        .values({ ...row, labels: JSON.stringify(row.labels) })
+        .values(row)
         .onConflict((oc) =>
           oc
             .column('id')
@@ -246,8 +249,7 @@ export class DataPlaneRegistry extends EventEmitter {
     let q = this.db.selectFrom('data_planes').selectAll().orderBy('id');
     if (options.afterId !== undefined) q = q.where('id', '>', options.afterId);
     if (options.limit !== undefined) q = q.limit(options.limit);
-    const rows = (await q.execute()) as DataPlanesTable[];
-    return rows.map(fromRow);
+    return (await q.execute()).map(fromRow);
   }
 
   /** Whether a record's data plane is connected now: flagged so by its replica and refreshed recently. */
