@@ -241,6 +241,9 @@ export class HttpError extends ControlPlaneError {
   static methodNotAllowed(): HttpError {
     return new HttpError(405, 'Method not allowed');
   }
+  static badRequest(message: string): HttpError {
+    return new HttpError(400, message);
+  }
   static cannotParseJson(cause?: unknown): HttpError {
     return new HttpError(400, 'Cannot parse JSON body', { cause });
   }

@@ -919,8 +919,11 @@ describeEachDatabase('cluster stream (control plane side)', (env) => {
     expect(conflict.status).toBe(409);
     expect(conflict.body.rejected).toMatchObject([{ id: b.nodeId, error: expect.stringContaining('no thanks') }]);
 
-    for (const bad of ['abc', '-1', '1.5']) expect((await get(`/clustering/propagation/${bad}`)).status).toBe(400);
-    expect((await get(`/clustering/propagation/${v2}?timeout_ms=soon`)).status).toBe(400);
+    for (const bad of ['abc', '-1', '1.5']) {
+      expect(await get(`/clustering/propagation/${bad}`)).toEqual({ status: 400, body: { message: `invalid version '${bad}': expected a non-negative integer` } });
+    }
+    expect(await get(`/clustering/propagation/${v2}?timeout_ms=soon`)).toEqual({ status: 400, body: { message: 'timeout_ms must be a non-negative integer' } });
+    expect(await get(`/clustering/propagation/${v2}?min_data_planes=-2`)).toEqual({ status: 400, body: { message: 'min_data_planes must be a non-negative integer' } });
 
     // Pagination: size=1 gives a next link that works; a bad offset is Kong's code 7.
     await c.registry.settle();

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { pageResponse, parsePageParams, registerEndpoint } from '../admin/index.js';
-import { KongDaoError } from '../errors.js';
+import { HttpError, KongDaoError } from '../errors.js';
 import type { ConfigMirror } from '../changes/config-mirror.js';
 import type { DataPlaneRecord, DataPlaneRegistry } from './data-plane-registry.js';
 import { SyncStatus } from './data-plane-registry.js';
@@ -12,6 +12,13 @@ export const MAX_PROPAGATION_TIMEOUT_MS = 300_000;
 export const DEFAULT_PROPAGATION_TIMEOUT_MS = 30_000;
 /** How often a propagation wait re-reads the fleet from the database (data planes on other replicas), in ms. */
 export const PROPAGATION_POLL_MS = 100;
+
+/** A URL value as a non-negative safe integer; anything else is a 400 with `message`. */
+function nonNegativeInteger(raw: string, message: string): number {
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value)) throw HttpError.badRequest(message);
+  return value;
+}
 
 export interface ClusteringApiOptions {
   mirror: ConfigMirror;
@@ -78,27 +85,15 @@ export function clusteringApi(options: ClusteringApiOptions): FastifyPluginAsync
       GET: async (req, reply) => {
         const { version: raw } = req.params as { version: string };
         const query = req.query as Record<string, string | undefined>;
-        const version = Number(raw);
-        if (!/^\d+$/.test(raw) || !Number.isSafeInteger(version)) {
-          return reply.code(400).send({ message: `invalid version '${raw}': expected a non-negative integer` });
-        }
-        let timeoutMs = DEFAULT_PROPAGATION_TIMEOUT_MS;
-        if (query.timeout_ms !== undefined) {
-          timeoutMs = Number(query.timeout_ms);
-          if (!/^\d+$/.test(query.timeout_ms) || !Number.isSafeInteger(timeoutMs)) {
-            return reply.code(400).send({ message: 'timeout_ms must be a non-negative integer' });
-          }
-          timeoutMs = Math.min(timeoutMs, MAX_PROPAGATION_TIMEOUT_MS);
-        }
+        const version = nonNegativeInteger(raw, `invalid version '${raw}': expected a non-negative integer`);
+        const timeoutMs =
+          query.timeout_ms === undefined
+            ? DEFAULT_PROPAGATION_TIMEOUT_MS
+            : Math.min(nonNegativeInteger(query.timeout_ms, 'timeout_ms must be a non-negative integer'), MAX_PROPAGATION_TIMEOUT_MS);
         // With no data plane connected the wait is vacuously complete; a pipeline that expects its
         // fleet can ask for at least N data planes to have applied the version.
-        let minDataPlanes = 0;
-        if (query.min_data_planes !== undefined) {
-          minDataPlanes = Number(query.min_data_planes);
-          if (!/^\d+$/.test(query.min_data_planes) || !Number.isSafeInteger(minDataPlanes)) {
-            return reply.code(400).send({ message: 'min_data_planes must be a non-negative integer' });
-          }
-        }
+        const minDataPlanes =
+          query.min_data_planes === undefined ? 0 : nonNegativeInteger(query.min_data_planes, 'min_data_planes must be a non-negative integer');
         const started = Date.now();
         const deadline = started + timeoutMs;
         const classify = (rows: DataPlaneRecord[]) => {
