@@ -13,9 +13,9 @@ import { randomUUID } from 'node:crypto';
 import { ConfigMirror } from './changes/config-mirror.js';
 import { ChangeLogJanitor } from './changes/change-log-janitor.js';
 import { clusteringApi } from './stream/clustering-api.js';
-import { DataPlaneRegistry } from './stream/data-plane-registry.js';
+import { DataPlaneRegistry, STALE_AFTER_HEARTBEATS } from './stream/data-plane-registry.js';
 import { StreamServer } from './stream/stream-server.js';
-import type { StreamLimits } from './stream/stream-limits.js';
+import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './stream/stream-limits.js';
 import type { ClusterTls } from './stream/cluster-tls.js';
 
 /** Default Admin API address. */
@@ -134,7 +134,7 @@ export class ControlPlane {
         db: store.db,
         logger: logger.child({ component: 'registry' }),
         cpInstanceId: this.instanceId,
-        staleAfterMs: 3 * (this.#options.streamLimits?.heartbeatIntervalMs ?? 5_000),
+        staleAfterMs: STALE_AFTER_HEARTBEATS * (this.#options.streamLimits?.heartbeatIntervalMs ?? DEFAULT_STREAM_LIMITS.heartbeatIntervalMs),
       });
       const clusterListen = this.#options.clusterListen === undefined ? parseListenAddress(DEFAULT_CLUSTER_LISTEN) : this.#options.clusterListen;
       const stream = clusterListen

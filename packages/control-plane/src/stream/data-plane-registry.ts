@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { sql, type ColumnType, type Insertable, type Kysely, type Selectable } from 'kysely';
 import type { Logger } from 'pino';
 import type { BigIntColumn, Database, JsonColumn } from '../store/database.js';
+import { DEFAULT_STREAM_LIMITS } from './stream-limits.js';
 
 /** How a data plane stands against the control plane's head. */
 export const SyncStatus = {
@@ -73,12 +74,15 @@ export interface DataPlaneView {
   error: { code: string | null; message: string; rejected_version: number | null } | null;
 }
 
+/** Heartbeat intervals a row may go unrefreshed before its data plane counts as disconnected. */
+export const STALE_AFTER_HEARTBEATS = 3;
+
 export interface DataPlaneRegistryOptions {
   db: Kysely<Database>;
   logger: Logger;
   /** This control-plane process's id, stamped on the rows of the data planes connected to it. */
   cpInstanceId: string;
-  /** A row not refreshed for this long counts as disconnected (its replica died), in ms (default 3 × 5 s). */
+  /** A row not refreshed for this long counts as disconnected (its replica died), in ms (default {@link STALE_AFTER_HEARTBEATS} × the default heartbeat interval, 15 s). */
   staleAfterMs?: number;
 }
 
@@ -150,7 +154,7 @@ export class DataPlaneRegistry extends EventEmitter {
     this.db = options.db.withTables<{ data_planes: DataPlanesTable }>();
     this.logger = options.logger;
     this.cpInstanceId = options.cpInstanceId;
-    this.staleAfterMs = options.staleAfterMs ?? 15_000;
+    this.staleAfterMs = options.staleAfterMs ?? STALE_AFTER_HEARTBEATS * DEFAULT_STREAM_LIMITS.heartbeatIntervalMs;
   }
 
   /** Records a change to a locally connected data plane and schedules its write. */
