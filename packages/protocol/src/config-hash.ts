@@ -4,6 +4,16 @@ import type { EntityKind } from './entities/types.js';
 const MOD = 1n << 256n;
 const MASK = MOD - 1n;
 
+/** Adds a resource digest to a config hash sum (mod 2^256): the O(1) step of an upsert. */
+export function addDigest(sum: bigint, digest: bigint): bigint {
+  return (sum + digest) & MASK;
+}
+
+/** Subtracts a resource digest from a config hash sum (mod 2^256): the O(1) step of a removal. */
+export function subtractDigest(sum: bigint, digest: bigint): bigint {
+  return (sum - digest + MOD) & MASK;
+}
+
 /** The digest of one resource: sha256 over its kind, id and exact payload bytes. */
 export function resourceDigest(kind: EntityKind, id: string, payload: Uint8Array): bigint {
   const h = createHash('sha256');
@@ -41,8 +51,8 @@ export class ConfigHash {
     const key = kind + '/' + id;
     const previous = this.digests.get(key);
     const next = resourceDigest(kind, id, payload);
-    if (previous !== undefined) this.sum = (this.sum - previous + MOD) & MASK;
-    this.sum = (this.sum + next) & MASK;
+    if (previous !== undefined) this.sum = subtractDigest(this.sum, previous);
+    this.sum = addDigest(this.sum, next);
     this.digests.set(key, next);
   }
 
@@ -51,7 +61,7 @@ export class ConfigHash {
     const key = kind + '/' + id;
     const previous = this.digests.get(key);
     if (previous === undefined) return;
-    this.sum = (this.sum - previous + MOD) & MASK;
+    this.sum = subtractDigest(this.sum, previous);
     this.digests.delete(key);
   }
 

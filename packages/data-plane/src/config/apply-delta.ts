@@ -1,7 +1,7 @@
-import { ConfigHash, ENTITY_TYPE_BY_KIND, hashEquals, resourceDigest, hashHex, kindOfEntityType, type ResourceBatchMessage, type Route, type Service } from '@sluice/protocol';
+import { addDigest, ConfigHash, ENTITY_TYPE_BY_KIND, subtractDigest, hashEquals, resourceDigest, hashHex, kindOfEntityType, type ResourceBatchMessage, type Route, type Service } from '@sluice/protocol';
 import { AckError, ResourceErrorCode } from '../errors.js';
 import type { Router } from '../router/router.js';
-import { ackErrorFor, addDigest, reject, routerFailure, subtractDigest, type ApplyOptions, type ApplyResult } from './apply-snapshot.js';
+import { ackErrorFor, reject, routerFailure, type ApplyOptions, type ApplyResult } from './apply-snapshot.js';
 import { checkResource, ResourceErrorList, type CheckedEntity } from './entity-checks.js';
 import { ConfigSource, resourceKey, RuntimeConfig, type ConfigResource } from './runtime-config.js';
 

@@ -1,4 +1,4 @@
-import { ConfigHash, ENTITY_TYPE_BY_KIND, hashEquals, hashHex, resourceDigest, type ResourceBatchMessage, type Route, type Service } from '@sluice/protocol';
+import { addDigest, ConfigHash, ENTITY_TYPE_BY_KIND, hashEquals, hashHex, resourceDigest, type ResourceBatchMessage, type Route, type Service } from '@sluice/protocol';
 import { AckError, ConfigRejectedError, ResourceErrorCode } from '../errors.js';
 import { Router } from '../router/router.js';
 import { checkResource, ResourceErrorList } from './entity-checks.js';
@@ -35,18 +35,6 @@ export function ackErrorFor(errors: ResourceErrorList): AckError {
   if (errors.has(ResourceErrorCode.DECODE)) return AckError.ERROR_DECODE;
   if (errors.items.every((e) => e.code === ResourceErrorCode.DANGLING_REF)) return AckError.ERROR_DANGLING_REF;
   return AckError.ERROR_INVALID;
-}
-
-const HASH_MODULUS = 1n << 256n;
-
-/** Adds a resource digest to a ConfigHash sum (mod 2^256). */
-export function addDigest(sum: bigint, digest: bigint): bigint {
-  return (sum + digest) % HASH_MODULUS;
-}
-
-/** Subtracts a resource digest from a ConfigHash sum (mod 2^256). */
-export function subtractDigest(sum: bigint, digest: bigint): bigint {
-  return (sum - digest + HASH_MODULUS) % HASH_MODULUS;
 }
 
 /** Builds a refusal. */
