@@ -29,6 +29,10 @@ export const DataPlaneErrorCode = {
   SYNC_HEARTBEAT_TIMEOUT: 'SLUICE_DP_SYNC_HEARTBEAT_TIMEOUT',
   /** The data plane failed to start for a reason without a more specific code. */
   START: 'SLUICE_DP_START',
+  /** Sending the request body upstream took longer than the service's write_timeout (answered 504). */
+  UPSTREAM_WRITE_TIMEOUT: 'SLUICE_DP_UPSTREAM_WRITE_TIMEOUT',
+  /** The client went away; its upstream request was aborted. */
+  CLIENT_GONE: 'SLUICE_DP_CLIENT_GONE',
   /** A command-line flag or environment variable has an invalid value. */
   INVALID_ARGUMENT: 'SLUICE_DP_INVALID_ARGUMENT',
   /** A listener could not bind, or the data plane was used after close. */

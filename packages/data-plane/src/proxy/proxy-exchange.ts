@@ -1,6 +1,7 @@
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import { DataPlaneErrorCode } from '../errors.js';
 import type { RouteMatch, RouterRequest } from '../router/router.js';
 import { PROXY_MESSAGES } from './error-responses.js';
 import { dropConnectionListed, HEADER_KINDS, headerKind, PROXY_LATENCY_HEADER, REQUEST_ID_HEADER, UPSTREAM_LATENCY_HEADER } from './header-names.js';
@@ -24,18 +25,18 @@ const CONNECTION_FAILURE_CODES = new Set([
 ]);
 
 /** Error codes answered with 504 rather than 502. */
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT', 'SLUICE_DP_UPSTREAM_WRITE_TIMEOUT']);
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT', DataPlaneErrorCode.UPSTREAM_WRITE_TIMEOUT]);
 
 /** The upstream did not take the request body within the service's write_timeout. */
 export class UpstreamWriteTimeoutError extends Error {
   override readonly name = 'UpstreamWriteTimeoutError';
-  readonly code = 'SLUICE_DP_UPSTREAM_WRITE_TIMEOUT';
+  readonly code = DataPlaneErrorCode.UPSTREAM_WRITE_TIMEOUT;
 }
 
 /** The client went away before the response was complete. */
 export class ClientGoneError extends Error {
   override readonly name = 'ClientGoneError';
-  readonly code = 'SLUICE_DP_CLIENT_GONE';
+  readonly code = DataPlaneErrorCode.CLIENT_GONE;
 }
 
 /**
