@@ -151,13 +151,13 @@ export class ConfigWriter {
   /** Inserts or fully replaces a service by id (PUT). */
   async upsertService(service: Service): Promise<Service> {
     const values = serviceToRow(service);
-    const { id: _id, created_at: _created, ...rest } = values;
+    const { id: _id, ...rest } = values;
     const row = await mapConstraintErrors(
       () =>
         this.trx
           .insertInto('services')
           .values(values)
-          .onConflict((oc) => oc.column('id').doUpdateSet({ ...rest, created_at: values.created_at }))
+          .onConflict((oc) => oc.column('id').doUpdateSet(rest))
           .returningAll()
           .executeTakeFirstOrThrow(),
       { entity: service },
