@@ -10,6 +10,7 @@ import {
   type ResourceKeyMessage,
 } from '@sluice/protocol';
 import type { Logger } from 'pino';
+import { StoreError } from '../errors.js';
 import type { ConfigChange, ConfigHead, ConfigSource } from './config-source.js';
 
 /** One entity as the mirror holds it: its exact encoded bytes and the version that last wrote it. */
@@ -208,7 +209,7 @@ export class ConfigMirror extends EventEmitter {
     for (const change of changes) {
       if (change.version !== expected && change.version !== expected + 1) {
         // The log is gap-free by construction; a hole means the store broke its contract.
-        throw new Error(`change log gap: expected version ${expected + 1}, got ${change.version}`);
+        throw new StoreError(`change log gap: expected version ${expected + 1}, got ${change.version}`);
       }
       expected = change.version;
       const kind = change.entityType;
