@@ -10,6 +10,7 @@ export const ProtocolErrorCode = {
   BLOB_CODEC: 'SLUICE_PROTO_BLOB_CODEC',
   SNAPSHOT_SEQUENCE: 'SLUICE_PROTO_SNAPSHOT_SEQUENCE',
   ENTITY_DECODE: 'SLUICE_PROTO_ENTITY_DECODE',
+  UNEXPECTED_FRAME: 'SLUICE_PROTO_UNEXPECTED_FRAME',
 } as const;
 export type ProtocolErrorCode = (typeof ProtocolErrorCode)[keyof typeof ProtocolErrorCode];
 

@@ -63,6 +63,10 @@ export interface ConfigMirrorOptions {
 export const DEFAULT_POLL_INTERVAL_MS = 1000;
 export const DEFAULT_MAX_WINDOW_CHANGES = 100_000;
 export const DEFAULT_MAX_CACHED_DELTAS = 64;
+/** A delta changing more than this share of the config is sent as a snapshot instead (smaller, and replaces everything). */
+export const MAX_DELTA_SHARE = 0.5;
+/** But a delta of up to this many entities is always sent as a delta, however small the config. */
+export const MIN_DELTA_CAP_ENTITIES = 64;
 
 const keyOf = (kind: EntityKind, id: string) => kind + '/' + id;
 
@@ -290,7 +294,7 @@ export class ConfigMirror extends EventEmitter {
         if (current) changes.set(key, { ...c, payload: current.payload, version: current.version });
       }
     }
-    if (changes.size > Math.max(64, this.resources.size / 2)) return null;
+    if (changes.size > Math.max(MIN_DELTA_CAP_ENTITIES, this.resources.size * MAX_DELTA_SHARE)) return null;
     const upserts: ResourceMessage[] = [];
     const removals: ResourceKeyMessage[] = [];
     for (const c of changes.values()) {

@@ -2,6 +2,7 @@ import {
   CloseCode,
   PROTOCOL_VERSION,
   ProtocolError,
+  ProtocolErrorCode,
   SNAPSHOT_CHUNK_BYTES,
   configStateView,
   decodeFrame,
@@ -129,8 +130,8 @@ export class DataPlaneSession {
     setTimeout(() => this.ws.terminate(), 2_000).unref();
   }
 
-  private protocolError(err: ProtocolError | Error): void {
-    const closeCode = err instanceof ProtocolError ? err.closeCode : CloseCode.PROTOCOL_ERROR;
+  private protocolError(err: ProtocolError): void {
+    const closeCode = err.closeCode;
     this.log.warn({ node: this.nodeId || undefined, err: err.message }, 'protocol error from data plane');
     void this.send({ error: { code: closeCode, message: err.message } }).catch(() => {});
     this.close(closeCode, err.message);
@@ -138,15 +139,15 @@ export class DataPlaneSession {
 
   private onMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
     this.lastHeardAt = Date.now();
-    if (!isBinary) return this.protocolError(new Error('text frames are not part of the protocol'));
+    if (!isBinary) return this.protocolError(new ProtocolError(ProtocolErrorCode.UNEXPECTED_FRAME, 'text frames are not part of the protocol'));
     let env;
     try {
       env = decodeFrame(frameBytes(data), this.ctx.limits.maxFrameBytes);
     } catch (err) {
-      return this.protocolError(err as Error);
+      return this.protocolError(err as ProtocolError);
     }
     if (this.state === 'hello') {
-      if (env.msg !== 'hello') return this.protocolError(new Error(`expected Hello, got ${env.msg}`));
+      if (env.msg !== 'hello') return this.protocolError(new ProtocolError(ProtocolErrorCode.UNEXPECTED_FRAME, `expected Hello, got ${env.msg}`));
       void this.onHello(env.hello!).catch((err) => {
         this.log.error({ err }, 'handshake failed');
         this.close(CloseCode.INTERNAL, 'handshake failed');
@@ -174,7 +175,7 @@ export class DataPlaneSession {
         return this.maybePush();
       }
       default:
-        return this.protocolError(new Error(`unexpected ${env.msg} from a data plane`));
+        return this.protocolError(new ProtocolError(ProtocolErrorCode.UNEXPECTED_FRAME, `unexpected ${env.msg} from a data plane`));
     }
   }
 
