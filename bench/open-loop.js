@@ -4,8 +4,9 @@
 // is busy), and measures latency from the request's *scheduled* time to the end of its response,
 // so a stall is charged to every request it delays (no coordinated omission, like wrk2). Issued
 // in 1 ms timer ticks, to leave the CPU to the servers.
-// Prints one JSON line: {rate, sent, completed, errors, p50, p90, p99, p999, max} (ms).
-// Usage: node open-loop.js --port P [--host-header H] [--path /] [--rate 2000] [--duration 10] [--connections 64]
+// Prints one JSON line: {rate, sent, completed, errors, p50, p90, p99, p999, max} (ms), and `stalls`:
+// the requests slower than --stall-ms as [wall-clock ms when issued, latency ms].
+// Usage: node open-loop.js --port P [--host-header H] [--path /] [--rate 2000] [--duration 10] [--connections 64] [--stall-ms 5]
 import { connect } from 'node:net';
 import { arg } from './cluster-serve.js';
 
@@ -18,6 +19,9 @@ const connectionCount = Number(arg('connections', '64'));
 const request = Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${hostHeader}\r\nUser-Agent: open-loop\r\n\r\n`);
 
 const latencies = [];
+/** Requests slower than --stall-ms (default 5), as [wall-clock ms when issued, latency ms], to line up with a server's own logs. */
+const stalls = [];
+const stallMs = Number(arg('stall-ms', '5'));
 const queue = [];
 let errors = 0;
 let sent = 0;
@@ -42,7 +46,9 @@ function makeConnection() {
       }
       if (conn.buf.length < total) return;
       if (!head.startsWith('HTTP/1.1 2')) errors++;
-      latencies.push(performance.now() - conn.scheduled);
+      const latency = performance.now() - conn.scheduled;
+      latencies.push(latency);
+      if (latency >= stallMs) stalls.push([Math.round(Date.now() - latency), Number(latency.toFixed(2))]);
       conn.buf = conn.buf.subarray(total);
       conn.busy = false;
       pump(conn);
@@ -87,4 +93,4 @@ while (latencies.length + errors < sent && performance.now() < deadline) await n
 for (const conn of connections) conn.socket.destroy();
 latencies.sort((a, b) => a - b);
 const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
-console.log(JSON.stringify({ rate, sent, completed: latencies.length, errors, p50: pct(50), p90: pct(90), p99: pct(99), p999: pct(99.9), max: latencies.at(-1) }));
+console.log(JSON.stringify({ rate, sent, completed: latencies.length, errors, p50: pct(50), p90: pct(90), p99: pct(99), p999: pct(99.9), max: latencies.at(-1), stalls }));

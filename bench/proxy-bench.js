@@ -22,7 +22,7 @@
 //   - Everything shares the machine (wrk, the proxy, the upstream): compare ratios, not absolutes.
 // Usage: node bench/proxy-bench.js [--rounds 3] [--round-duration 5] [--duration 10] [--rate 2000] [--workers 1,2] [--only a,b]
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -86,11 +86,21 @@ async function waitReady(port, hostHeader, path) {
   const deadline = Date.now() + 15000;
   while (Date.now() < deadline) {
     const ok = await new Promise((resolve) => {
+      // A status line is enough: some proxies keep the connection open despite `Connection: close`.
       const socket = connect(port, '127.0.0.1', () => socket.write(`GET ${path} HTTP/1.1\r\nHost: ${hostHeader}\r\nConnection: close\r\n\r\n`));
       let data = '';
-      socket.on('data', (c) => (data += c));
-      socket.on('close', () => resolve(data.startsWith('HTTP/1.1 200')));
-      socket.on('error', () => resolve(false));
+      const done = (result) => {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(result);
+      };
+      const timer = setTimeout(() => done(false), 2000);
+      socket.on('data', (c) => {
+        data += c;
+        if (data.includes('\r\n')) done(data.startsWith('HTTP/1.1 200'));
+      });
+      socket.on('close', () => done(data.startsWith('HTTP/1.1 200')));
+      socket.on('error', () => done(false));
     });
     if (ok) return;
     await new Promise((r) => setTimeout(r, 100));
@@ -113,6 +123,35 @@ function wrk(port, req, seconds) {
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? '0';
   return { rps, p50, p99, errors: Number(errors) };
 }
+
+/** Fields of /proc/<pid>/stat after the command name: [state, ppid, ..., utime at 11, stime at 12]. */
+function procStat(pid) {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return text.slice(text.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+}
+
+/** CPU time (user + system, clock ticks) of `pid` and all its descendants (nginx workers, cluster workers). */
+function treeCpuTicks(pid) {
+  const parents = new Map();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = procStat(entry);
+    if (stat !== null) parents.set(Number(entry), { ppid: Number(stat[1]), ticks: Number(stat[11]) + Number(stat[12]) });
+  }
+  let total = 0;
+  const pending = [pid];
+  while (pending.length > 0) {
+    const current = pending.pop();
+    total += parents.get(current)?.ticks ?? 0;
+    for (const [child, info] of parents) if (info.ppid === current) pending.push(child);
+  }
+  return total;
+}
+const TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 function openLoop(port, req, seconds = duration) {
   const out = execFileSync(process.execPath, [join(here, 'open-loop.js'), '--port', String(port), '--host-header', req.host, '--path', req.path, '--rate', String(rate), '--duration', String(seconds)], { encoding: 'utf8' });
@@ -179,9 +218,14 @@ try {
           console.error(`${c.name} x${workers} round ${round + 1}: ${sample.rps.toFixed(0)} req/s p50 ${sample.p50}ms p99 ${sample.p99}ms`);
           if (workers === 1 && round === rounds - 1) {
             openLoop(c.port, c.req, 3); // warm-up at the fixed rate, discarded
+            // The proxy's own CPU time per request at the fixed rate: its cost, free of the noise
+            // of sharing cores under saturation (direct: the upstream's, which every proxy adds to).
+            const pid = child?.pid ?? upstream.pid;
+            const ticksBefore = treeCpuTicks(pid);
             const open = openLoop(c.port, c.req);
+            open.cpuUsPerRequest = ((treeCpuTicks(pid) - ticksBefore) / TICKS_PER_SECOND / open.completed) * 1e6;
             opens.set(c.name, open);
-            console.error(`${c.name} x${workers}: ${rate}/s p50 ${open.p50.toFixed(2)}ms p99 ${open.p99.toFixed(2)}ms`);
+            console.error(`${c.name} x${workers}: ${rate}/s p50 ${open.p50.toFixed(2)}ms p99 ${open.p99.toFixed(2)}ms p99.9 ${open.p999.toFixed(2)}ms max ${open.max.toFixed(2)}ms, ${open.cpuUsPerRequest.toFixed(1)} µs CPU/request`);
           }
         } finally {
           if (child) await stop(child);
@@ -211,12 +255,12 @@ try {
 
 const nginxVersion = spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr.replace('nginx version: ', '');
 console.log(`\nProxy benchmark — ${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}, ${nginxVersion.trim() || 'nginx'}; ${rounds} interleaved rounds of wrk -t1 -c64 -d${roundSeconds}s (medians); open loop ${rate} req/s, 64 connections, ${duration}s\n`);
-console.log('| contender | workers | req/s (median) | req/s (min–max) | p50 (ms) | p99 (ms) | non-2xx | fixed-rate p50 (ms) | fixed-rate p99 (ms) | p99 added vs direct (ms) |');
-console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+console.log('| contender | workers | req/s (median) | req/s (min–max) | p50 (ms) | p99 (ms) | non-2xx | fixed-rate p50 (ms) | fixed-rate p99 (ms) | p99 added vs direct (ms) | CPU µs/request at fixed rate |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of results) {
   const direct = results.find((d) => d.name === 'direct' && d.workers === r.workers);
   const added = r.open && direct?.open ? (r.open.p99 - direct.open.p99).toFixed(2) : '';
-  console.log(`| ${r.name} | ${r.workers} | ${r.rps.toFixed(0)} | ${r.rpsMin.toFixed(0)}–${r.rpsMax.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} | ${r.open ? r.open.p50.toFixed(2) : ''} | ${r.open ? r.open.p99.toFixed(2) : ''} | ${added} |`);
+  console.log(`| ${r.name} | ${r.workers} | ${r.rps.toFixed(0)} | ${r.rpsMin.toFixed(0)}–${r.rpsMax.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} | ${r.open ? r.open.p50.toFixed(2) : ''} | ${r.open ? r.open.p99.toFixed(2) : ''} | ${added} | ${r.open ? r.open.cpuUsPerRequest.toFixed(1) : ''} |`);
 }
 for (const workers of workerCounts) {
   const by = (name) => results.find((r) => r.name === name && r.workers === workers)?.rps;
