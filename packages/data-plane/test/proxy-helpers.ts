@@ -1,5 +1,5 @@
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import type { Route, Service } from '@sluice/protocol';
 import { Router } from '../src/router/router.js';
 import type { ProxyConfig } from '../src/proxy/proxy-server.js';
@@ -88,4 +88,51 @@ export async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<v
     if (Date.now() > deadline) throw new Error('condition not met before the deadline');
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+/** A response read raw off the socket, for handshakes (reason phrase and header order as sent). */
+export interface RawReply {
+  status: number;
+  reason: string;
+  /** Header names lower-cased, repeated headers joined with `, `. */
+  headers: Record<string, string>;
+  /** Header names as sent, in order. */
+  headerNames: string[];
+  body: string;
+}
+
+/** Sends a WebSocket handshake on a fresh connection and reads until the proxy closes it. */
+export function sendUpgrade(port: number, path = '/', onSocket?: (socket: Socket) => void): Promise<RawReply> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write(
+        `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      );
+    });
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(parseRawReply(Buffer.concat(chunks).toString('latin1'))));
+    onSocket?.(socket);
+  });
+}
+
+function parseRawReply(raw: string): RawReply {
+  const headEnd = raw.indexOf('\r\n\r\n');
+  if (headEnd === -1) throw new Error(`no complete response head in ${JSON.stringify(raw.slice(0, 200))}`);
+  const [statusLine = '', ...lines] = raw.slice(0, headEnd).split('\r\n');
+  const status = /^HTTP\/1\.1 (\d{3}) (.*)$/.exec(statusLine);
+  if (status === null) throw new Error(`bad status line ${JSON.stringify(statusLine)}`);
+  const headers: Record<string, string> = {};
+  const headerNames: string[] = [];
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    const name = line.slice(0, colon);
+    const value = line.slice(colon + 1).trim();
+    const key = name.toLowerCase();
+    headerNames.push(name);
+    headers[key] = headers[key] === undefined ? value : `${headers[key]}, ${value}`;
+  }
+  return { status: Number(status[1]), reason: status[2]!, headers, headerNames, body: raw.slice(headEnd + 4) };
 }

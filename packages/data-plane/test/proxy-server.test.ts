@@ -1,3 +1,4 @@
+import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { createServer as createNetServer, connect, type AddressInfo, type Socket } from 'node:net';
 import type { Route, Service } from '@sluice/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -5,7 +6,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { ProxyServer, type ProxyConfig } from '../src/proxy/proxy-server.js';
 import { makeRoute, makeService } from './fixtures/entities.js';
 import { expandedPathJoiningTable } from './fixtures/path-joining-table.js';
-import { configOf, send, startUpstream, waitFor, type Echo } from './proxy-helpers.js';
+import { configOf, send, sendUpgrade, startUpstream, waitFor, type Echo } from './proxy-helpers.js';
 
 const HEX = /^[0-9a-f]{32}$/;
 
@@ -20,6 +21,12 @@ function serviceFor(overrides: Partial<Service> = {}): Service {
 
 function use(routes: Route[], services: Service[]): void {
   config = configOf(routes, services);
+}
+
+/** Closes a ws upstream, cutting its connections first (a failed assertion must not leave a tunnel up). */
+function closeWss(wss: WebSocketServer): Promise<void> {
+  for (const socket of wss.clients) socket.terminate();
+  return new Promise<void>((resolve) => wss.close(() => resolve()));
 }
 
 function lastEcho(): Echo {
@@ -435,10 +442,14 @@ describe('WebSocket upgrade', () => {
       forwardedFor = String(req.headers['x-forwarded-for']);
       socket.on('message', (data) => socket.send(`echo:${data.toString()}`));
     });
+    // Headers the proxy must rewrite on the 101: its own request id replaces the upstream's, Via is appended to.
+    wss.on('headers', (headers) => headers.push('X-Sluice-Request-Id: upstream-made', 'Via: 1.1 backend'));
     try {
       const service = makeService({ host: '127.0.0.1', port: wsPort, path: '/ws-up' });
       use([makeRoute({ paths: ['/ws'], service: { id: service.id } })], [service]);
       const client = new WebSocket(`ws://127.0.0.1:${proxyPort}/ws/room?x=1`);
+      let switched: IncomingMessage | undefined;
+      client.on('upgrade', (res) => (switched = res));
       const reply = await new Promise<string>((resolve, reject) => {
         client.on('open', () => client.send('hi'));
         client.on('message', (data) => resolve(data.toString()));
@@ -447,11 +458,20 @@ describe('WebSocket upgrade', () => {
       expect(reply).toBe('echo:hi');
       expect(upstreamPath).toBe('/ws-up/room?x=1');
       expect(forwardedFor).toBe('127.0.0.1');
+      const h = switched!.headers;
+      expect(switched!.statusCode).toBe(101);
+      expect(h.connection?.toLowerCase()).toBe('upgrade');
+      expect(h.upgrade).toBe('websocket');
+      expect(h['sec-websocket-accept']).toBeDefined();
+      expect(h['x-sluice-request-id']).toMatch(HEX);
+      expect(h.via).toBe('1.1 backend, 1.1 sluice/9.9.9');
+      expect(h['x-sluice-upstream-latency']).toMatch(/^\d+$/);
+      expect(h['x-sluice-proxy-latency']).toMatch(/^\d+$/);
       expect(proxy.tunnelCount).toBe(1);
       client.close();
       await waitFor(() => proxy.tunnelCount === 0);
     } finally {
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      await closeWss(wss);
     }
   });
 
@@ -460,6 +480,190 @@ describe('WebSocket upgrade', () => {
     const client = new WebSocket(`ws://127.0.0.1:${proxyPort}/none`);
     const status = await new Promise<number>((resolve) => client.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
     expect(status).toBe(404);
+  });
+
+  it('answers 503 to an upgrade whose service host does not resolve', async () => {
+    const service = makeService({ host: 'no-such-host.invalid', port: 80, retries: 0 });
+    use([makeRoute({ paths: ['/'], service: { id: service.id } })], [service]);
+    const reply = await sendUpgrade(proxyPort, '/');
+    expect(reply.status).toBe(503);
+    expect(JSON.parse(reply.body)).toEqual({ message: 'name resolution failed', request_id: reply.headers['x-sluice-request-id'] });
+    expect(reply.headers['x-sluice-request-id']).toMatch(HEX);
+    expect(reply.headers['x-sluice-response-latency']).toMatch(/^\d+$/);
+    expect(reply.headers.server).toBe('sluice/9.9.9');
+  });
+
+  it('answers 502 to an upgrade when the upstream refuses connections, after its retries', async () => {
+    const closed = createNetServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const service = makeService({ host: '127.0.0.1', port, retries: 2 });
+    use([makeRoute({ paths: ['/'], service: { id: service.id } })], [service]);
+    const reply = await sendUpgrade(proxyPort, '/');
+    expect(reply.status).toBe(502);
+    expect(JSON.parse(reply.body)).toEqual({ message: 'An invalid response was received from the upstream server', request_id: reply.headers['x-sluice-request-id'] });
+  });
+
+  it('retries a handshake whose upstream connection failed, up to service.retries', async () => {
+    const server = createHttpServer();
+    const wss = new WebSocketServer({ server });
+    let accepted = 0;
+    server.on('connection', (socket: Socket) => {
+      accepted++;
+      if (accepted === 1) socket.destroy();
+    });
+    wss.on('connection', (socket) => socket.on('message', (data) => socket.send(`echo:${data.toString()}`)));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const service = makeService({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, retries: 1 });
+      use([makeRoute({ paths: ['/'], service: { id: service.id } })], [service]);
+      const client = new WebSocket(`ws://127.0.0.1:${proxyPort}/`);
+      const reply = await new Promise<string>((resolve, reject) => {
+        client.on('open', () => client.send('again'));
+        client.on('message', (data) => resolve(data.toString()));
+        client.on('error', reject);
+      });
+      expect(reply).toBe('echo:again');
+      expect(accepted).toBe(2);
+      client.close();
+      await waitFor(() => proxy.tunnelCount === 0);
+    } finally {
+      await closeWss(wss);
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it('relays a refused upgrade like a plain response: reason phrase, body, Via, Server, latency and request id', async () => {
+    const refusing = await startUpstream((_req, res) => {
+      res.writeHead(403, {
+        'content-type': 'text/plain',
+        'content-length': '6',
+        connection: 'x-up-secret',
+        'x-up-secret': '1',
+        'keep-alive': 'timeout=5',
+        via: '1.1 backend',
+        'x-sluice-request-id': 'upstream-made',
+      });
+      res.end('denied');
+    });
+    try {
+      const service = makeService({ host: '127.0.0.1', port: refusing.port });
+      use([makeRoute({ paths: ['/'], service: { id: service.id } })], [service]);
+      const reply = await sendUpgrade(proxyPort, '/');
+      expect(reply.status).toBe(403);
+      expect(reply.reason).toBe('Forbidden');
+      expect(reply.body).toBe('denied');
+      expect(reply.headers['content-type']).toBe('text/plain');
+      expect(reply.headers['x-sluice-request-id']).toMatch(HEX);
+      expect(reply.headers['x-sluice-request-id']).toBe(refusing.requests.at(-1)!.headers['x-sluice-request-id']);
+      expect(reply.headers.via).toBe('1.1 backend, 1.1 sluice/9.9.9');
+      expect(reply.headers.server).toBe('sluice/9.9.9');
+      expect(reply.headers['x-sluice-upstream-latency']).toMatch(/^\d+$/);
+      expect(reply.headers['x-sluice-proxy-latency']).toMatch(/^\d+$/);
+      expect(reply.headers.connection).toBe('close');
+      for (const gone of ['x-up-secret', 'keep-alive', 'upgrade']) expect(reply.headers[gone]).toBeUndefined();
+      expect(reply.headerNames.at(-1)).toBe('Connection');
+      await waitFor(() => proxy.tunnelCount === 0);
+    } finally {
+      await refusing.close();
+    }
+  });
+
+  it('relays a large refused-upgrade body to a client that stops reading (the upstream is paused, then resumed)', async () => {
+    const size = 48 * 1024 * 1024;
+    let isUpstreamBlocked = false;
+    const big = await startUpstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(size) });
+      const chunk = Buffer.alloc(64 * 1024, 0x61);
+      let sent = 0;
+      const pump = (): void => {
+        while (sent < size) {
+          sent += chunk.length;
+          if (!res.write(chunk)) {
+            isUpstreamBlocked = true;
+            res.once('drain', pump);
+            return;
+          }
+        }
+        res.end();
+      };
+      pump();
+    });
+    try {
+      const service = makeService({ host: '127.0.0.1', port: big.port });
+      use([makeRoute({ paths: ['/'], service: { id: service.id } })], [service]);
+      let client: Socket | undefined;
+      const pending = sendUpgrade(proxyPort, '/', (socket) => {
+        client = socket;
+        socket.pause();
+      });
+      await waitFor(() => isUpstreamBlocked);
+      client!.resume();
+      const reply = await pending;
+      expect(reply.status).toBe(200);
+      expect(reply.reason).toBe('OK');
+      expect(reply.body.length).toBe(size);
+    } finally {
+      await big.close();
+    }
+  });
+
+  it('closes a tunnel whose upstream sends nothing for read_timeout', async () => {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+    try {
+      const service = makeService({ host: '127.0.0.1', port: (wss.address() as AddressInfo).port, read_timeout: 200 });
+      use([makeRoute({ paths: ['/'], service: { id: service.id } })], [service]);
+      const client = new WebSocket(`ws://127.0.0.1:${proxyPort}/`);
+      let isClosed = false;
+      client.on('close', () => (isClosed = true));
+      client.on('error', () => {});
+      await new Promise<void>((resolve, reject) => {
+        client.on('open', () => resolve());
+        client.on('unexpected-response', () => reject(new Error('handshake refused')));
+      });
+      expect(proxy.tunnelCount).toBe(1);
+      await waitFor(() => isClosed);
+      await waitFor(() => proxy.tunnelCount === 0);
+    } finally {
+      await closeWss(wss);
+    }
+  });
+
+  it('keeps a tunnel open past read_timeout while the upstream keeps sending', async () => {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+    const tickers = new Set<NodeJS.Timeout>();
+    wss.on('connection', (socket) => {
+      const ticker = setInterval(() => socket.send('tick'), 50);
+      tickers.add(ticker);
+      socket.on('close', () => clearInterval(ticker));
+    });
+    try {
+      const service = makeService({ host: '127.0.0.1', port: (wss.address() as AddressInfo).port, read_timeout: 200 });
+      use([makeRoute({ paths: ['/'], service: { id: service.id } })], [service]);
+      const client = new WebSocket(`ws://127.0.0.1:${proxyPort}/`);
+      let ticks = 0;
+      let isClosed = false;
+      client.on('message', () => ticks++);
+      client.on('close', () => (isClosed = true));
+      const openedMs = await new Promise<number>((resolve, reject) => {
+        client.on('open', () => resolve(Date.now()));
+        client.on('error', reject);
+      });
+      // Three read_timeouts' worth of ticks.
+      await waitFor(() => Date.now() - openedMs >= 600 && ticks >= 6);
+      expect(isClosed).toBe(false);
+      expect(client.readyState).toBe(WebSocket.OPEN);
+      expect(proxy.tunnelCount).toBe(1);
+      client.close();
+      await waitFor(() => proxy.tunnelCount === 0);
+    } finally {
+      for (const ticker of tickers) clearInterval(ticker);
+      await closeWss(wss);
+    }
   });
 });
 

@@ -3,29 +3,10 @@ import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { DataPlaneErrorCode } from '../errors.js';
 import type { RouteMatch, RouterRequest } from '../router/router.js';
-import { PROXY_MESSAGES } from './error-responses.js';
 import { dropConnectionListed, HEADER_KINDS, headerKind, PROXY_LATENCY_HEADER, REQUEST_ID_HEADER, UPSTREAM_LATENCY_HEADER } from './header-names.js';
 import type { ProxyContext } from './proxy-context.js';
+import { classifyUpstreamError, errorCode, RETRY } from './upstream-errors.js';
 import type { UpstreamTarget } from './upstream-pools.js';
-
-/** Methods Kong (nginx) may send again after a connection failure. */
-const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'TRACE']);
-
-/** Error codes meaning the upstream connection failed before a response: retried for idempotent requests. */
-const CONNECTION_FAILURE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-
-/** Error codes answered with 504 rather than 502. */
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT', DataPlaneErrorCode.UPSTREAM_WRITE_TIMEOUT]);
 
 /** The upstream did not take the request body within the service's write_timeout. */
 export class UpstreamWriteTimeoutError extends Error {
@@ -407,19 +388,17 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
       res.destroy(err);
       return;
     }
-    const code = (err as { code?: string }).code ?? '';
-    const service = this.match!.service!;
+    const code = errorCode(err);
     const options = this.dispatchOptions!;
     const isReplayable = options.body === null || options.body === undefined || Buffer.isBuffer(options.body);
-    if (CONNECTION_FAILURE_CODES.has(code) && IDEMPOTENT_METHODS.has(this.method) && isReplayable && this.attempts <= service.retries) {
+    const verdict = classifyUpstreamError(code, this.method, isReplayable, this.attempts, this.match!.service!.retries);
+    if (verdict === RETRY) {
       this.abortUpstream = null;
       this.dispatchWith(options);
       return;
     }
     this.ctx.logger.warn({ err, code, requestId: this.id, attempts: this.attempts }, 'upstream request failed');
-    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return this.fail(503, PROXY_MESSAGES.nameResolutionFailed);
-    if (TIMEOUT_CODES.has(code)) return this.fail(504, PROXY_MESSAGES.gatewayTimeout);
-    this.fail(502, PROXY_MESSAGES.badGateway);
+    this.fail(verdict.status, verdict.message);
   }
 
   private finishTimers(): void {

@@ -1,27 +1,46 @@
-import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { RouteMatch } from '../router/router.js';
-import { connectionTokens, HEADER_KINDS, headerKind, REQUEST_ID_HEADER } from './header-names.js';
+import { dropConnectionListed, HEADER_KINDS, headerKind, PROXY_LATENCY_HEADER, REQUEST_ID_HEADER, RESPONSE_LATENCY_HEADER, UPSTREAM_LATENCY_HEADER } from './header-names.js';
 import type { ProxyContext } from './proxy-context.js';
 import { ClientGoneError, ProxyExchange } from './proxy-exchange.js';
-import { PROXY_MESSAGES, rawResponse } from './error-responses.js';
+import { rawResponse } from './error-responses.js';
+import { classifyUpstreamError, errorCode, RETRY } from './upstream-errors.js';
 import type { UpstreamTarget } from './upstream-pools.js';
 
 function headerText(item: Buffer | string): string {
   return typeof item === 'string' ? item : item.toString('latin1');
 }
 
+function onTunnelIdle(tunnel: UpgradeExchange): void {
+  tunnel.onIdle();
+}
+
 /**
  * One `Upgrade` handshake (WebSocket, as Kong proxies it on http/https routes): the request is
  * routed like any other, sent upstream with the same Upgrade, and on `101` the two sockets are
- * joined until either side closes. A non-101 answer is relayed and the connection closed.
+ * joined until either side closes, or until the upstream has sent nothing for the service's
+ * `read_timeout` (nginx's `proxy_read_timeout` on an upgraded connection). The handshake fails and
+ * is retried like a plain GET (see {@link classifyUpstreamError}); a non-101 answer is relayed
+ * with the headers of any proxied response, then the connection is closed.
  */
 export class UpgradeExchange implements Dispatcher.DispatchHandler {
   readonly exchange: ProxyExchange;
+  private upstream: UpstreamTarget | null = null;
+  /** service.retries of the matched route's service. */
+  private retries = 0;
+  private dispatchOptions: Dispatcher.DispatchOptions | null = null;
+  private attempts = 0;
+  private dispatchMs = 0;
   private upstreamSocket: Duplex | null = null;
   private abortUpstream: ((reason?: Error) => void) | null = null;
+  private resumeUpstream: (() => void) | null = null;
+  /** Closes an upgraded tunnel whose upstream is silent for read_timeout; refreshed on each upstream chunk. */
+  private idleTimer: NodeJS.Timeout | null = null;
+  private isPaused = false;
+  private isListeningForDrain = false;
   private hasAnswered = false;
   private isEnded = false;
 
@@ -39,20 +58,40 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
 
   /** Sends the upgrade request upstream. */
   forward(match: RouteMatch, upstream: UpstreamTarget): void {
+    this.upstream = upstream;
+    this.retries = match.service?.retries ?? 0;
     const headers = this.exchange.upstreamHeaders(match, upstream);
     const path = this.exchange.upstreamPath(match);
     const readTimeout = upstream.readTimeoutMs;
-    upstream.pool.dispatch(
-      { path, method: this.exchange.method, headers, body: null, upgrade: this.exchange.upgrade ?? 'websocket', headersTimeout: readTimeout, bodyTimeout: readTimeout },
-      this,
-    );
+    this.dispatchWith({
+      path,
+      method: this.exchange.method,
+      headers,
+      body: null,
+      upgrade: this.exchange.upgrade ?? 'websocket',
+      headersTimeout: readTimeout,
+      bodyTimeout: readTimeout,
+    });
+  }
+
+  private dispatchWith(options: Dispatcher.DispatchOptions): void {
+    if (this.isEnded) return;
+    this.dispatchOptions = options;
+    this.attempts++;
+    this.dispatchMs = performance.now();
+    this.ctx.pools.touch(this.upstream!, Date.now());
+    this.upstream!.pool.dispatch(options, this);
   }
 
   /** Answers with a generated JSON error and closes the connection. */
   fail(status: number, message: string, extraHeaders?: readonly string[]): void {
     if (this.hasAnswered) return this.destroy();
     this.hasAnswered = true;
-    if (this.socket.writable) this.socket.end(rawResponse(status, message, this.exchange.id, this.ctx.serverToken, extraHeaders));
+    if (this.socket.writable) {
+      const headers = [RESPONSE_LATENCY_HEADER, String(Math.round(performance.now() - this.exchange.startMs))];
+      if (extraHeaders !== undefined) headers.push(...extraHeaders);
+      this.socket.end(rawResponse(status, message, this.exchange.id, this.ctx.serverToken, headers));
+    }
     this.end();
   }
 
@@ -64,11 +103,78 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
     this.end();
   }
 
+  /** The upstream sent nothing for read_timeout: the tunnel is closed (both sockets), as nginx does. */
+  onIdle(): void {
+    this.idleTimer = null;
+    if (this.isEnded) return;
+    this.ctx.logger.info({ requestId: this.exchange.id, readTimeoutMs: this.upstream!.readTimeoutMs }, 'upgraded connection idle upstream for read_timeout, closed');
+    this.destroy();
+  }
+
   private end(): void {
+    if (this.idleTimer !== null) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = null;
+    }
     if (this.isEnded) return;
     this.isEnded = true;
     this.onEnd(this);
   }
+
+  /**
+   * The head relayed to the client, with the headers ProxyExchange.onHeaders sets on a proxied
+   * response: hop-by-hop headers and those Connection names dropped, Via appended to, the latency
+   * headers, our request id (an upstream-sent one dropped), and Server when the upstream sent none.
+   * A 101 keeps its Connection and Upgrade; any other answer ends with `Connection: close`.
+   */
+  private responseHead(statusCode: number, rawHeaders: Buffer[] | string[] | null, isSwitching: boolean): string {
+    const ctx = this.ctx;
+    const nowMs = performance.now();
+    const out: string[] = [];
+    let via: string | undefined;
+    let connection: string | undefined;
+    let hasServer = false;
+    const raw = rawHeaders ?? [];
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const name = headerText(raw[i]!);
+      const value = headerText(raw[i + 1]!);
+      switch (headerKind(name)) {
+        case HEADER_KINDS.via:
+          via = via === undefined ? value : `${via}, ${value}`;
+          break;
+        case HEADER_KINDS.server:
+          hasServer = true;
+          out.push(name, value);
+          break;
+        case HEADER_KINDS.connection:
+          connection = connection === undefined ? value : `${connection}, ${value}`;
+          if (isSwitching) out.push(name, value);
+          break;
+        case HEADER_KINDS.upgrade:
+          if (isSwitching) out.push(name, value);
+          break;
+        case HEADER_KINDS.hopByHop:
+        case HEADER_KINDS.transferEncoding:
+        case HEADER_KINDS.requestId:
+          // Transfer-Encoding: the body is relayed decoded and delimited by the connection's close.
+          break;
+        default:
+          out.push(name, value);
+          break;
+      }
+    }
+    if (connection !== undefined) dropConnectionListed(out, connection);
+    let head = `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? 'unknown'}\r\n`;
+    for (let i = 0; i < out.length; i += 2) head += `${out[i]}: ${out[i + 1]}\r\n`;
+    head += `Via: ${via === undefined ? ctx.viaToken : `${via}, ${ctx.viaToken}`}\r\n`;
+    head += `${UPSTREAM_LATENCY_HEADER}: ${Math.round(nowMs - this.dispatchMs)}\r\n${PROXY_LATENCY_HEADER}: ${Math.round(this.dispatchMs - this.exchange.startMs)}\r\n`;
+    head += `${REQUEST_ID_HEADER}: ${this.exchange.id}\r\n`;
+    if (!hasServer) head += `Server: ${ctx.serverToken}\r\n`;
+    if (!isSwitching) head += 'Connection: close\r\n';
+    return `${head}\r\n`;
+  }
+
+  // --- undici DispatchHandler (legacy callbacks) ---
 
   onConnect(abort: (err?: Error) => void): void {
     this.abortUpstream = abort;
@@ -82,40 +188,33 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.hasAnswered = true;
-    let head = `HTTP/1.1 ${statusCode} Switching Protocols\r\n`;
-    const raw = rawHeaders ?? [];
-    for (let i = 0; i + 1 < raw.length; i += 2) head += `${headerText(raw[i]!)}: ${headerText(raw[i + 1]!)}\r\n`;
-    head += `Via: ${this.ctx.viaToken}\r\n${REQUEST_ID_HEADER}: ${this.exchange.id}\r\n\r\n`;
-    this.socket.write(head);
+    this.socket.write(this.responseHead(statusCode, rawHeaders, true));
     if (this.head.length > 0) upstreamSocket.write(this.head);
     upstreamSocket.on('error', () => this.destroy());
     upstreamSocket.on('close', () => this.destroy());
+    this.idleTimer = setTimeout(onTunnelIdle, this.upstream!.readTimeoutMs, this);
+    this.idleTimer.unref();
+    upstreamSocket.on('data', () => this.idleTimer?.refresh());
     this.socket.pipe(upstreamSocket);
     upstreamSocket.pipe(this.socket);
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[] | string[] | null): boolean {
+  onHeaders(statusCode: number, rawHeaders: Buffer[] | string[] | null, resume: () => void): boolean {
     if (statusCode < 200 || this.isEnded) return true;
     this.hasAnswered = true;
-    let head = `HTTP/1.1 ${statusCode} ${statusCode < 300 ? 'OK' : 'Upstream Response'}\r\n`;
-    const raw = rawHeaders ?? [];
-    let connection: string[] | null = null;
-    for (let i = 0; i + 1 < raw.length; i += 2) if (headerKind(headerText(raw[i]!)) === HEADER_KINDS.connection) connection = connectionTokens(headerText(raw[i + 1]!));
-    for (let i = 0; i + 1 < raw.length; i += 2) {
-      const name = headerText(raw[i]!);
-      const kind = headerKind(name);
-      if (kind === HEADER_KINDS.hopByHop || kind === HEADER_KINDS.connection || kind === HEADER_KINDS.transferEncoding || kind === HEADER_KINDS.upgrade) continue;
-      if (connection?.includes(name.toLowerCase())) continue;
-      head += `${name}: ${headerText(raw[i + 1]!)}\r\n`;
-    }
-    head += `Connection: close\r\nVia: ${this.ctx.viaToken}\r\n${REQUEST_ID_HEADER}: ${this.exchange.id}\r\n\r\n`;
-    this.socket.write(head);
+    this.resumeUpstream = resume;
+    this.socket.write(this.responseHead(statusCode, rawHeaders, false));
     return true;
   }
 
   onData(chunk: Buffer): boolean {
-    if (!this.isEnded) this.socket.write(chunk);
-    return true;
+    if (this.isEnded || this.socket.write(chunk)) return true;
+    this.isPaused = true;
+    if (!this.isListeningForDrain) {
+      this.isListeningForDrain = true;
+      this.socket.on('drain', () => this.onClientDrain());
+    }
+    return false;
   }
 
   onComplete(): void {
@@ -126,9 +225,22 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
   onError(err: Error): void {
     if (this.isEnded) return;
     if (this.hasAnswered) return this.destroy();
-    const code = (err as { code?: string }).code ?? '';
-    const isTimeout = code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT';
-    this.ctx.logger.warn({ err, code, requestId: this.exchange.id }, 'upstream upgrade failed');
-    this.fail(isTimeout ? 504 : 502, isTimeout ? PROXY_MESSAGES.gatewayTimeout : PROXY_MESSAGES.badGateway);
+    const code = errorCode(err);
+    // A handshake has no body: always replayable.
+    const verdict = classifyUpstreamError(code, this.exchange.method, true, this.attempts, this.retries);
+    if (verdict === RETRY) {
+      this.abortUpstream = null;
+      this.dispatchWith(this.dispatchOptions!);
+      return;
+    }
+    this.ctx.logger.warn({ err, code, requestId: this.exchange.id, attempts: this.attempts }, 'upstream upgrade failed');
+    this.fail(verdict.status, verdict.message);
+  }
+
+  /** The client socket drained: let the upstream send the rest of a non-101 body. */
+  private onClientDrain(): void {
+    if (!this.isPaused) return;
+    this.isPaused = false;
+    this.resumeUpstream?.();
   }
 }
