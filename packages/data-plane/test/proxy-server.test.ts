@@ -610,7 +610,7 @@ describe('WebSocket upgrade', () => {
     }
   });
 
-  it('closes a tunnel whose upstream sends nothing for read_timeout', async () => {
+  it('closes a tunnel across which nothing passes for read_timeout', async () => {
     const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
     await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
     try {
@@ -662,6 +662,35 @@ describe('WebSocket upgrade', () => {
       await waitFor(() => proxy.tunnelCount === 0);
     } finally {
       for (const ticker of tickers) clearInterval(ticker);
+      await closeWss(wss);
+    }
+  });
+  it('keeps a tunnel open past read_timeout while only the client sends (nginx re-arms the timer either way)', async () => {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+    let received = 0;
+    wss.on('connection', (socket) => socket.on('message', () => received++));
+    let ticker: NodeJS.Timeout | undefined;
+    try {
+      const service = makeService({ host: '127.0.0.1', port: (wss.address() as AddressInfo).port, read_timeout: 200 });
+      use([makeRoute({ paths: ['/'], service: { id: service.id } })], [service]);
+      const client = new WebSocket(`ws://127.0.0.1:${proxyPort}/`);
+      let isClosed = false;
+      client.on('close', () => (isClosed = true));
+      const openedMs = await new Promise<number>((resolve, reject) => {
+        client.on('open', () => resolve(Date.now()));
+        client.on('error', reject);
+      });
+      ticker = setInterval(() => client.send('tick'), 50);
+      await waitFor(() => Date.now() - openedMs >= 600 && received >= 6);
+      expect(isClosed).toBe(false);
+      expect(proxy.tunnelCount).toBe(1);
+      clearInterval(ticker);
+      // Silent both ways now: the timeout applies.
+      await waitFor(() => isClosed);
+      await waitFor(() => proxy.tunnelCount === 0);
+    } finally {
+      clearInterval(ticker);
       await closeWss(wss);
     }
   });

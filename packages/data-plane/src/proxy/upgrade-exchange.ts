@@ -37,7 +37,7 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
   private upstreamSocket: Duplex | null = null;
   private abortUpstream: ((reason?: Error) => void) | null = null;
   private resumeUpstream: (() => void) | null = null;
-  /** Closes an upgraded tunnel whose upstream is silent for read_timeout; refreshed on each upstream chunk. */
+  /** Closes an upgraded tunnel silent both ways for read_timeout; refreshed on each chunk, either way. */
   private idleTimer: NodeJS.Timeout | null = null;
   private isPaused = false;
   private isListeningForDrain = false;
@@ -103,11 +103,11 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
     this.end();
   }
 
-  /** The upstream sent nothing for read_timeout: the tunnel is closed (both sockets), as nginx does. */
+  /** Nothing crossed the tunnel for read_timeout: it is closed (both sockets), as nginx does. */
   onIdle(): void {
     this.idleTimer = null;
     if (this.isEnded) return;
-    this.ctx.logger.info({ requestId: this.exchange.id, readTimeoutMs: this.upstream!.readTimeoutMs }, 'upgraded connection idle upstream for read_timeout, closed');
+    this.ctx.logger.info({ requestId: this.exchange.id, readTimeoutMs: this.upstream!.readTimeoutMs }, 'upgraded connection idle for read_timeout, closed');
     this.destroy();
   }
 
@@ -194,7 +194,9 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
     upstreamSocket.on('close', () => this.destroy());
     this.idleTimer = setTimeout(onTunnelIdle, this.upstream!.readTimeoutMs, this);
     this.idleTimer.unref();
+    // nginx re-arms proxy_read_timeout on every event of an upgraded connection, either way.
     upstreamSocket.on('data', () => this.idleTimer?.refresh());
+    this.socket.on('data', () => this.idleTimer?.refresh());
     this.socket.pipe(upstreamSocket);
     upstreamSocket.pipe(this.socket);
   }
