@@ -18,6 +18,9 @@ import {
   hashHex,
   kindOfEntityType,
   pb,
+  type HelloAckMessage,
+  type HelloMessage,
+  type sluice,
   prepareService,
   unpackBatch,
   type ConfigStateMessage,
@@ -133,7 +136,7 @@ class Peer {
     await this.until(() => this.frames.length > 0 || this.closeInfo !== null, `a ${kind ?? 'frame'}`, timeoutMs);
     const frame = this.frames.shift();
     if (!frame) throw new Error(`peer closed (${this.closeInfo?.code} ${this.closeInfo?.reason}) while waiting for a ${kind ?? 'frame'}`);
-    if (kind && frame.msg !== kind) throw new Error(`expected ${kind}, got ${frame.msg}: ${JSON.stringify(frame.toJSON())}`);
+    if (kind && frame.msg !== kind) throw new Error(`expected ${kind}, got ${frame.msg}: ${JSON.stringify(frame)}`);
     return frame;
   }
 
@@ -178,7 +181,7 @@ class Peer {
     return this;
   }
 
-  hello(overrides: Partial<pb.IHello> = {}): void {
+  hello(overrides: Partial<HelloMessage> = {}): void {
     this.send({
       hello: {
         protocolVersion: PROTOCOL_VERSION,
@@ -196,7 +199,7 @@ class Peer {
   }
 
   /** Sends Hello and returns the HelloAck, checking its mode. */
-  async handshake(expectedMode?: number): Promise<pb.IHelloAck> {
+  async handshake(expectedMode?: number): Promise<HelloAckMessage> {
     this.hello();
     const ack = (await this.next('helloAck')).helloAck!;
     if (expectedMode !== undefined) expect(ack.mode).toBe(expectedMode);
@@ -206,9 +209,9 @@ class Peer {
   /** Receives the next push (a delta, or a whole chunked snapshot) and unpacks its body. */
   async receivePush(timeoutMs = 10_000): Promise<Push> {
     const first = await this.next(undefined, timeoutMs);
-    const decode = (batch: pb.ResourceBatch) => ({
-      upserts: batch.upserts.map((r) => ({ kind: kindOfEntityType(r.type)!, id: r.id, payload: r.payload })),
-      removals: batch.removals.map((r) => ({ kind: kindOfEntityType(r.type)!, id: r.id })),
+    const decode = (batch: sluice.v1.ResourceBatch) => ({
+      upserts: batch.upserts.map((r) => ({ kind: kindOfEntityType(r.type ?? 0)!, id: r.id ?? '', payload: r.payload ?? new Uint8Array() })),
+      removals: batch.removals.map((r) => ({ kind: kindOfEntityType(r.type ?? 0)!, id: r.id ?? '' })),
     });
     if (first.msg === 'delta') {
       const d = first.delta!;
@@ -217,7 +220,7 @@ class Peer {
       return {
         kind: 'delta',
         nonce: Number(d.nonce),
-        epoch: d.epoch,
+        epoch: d.epoch ?? '',
         fromVersion: Number(d.fromVersion),
         toVersion: Number(d.toVersion),
         targetHash: hashHex(d.targetHash),
@@ -239,11 +242,11 @@ class Peer {
     return {
       kind: 'snapshot',
       nonce: Number(begin.nonce),
-      epoch: begin.target!.epoch,
+      epoch: begin.target!.epoch ?? '',
       fromVersion: null,
       toVersion: Number(begin.target!.version),
       targetHash: hashHex(begin.target!.hash),
-      chunkCount: begin.chunkCount,
+      chunkCount: begin.chunkCount ?? 0,
       ...decode(batch),
     };
   }

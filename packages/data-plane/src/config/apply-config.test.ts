@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ENTITY_TYPE_BY_KIND, encodeRoute, encodeService, hashHex, pb, type Route, type Service } from '@sluice/protocol';
+import { ENTITY_TYPE_BY_KIND, encodeRoute, encodeService, hashHex, pb, type ResourceMessage, type Route, type Service } from '@sluice/protocol';
 import { ConfigModel, makeRoute, makeService, uuidFor } from '../../test/helpers/config-model.js';
 import { AckError, ResourceErrorCode } from '../errors.js';
 import { applyDelta } from './apply-delta.js';
@@ -165,9 +165,9 @@ describe('applySnapshot', () => {
   it('refuses undecodable payloads, unknown types, id mismatches and duplicates', () => {
     const s = makeService('a');
     const payload = encodeService(s);
-    const cases: [pb.IResource[], number, string][] = [
+    const cases: [ResourceMessage[], number, string][] = [
       [[{ type: ENTITY_TYPE_BY_KIND.services, id: s.id, payload: new Uint8Array([0xff, 0xff, 0xff]) }], AckError.ERROR_DECODE, ResourceErrorCode.DECODE],
-      [[{ type: 99, id: s.id, payload }], AckError.ERROR_INVALID, ResourceErrorCode.UNKNOWN_TYPE],
+      [[{ type: 99 as ResourceMessage['type'], id: s.id, payload }], AckError.ERROR_INVALID, ResourceErrorCode.UNKNOWN_TYPE],
       [[{ type: ENTITY_TYPE_BY_KIND.services, id: uuidFor('other'), payload }], AckError.ERROR_INVALID, ResourceErrorCode.ID_MISMATCH],
       [[{ type: ENTITY_TYPE_BY_KIND.services, id: s.id, payload }, { type: ENTITY_TYPE_BY_KIND.services, id: s.id, payload }], AckError.ERROR_INVALID, ResourceErrorCode.DUPLICATE],
     ];

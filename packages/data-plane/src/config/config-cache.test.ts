@@ -58,7 +58,7 @@ describe('cache file', () => {
     const contents = decodeCacheFile(encodeCacheFile(config), 'mem');
     expect(contents).toMatchObject({ epoch: model.epoch, version: 3 });
     expect(Buffer.from(contents.hash).toString('hex')).toBe(config.hashHex);
-    expect(contents.batch.upserts.map((r) => Buffer.from(r.payload).toString('hex')).sort()).toEqual(
+    expect(contents.batch.upserts.map((r) => Buffer.from(r.payload!).toString('hex')).sort()).toEqual(
       [...config.resources.values()].map((r) => Buffer.from(r.payload).toString('hex')).sort(),
     );
   });

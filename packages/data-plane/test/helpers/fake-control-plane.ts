@@ -16,6 +16,7 @@ import {
   MAX_FRAME_BYTES,
   packBatch,
   pb,
+  type HelloAckMessage,
   splitChunks,
   type AckMessage,
   type EnvelopeProperties,
@@ -69,7 +70,7 @@ export class FakeControlPlane {
     ws.send(encodeFrame(envelope));
   }
 
-  helloAck(ws: WebSocket, mode: number, extra: Partial<pb.IHelloAck> = {}): void {
+  helloAck(ws: WebSocket, mode: number, extra: Partial<HelloAckMessage> = {}): void {
     this.send(ws, {
       helloAck: {
         cpInstanceId: 'fake-cp',
