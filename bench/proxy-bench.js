@@ -7,7 +7,9 @@
 //     upstream is never the bottleneck.
 //   - Contenders, each in turn with 1 and then 2 worker processes: direct (no proxy); nginx as a
 //     reverse proxy (`worker_processes N`, `keepalive 256` upstream); a bare Node proxy on undici's
-//     dispatcher (bare-undici-proxy.js, the Node ceiling); @fastify/http-proxy; http-proxy; Sluice's
+//     dispatcher (bare-undici-proxy.js, the Node ceiling), and the same sending Sluice's headers as
+//     constants (bare-undici+headers: what Kong's header contract costs on the wire, with none of
+//     Sluice's work); @fastify/http-proxy; http-proxy; Sluice's
 //     ProxyServer with the synthetic route table (route-set.js: hosts, wildcards, ports, prefix and
 //     regex paths, methods, headers) of 100 and of 10,000 routes. The Node proxies scale with
 //     node:cluster (round-robin), as `sluice-dp --workers N` does.
@@ -180,6 +182,7 @@ function contenders(workers) {
         ]),
     },
     { name: 'bare-undici', port: 18090, req: request, launch: node('bare-undici-proxy.js') },
+    { name: 'bare-undici+headers', port: 18090, req: request, launch: node('bare-undici-proxy.js', ['--kong-headers']) },
     { name: 'fastify-http-proxy', port: 18090, req: request, launch: node('fastify-http-proxy.js') },
     { name: 'http-proxy', port: 18090, req: request, launch: node('http-proxy.js') },
     { name: 'sluice-100', port: 18090, req: request, launch: node('sluice-proxy.js', ['--routes', '100']) },
@@ -267,5 +270,11 @@ for (const workers of workerCounts) {
   const s = by('sluice-100');
   if (!s) continue;
   const ratio = (name, target) => (by(name) ? `${(s / by(name)).toFixed(2)}x ${name} (target ≥ ${target}x)` : '');
-  console.log(`\nworkers=${workers}: sluice-100 = ${[ratio('bare-undici', 0.8), ratio('fastify-http-proxy', 1.6), ratio('http-proxy', 2)].filter(Boolean).join(', ')}; sluice-10k/sluice-100 = ${by('sluice-10k') ? (by('sluice-10k') / s).toFixed(2) : '-'}`);
+  const headersCeiling = by('bare-undici+headers') ? `; ${(s / by('bare-undici+headers')).toFixed(2)}x bare-undici+headers` : '';
+  console.log(`\nworkers=${workers}: sluice-100 = ${[ratio('bare-undici', 0.8), ratio('fastify-http-proxy', 1.6), ratio('http-proxy', 2)].filter(Boolean).join(', ')}${headersCeiling}; sluice-10k/sluice-100 = ${by('sluice-10k') ? (by('sluice-10k') / s).toFixed(2) : '-'}`);
+  const open = (name) => results.find((r) => r.name === name && r.workers === workers)?.open;
+  const bareOpen = open('bare-undici');
+  for (const name of ['sluice-100', 'sluice-10k']) {
+    if (bareOpen && open(name)) console.log(`workers=${workers}: ${name} fixed-rate p99 ${open(name).p99.toFixed(2)} ms vs bare-undici ${bareOpen.p99.toFixed(2)} ms (added over the Node ceiling: ${(open(name).p99 - bareOpen.p99).toFixed(2)} ms); CPU/request ${open(name).cpuUsPerRequest.toFixed(1)} vs ${bareOpen.cpuUsPerRequest.toFixed(1)} µs`);
+  }
 }
