@@ -3,8 +3,9 @@ import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { DataPlaneErrorCode } from '../errors.js';
 import type { RouteMatch, RouterRequest } from '../router/router.js';
-import { dropConnectionListed, HEADER_KINDS, headerKind, PROXY_LATENCY_HEADER, REQUEST_ID_HEADER, UPSTREAM_LATENCY_HEADER } from './header-names.js';
+import { dropConnectionListed, HEADER_KINDS, headerKind, REQUEST_ID_HEADER } from './header-names.js';
 import type { ProxyContext } from './proxy-context.js';
+import { proxiedResponseHeaders } from './response-headers.js';
 import { classifyUpstreamError, errorCode, RETRY } from './upstream-errors.js';
 import type { UpstreamTarget } from './upstream-pools.js';
 
@@ -299,53 +300,7 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
     const res = this.res!;
     if (this.isDone || res.destroyed) return true;
     this.resumeUpstream = resume;
-    const nowMs = performance.now();
-    const ctx = this.ctx;
-    const out: string[] = [];
-    let via: string | undefined;
-    let hasServer = false;
-    let connection: string | undefined;
-    const raw = rawHeaders ?? [];
-    for (let i = 0; i < raw.length; i += 2) {
-      const nameItem = raw[i]!;
-      const valueItem = raw[i + 1]!;
-      const name = typeof nameItem === 'string' ? nameItem : nameItem.toString('latin1');
-      const value = typeof valueItem === 'string' ? valueItem : valueItem.toString('latin1');
-      switch (headerKind(name)) {
-        case HEADER_KINDS.other:
-        case HEADER_KINDS.contentLength:
-        case HEADER_KINDS.xForwardedFor:
-        case HEADER_KINDS.xForwardedProto:
-        case HEADER_KINDS.xForwardedHost:
-        case HEADER_KINDS.xForwardedPort:
-        case HEADER_KINDS.xForwardedPath:
-        case HEADER_KINDS.xForwardedPrefix:
-        case HEADER_KINDS.xRealIp:
-        case HEADER_KINDS.host:
-        case HEADER_KINDS.expect:
-          out.push(name, value);
-          break;
-        case HEADER_KINDS.server:
-          hasServer = true;
-          out.push(name, value);
-          break;
-        case HEADER_KINDS.via:
-          via = via === undefined ? value : `${via}, ${value}`;
-          break;
-        case HEADER_KINDS.connection:
-          connection = connection === undefined ? value : `${connection}, ${value}`;
-          break;
-        default:
-          // hop-by-hop, transfer-encoding (Node frames the body itself), upgrade, upstream request id
-          break;
-      }
-    }
-    if (connection !== undefined) dropConnectionListed(out, connection);
-    out.push('Via', via === undefined ? ctx.viaToken : `${via}, ${ctx.viaToken}`);
-    out.push(UPSTREAM_LATENCY_HEADER, String(Math.round(nowMs - this.dispatchMs)));
-    out.push(PROXY_LATENCY_HEADER, String(Math.round(this.dispatchMs - this.startMs)));
-    out.push(REQUEST_ID_HEADER, this.id);
-    if (!hasServer) out.push('Server', ctx.serverToken);
+    const out = proxiedResponseHeaders(this.ctx, rawHeaders, this.id, this.startMs, this.dispatchMs, performance.now(), false);
     try {
       res.writeHead(statusCode, out);
     } catch (err) {

@@ -3,16 +3,13 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { RouteMatch } from '../router/router.js';
-import { dropConnectionListed, HEADER_KINDS, headerKind, PROXY_LATENCY_HEADER, REQUEST_ID_HEADER, RESPONSE_LATENCY_HEADER, UPSTREAM_LATENCY_HEADER } from './header-names.js';
+import { RESPONSE_LATENCY_HEADER } from './header-names.js';
 import type { ProxyContext } from './proxy-context.js';
 import { ClientGoneError, ProxyExchange } from './proxy-exchange.js';
 import { rawResponse } from './error-responses.js';
+import { proxiedResponseHeaders } from './response-headers.js';
 import { classifyUpstreamError, errorCode, RETRY } from './upstream-errors.js';
 import type { UpstreamTarget } from './upstream-pools.js';
-
-function headerText(item: Buffer | string): string {
-  return typeof item === 'string' ? item : item.toString('latin1');
-}
 
 function onTunnelIdle(tunnel: UpgradeExchange): void {
   tunnel.onIdle();
@@ -122,54 +119,14 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
   }
 
   /**
-   * The head relayed to the client, with the headers ProxyExchange.onHeaders sets on a proxied
-   * response: hop-by-hop headers and those Connection names dropped, Via appended to, the latency
-   * headers, our request id (an upstream-sent one dropped), and Server when the upstream sent none.
-   * A 101 keeps its Connection and Upgrade; any other answer ends with `Connection: close`.
+   * The head relayed to the client, with the headers of any proxied response
+   * ({@link proxiedResponseHeaders}): a 101 keeps its Connection and Upgrade; any other answer ends
+   * with `Connection: close`.
    */
   private responseHead(statusCode: number, rawHeaders: Buffer[] | string[] | null, isSwitching: boolean): string {
-    const ctx = this.ctx;
-    const nowMs = performance.now();
-    const out: string[] = [];
-    let via: string | undefined;
-    let connection: string | undefined;
-    let hasServer = false;
-    const raw = rawHeaders ?? [];
-    for (let i = 0; i + 1 < raw.length; i += 2) {
-      const name = headerText(raw[i]!);
-      const value = headerText(raw[i + 1]!);
-      switch (headerKind(name)) {
-        case HEADER_KINDS.via:
-          via = via === undefined ? value : `${via}, ${value}`;
-          break;
-        case HEADER_KINDS.server:
-          hasServer = true;
-          out.push(name, value);
-          break;
-        case HEADER_KINDS.connection:
-          connection = connection === undefined ? value : `${connection}, ${value}`;
-          if (isSwitching) out.push(name, value);
-          break;
-        case HEADER_KINDS.upgrade:
-          if (isSwitching) out.push(name, value);
-          break;
-        case HEADER_KINDS.hopByHop:
-        case HEADER_KINDS.transferEncoding:
-        case HEADER_KINDS.requestId:
-          // Transfer-Encoding: the body is relayed decoded and delimited by the connection's close.
-          break;
-        default:
-          out.push(name, value);
-          break;
-      }
-    }
-    if (connection !== undefined) dropConnectionListed(out, connection);
+    const headers = proxiedResponseHeaders(this.ctx, rawHeaders, this.exchange.id, this.exchange.startMs, this.dispatchMs, performance.now(), isSwitching);
     let head = `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? 'unknown'}\r\n`;
-    for (let i = 0; i < out.length; i += 2) head += `${out[i]}: ${out[i + 1]}\r\n`;
-    head += `Via: ${via === undefined ? ctx.viaToken : `${via}, ${ctx.viaToken}`}\r\n`;
-    head += `${UPSTREAM_LATENCY_HEADER}: ${Math.round(nowMs - this.dispatchMs)}\r\n${PROXY_LATENCY_HEADER}: ${Math.round(this.dispatchMs - this.exchange.startMs)}\r\n`;
-    head += `${REQUEST_ID_HEADER}: ${this.exchange.id}\r\n`;
-    if (!hasServer) head += `Server: ${ctx.serverToken}\r\n`;
+    for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
     if (!isSwitching) head += 'Connection: close\r\n';
     return `${head}\r\n`;
   }
