@@ -43,6 +43,18 @@ function declarativeConfig(upstreamPort: number): unknown {
   prio('wild', { hosts: ['*.prio.test'], paths: ['/w'] });
   prio('plain', { hosts: ['a.prio.test'], paths: ['/'] });
   prio('header', { paths: ['/'], headers: { 'x-v': ['V2'] } });
+  // More fields beat a longer path: hosts + paths + methods (weight 3) over hosts + a longer path.
+  prio('weight-3', { paths: ['/m'], methods: ['GET'] });
+  prio('weight-2', { paths: ['/m/longer'] });
+  // More header names win.
+  prio('one-header', { paths: ['/h'], headers: { 'x-a': ['1'] } });
+  prio('two-headers', { paths: ['/h'], headers: { 'x-a': ['1'], 'x-b': ['1'] } });
+  // regex_priority counts only for regex paths: the longer prefix wins.
+  prio('prefix-prio', { paths: ['/rp'], regex_priority: 10 });
+  prio('prefix-long', { paths: ['/rp/longer'] });
+  // Equal priority: the higher UUID wins (ATC), not the older route.
+  prio('tie-low', { id: '00000000-0000-4000-8000-0000000000a1', paths: ['/tie'], created_at: 1 });
+  prio('tie-high', { id: '00000000-0000-4000-8000-0000000000a2', paths: ['/tie'], created_at: 2 });
   return { _format_version: '3.0', services, routes };
 }
 
@@ -101,11 +113,22 @@ describe('sluice-dp process: router priority', () => {
     ['/w', { host: 'a.prio.test' }, '/plain/w'],
     ['/w', { host: 'b.prio.test' }, '/wild/w'],
     ['/x', { host: 'prio.test', 'x-v': 'v2' }, '/header/x'],
+    ['/m/longer/x', { host: 'prio.test' }, '/weight-3/m/longer/x'],
+    ['/h', { host: 'prio.test', 'x-a': '1', 'x-b': '1' }, '/two-headers/h'],
+    ['/h', { host: 'prio.test', 'x-a': '1' }, '/one-header/h'],
+    ['/rp/longer/x', { host: 'prio.test' }, '/prefix-long/rp/longer/x'],
+    ['/tie', { host: 'prio.test' }, '/tie-high/tie'],
   ];
   it.each(cases)('%s %o reaches the route Kong picks', async (path, headers, expectedUrl) => {
     const reply = await send(proxyPort, { path, headers });
     expect(reply.status).toBe(200);
     expect(reply.json().url).toBe(expectedUrl);
+  });
+
+  it('a method the heavier route does not take falls to the next: POST /m/longer/x → weight-2', async () => {
+    const reply = await send(proxyPort, { method: 'POST', path: '/m/longer/x', headers: { host: 'prio.test' }, body: '' });
+    expect(reply.status).toBe(200);
+    expect(reply.json().url).toBe('/weight-2/m/longer/x');
   });
 
   it('no match is a JSON 404 with a request id', async () => {
