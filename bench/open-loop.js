@@ -22,6 +22,8 @@ const latencies = [];
 /** Requests slower than --stall-ms (default 5), as [wall-clock ms when issued, latency ms], to line up with a server's own logs. */
 const stalls = [];
 const stallMs = Number(arg('stall-ms', '5'));
+/** At most this many stalls are listed (the first ones). */
+const MAX_STALLS = 10_000;
 const queue = [];
 let errors = 0;
 let sent = 0;
@@ -48,7 +50,7 @@ function makeConnection() {
       if (!head.startsWith('HTTP/1.1 2')) errors++;
       const latency = performance.now() - conn.scheduled;
       latencies.push(latency);
-      if (latency >= stallMs) stalls.push([Math.round(Date.now() - latency), Number(latency.toFixed(2))]);
+      if (latency >= stallMs && stalls.length < MAX_STALLS) stalls.push([Math.round(Date.now() - latency), Number(latency.toFixed(2))]);
       conn.buf = conn.buf.subarray(total);
       conn.busy = false;
       pump(conn);
