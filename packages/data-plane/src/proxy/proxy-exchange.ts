@@ -6,6 +6,7 @@ import type { RouteMatch, RouterRequest } from '../router/router.js';
 import { dropConnectionListed, HEADER_KINDS, headerKind, REQUEST_ID_HEADER } from './header-names.js';
 import type { ProxyContext } from './proxy-context.js';
 import { proxiedResponseHeaders } from './response-headers.js';
+import { SendTimeout } from './send-timeout.js';
 import { classifyUpstreamError, errorCode, RETRY } from './upstream-errors.js';
 import type { UpstreamTarget } from './upstream-pools.js';
 
@@ -83,6 +84,8 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
   private writeTimer: NodeJS.Timeout | null = null;
   private isPaused = false;
   private isListeningForDrain = false;
+  /** nginx's send_timeout on the response, created on the first write the client's socket refused. */
+  private sendTimeout: SendTimeout | null = null;
   private isResponseStarted = false;
   /** The exchange is over: response complete, failed, or the client left. */
   isDone = false;
@@ -316,15 +319,25 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
   onData(chunk: Buffer): boolean {
     const res = this.res!;
     if (res.destroyed) return true;
-    if (res.write(chunk)) return true;
-    const isBuffering = this.match!.route.response_buffering !== false;
-    if (isBuffering && res.writableLength < this.ctx.options.responseBufferBytes) return true;
-    this.isPaused = true;
+    const isAccepted = res.write(chunk);
+    if (this.sendTimeout !== null) this.sendTimeout.wrote(chunk.length, isAccepted);
+    if (isAccepted) return true;
     if (!this.isListeningForDrain) {
       this.isListeningForDrain = true;
       res.on('drain', onResponseDrain);
+      this.sendTimeout = new SendTimeout(res, this.ctx.options.clientSendTimeoutMs, () => this.onClientStalled());
+      this.sendTimeout.wrote(chunk.length, false);
     }
+    const isBuffering = this.match!.route.response_buffering !== false;
+    if (isBuffering && res.writableLength < this.ctx.options.responseBufferBytes) return true;
+    this.isPaused = true;
     return false;
+  }
+
+  /** The client took nothing of its queued response for clientSendTimeoutMs: cut it (and the upstream request). */
+  private onClientStalled(): void {
+    this.ctx.logger.info({ requestId: this.id, sendTimeoutMs: this.ctx.options.clientSendTimeoutMs }, 'client took nothing of the response for send_timeout, closed');
+    this.res!.destroy();
   }
 
   onComplete(): void {
@@ -367,6 +380,7 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
 
   /** The response socket drained: let the upstream send again. */
   onClientDrain(): void {
+    this.sendTimeout?.drained();
     if (!this.isPaused) return;
     this.isPaused = false;
     this.resumeUpstream?.();
@@ -374,6 +388,7 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
 
   /** The response closed: complete (nothing to do) or the client left (abort the upstream request). */
   onClientClose(): void {
+    this.sendTimeout?.stop();
     this.ctx.onExchangeEnd();
     if (this.isDone) return;
     this.isDone = true;

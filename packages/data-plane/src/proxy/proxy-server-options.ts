@@ -26,6 +26,12 @@ export interface ProxyServerOptions {
   readonly clientHeadersTimeoutMs?: number;
   /** Time allowed to receive a whole request, body included, ms. Default 300000 (Node's default). */
   readonly clientRequestTimeoutMs?: number;
+  /**
+   * Time a response (or an upgraded connection) may wait on a client that takes none of the bytes
+   * queued for it, ms; then the connection is closed and the upstream request aborted. Default
+   * 60000 (nginx `send_timeout`). A client that reads slowly but steadily is not cut.
+   */
+  readonly clientSendTimeoutMs?: number;
   /** Largest request head (request line + headers), bytes. Default 16384; beyond it: 400. */
   readonly maxRequestHeaderBytes?: number;
 
@@ -74,6 +80,7 @@ export const PROXY_SERVER_DEFAULTS = {
   maxRequestsPerConnection: 10_000,
   clientHeadersTimeoutMs: 60_000,
   clientRequestTimeoutMs: 300_000,
+  clientSendTimeoutMs: 60_000,
   maxRequestHeaderBytes: 16_384,
   upstreamConnections: 512,
   upstreamPipelining: 1,

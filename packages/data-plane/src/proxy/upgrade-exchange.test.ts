@@ -10,6 +10,7 @@ import { UpgradeExchange } from './upgrade-exchange.js';
 /** The client socket side an UpgradeExchange writes a refused handshake's answer to; `isFull` makes write() report backpressure. */
 class ClientSocket extends EventEmitter {
   isFull = false;
+  writableLength = 0;
   readonly written: string[] = [];
   writable = true;
   write(chunk: string | Buffer): boolean {
@@ -21,7 +22,7 @@ class ClientSocket extends EventEmitter {
 }
 
 function tunnelOver(socket: ClientSocket): UpgradeExchange {
-  const ctx = { listenerPort: 8000, requestIds: new RequestIdGenerator(), viaToken: '1.1 sluice/9.9.9', serverToken: 'sluice/9.9.9', logger: silentLogger };
+  const ctx = { listenerPort: 8000, requestIds: new RequestIdGenerator(), viaToken: '1.1 sluice/9.9.9', serverToken: 'sluice/9.9.9', logger: silentLogger, options: { clientSendTimeoutMs: 60_000 } };
   const req = { method: 'GET', url: '/ws', headers: {}, rawHeaders: [] };
   return new UpgradeExchange(ctx as unknown as ProxyContext, req as unknown as IncomingMessage, socket as unknown as Socket, Buffer.alloc(0), () => {});
 }

@@ -8,6 +8,7 @@ import type { ProxyContext } from './proxy-context.js';
 import { ClientGoneError, ProxyExchange } from './proxy-exchange.js';
 import { rawResponse } from './error-responses.js';
 import { proxiedResponseHeaders } from './response-headers.js';
+import { SendTimeout } from './send-timeout.js';
 import { classifyUpstreamError, errorCode, RETRY } from './upstream-errors.js';
 import type { UpstreamTarget } from './upstream-pools.js';
 
@@ -38,6 +39,10 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
   private idleTimer: NodeJS.Timeout | null = null;
   private isPaused = false;
   private isListeningForDrain = false;
+  /** nginx's send_timeout on a relayed non-101 answer, created on the first write the client refused. */
+  private sendTimeout: SendTimeout | null = null;
+  /** The send timeouts of the two directions of an upgraded tunnel. */
+  private readonly relayTimeouts: SendTimeout[] = [];
   private hasAnswered = false;
   private isEnded = false;
 
@@ -113,6 +118,8 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
       clearTimeout(this.idleTimer);
       this.idleTimer = null;
     }
+    this.sendTimeout?.stop();
+    for (const timeout of this.relayTimeouts) timeout.stop();
     if (this.isEnded) return;
     this.isEnded = true;
     this.onEnd(this);
@@ -151,11 +158,35 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
     upstreamSocket.on('close', () => this.destroy());
     this.idleTimer = setTimeout(onTunnelIdle, this.upstream!.readTimeoutMs, this);
     this.idleTimer.unref();
-    // nginx re-arms proxy_read_timeout on every event of an upgraded connection, either way.
-    upstreamSocket.on('data', () => this.idleTimer?.refresh());
-    this.socket.on('data', () => this.idleTimer?.refresh());
-    this.socket.pipe(upstreamSocket);
-    upstreamSocket.pipe(this.socket);
+    // nginx: proxy_send_timeout (the service's write_timeout) towards the upstream, send_timeout
+    // towards the client.
+    this.relay(this.socket, upstreamSocket, this.upstream!.writeTimeoutMs, 'upstream');
+    this.relay(upstreamSocket, this.socket, this.ctx.options.clientSendTimeoutMs, 'client');
+  }
+
+  /**
+   * Copies `from` to `to` with backpressure (`from` paused while `to` is full), re-arming the idle
+   * timer on every chunk (nginx re-arms proxy_read_timeout on every event of an upgraded
+   * connection, either way), and closing the tunnel when `to` takes none of what is queued for it
+   * for `sendTimeoutMs`. An end on one side ends the other's writing side.
+   */
+  private relay(from: Duplex, to: Duplex, sendTimeoutMs: number, toName: 'client' | 'upstream'): void {
+    const timeout = new SendTimeout(to, sendTimeoutMs, () => {
+      this.ctx.logger.info({ requestId: this.exchange.id, to: toName, sendTimeoutMs }, 'upgraded connection: peer took nothing for the send timeout, closed');
+      this.destroy();
+    });
+    from.on('data', (chunk: Buffer) => {
+      this.idleTimer?.refresh();
+      const isAccepted = to.write(chunk);
+      timeout.wrote(chunk.length, isAccepted);
+      if (!isAccepted) from.pause();
+    });
+    to.on('drain', () => {
+      timeout.drained();
+      from.resume();
+    });
+    from.on('end', () => to.end());
+    this.relayTimeouts.push(timeout);
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[] | string[] | null, resume: () => void): boolean {
@@ -167,11 +198,16 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
   }
 
   onData(chunk: Buffer): boolean {
-    if (this.isEnded || this.socket.write(chunk)) return true;
+    if (this.isEnded) return true;
+    const isAccepted = this.socket.write(chunk);
+    if (this.sendTimeout !== null) this.sendTimeout.wrote(chunk.length, isAccepted);
+    if (isAccepted) return true;
     this.isPaused = true;
     if (!this.isListeningForDrain) {
       this.isListeningForDrain = true;
       this.socket.on('drain', () => this.onClientDrain());
+      this.sendTimeout = new SendTimeout(this.socket, this.ctx.options.clientSendTimeoutMs, () => this.destroy());
+      this.sendTimeout.wrote(chunk.length, false);
     }
     return false;
   }
@@ -198,6 +234,7 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
 
   /** The client socket drained: let the upstream send the rest of a non-101 body. */
   private onClientDrain(): void {
+    this.sendTimeout?.drained();
     if (!this.isPaused) return;
     this.isPaused = false;
     this.resumeUpstream?.();
