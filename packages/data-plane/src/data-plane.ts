@@ -9,6 +9,7 @@ import { ackErrorName, InvalidArgumentError, LifecycleError } from './errors.js'
 import { silentLogger, type Logger } from './logger.js';
 import { ProxyServer } from './proxy/proxy-server.js';
 import type { ProxyServerOptions } from './proxy/proxy-server-options.js';
+import { EMPTY_TRAFFIC_SNAPSHOT, mergeTrafficSnapshots, type TrafficSnapshot } from './proxy/traffic-stats.js';
 import { DataPlaneMetrics } from './status/data-plane-metrics.js';
 import { StatusServer, type StatusView } from './status/status-server.js';
 import { SyncClient, type AppliedChange, type SyncClientOptions } from './sync/sync-client.js';
@@ -25,6 +26,12 @@ export const WORKER_START_TIMEOUT_MS = 30_000;
 
 /** Most proxy worker restarts per minute (default 10); a worker crashing faster is left down and logged. */
 export const MAX_WORKER_RESTARTS_PER_MINUTE = 10;
+
+/**
+ * How long a `/metrics` scrape waits for the proxy workers' traffic counts, in ms (default 2 s). A
+ * worker that has not answered by then is logged and counted with the counts it sent last.
+ */
+export const TRAFFIC_STATS_TIMEOUT_MS = 2_000;
 
 /** Options of `DataPlane`. */
 export interface DataPlaneOptions {
@@ -107,6 +114,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       isReady: () => this.isReady(),
       routeCount: () => this.currentConfig?.routes.size ?? 0,
       serviceCount: () => this.currentConfig?.services.size ?? 0,
+      trafficSnapshot: () => this.trafficSnapshot(),
     });
     this.workerPool = (options.workers ?? 0) > 0 ? new ProxyWorkerPool(options.workers!, options.workerExec, () => this.currentConfig, this.logger) : null;
     this.sync = options.controlPlane
@@ -202,6 +210,12 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     return this.currentConfig !== null;
   }
 
+  /** The proxied traffic counted so far: the in-process proxy's, or the merge of the workers'. */
+  trafficSnapshot(): TrafficSnapshot | Promise<TrafficSnapshot> {
+    if (this.workerPool) return this.workerPool.trafficSnapshot();
+    return this.proxy?.trafficSnapshot() ?? EMPTY_TRAFFIC_SNAPSHOT;
+  }
+
   /** The body of `GET /status`. */
   status(): StatusView {
     const config = this.currentConfig;
@@ -264,7 +278,20 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
 }
 
 /** Messages between the primary and a proxy worker, besides the config channel's. */
-type WorkerControlMessage = { readonly type: 'sluice:worker-listening'; readonly host: string; readonly port: number } | { readonly type: 'sluice:worker-stop' };
+type WorkerControlMessage =
+  | { readonly type: 'sluice:worker-listening'; readonly host: string; readonly port: number }
+  | { readonly type: 'sluice:worker-stop' }
+  /** The primary asks for the worker's traffic counts (a scrape of /metrics). */
+  | { readonly type: 'sluice:traffic-stats-request'; readonly id: number }
+  /** The worker's answer: everything it has counted since it started. */
+  | { readonly type: 'sluice:traffic-stats'; readonly id: number; readonly snapshot: TrafficSnapshot };
+
+/** One scrape's collection of the workers' traffic counts. */
+interface TrafficRound {
+  readonly id: number;
+  answered(worker: Worker): void;
+  gone(worker: Worker): void;
+}
 
 /**
  * The proxy workers of a data plane (`--workers N`): forks them, sends each the serving config
@@ -276,6 +303,13 @@ class ProxyWorkerPool {
   private isStopping = false;
   private restarts: number[] = [];
   private listen: ListenAddress | null = null;
+  /** Each live worker's last traffic counts, used when it misses a scrape's deadline. */
+  private readonly lastTraffic = new Map<Worker, TrafficSnapshot>();
+  /** The last counts of exited workers, so the merged counters never go down when one is restarted. */
+  private retiredTraffic: TrafficSnapshot = EMPTY_TRAFFIC_SNAPSHOT;
+  private trafficRound: TrafficRound | null = null;
+  private collecting: Promise<TrafficSnapshot> | null = null;
+  private nextTrafficRoundId = 1;
 
   constructor(
     private readonly count: number,
@@ -303,6 +337,7 @@ class ProxyWorkerPool {
     return new Promise((resolve, reject) => {
       worker.on('message', (message: ConfigChannelMessage | WorkerControlMessage) => {
         if (message?.type === 'sluice:worker-listening') resolve({ host: message.host, port: message.port });
+        else if (message?.type === 'sluice:traffic-stats') this.onTraffic(worker, message.id, message.snapshot);
         else if (isConfigChannelMessage(message) && message.type === 'sluice:config-resync') {
           const config = this.getConfig();
           worker.send(config ? snapshotMessage(config) : { type: 'sluice:config-none' });
@@ -310,6 +345,7 @@ class ProxyWorkerPool {
       });
       worker.on('exit', (code, signal) => {
         this.workers.delete(worker);
+        this.retireTraffic(worker);
         reject(new LifecycleError(`proxy worker exited before listening (code ${code}, signal ${signal})`));
         if (this.isStopping) return;
         const now = Date.now();
@@ -323,6 +359,61 @@ class ProxyWorkerPool {
         this.fork().catch((err: unknown) => this.logger.error({ err }, 'proxy worker restart failed'));
       });
     });
+  }
+
+  /**
+   * The workers' traffic counts merged (plus those of exited workers), asked over IPC. Waits at
+   * most {@link TRAFFIC_STATS_TIMEOUT_MS}; concurrent scrapes share one round.
+   */
+  trafficSnapshot(): Promise<TrafficSnapshot> {
+    this.collecting ??= this.collectTraffic().finally(() => {
+      this.collecting = null;
+    });
+    return this.collecting;
+  }
+
+  private collectTraffic(): Promise<TrafficSnapshot> {
+    const id = this.nextTrafficRoundId++;
+    const waiting = new Set([...this.workers].filter((worker) => worker.isConnected()));
+    return new Promise((resolve) => {
+      let isFinished = false;
+      const finish = (): void => {
+        if (isFinished) return;
+        isFinished = true;
+        clearTimeout(timer);
+        this.trafficRound = null;
+        if (waiting.size > 0) {
+          this.logger.warn({ workers: [...waiting].map((w) => w.process.pid), timeoutMs: TRAFFIC_STATS_TIMEOUT_MS }, 'proxy workers did not send their traffic counts in time; using the last they sent');
+        }
+        resolve(mergeTrafficSnapshots([this.retiredTraffic, ...this.lastTraffic.values()]));
+      };
+      const timer = setTimeout(finish, TRAFFIC_STATS_TIMEOUT_MS);
+      this.trafficRound = {
+        id,
+        answered: (worker) => {
+          if (waiting.delete(worker) && waiting.size === 0) finish();
+        },
+        gone: (worker) => {
+          if (waiting.delete(worker) && waiting.size === 0) finish();
+        },
+      };
+      for (const worker of waiting) worker.send({ type: 'sluice:traffic-stats-request', id } satisfies WorkerControlMessage);
+      if (waiting.size === 0) finish();
+    });
+  }
+
+  private onTraffic(worker: Worker, id: number, snapshot: TrafficSnapshot): void {
+    if (!this.workers.has(worker)) return;
+    this.lastTraffic.set(worker, snapshot);
+    if (this.trafficRound?.id === id) this.trafficRound.answered(worker);
+  }
+
+  /** Keeps an exited worker's last counts (its gauges dropped): the totals stay monotonic. */
+  private retireTraffic(worker: Worker): void {
+    const last = this.lastTraffic.get(worker);
+    this.lastTraffic.delete(worker);
+    if (last !== undefined) this.retiredTraffic = mergeTrafficSnapshots([this.retiredTraffic, { ...last, inFlight: 0, tunnels: 0 }]);
+    this.trafficRound?.gone(worker);
   }
 
   broadcast(message: ConfigChannelMessage): void {
@@ -364,7 +455,11 @@ export async function runProxyWorker(options: { listen: ListenAddress; proxy?: P
   };
   process.on('message', (message: unknown) => {
     if (follower.handle(message)) return;
-    if ((message as WorkerControlMessage | null)?.type === 'sluice:worker-stop') stop();
+    const control = message as WorkerControlMessage | null;
+    if (control?.type === 'sluice:worker-stop') stop();
+    else if (control?.type === 'sluice:traffic-stats-request' && process.connected) {
+      process.send!({ type: 'sluice:traffic-stats', id: control.id, snapshot: proxy.trafficSnapshot() } satisfies WorkerControlMessage);
+    }
   });
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

@@ -1,5 +1,5 @@
 /** The data plane's public API: what `test/`, `bench/` and embedders may import. */
-export { DataPlane, runProxyWorker, WORKER_START_TIMEOUT_MS, MAX_WORKER_RESTARTS_PER_MINUTE, type DataPlaneOptions, type DataPlaneEvents, type ListenAddress } from './data-plane.js';
+export { DataPlane, runProxyWorker, WORKER_START_TIMEOUT_MS, MAX_WORKER_RESTARTS_PER_MINUTE, TRAFFIC_STATS_TIMEOUT_MS, type DataPlaneOptions, type DataPlaneEvents, type ListenAddress } from './data-plane.js';
 export {
   DataPlaneError,
   DataPlaneErrorCode,
@@ -59,4 +59,14 @@ export { DataPlaneMetrics, type MetricsSource } from './status/data-plane-metric
 export { Router, type RouterRequest, type RouteMatch, type RouterChange } from './router/router.js';
 export { ProxyServer, type ProxyConfig } from './proxy/proxy-server.js';
 export { PROXY_SERVER_DEFAULTS, type ProxyServerOptions } from './proxy/proxy-server-options.js';
+export {
+  LATENCY_BUCKETS_MS,
+  MAX_TRAFFIC_SERIES,
+  OVERFLOW_LABEL,
+  CLIENT_CLOSED_STATUS,
+  mergeTrafficSnapshots,
+  type TrafficSnapshot,
+  type TrafficSeriesSnapshot,
+  type HistogramSnapshot,
+} from './proxy/traffic-stats.js';
 export { ClusterTls, ClusterMtlsMode, type ClusterTlsOptions, type ClusterTlsFiles } from './sync/cluster-tls.js';

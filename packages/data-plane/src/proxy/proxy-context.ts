@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { Logger } from '../logger.js';
 import type { ResolvedProxyServerOptions } from './proxy-server-options.js';
 import type { RequestIdGenerator } from './request-id.js';
+import type { TrafficStats } from './traffic-stats.js';
 import type { TrustedIps } from './trusted-ips.js';
 import type { UpstreamPools } from './upstream-pools.js';
 
@@ -19,6 +20,8 @@ export interface ProxyContext {
   readonly viaToken: string;
   /** `sluice/<version>`. */
   readonly serverToken: string;
+  /** Where each exchange's response (status, latencies) is counted when it ends. */
+  readonly traffic: TrafficStats;
   /** Called once per exchange when its response closes. */
   onExchangeEnd(): void;
   /** Writes a generated JSON response `{message, request_id}` with Kong's headers. */

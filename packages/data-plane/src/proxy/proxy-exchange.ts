@@ -8,6 +8,7 @@ import type { ProxyContext } from './proxy-context.js';
 import { proxiedResponseHeaders } from './response-headers.js';
 import { SendTimeout } from './send-timeout.js';
 import { classifyUpstreamError, errorCode, RETRY } from './upstream-errors.js';
+import { CLIENT_CLOSED_STATUS } from './traffic-stats.js';
 import type { UpstreamTarget } from './upstream-pools.js';
 
 /** The upstream did not take the request body within the service's write_timeout. */
@@ -81,6 +82,8 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
   private abortUpstream: ((reason?: Error) => void) | null = null;
   private resumeUpstream: (() => void) | null = null;
   private dispatchMs = 0;
+  /** When the upstream response head arrived (performance.now()); -1 until then. */
+  private upstreamHeadMs = -1;
   private writeTimer: NodeJS.Timeout | null = null;
   private isPaused = false;
   private isListeningForDrain = false;
@@ -303,7 +306,8 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
     const res = this.res!;
     if (this.isDone || res.destroyed) return true;
     this.resumeUpstream = resume;
-    const out = proxiedResponseHeaders(this.ctx, rawHeaders, this.id, this.startMs, this.dispatchMs, performance.now(), false);
+    const headMs = performance.now();
+    const out = proxiedResponseHeaders(this.ctx, rawHeaders, this.id, this.startMs, this.dispatchMs, headMs, false);
     try {
       res.writeHead(statusCode, out);
     } catch (err) {
@@ -313,6 +317,7 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
       return false;
     }
     this.isResponseStarted = true;
+    this.upstreamHeadMs = headMs;
     return true;
   }
 
@@ -390,11 +395,24 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
   onClientClose(): void {
     this.sendTimeout?.stop();
     this.ctx.onExchangeEnd();
+    this.recordTraffic();
     if (this.isDone) return;
     this.isDone = true;
     this.isClientGone = true;
     this.finishTimers();
     this.abortUpstream?.(new ClientGoneError('client closed the connection'));
+  }
+
+  /**
+   * Counts the response in the traffic stats: the status sent (499 when the client left before a
+   * response head), arrival to now, and dispatch to upstream head for a response from an upstream.
+   */
+  private recordTraffic(): void {
+    const res = this.res!;
+    const match = this.match;
+    const status = res.headersSent ? res.statusCode : CLIENT_CLOSED_STATUS;
+    const upstreamMs = this.upstreamHeadMs < 0 ? -1 : this.upstreamHeadMs - this.dispatchMs;
+    this.ctx.traffic.record(match === null ? null : match.route, match === null ? null : match.service, status, performance.now() - this.startMs, upstreamMs);
   }
 
   /** Answers with a generated JSON error (or cuts the connection if the response already started). */

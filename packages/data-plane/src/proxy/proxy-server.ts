@@ -11,6 +11,7 @@ import type { ProxyContext } from './proxy-context.js';
 import { ProxyExchange, ProxyResponse } from './proxy-exchange.js';
 import { PROXY_SERVER_DEFAULTS, type ProxyServerOptions, type ResolvedProxyServerOptions } from './proxy-server-options.js';
 import { RequestIdGenerator } from './request-id.js';
+import { TrafficStats, type TrafficSnapshot } from './traffic-stats.js';
 import { TrustedIps } from './trusted-ips.js';
 import { UpgradeExchange } from './upgrade-exchange.js';
 import { UpstreamPools } from './upstream-pools.js';
@@ -82,6 +83,7 @@ export class ProxyServer {
       listenerPortText: '0',
       viaToken: `1.1 sluice/${resolved.serverVersion}`,
       serverToken: `sluice/${resolved.serverVersion}`,
+      traffic: new TrafficStats(),
       onExchangeEnd() {
         server.inFlightCount--;
         server.notifyIfDrained();
@@ -117,6 +119,14 @@ export class ProxyServer {
   /** Open WebSocket (upgraded) tunnels. */
   get tunnelCount(): number {
     return this.tunnels.size;
+  }
+
+  /**
+   * What this proxy has counted since it started (responses per route, service and status; latency
+   * histograms), with the in-flight and tunnel gauges, as plain JSON. O(series).
+   */
+  trafficSnapshot(): TrafficSnapshot {
+    return this.ctx.traffic.snapshot(this.inFlightCount, this.tunnels.size);
   }
 
   /** Starts listening; resolves with the bound address (port 0 picks a free port). */
@@ -199,6 +209,8 @@ export class ProxyServer {
     if (!normalizeTarget(exchange)) return answered(answerer, 400, PROXY_MESSAGES.badRequest);
     const match = config.router.match(exchange);
     if (match === null) return answered(answerer, 404, PROXY_MESSAGES.noRoute);
+    // Noted before any refusal below, so the traffic stats count it against its route.
+    exchange.match = match;
     if (!acceptsHttp(match.route)) {
       // A handshake is never redirected: 426 whatever https_redirect_status_code says.
       refuseHttp(exchange, answerer, isUpgrade ? 426 : match.route.https_redirect_status_code);

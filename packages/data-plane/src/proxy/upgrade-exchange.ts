@@ -9,6 +9,7 @@ import { ClientGoneError, ProxyExchange } from './proxy-exchange.js';
 import { rawResponse } from './error-responses.js';
 import { proxiedResponseHeaders } from './response-headers.js';
 import { SendTimeout } from './send-timeout.js';
+import { CLIENT_CLOSED_STATUS } from './traffic-stats.js';
 import { classifyUpstreamError, errorCode, RETRY } from './upstream-errors.js';
 import type { UpstreamTarget } from './upstream-pools.js';
 
@@ -44,6 +45,10 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
   /** The send timeouts of the two directions of an upgraded tunnel. */
   private readonly relayTimeouts: SendTimeout[] = [];
   private hasAnswered = false;
+  /** The status answered to the client (101, the upstream's, or a generated one); 499 until then. */
+  private status = CLIENT_CLOSED_STATUS;
+  /** When the upstream's answer head arrived (performance.now()); -1 until then. */
+  private upstreamHeadMs = -1;
   private isEnded = false;
 
   constructor(
@@ -89,6 +94,7 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
   fail(status: number, message: string, extraHeaders?: readonly string[]): void {
     if (this.hasAnswered) return this.destroy();
     this.hasAnswered = true;
+    this.status = status;
     if (this.socket.writable) {
       const headers = [RESPONSE_LATENCY_HEADER, String(Math.round(performance.now() - this.exchange.startMs))];
       if (extraHeaders !== undefined) headers.push(...extraHeaders);
@@ -122,7 +128,18 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
     for (const timeout of this.relayTimeouts) timeout.stop();
     if (this.isEnded) return;
     this.isEnded = true;
+    this.recordTraffic();
     this.onEnd(this);
+  }
+
+  /**
+   * Counts the handshake in the traffic stats when the connection ends, as nginx logs an upgraded
+   * request: its latency spans the tunnel's whole life.
+   */
+  private recordTraffic(): void {
+    const match = this.exchange.match;
+    const upstreamMs = this.upstreamHeadMs < 0 ? -1 : this.upstreamHeadMs - this.dispatchMs;
+    this.ctx.traffic.record(match === null ? null : match.route, match === null ? null : match.service, this.status, performance.now() - this.exchange.startMs, upstreamMs);
   }
 
   /**
@@ -152,6 +169,8 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.hasAnswered = true;
+    this.status = statusCode;
+    this.upstreamHeadMs = performance.now();
     this.socket.write(this.responseHead(statusCode, rawHeaders, true));
     if (this.head.length > 0) upstreamSocket.write(this.head);
     upstreamSocket.on('error', () => this.destroy());
@@ -192,6 +211,8 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
   onHeaders(statusCode: number, rawHeaders: Buffer[] | string[] | null, resume: () => void): boolean {
     if (statusCode < 200 || this.isEnded) return true;
     this.hasAnswered = true;
+    this.status = statusCode;
+    this.upstreamHeadMs = performance.now();
     this.resumeUpstream = resume;
     this.socket.write(this.responseHead(statusCode, rawHeaders, false));
     return true;

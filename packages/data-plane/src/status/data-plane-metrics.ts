@@ -1,4 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { EMPTY_TRAFFIC_SNAPSHOT, type TrafficSnapshot } from '../proxy/traffic-stats.js';
+import { registerTrafficMetrics } from './traffic-metrics.js';
 
 /** What the metrics read at scrape time (gauges are computed then, not pushed). */
 export interface MetricsSource {
@@ -12,6 +14,11 @@ export interface MetricsSource {
   isReady(): boolean;
   routeCount(): number;
   serviceCount(): number;
+  /**
+   * The proxied traffic counted so far (the local proxy's, or the merge of the workers'). Absent:
+   * the traffic metrics are exposed with no series and zero gauges.
+   */
+  trafficSnapshot?(): TrafficSnapshot | Promise<TrafficSnapshot>;
 }
 
 /**
@@ -82,6 +89,7 @@ export class DataPlaneMetrics {
         this.set(source.serviceCount());
       },
     });
+    registerTrafficMetrics(this.registry, () => source.trafficSnapshot?.() ?? EMPTY_TRAFFIC_SNAPSHOT);
     if (options.collectProcessMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'sluice_dp_' });
   }
 }
