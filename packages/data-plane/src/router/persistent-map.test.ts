@@ -25,6 +25,21 @@ describe('PersistentMap', () => {
     for (const [snapshot, expected] of snapshots) expect(new Map(snapshot.entries())).toEqual(expected);
   });
 
+  it('keeps keys whose whole 32-bit hashes collide apart, and counts them right', () => {
+    // FNV-1a("key-901258") === FNV-1a("key-1540052"): they end in one collision bucket.
+    const a = 'key-901258';
+    const b = 'key-1540052';
+    let map = PersistentMap.empty<number>().set(a, 1).set(b, 2);
+    expect(map.size).toBe(2);
+    map = map.set(a, 3);
+    expect(map.size).toBe(2);
+    expect([map.get(a), map.get(b)]).toEqual([3, 2]);
+    map = map.delete(a);
+    expect(map.size).toBe(1);
+    expect([map.get(a), map.get(b)]).toEqual([undefined, 2]);
+    expect(map.set(b, 4).size).toBe(1);
+  });
+
   it('looks up a substring in place', () => {
     const map = PersistentMap.from([['.example.com', 1]]);
     expect(map.getRange('a.example.com', 1, 13)).toBe(1);

@@ -73,8 +73,17 @@ function merge<V>(a: Leaf<V>, b: Leaf<V>, depth: number): Slot<V> {
   return branch;
 }
 
+/**
+ * Whether the last {@link insert} added a key (rather than replacing one's value): lets `set`
+ * keep the size without a lookup before the insert. Read right after the call.
+ */
+let didInsertAddKey = false;
+
 function insert<V>(slot: Slot<V>, leaf: Leaf<V>, depth: number): Slot<V> {
-  if (slot === undefined) return leaf;
+  if (slot === undefined) {
+    didInsertAddKey = true;
+    return leaf;
+  }
   if (isBranch(slot)) {
     const index = (leaf.hash >>> (depth * BITS)) & MASK;
     return withSlot(slot, index, insert(slot.slots[index], leaf, depth + 1));
@@ -82,10 +91,15 @@ function insert<V>(slot: Slot<V>, leaf: Leaf<V>, depth: number): Slot<V> {
   if (isCollision(slot)) {
     // Collisions live only at MAX_DEPTH, where every hash bit is spent: all keys here share one hash.
     const leaves = slot.leaves.filter((l) => l.key !== leaf.key);
+    didInsertAddKey = leaves.length === slot.leaves.length;
     leaves.push(leaf);
     return { hash: slot.hash, leaves };
   }
-  if (slot.key === leaf.key) return leaf;
+  if (slot.key === leaf.key) {
+    didInsertAddKey = false;
+    return leaf;
+  }
+  didInsertAddKey = true;
   return merge(slot, leaf, depth);
 }
 
@@ -174,8 +188,8 @@ export class PersistentMap<V> {
   /** A map with `key` set to `value`; this map is unchanged. */
   set(key: string, value: V): PersistentMap<V> {
     const leaf: Leaf<V> = { hash: hashRange(key, 0, key.length), key, value };
-    const had = this.has(key);
-    return new PersistentMap(insert(this.root, leaf, 0), had ? this.size : this.size + 1);
+    const root = insert(this.root, leaf, 0);
+    return new PersistentMap(root, didInsertAddKey ? this.size + 1 : this.size);
   }
 
   /** A map without `key`; this same map when the key is absent. */
