@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { isUuid } from '@sluice/protocol';
+import { AccessLogDestination } from './access-log-destination.js';
 import { DEFAULT_CACHE_DIR } from './config/config-cache.js';
 import { DataPlane, runProxyWorker, type ListenAddress } from './data-plane.js';
 import { DataPlaneError, DataPlaneErrorCode, InvalidArgumentError } from './errors.js';
@@ -42,6 +43,8 @@ disk, and proxies HTTP traffic. Every flag can also be set through the environme
   --workers N                proxy worker processes; 0 runs the proxy in this process (SLUICE_WORKERS; default 0)
   --declarative-config FILE  serve this JSON {services, routes} without a control plane (SLUICE_DECLARATIVE_CONFIG)
   --log-level LEVEL          ${LOG_LEVELS.join('|')} (SLUICE_LOG_LEVEL; default info)
+  --access-log TARGET        one JSON line per proxied request to "stdout" or a file (appended), or
+                             "off" (SLUICE_ACCESS_LOG; default off)
   -h, --help                 show this help
 
 Port 0 picks a free port; the chosen addresses are printed as
@@ -60,6 +63,8 @@ interface CliOptions {
   readonly labels: Record<string, string>;
   readonly workers: number;
   readonly logLevel: (typeof LOG_LEVELS)[number];
+  /** "stdout", a file path, or null (off). */
+  readonly accessLog: string | null;
 }
 
 /** `host:port` or `[v6]:port` → address; "off" → null. */
@@ -91,6 +96,7 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions | 'help' {
       workers: { type: 'string' },
       'declarative-config': { type: 'string' },
       'log-level': { type: 'string' },
+      'access-log': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -129,6 +135,7 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions | 'help' {
   if (nodeId !== undefined && !isUuid(nodeId)) throw new InvalidArgumentError(`--node-id must be a UUID, got ${JSON.stringify(nodeId)}`);
   const logLevel = pick('log-level', 'SLUICE_LOG_LEVEL') ?? 'info';
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new InvalidArgumentError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  const accessLog = pick('access-log', 'SLUICE_ACCESS_LOG') ?? 'off';
   return {
     controlPlane,
     clusterTls,
@@ -140,6 +147,7 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions | 'help' {
     labels,
     workers,
     logLevel: logLevel as CliOptions['logLevel'],
+    accessLog: accessLog === 'off' ? null : accessLog,
   };
 }
 
@@ -198,9 +206,18 @@ async function main(): Promise<void> {
   }
   const logger: Logger = pino({ level: options.logLevel, base: { pid: process.pid, component: cluster.isWorker ? 'sluice-dp-worker' : 'sluice-dp' } }, pino.destination(2));
 
+  // Opened in the primary too, so a bad path fails at start; each worker appends through its own.
+  let accessLog: AccessLogDestination | null;
+  try {
+    accessLog = options.accessLog === null ? null : AccessLogDestination.open(options.accessLog, logger);
+  } catch (err) {
+    process.stderr.write(`sluice-dp: --access-log ${JSON.stringify(options.accessLog)} cannot be opened: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+
   if (cluster.isWorker && process.env.SLUICE_DP_WORKER === '1') {
     const listen = parseListen('proxy-listen', process.env.SLUICE_DP_WORKER_LISTEN ?? DEFAULT_PROXY_LISTEN)!;
-    await runProxyWorker({ listen, logger });
+    await runProxyWorker({ listen, logger, proxy: { accessLog } });
     return;
   }
 
@@ -223,6 +240,7 @@ async function main(): Promise<void> {
       nodeId: options.nodeId,
       labels: options.labels,
       workers: options.workers,
+      proxy: { accessLog },
       buildVersion: buildVersion(),
       logger,
     });

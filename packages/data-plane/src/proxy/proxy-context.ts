@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from '../logger.js';
+import type { AccessLogSink } from './access-log.js';
 import type { ResolvedProxyServerOptions } from './proxy-server-options.js';
 import type { RequestIdGenerator } from './request-id.js';
 import type { TrafficStats } from './traffic-stats.js';
@@ -22,8 +23,10 @@ export interface ProxyContext {
   readonly serverToken: string;
   /** Where each exchange's response (status, latencies) is counted when it ends. */
   readonly traffic: TrafficStats;
+  /** Where each exchange writes its access-log line when it ends; null: no access log. */
+  readonly accessLog: AccessLogSink | null;
   /** Called once per exchange when its response closes. */
   onExchangeEnd(): void;
-  /** Writes a generated JSON response `{message, request_id}` with Kong's headers. */
-  respond(res: ServerResponse, requestId: string, startMs: number, status: number, message: string, extraHeaders?: readonly string[]): void;
+  /** Writes a generated JSON response `{message, request_id}` with Kong's headers; returns its body's bytes. */
+  respond(res: ServerResponse, requestId: string, startMs: number, status: number, message: string, extraHeaders?: readonly string[]): number;
 }

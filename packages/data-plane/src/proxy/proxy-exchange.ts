@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { DataPlaneErrorCode } from '../errors.js';
 import type { RouteMatch, RouterRequest } from '../router/router.js';
+import { accessLogLine } from './access-log.js';
 import { dropConnectionListed, HEADER_KINDS, headerKind, REQUEST_ID_HEADER } from './header-names.js';
 import type { ProxyContext } from './proxy-context.js';
 import { proxiedResponseHeaders } from './response-headers.js';
@@ -81,9 +82,12 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
   private attempts = 0;
   private abortUpstream: ((reason?: Error) => void) | null = null;
   private resumeUpstream: (() => void) | null = null;
-  private dispatchMs = 0;
+  /** When the upstream request was last dispatched (performance.now()); -1 until then. */
+  dispatchMs = -1;
   /** When the upstream response head arrived (performance.now()); -1 until then. */
   private upstreamHeadMs = -1;
+  /** Response body bytes handed to the client's socket (for the access log). */
+  private bodyBytesSent = 0;
   private writeTimer: NodeJS.Timeout | null = null;
   private isPaused = false;
   private isListeningForDrain = false;
@@ -325,6 +329,7 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
     const res = this.res!;
     if (res.destroyed) return true;
     const isAccepted = res.write(chunk);
+    this.bodyBytesSent += chunk.length;
     if (this.sendTimeout !== null) this.sendTimeout.wrote(chunk.length, isAccepted);
     if (isAccepted) return true;
     if (!this.isListeningForDrain) {
@@ -406,13 +411,38 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
   /**
    * Counts the response in the traffic stats: the status sent (499 when the client left before a
    * response head), arrival to now, and dispatch to upstream head for a response from an upstream.
+   * Writes its access-log line when there is an access log.
    */
   private recordTraffic(): void {
     const res = this.res!;
     const match = this.match;
     const status = res.headersSent ? res.statusCode : CLIENT_CLOSED_STATUS;
     const upstreamMs = this.upstreamHeadMs < 0 ? -1 : this.upstreamHeadMs - this.dispatchMs;
-    this.ctx.traffic.record(match === null ? null : match.route, match === null ? null : match.service, status, performance.now() - this.startMs, upstreamMs);
+    const endMs = performance.now();
+    this.ctx.traffic.record(match === null ? null : match.route, match === null ? null : match.service, status, endMs - this.startMs, upstreamMs);
+    if (this.ctx.accessLog !== null) this.ctx.accessLog.write(this.accessLogLine(status, endMs, this.upstreamHeadMs, this.bodyBytesSent));
+  }
+
+  /** This exchange's access-log line (see {@link accessLogLine}); `bodyBytesSent` null when not counted. */
+  accessLogLine(status: number, endMs: number, upstreamHeadMs: number, bodyBytesSent: number | null): string {
+    const match = this.match;
+    const userAgent = this.req.headers['user-agent'];
+    return accessLogLine({
+      requestId: this.id,
+      startMs: this.startMs,
+      dispatchMs: this.dispatchMs,
+      upstreamHeadMs,
+      endMs,
+      clientIp: peerAddress(this.req.socket.remoteAddress),
+      method: this.method,
+      uri: this.req.url ?? '/',
+      host: this.host,
+      status,
+      bodyBytesSent,
+      route: match === null ? null : match.route,
+      service: match === null ? null : match.service,
+      userAgent,
+    });
   }
 
   /** Answers with a generated JSON error (or cuts the connection if the response already started). */
@@ -423,7 +453,7 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
       res.destroy();
       return;
     }
-    this.ctx.respond(res, this.id, this.startMs, status, message, extraHeaders);
+    this.bodyBytesSent = this.ctx.respond(res, this.id, this.startMs, status, message, extraHeaders);
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Logger } from '../logger.js';
+import type { AccessLogSink } from './access-log.js';
 
 /**
  * Options of a {@link ProxyServer}. Every limit has a unit and a default; nothing is unbounded.
@@ -15,6 +16,13 @@ export interface ProxyServerOptions {
    * headers are always overwritten. `X-Forwarded-For` is always appended to, as Kong does.
    */
   readonly trustedIps?: readonly string[];
+  /**
+   * Where to write one JSON line per finished exchange (proxied, generated, or left by the client):
+   * time, request id, client, request, status, body bytes, latencies, route, service, upstream.
+   * Default null: no access log, and no cost beyond one check per request. The sink bounds its own
+   * buffer (the CLI's drops lines past 8 MiB queued); `close()` calls its `flush()`.
+   */
+  readonly accessLog?: AccessLogSink | null;
 
   /** Most concurrent client connections; further ones are refused by the kernel backlog. Default 16384. */
   readonly maxClientConnections?: number;
@@ -95,4 +103,4 @@ export const PROXY_SERVER_DEFAULTS = {
 } as const;
 
 /** Options with every default filled in. */
-export type ResolvedProxyServerOptions = { -readonly [K in keyof typeof PROXY_SERVER_DEFAULTS]: (typeof PROXY_SERVER_DEFAULTS)[K] extends number ? number : (typeof PROXY_SERVER_DEFAULTS)[K] extends string ? string : readonly string[] } & { logger: Logger };
+export type ResolvedProxyServerOptions = { -readonly [K in keyof typeof PROXY_SERVER_DEFAULTS]: (typeof PROXY_SERVER_DEFAULTS)[K] extends number ? number : (typeof PROXY_SERVER_DEFAULTS)[K] extends string ? string : readonly string[] } & { logger: Logger; accessLog: AccessLogSink | null };

@@ -32,7 +32,7 @@ export interface ProxyConfig {
 }
 
 function resolveOptions(options: ProxyServerOptions): ResolvedProxyServerOptions {
-  const resolved: Record<string, unknown> = { ...PROXY_SERVER_DEFAULTS, logger: silentLogger };
+  const resolved: Record<string, unknown> = { ...PROXY_SERVER_DEFAULTS, logger: silentLogger, accessLog: null };
   for (const [key, value] of Object.entries(options)) if (value !== undefined && key !== 'getConfig') resolved[key] = value;
   return resolved as ResolvedProxyServerOptions;
 }
@@ -84,6 +84,7 @@ export class ProxyServer {
       viaToken: `1.1 sluice/${resolved.serverVersion}`,
       serverToken: `sluice/${resolved.serverVersion}`,
       traffic: new TrafficStats(),
+      accessLog: resolved.accessLog,
       onExchangeEnd() {
         server.inFlightCount--;
         server.notifyIfDrained();
@@ -149,7 +150,7 @@ export class ProxyServer {
 
   /**
    * Stops accepting, lets in-flight requests and tunnels finish for up to `drainTimeoutMs`, then
-   * destroys what is left and closes the upstream pools.
+   * destroys what is left, closes the upstream pools and flushes the access log.
    */
   close(): Promise<void> {
     this.closing ??= this.drain();
@@ -177,6 +178,7 @@ export class ProxyServer {
     for (const socket of this.sockets) socket.destroy();
     await closed;
     await this.ctx.pools.close(this.inFlightCount > 0);
+    await this.ctx.accessLog?.flush?.();
   }
 
   /** Wakes a draining close() once the last request or tunnel has ended. */
@@ -220,13 +222,14 @@ export class ProxyServer {
     return match as ForwardableMatch;
   }
 
-  private respond(res: ServerResponse, requestId: string, startMs: number, status: number, message: string, extraHeaders?: readonly string[]): void {
+  private respond(res: ServerResponse, requestId: string, startMs: number, status: number, message: string, extraHeaders?: readonly string[]): number {
     const body = errorBody(message, requestId);
+    const bodyBytes = Buffer.byteLength(body);
     const headers = [
       'Content-Type',
       'application/json; charset=utf-8',
       'Content-Length',
-      String(Buffer.byteLength(body)),
+      String(bodyBytes),
       REQUEST_ID_HEADER,
       requestId,
       RESPONSE_LATENCY_HEADER,
@@ -237,6 +240,7 @@ export class ProxyServer {
     if (extraHeaders !== undefined) headers.push(...extraHeaders);
     res.writeHead(status, headers);
     res.end(body);
+    return bodyBytes;
   }
 
   private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {

@@ -86,6 +86,7 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
     this.dispatchOptions = options;
     this.attempts++;
     this.dispatchMs = performance.now();
+    this.exchange.dispatchMs = this.dispatchMs;
     this.ctx.pools.touch(this.upstream!, Date.now());
     this.upstream!.pool.dispatch(options, this);
   }
@@ -139,7 +140,9 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
   private recordTraffic(): void {
     const match = this.exchange.match;
     const upstreamMs = this.upstreamHeadMs < 0 ? -1 : this.upstreamHeadMs - this.dispatchMs;
-    this.ctx.traffic.record(match === null ? null : match.route, match === null ? null : match.service, this.status, performance.now() - this.exchange.startMs, upstreamMs);
+    const endMs = performance.now();
+    this.ctx.traffic.record(match === null ? null : match.route, match === null ? null : match.service, this.status, endMs - this.exchange.startMs, upstreamMs);
+    if (this.ctx.accessLog !== null) this.ctx.accessLog.write(this.exchange.accessLogLine(this.status, endMs, this.upstreamHeadMs, null));
   }
 
   /**

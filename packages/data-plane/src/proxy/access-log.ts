@@ -1,0 +1,70 @@
+import type { Route, Service } from '@sluice/protocol';
+
+/**
+ * Where a {@link ProxyServer} writes its access log: one JSON line (newline included) per finished
+ * exchange. The shape it depends on, not a package: pino's `destination()` (sonic-boom), a
+ * `Writable`, or a test's array all fit. `write` must not throw and must not block for long: it
+ * runs on the request path.
+ */
+export interface AccessLogSink {
+  write(line: string): unknown;
+  /**
+   * Called once by `ProxyServer.close()` after the last line; resolves when the lines written so
+   * far have reached their destination (or it gave up). Optional.
+   */
+  flush?(): Promise<void>;
+}
+
+/** An exchange's facts at its end, as the access log reports them. Times are `performance.now()` ms. */
+export interface AccessLogFacts {
+  readonly requestId: string;
+  readonly startMs: number;
+  /** Upstream request dispatched (the last attempt's); -1 if never. */
+  readonly dispatchMs: number;
+  /** Upstream response head arrived; -1 if none. */
+  readonly upstreamHeadMs: number;
+  readonly endMs: number;
+  readonly clientIp: string;
+  readonly method: string;
+  /** The request target as received (absolute-form included), query included. */
+  readonly uri: string;
+  readonly host: string | undefined;
+  readonly status: number;
+  /** Response body bytes handed to the client's socket; null when not counted (upgrades). */
+  readonly bodyBytesSent: number | null;
+  readonly route: Route | null;
+  readonly service: Service | null;
+  readonly userAgent: string | undefined;
+}
+
+/** Milliseconds to microsecond precision. */
+function ms(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}
+
+/**
+ * One access-log line (JSON, `\n`-terminated), field names after Kong's log serializer where it has
+ * an equivalent. Allocates; call only when an access log is configured.
+ */
+export function accessLogLine(facts: AccessLogFacts): string {
+  const { route, service } = facts;
+  return `${JSON.stringify({
+    time: new Date(performance.timeOrigin + facts.startMs).toISOString(),
+    request_id: facts.requestId,
+    client_ip: facts.clientIp,
+    method: facts.method,
+    uri: facts.uri,
+    host: facts.host ?? null,
+    status: facts.status,
+    body_bytes_sent: facts.bodyBytesSent,
+    latencies: {
+      request: ms(facts.endMs - facts.startMs),
+      proxy: facts.dispatchMs < 0 ? null : ms(facts.dispatchMs - facts.startMs),
+      upstream: facts.upstreamHeadMs < 0 || facts.dispatchMs < 0 ? null : ms(facts.upstreamHeadMs - facts.dispatchMs),
+    },
+    route: route === null ? null : { id: route.id, name: route.name ?? null },
+    service: service === null ? null : { id: service.id, name: service.name ?? null },
+    upstream: service === null || facts.dispatchMs < 0 ? null : `${service.host.includes(':') ? `[${service.host}]` : service.host}:${service.port}`,
+    user_agent: facts.userAgent ?? null,
+  })}\n`;
+}
