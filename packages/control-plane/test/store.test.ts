@@ -64,6 +64,17 @@ describeEachDatabase('store', (env) => {
     const missing = await store.write((w) => w.deleteService(s1.id));
     expect(missing).toMatchObject({ result: false, isChanged: false, version: version + 1 });
 
+    // What a follower reads on a wake-up: the head and what follows its version, in one statement.
+    const together = await store.readHeadAndChanges(before.version);
+    expect(together.head).toEqual(await store.readHead());
+    expect(together.changes).toEqual(await store.readChanges(before.version, version + 1));
+    expect(together.changes.map((c) => [c.version, c.seq])).toEqual([
+      [version, 0],
+      [version, 1],
+      [version + 1, 0],
+    ]);
+    expect(await store.readHeadAndChanges(version + 1)).toEqual({ head: together.head, changes: [] });
+
     const snapshot = await store.loadSnapshot();
     expect(snapshot.head.version).toBe(version + 1);
     expect(snapshot.services).toEqual([s2]);

@@ -171,7 +171,8 @@ export class ConfigMirror extends EventEmitter {
   }
 
   private async advance(): Promise<void> {
-    const head = await this.source.readHead();
+    // One round trip per wake-up: the head and what follows our version, read together.
+    const { head, changes } = await this.source.readHeadAndChanges(this.version);
     if (head.epoch !== this.epoch) {
       this.logger.warn({ from: this.epoch, to: head.epoch }, 'config epoch changed: reloading the whole config');
       await this.reload();
@@ -179,7 +180,6 @@ export class ConfigMirror extends EventEmitter {
     }
     this.minRetainedVersion = head.minRetainedVersion;
     if (head.version <= this.version) return;
-    const changes = await this.source.readChanges(this.version, head.version);
     this.applyChanges(changes, head.version);
   }
 

@@ -25,6 +25,8 @@ export interface ConfigSource {
   readHead(): Promise<ConfigHead>;
   /** Changes with `afterVersion < version <= upToVersion`, ordered by (version, seq). */
   readChanges(afterVersion: number, upToVersion: number): Promise<ConfigChange[]>;
+  /** The head and the changes after `afterVersion` up to it, read together (one round trip, one snapshot). */
+  readHeadAndChanges(afterVersion: number): Promise<{ head: ConfigHead; changes: ConfigChange[] }>;
   /** The whole config and the head it corresponds to, read in one consistent snapshot. */
   loadSnapshot(): Promise<{ head: ConfigHead; services: Service[]; routes: Route[] }>;
   /** Calls `listener` when a write commits (a hint; may be lost). Returns an unsubscribe function. */

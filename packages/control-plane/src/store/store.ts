@@ -264,6 +264,27 @@ async function mapConstraintErrors<T>(fn: () => Promise<T>, context: { entity?: 
   }
 }
 
+/** A config_changes row as the drivers return it (bigint columns may come back as strings). */
+interface ChangeRow {
+  version: string | number | null;
+  seq: number;
+  entity_type: string;
+  entity_id: string;
+  op: string;
+  payload: unknown;
+}
+
+function toChange(r: ChangeRow): ConfigChange {
+  return {
+    version: Number(r.version),
+    seq: r.seq,
+    entityType: r.entity_type as ChangeEntityType,
+    entityId: r.entity_id,
+    op: r.op as ConfigChange['op'],
+    entity: (r.payload ?? null) as Service | Route | null,
+  };
+}
+
 function toHead(row: { epoch: string; version: string | number; min_retained_version: string | number }): ConfigHead {
   return { epoch: row.epoch, version: Number(row.version), minRetainedVersion: Number(row.min_retained_version) };
 }
@@ -311,14 +332,28 @@ export class Store {
       .orderBy('version')
       .orderBy('seq')
       .execute();
-    return rows.map((r) => ({
-      version: Number(r.version),
-      seq: r.seq,
-      entityType: r.entity_type as ChangeEntityType,
-      entityId: r.entity_id,
-      op: r.op as ConfigChange['op'],
-      entity: (r.payload ?? null) as Service | Route | null,
-    }));
+    return rows.map(toChange);
+  }
+
+  /**
+   * The head, and the changes after `afterVersion` up to it, in one statement (one round trip,
+   * one snapshot): what a follower of the log reads on each wake-up. The changes are only
+   * meaningful when the head's epoch is the caller's.
+   */
+  async readHeadAndChanges(afterVersion: number): Promise<{ head: ConfigHead; changes: ConfigChange[] }> {
+    this.#assertOpen();
+    const { rows } = await sql<ChangeRow & { head_epoch: string; head_version: string | number; head_min_retained_version: string | number }>`
+      select s.epoch as head_epoch, s.version as head_version, s.min_retained_version as head_min_retained_version,
+             c.version, c.seq, c.entity_type, c.entity_id, c.op, c.payload
+        from config_state s
+        left join config_changes c on c.version > ${afterVersion} and c.version <= s.version
+       where s.id = 1
+       order by c.version, c.seq`.execute(this.db);
+    const first = rows[0];
+    if (first === undefined) throw new StoreError('config_state has no row: the schema was not migrated');
+    const head = toHead({ epoch: first.head_epoch, version: first.head_version, min_retained_version: first.head_min_retained_version });
+    const changes = first.version === null ? [] : rows.map(toChange);
+    return { head, changes };
   }
 
   /** The whole config and its head, read in one repeatable-read transaction. */
