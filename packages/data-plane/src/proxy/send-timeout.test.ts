@@ -48,6 +48,22 @@ describe('SendTimeout (nginx send_timeout)', () => {
     expect(expired).toBe(1);
   });
 
+  it("counts the kernel taking part of one big write request as progress (libuv's write queue size)", () => {
+    // Node hands everything buffered to libuv as one request: writableLength stays put until it is
+    // all written, while libuv's count moves with every partial write.
+    const side = { writableLength: 1_000_000, _handle: { writeQueueSize: 1_000_000 } };
+    let expired = 0;
+    const timeout = new SendTimeout(side, 1000, () => expired++);
+    timeout.wrote(1_000_000, false);
+    for (let second = 0; second < 3; second++) {
+      side._handle.writeQueueSize -= 64 * 1024;
+      vi.advanceTimersByTime(1000);
+      expect(expired).toBe(0);
+    }
+    vi.advanceTimersByTime(1000);
+    expect(expired).toBe(1);
+  });
+
   it('a drain disarms it, and an emptied queue never expires', () => {
     const side = new Side();
     let expired = 0;

@@ -4,6 +4,25 @@ export interface QueuedWritable {
   readonly writableLength: number;
 }
 
+/** The libuv handle of a socket (or of a response's socket), as far as the probe below reads it. */
+interface HandleHolder {
+  readonly _handle?: { readonly writeQueueSize?: unknown } | null;
+  readonly socket?: { readonly _handle?: { readonly writeQueueSize?: unknown } | null } | null;
+}
+
+/**
+ * Bytes of the in-flight write request the kernel has not taken yet (libuv's write queue size), or
+ * -1 when the side has no such handle. `writableLength` only drops when a whole write request
+ * completes, and Node hands everything buffered to libuv as one request: a slow reader can take
+ * bytes for a long time without it moving. libuv's count moves with every partial write. Not a
+ * public API (read defensively; the fallback is `writableLength` alone).
+ */
+function kernelPendingBytes(side: QueuedWritable): number {
+  const holder = side as HandleHolder;
+  const size = (holder.socket?._handle ?? holder._handle)?.writeQueueSize;
+  return typeof size === 'number' ? size : -1;
+}
+
 /**
  * nginx's `send_timeout` (and `proxy_send_timeout`) on one writable side: a write that the side
  * refused (its buffer is full) arms it, and when `timeoutMs` passes with nothing of the queued
@@ -17,6 +36,8 @@ export class SendTimeout {
   private writtenSinceArm = 0;
   /** Queued bytes at the last (re-)arming. */
   private queuedAtArm = 0;
+  /** {@link kernelPendingBytes} at the last (re-)arming. */
+  private kernelPendingAtArm = -1;
 
   constructor(
     private readonly side: QueuedWritable,
@@ -55,6 +76,7 @@ export class SendTimeout {
   private arm(): void {
     this.writtenSinceArm = 0;
     this.queuedAtArm = this.side.writableLength;
+    this.kernelPendingAtArm = kernelPendingBytes(this.side);
     this.timer = setTimeout(onTimer, this.timeoutMs, this);
     this.timer.unref();
   }
@@ -65,7 +87,11 @@ export class SendTimeout {
     // Nothing queued any more (a drain we were not told of): idle, not stalled.
     if (this.side.writableLength === 0) return;
     const taken = this.queuedAtArm + this.writtenSinceArm - this.side.writableLength;
-    if (taken > 0) {
+    // libuv's pending count changes only when the kernel took bytes (or a request completed and the
+    // next began, which writableLength shows too).
+    const kernelPending = kernelPendingBytes(this.side);
+    const hasKernelProgress = kernelPending !== -1 && kernelPending !== this.kernelPendingAtArm;
+    if (taken > 0 || hasKernelProgress) {
       this.arm();
       return;
     }
