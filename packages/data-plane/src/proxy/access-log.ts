@@ -34,6 +34,8 @@ export interface AccessLogFacts {
   readonly bodyBytesSent: number | null;
   readonly route: Route | null;
   readonly service: Service | null;
+  /** `host:port` the request was sent to (the service's); null when it was not sent upstream. */
+  readonly upstream: string | null;
   readonly userAgent: string | undefined;
 }
 
@@ -64,7 +66,7 @@ export function accessLogLine(facts: AccessLogFacts): string {
     },
     route: route === null ? null : { id: route.id, name: route.name ?? null },
     service: service === null ? null : { id: service.id, name: service.name ?? null },
-    upstream: service === null || facts.dispatchMs < 0 ? null : `${service.host.includes(':') ? `[${service.host}]` : service.host}:${service.port}`,
+    upstream: facts.upstream,
     user_agent: facts.userAgent ?? null,
   })}\n`;
 }

@@ -420,11 +420,14 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
     const upstreamMs = this.upstreamHeadMs < 0 ? -1 : this.upstreamHeadMs - this.dispatchMs;
     const endMs = performance.now();
     this.ctx.traffic.record(match === null ? null : match.route, match === null ? null : match.service, status, endMs - this.startMs, upstreamMs);
-    if (this.ctx.accessLog !== null) this.ctx.accessLog.write(this.accessLogLine(status, endMs, this.upstreamHeadMs, this.bodyBytesSent));
+    if (this.ctx.accessLog !== null) this.ctx.accessLog.write(this.accessLogLine(status, endMs, this.upstreamHeadMs, this.bodyBytesSent, this.upstream));
   }
 
-  /** This exchange's access-log line (see {@link accessLogLine}); `bodyBytesSent` null when not counted. */
-  accessLogLine(status: number, endMs: number, upstreamHeadMs: number, bodyBytesSent: number | null): string {
+  /**
+   * This exchange's access-log line (see {@link accessLogLine}); `bodyBytesSent` null when not
+   * counted; `upstream` the target it was sent to, if any.
+   */
+  accessLogLine(status: number, endMs: number, upstreamHeadMs: number, bodyBytesSent: number | null, upstream: UpstreamTarget | null): string {
     const match = this.match;
     const userAgent = this.req.headers['user-agent'];
     return accessLogLine({
@@ -441,6 +444,7 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
       bodyBytesSent,
       route: match === null ? null : match.route,
       service: match === null ? null : match.service,
+      upstream: upstream === null || this.dispatchMs < 0 ? null : upstream.address,
       userAgent,
     });
   }

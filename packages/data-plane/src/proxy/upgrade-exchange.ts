@@ -20,8 +20,9 @@ function onTunnelIdle(tunnel: UpgradeExchange): void {
 /**
  * One `Upgrade` handshake (WebSocket, as Kong proxies it on http/https routes): the request is
  * routed like any other, sent upstream with the same Upgrade, and on `101` the two sockets are
- * joined until either side closes, or until the upstream has sent nothing for the service's
- * `read_timeout` (nginx's `proxy_read_timeout` on an upgraded connection). The handshake fails and
+ * joined until either side closes, until nothing has crossed for the service's `read_timeout`
+ * (nginx's `proxy_read_timeout` on an upgraded connection), or until one side takes nothing queued
+ * for it for its send timeout (`write_timeout` upstream, `clientSendTimeoutMs` to the client). The handshake fails and
  * is retried like a plain GET (see {@link classifyUpstreamError}); a non-101 answer is relayed
  * with the headers of any proxied response, then the connection is closed.
  */
@@ -32,7 +33,6 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
   private retries = 0;
   private dispatchOptions: Dispatcher.DispatchOptions | null = null;
   private attempts = 0;
-  private dispatchMs = 0;
   private upstreamSocket: Duplex | null = null;
   private abortUpstream: ((reason?: Error) => void) | null = null;
   private resumeUpstream: (() => void) | null = null;
@@ -85,8 +85,7 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
     if (this.isEnded) return;
     this.dispatchOptions = options;
     this.attempts++;
-    this.dispatchMs = performance.now();
-    this.exchange.dispatchMs = this.dispatchMs;
+    this.exchange.dispatchMs = performance.now();
     this.ctx.pools.touch(this.upstream!, Date.now());
     this.upstream!.pool.dispatch(options, this);
   }
@@ -139,10 +138,10 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
    */
   private recordTraffic(): void {
     const match = this.exchange.match;
-    const upstreamMs = this.upstreamHeadMs < 0 ? -1 : this.upstreamHeadMs - this.dispatchMs;
+    const upstreamMs = this.upstreamHeadMs < 0 ? -1 : this.upstreamHeadMs - this.exchange.dispatchMs;
     const endMs = performance.now();
     this.ctx.traffic.record(match === null ? null : match.route, match === null ? null : match.service, this.status, endMs - this.exchange.startMs, upstreamMs);
-    if (this.ctx.accessLog !== null) this.ctx.accessLog.write(this.exchange.accessLogLine(this.status, endMs, this.upstreamHeadMs, null));
+    if (this.ctx.accessLog !== null) this.ctx.accessLog.write(this.exchange.accessLogLine(this.status, endMs, this.upstreamHeadMs, null, this.upstream));
   }
 
   /**
@@ -151,7 +150,7 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
    * with `Connection: close`.
    */
   private responseHead(statusCode: number, rawHeaders: Buffer[] | string[] | null, isSwitching: boolean): string {
-    const headers = proxiedResponseHeaders(this.ctx, rawHeaders, this.exchange.id, this.exchange.startMs, this.dispatchMs, performance.now(), isSwitching);
+    const headers = proxiedResponseHeaders(this.ctx, rawHeaders, this.exchange.id, this.exchange.startMs, this.exchange.dispatchMs, performance.now(), isSwitching);
     let head = `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? 'unknown'}\r\n`;
     for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
     if (!isSwitching) head += 'Connection: close\r\n';

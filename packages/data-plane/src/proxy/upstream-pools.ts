@@ -28,6 +28,8 @@ export interface UpstreamTarget {
   readonly pool: Pool;
   /** Host header when the route does not preserve the client's: `host`, plus `:port` when not the scheme default. */
   readonly hostHeader: string;
+  /** `host:port` of the origin (an IPv6 host in brackets), as logged. */
+  readonly address: string;
   /** service.read_timeout: most time between two reads of the upstream response (head, then body chunks), ms. */
   readonly readTimeoutMs: number;
   /** service.write_timeout: most time between two writes of a streamed request body, ms. */
@@ -113,6 +115,7 @@ export class UpstreamPools {
     return {
       pool: entry.pool,
       hostHeader: port === defaultPort ? hostForUrl : `${hostForUrl}:${port}`,
+      address: `${hostForUrl}:${port}`,
       readTimeoutMs: timeoutOf(service.read_timeout),
       writeTimeoutMs: timeoutOf(service.write_timeout),
       key,
