@@ -94,6 +94,27 @@ export async function startDataPlane(opts: { controlPlane: string; cacheDir: str
   return { proc, proxy, status };
 }
 
+/** A sluice-dp serving a declarative (DB-less) config file; `status` is null with `statusListen: 'off'`. */
+export interface DeclarativeDataPlaneHandle {
+  proc: SluiceProcess;
+  proxy: string;
+  status: string | null;
+}
+
+/** Starts sluice-dp on random ports serving `configFile` (Kong's declarative format), no control plane. */
+export async function startDeclarativeDataPlane(opts: { configFile: string; cacheDir: string; args?: string[]; statusListen?: 'off' }): Promise<DeclarativeDataPlaneHandle> {
+  const status = opts.statusListen ?? '127.0.0.1:0';
+  const args = ['--declarative-config', opts.configFile, '--cache-dir', opts.cacheDir, '--proxy-listen', '127.0.0.1:0', '--status-listen', status, ...(opts.args ?? [])];
+  const proc = new SluiceProcess('sluice-dp', DP_BIN, args);
+  try {
+    const [proxy, statusUrl] = await Promise.all([proc.address('proxy'), status === 'off' ? null : proc.address('status')]);
+    return { proc, proxy, status: statusUrl };
+  } catch (err) {
+    await proc.kill('SIGKILL');
+    throw err;
+  }
+}
+
 /** JSON over fetch with a bounded time. */
 export async function http(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; body: any; text: string }> {
   const res = await fetch(url, {

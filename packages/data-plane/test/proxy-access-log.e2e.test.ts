@@ -1,9 +1,10 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDeclarativeDataPlane, type DeclarativeDataPlaneHandle } from '../../../test/support/processes.js';
 import { send, startUpstream, waitFor } from './proxy-helpers.js';
 
 // `--access-log FILE` of a real `sluice-dp` process (the built dist/, serving a declarative config):
@@ -37,10 +38,6 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-function argsFor(logFile: string, extraArgs: readonly string[]): string[] {
-  return [BIN, '--declarative-config', join(dir, 'config.json'), '--proxy-listen', '127.0.0.1:0', '--status-listen', 'off', '--cache-dir', join(dir, 'cache'), '--access-log', logFile, ...extraArgs];
-}
-
 /** The file's lines parsed as JSON (a line that does not parse fails the test). */
 function entriesOf(file: string): Array<Record<string, unknown>> {
   if (!existsSync(file)) return [];
@@ -55,31 +52,17 @@ describe.each([
   { mode: 'in-process proxy', args: [] as string[] },
   { mode: '--workers 2', args: ['--workers', '2'] },
 ])('sluice-dp process, $mode: --access-log FILE', ({ mode, args }) => {
-  let child: ChildProcess;
+  let dataPlane: DeclarativeDataPlaneHandle | undefined;
   let proxyPort = 0;
   const logFile = (): string => join(dir, `access-${mode.replace(/\W+/g, '-')}.log`);
 
   beforeAll(async () => {
-    child = spawn(process.execPath, argsFor(logFile(), args), { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-    proxyPort = await new Promise<number>((resolve, reject) => {
-      let out = '';
-      child.stdout!.on('data', (c: Buffer) => {
-        out += c.toString();
-        const m = /proxy listening on http:\/\/[^:]+:(\d+)/.exec(out);
-        if (m) resolve(Number(m[1]));
-      });
-      child.once('exit', (code) => reject(new Error(`sluice-dp exited with ${code}: ${stderr}`)));
-    });
+    dataPlane = await startDeclarativeDataPlane({ configFile: join(dir, 'config.json'), cacheDir: join(dir, 'cache'), statusListen: 'off', args: ['--access-log', logFile(), ...args] });
+    proxyPort = Number(new URL(dataPlane.proxy).port);
   });
 
   afterAll(async () => {
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-    }
+    await dataPlane?.proc.kill();
   });
 
   it(`writes one parseable JSON line per request (${REQUESTS} proxied, one 404), and the last on SIGTERM`, async () => {
@@ -95,9 +78,7 @@ describe.each([
 
     // A line still queued when the process is told to stop is flushed on the way out.
     expect((await send(proxyPort, { path: '/nowhere', headers: { host: 'nowhere.test' } })).status).toBe(404);
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
+    await dataPlane!.proc.kill('SIGTERM');
     const last = entriesOf(logFile());
     expect(last).toHaveLength(REQUESTS + 1);
     expect(last.filter((e) => e.status === 404)).toHaveLength(1);
@@ -106,7 +87,8 @@ describe.each([
 
 describe('sluice-dp --access-log', () => {
   it('refuses to start (exit 2) when the file cannot be opened', () => {
-    const result = spawnSync(process.execPath, argsFor(join(dir, 'no-such-dir', 'access.log'), []), { encoding: 'utf8', timeout: 10_000 });
+    const args = ['--declarative-config', join(dir, 'config.json'), '--proxy-listen', '127.0.0.1:0', '--status-listen', 'off', '--cache-dir', join(dir, 'cache')];
+    const result = spawnSync(process.execPath, [BIN, ...args, '--access-log', join(dir, 'no-such-dir', 'access.log')], { encoding: 'utf8', timeout: 10_000 });
     expect(result.status).toBe(2);
     expect(result.stderr).toContain('--access-log');
   });

@@ -1,5 +1,5 @@
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import type { Route, Service } from '@sluice/protocol';
 import { Router } from '../src/router/router.js';
 import type { ProxyConfig } from '../src/proxy/proxy-server.js';
@@ -135,4 +135,13 @@ function parseRawReply(raw: string): RawReply {
     headers[key] = headers[key] === undefined ? value : `${headers[key]}, ${value}`;
   }
   return { status: Number(status[1]), reason: status[2]!, headers, headerNames, body: raw.slice(headEnd + 4) };
+}
+
+/** A loopback port nothing listens on (bound, then released): connections to it are refused. */
+export async function refusingPort(): Promise<number> {
+  const closed = createNetServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const port = (closed.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  return port;
 }

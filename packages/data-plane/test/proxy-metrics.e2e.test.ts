@@ -1,16 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDeclarativeDataPlane } from '../../../test/support/processes.js';
 import { send, startUpstream } from './proxy-helpers.js';
 
 // The proxied-traffic metrics on /metrics of a real `sluice-dp` process (the built dist/, serving a
 // declarative config): in-process, and with --workers 2, where the primary merges the workers'
 // counts at scrape time.
 
-const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'sluice-dp.js');
 const REQUESTS = 24;
 const SCRAPE_DEADLINE_MS = 10_000;
 
@@ -42,32 +40,18 @@ async function startDataPlane(extraArgs: readonly string[]): Promise<DataPlanePr
     services: [{ name: 'echo', url: `http://127.0.0.1:${upstream.port}`, routes: [{ name: 'echo-route', hosts: ['echo.test'], paths: ['/'] }] }],
   };
   writeFileSync(file, JSON.stringify(config));
-  const args = [BIN, '--declarative-config', file, '--proxy-listen', '127.0.0.1:0', '--status-listen', '127.0.0.1:0', '--cache-dir', join(dir, 'cache'), ...extraArgs];
-  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
   try {
-    const ports = await new Promise<{ proxyPort: number; statusPort: number }>((resolve, reject) => {
-      let out = '';
-      child.stdout!.on('data', (c: Buffer) => {
-        out += c.toString();
-        const proxy = /proxy listening on http:\/\/[^:]+:(\d+)/.exec(out);
-        const status = /status listening on http:\/\/[^:]+:(\d+)/.exec(out);
-        if (proxy && status) resolve({ proxyPort: Number(proxy[1]), statusPort: Number(status[1]) });
-      });
-      child.once('exit', (code) => reject(new Error(`sluice-dp exited with ${code}: ${stderr}`)));
-    });
-    return { ...ports, stop };
+    const handle = await startDeclarativeDataPlane({ configFile: file, cacheDir: join(dir, 'cache'), args: [...extraArgs] });
+    return {
+      proxyPort: Number(new URL(handle.proxy).port),
+      statusPort: Number(new URL(handle.status!).port),
+      stop: async () => {
+        await handle.proc.kill();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
   } catch (err) {
-    await stop();
+    rmSync(dir, { recursive: true, force: true });
     throw err;
   }
 }

@@ -1,20 +1,18 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDeclarativeDataPlane, type DeclarativeDataPlaneHandle } from '../../../test/support/processes.js';
 import { expandedPathJoiningTable } from './fixtures/path-joining-table.js';
 import { send, startUpstream } from './proxy-helpers.js';
 
 // Kong's path-joining table and router priority cases against a real `sluice-dp` process (the built
 // dist/, serving a declarative config), as a Kong user's routes would be served.
 
-const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'sluice-dp.js');
 const rows = expandedPathJoiningTable();
 
 let upstream: Awaited<ReturnType<typeof startUpstream>>;
-let child: ChildProcess;
+let dataPlane: DeclarativeDataPlaneHandle | undefined;
 let proxyPort = 0;
 let dir = '';
 
@@ -67,28 +65,12 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sluice-proxy-e2e-'));
   const file = join(dir, 'config.json');
   writeFileSync(file, JSON.stringify(declarativeConfig(upstream.port)));
-  child = spawn(process.execPath, [BIN, '--declarative-config', file, '--proxy-listen', '127.0.0.1:0', '--status-listen', '127.0.0.1:0', '--cache-dir', join(dir, 'cache')], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  proxyPort = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /proxy listening on http:\/\/[^:]+:(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`sluice-dp exited with ${code}: ${stderr}`)));
-  });
+  dataPlane = await startDeclarativeDataPlane({ configFile: file, cacheDir: join(dir, 'cache'), statusListen: 'off' });
+  proxyPort = Number(new URL(dataPlane.proxy).port);
 });
 
 afterAll(async () => {
-  if (child && child.exitCode === null) {
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
-  }
+  await dataPlane?.proc.kill();
   await upstream?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });

@@ -6,7 +6,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { ProxyServer, type ProxyConfig } from '../src/proxy/proxy-server.js';
 import { makeRoute, makeService } from './fixtures/entities.js';
 import { expandedPathJoiningTable } from './fixtures/path-joining-table.js';
-import { configOf, send, sendUpgrade, startUpstream, waitFor, type Echo } from './proxy-helpers.js';
+import { configOf, refusingPort, send, sendUpgrade, startUpstream, waitFor, type Echo } from './proxy-helpers.js';
 
 const HEX = /^[0-9a-f]{32}$/;
 
@@ -262,10 +262,7 @@ describe('generated responses', () => {
 
 describe('upstream failures, timeouts and retries', () => {
   it('502 when the upstream refuses connections', async () => {
-    const closed = createNetServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const port = await refusingPort();
     const service = makeService({ host: '127.0.0.1', port, retries: 2 });
     use([makeRoute({ paths: ['/'], service: { id: service.id } })], [service]);
     const reply = await send(proxyPort, { path: '/' });
@@ -494,10 +491,7 @@ describe('WebSocket upgrade', () => {
   });
 
   it('answers 502 to an upgrade when the upstream refuses connections, after its retries', async () => {
-    const closed = createNetServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const port = await refusingPort();
     const service = makeService({ host: '127.0.0.1', port, retries: 2 });
     use([makeRoute({ paths: ['/'], service: { id: service.id } })], [service]);
     const reply = await sendUpgrade(proxyPort, '/');

@@ -1,12 +1,12 @@
 import { request as httpRequest } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { ProxyServer, type ProxyConfig } from '../src/proxy/proxy-server.js';
 import type { TrafficSnapshot } from '../src/proxy/traffic-stats.js';
 import { DataPlaneMetrics } from '../src/status/data-plane-metrics.js';
 import { makeRoute, makeService } from './fixtures/entities.js';
-import { configOf, send, startUpstream, waitFor } from './proxy-helpers.js';
+import { configOf, refusingPort, send, startUpstream, waitFor } from './proxy-helpers.js';
 
 // The proxied-traffic metrics of a ProxyServer, as /metrics exposes them: real sockets on loopback.
 
@@ -33,14 +33,6 @@ function sampleOf(text: string, series: string): number | undefined {
 function countOf(service: string, route: string, code: number): number {
   const series = proxy.trafficSnapshot().series.find((s) => s.service === service && s.route === route);
   return series?.codes.find(([c]) => c === code)?.[1] ?? 0;
-}
-
-async function refusingPort(): Promise<number> {
-  const closed = createNetServer();
-  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-  const port = (closed.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => closed.close(() => resolve()));
-  return port;
 }
 
 beforeAll(async () => {
