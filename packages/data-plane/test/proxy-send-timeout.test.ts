@@ -9,7 +9,9 @@ import { configOf, startUpstream, waitFor } from './proxy-helpers.js';
 // nginx's send_timeout: a client that takes nothing of what is queued for it is cut after
 // clientSendTimeoutMs (here 1 s: room for a busy machine's timer delays), and the upstream request
 // with it; one that reads slowly but steadily is not. Bodies are large enough to fill the loopback
-// socket buffers.
+// socket buffers. Progress inside one large write request (libuv's write queue size) is proven in
+// src/proxy/send-timeout.test.ts: over loopback, when the kernel takes bytes depends on its window
+// updates, too irregular for a timing test here.
 
 const SEND_TIMEOUT_MS = 1000;
 const BIG = 48 * 1024 * 1024;
@@ -28,14 +30,14 @@ afterAll(async () => {
 });
 
 /** An upstream streaming `BIG` bytes with backpressure; `outcome` tells whether its response finished or was cut. */
-async function bigUpstream(size = BIG): Promise<{ port: number; outcome: () => string; close: () => Promise<void> }> {
+async function bigUpstream(): Promise<{ port: number; outcome: () => string; close: () => Promise<void> }> {
   let outcome = 'pending';
   const chunk = Buffer.alloc(256 * 1024, 0x61);
   const upstream = await startUpstream((_req, res: ServerResponse) => {
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(size) });
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(BIG) });
     let sent = 0;
     const pump = (): void => {
-      while (sent < size) {
+      while (sent < BIG) {
         sent += chunk.length;
         if (!res.write(chunk)) return void res.once('drain', pump);
       }
@@ -109,45 +111,6 @@ describe('client send timeout', () => {
       expect(received).toBeGreaterThan(BIG);
     } finally {
       clearInterval(ticker);
-      socket.destroy();
-      await upstream.close();
-    }
-  });
-
-  it('does not cut a client that keeps taking a little, though its queue never empties for longer than the timeout', async () => {
-    // 64 KiB every 100 ms for 3 s: the proxy's queue (up to responseBufferBytes, 1 MiB) drains too
-    // slowly to empty within the 1 s send timeout, but every check sees progress; then read freely.
-    const size = 8 * 1024 * 1024;
-    const upstream = await bigUpstream(size);
-    const service = makeService({ host: '127.0.0.1', port: upstream.port });
-    config = configOf([makeRoute({ paths: ['/'], service: { id: service.id } })], [service]);
-    const socket = connect(proxyPort, '127.0.0.1');
-    let budget = 64 * 1024;
-    let isSlow = true;
-    const ticker = setInterval(() => {
-      budget = 64 * 1024;
-      socket.resume();
-    }, 100);
-    const fast = setTimeout(() => {
-      isSlow = false;
-      socket.resume();
-    }, 3000);
-    try {
-      let received = 0;
-      let isClosed = false;
-      socket.on('data', (c: Buffer) => {
-        received += c.length;
-        budget -= c.length;
-        if (isSlow && budget <= 0) socket.pause();
-      });
-      socket.on('close', () => (isClosed = true));
-      request(socket, '/big');
-      await waitFor(() => received > size || isClosed, 20_000);
-      expect(isClosed).toBe(false);
-      expect(upstream.outcome()).toBe('finished');
-    } finally {
-      clearInterval(ticker);
-      clearTimeout(fast);
       socket.destroy();
       await upstream.close();
     }
