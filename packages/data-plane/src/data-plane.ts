@@ -67,7 +67,7 @@ export interface DataPlaneOptions {
   /** Proxy tuning (limits, timeouts, trusted IPs). */
   readonly proxy?: ProxyServerOptions;
   /** Sync tuning, for tests and unusual networks. */
-  readonly sync?: Partial<Pick<SyncClientOptions, 'backoff' | 'heartbeatGraceMs' | 'maxFrameBytes' | 'resetAfterMs' | 'instanceId'>>;
+  readonly sync?: Partial<Pick<SyncClientOptions, 'backoff' | 'heartbeatGraceMs' | 'maxFrameBytes' | 'resetAfterMs' | 'instanceId' | 'applySliceMs'>>;
   /** Least time between cache writes, in ms (default `CACHE_WRITE_INTERVAL_MS`). */
   readonly cacheWriteIntervalMs?: number;
 }

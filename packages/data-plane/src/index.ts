@@ -20,8 +20,9 @@ export {
 export { silentLogger, type Logger } from './logger.js';
 export { RuntimeConfig, ConfigSource, resourceKey, type ConfigResource, type RuntimeConfigParts } from './config/runtime-config.js';
 export { ImmutableMap } from './config/immutable-map.js';
-export { applySnapshot, type ApplyOptions, type ApplyResult, type ConfigTarget } from './config/apply-snapshot.js';
-export { applyDelta, type DeltaInput } from './config/apply-delta.js';
+export { applySnapshot, snapshotSteps, type ApplyOptions, type ApplyResult, type ConfigTarget } from './config/apply-snapshot.js';
+export { applyDelta, deltaSteps, type DeltaInput } from './config/apply-delta.js';
+export { runSteps, runStepsSliced, StepsCancelledError, APPLY_SLICE_MS, type Steps, type SliceOptions } from './steps.js';
 export { MAX_RESOURCE_ERRORS } from './config/entity-checks.js';
 export {
   ConfigCache,

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { encodeService, pb } from '@sluice/protocol';
+import { CloseCode, encodeService, pb } from '@sluice/protocol';
 import { applySnapshot, ConfigCache, DataPlane, decodeCacheFile, type DataPlaneOptions } from '../src/index.js';
 import { ConfigModel, makeRoute, makeService } from './helpers/config-model.js';
 import { FakeControlPlane, waitFor } from './helpers/fake-control-plane.js';
@@ -148,6 +148,56 @@ describe('DataPlane', () => {
     expect(again.config?.source).toBe('cache');
     expect((await get(again, 'proxy', '/r2')).status).toBe(200);
     expect((await get(again, 'status', '/status/ready')).status).toBe(200);
+  });
+
+  it('keeps proxying on its current config while a large snapshot is checked and built, then serves the new one', async () => {
+    const m = model(2);
+    const cp = await startCp(m);
+    const dp = await startDp({ controlPlane: cp.url });
+    await waitFor(() => dp.config?.version === 2, 'synced');
+    const big = [];
+    for (let i = 0; i < 5000; i++) big.push(makeRoute(`big${i}`, makeService('s1').id, { paths: [`/big${i}`] }));
+    m.commit({ upsert: big });
+
+    // Requests go out from the moment the snapshot is whole until it is applied. This test shares the
+    // data plane's event loop: every answer that arrives in between is one the proxy served while
+    // the 5,002-route config was being built.
+    const during: number[] = [];
+    let isApplied = false;
+    const applied = new Promise<void>((resolve) => dp.sync!.once('applied', () => ((isApplied = true), resolve())));
+    dp.sync!.once('applying', () => {
+      void (async () => {
+        while (!isApplied) {
+          const res = await get(dp, 'proxy', '/r2/during');
+          if (!isApplied) during.push(res.status);
+        }
+      })();
+    });
+    cp.sendSnapshot(cp.socket);
+    await applied;
+    expect(during.length).toBeGreaterThan(0);
+    expect(new Set(during)).toEqual(new Set([200]));
+    expect(dp.config?.version).toBe(3);
+    expect((await get(dp, 'proxy', '/big4999/x')).status).toBe(200);
+    expect(cp.received.acks.at(-1)).toMatchObject({ error: pb.Ack.Error.ERROR_NONE, applied: { version: 3 } });
+  });
+
+  it('closes the stream when a push arrives before the one being applied is acknowledged (one push in flight)', async () => {
+    const m = model(2);
+    const cp = await startCp(m);
+    const dp = await startDp({ controlPlane: cp.url });
+    await waitFor(() => dp.config?.version === 2, 'synced');
+    const big = [];
+    for (let i = 0; i < 3000; i++) big.push(makeRoute(`big${i}`, makeService('s1').id, { paths: [`/big${i}`] }));
+    m.commit({ upsert: big });
+    addVersion(m, 4);
+    dp.sync!.once('applying', () => cp.sendDelta(cp.socket, 3, { to: 4 }));
+    cp.sendSnapshot(cp.socket, { version: 3 });
+    await waitFor(() => cp.received.closes.some((c) => c.code === CloseCode.PROTOCOL_ERROR), 'protocol-error close');
+    expect(dp.sync!.lastError?.message).toMatch(/delta while push \d+ is being applied/);
+    // The abandoned snapshot was never ACKed nor swapped in; the reconnect brings the data plane to head.
+    expect(cp.received.acks.filter((a) => a.applied?.version === 3)).toEqual([]);
+    await waitFor(() => dp.config?.version === 4, 'head after the reconnect');
   });
 
   it('reconnects with its cached state and gets a delta, not a snapshot', async () => {

@@ -1,6 +1,7 @@
 import { addDigest, ConfigHash, ENTITY_TYPE_BY_KIND, subtractDigest, hashEquals, resourceDigest, hashHex, kindOfEntityType, type ResourceBatchMessage, type Route, type Service } from '@sluice/protocol';
 import { AckError, ResourceErrorCode } from '../errors.js';
 import type { Router } from '../router/router.js';
+import { runSteps, type Steps } from '../steps.js';
 import { ackErrorFor, reject, routerFailure, type ApplyOptions, type ApplyResult } from './apply-snapshot.js';
 import { checkResource, ResourceErrorList, type CheckedEntity } from './entity-checks.js';
 import { ConfigSource, resourceKey, RuntimeConfig, type ConfigResource } from './runtime-config.js';
@@ -28,6 +29,15 @@ export interface DeltaInput {
  * referenced → `ERROR_DANGLING_REF`; a result whose hash is not `targetHash` → `ERROR_HASH_MISMATCH`.
  */
 export function applyDelta(current: RuntimeConfig | null, delta: DeltaInput, options: Omit<ApplyOptions, 'current'> = {}): ApplyResult {
+  return runSteps(deltaSteps(current, delta, options));
+}
+
+/**
+ * {@link applyDelta} as pausable {@link Steps} (one step per entity checked, per route compiled,
+ * per host bucket updated), for {@link runStepsSliced}: a delta as large as the whole config (a
+ * bulk import) does not stop the proxy either.
+ */
+export function* deltaSteps(current: RuntimeConfig | null, delta: DeltaInput, options: Omit<ApplyOptions, 'current'> = {}): Steps<ApplyResult> {
   const version = delta.toVersion;
   if (!current) return reject(AckError.ERROR_BASE_MISMATCH, 'delta received without a config to apply it to', version);
   if (delta.epoch !== current.epoch || delta.fromVersion !== current.version) {
@@ -80,8 +90,9 @@ export function applyDelta(current: RuntimeConfig | null, delta: DeltaInput, opt
         continue;
       }
     }
-    const checked = checkResource(resource, errors);
+    const checked = checkResource(resource, errors, options.isSchemaChecked === true);
     if (checked) upserts.push(checked);
+    yield;
   }
   if (errors.count > 0) return reject(ackErrorFor(errors), errors.summary(), version, errors);
 
@@ -161,7 +172,7 @@ export function applyDelta(current: RuntimeConfig | null, delta: DeltaInput, opt
     router =
       upsertedRoutes.length + removedRouteIds.length + upsertedServices.length + removedServiceIds.length === 0
         ? current.router
-        : current.router.withChanges({
+        : yield* current.router.changeSteps({
             upsertRoutes: upsertedRoutes,
             removeRouteIds: removedRouteIds,
             upsertServices: upsertedServices,

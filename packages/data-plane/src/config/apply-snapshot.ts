@@ -1,6 +1,7 @@
 import { addDigest, ConfigHash, ENTITY_TYPE_BY_KIND, hashEquals, hashHex, resourceDigest, type ResourceBatchMessage, type Route, type Service } from '@sluice/protocol';
 import { AckError, ConfigRejectedError, ResourceErrorCode } from '../errors.js';
 import { Router } from '../router/router.js';
+import { runSteps, type Steps } from '../steps.js';
 import { checkResource, ResourceErrorList } from './entity-checks.js';
 import { ImmutableMap } from './immutable-map.js';
 import { ConfigSource, resourceKey, RuntimeConfig, type ConfigResource } from './runtime-config.js';
@@ -22,7 +23,8 @@ export interface ApplyOptions {
   readonly now?: () => number;
   /**
    * True when every entity already passed Kong's schema rules in this build (a cache file this
-   * build wrote, checksum verified): the per-entity schema validation is skipped. Default false.
+   * build wrote, checksum verified; the primary process forwarding what it applied to its proxy
+   * workers): the per-entity schema validation is skipped. Default false.
    */
   readonly isSchemaChecked?: boolean;
 }
@@ -59,6 +61,15 @@ export function routerFailure(cause: unknown, version: number, errors: ResourceE
  * current epoch is refused (`ERROR_BASE_MISMATCH`, the monotonic rule). O(config).
  */
 export function applySnapshot(batch: ResourceBatchMessage, target: ConfigTarget, options: ApplyOptions = {}): ApplyResult {
+  return runSteps(snapshotSteps(batch, target, options));
+}
+
+/**
+ * {@link applySnapshot} as pausable {@link Steps} (one step per entity checked, per route compiled,
+ * per host bucket built), for {@link runStepsSliced}: a serving data plane keeps proxying on its
+ * current config while a large snapshot is checked and built.
+ */
+export function* snapshotSteps(batch: ResourceBatchMessage, target: ConfigTarget, options: ApplyOptions = {}): Steps<ApplyResult> {
   const version = target.version;
   const current = options.current ?? null;
   if (!target.epoch) return reject(AckError.ERROR_INVALID, 'snapshot without an epoch', version);
@@ -84,6 +95,7 @@ export function applySnapshot(batch: ResourceBatchMessage, target: ConfigTarget,
     hashSum = addDigest(hashSum, resourceDigest(checked.kind, checked.id, checked.payload));
     if (checked.kind === 'services') services.set(checked.id, checked.entity);
     else routes.set(checked.id, checked.entity);
+    yield;
   }
   if (errors.count > 0) return reject(ackErrorFor(errors), errors.summary(), version, errors);
 
@@ -106,7 +118,7 @@ export function applySnapshot(batch: ResourceBatchMessage, target: ConfigTarget,
 
   let router: Router;
   try {
-    router = Router.build([...routes.values()], services);
+    router = yield* Router.buildSteps([...routes.values()], services);
   } catch (cause) {
     return routerFailure(cause, version, errors);
   }
@@ -114,10 +126,10 @@ export function applySnapshot(batch: ResourceBatchMessage, target: ConfigTarget,
     epoch: target.epoch,
     version,
     hashSum,
-    resources: ImmutableMap.from(resources),
-    services: ImmutableMap.from(services),
-    routes: ImmutableMap.from(routes),
-    routeCountByService: ImmutableMap.from(routeCountByService),
+    resources: yield* ImmutableMap.fromSteps(resources),
+    services: yield* ImmutableMap.fromSteps(services),
+    routes: yield* ImmutableMap.fromSteps(routes),
+    routeCountByService: yield* ImmutableMap.fromSteps(routeCountByService),
     router,
     source: options.source ?? ConfigSource.CONTROL_PLANE,
     appliedAtMs: (options.now ?? Date.now)(),

@@ -1,4 +1,5 @@
 import { PersistentMap } from '../router/persistent-map.js';
+import type { Steps } from '../steps.js';
 
 /**
  * An immutable string-keyed `ReadonlyMap` with O(log32 n) `set`/`delete` that return a new map
@@ -19,6 +20,11 @@ export class ImmutableMap<V> implements ReadonlyMap<string, V> {
   /** A map of the given entries (later duplicates win). */
   static from<V>(entries: Iterable<readonly [string, V]>): ImmutableMap<V> {
     return new ImmutableMap(PersistentMap.from(entries));
+  }
+
+  /** {@link from} as pausable {@link Steps} (one step per 256 entries). */
+  static *fromSteps<V>(entries: Iterable<readonly [string, V]>): Steps<ImmutableMap<V>> {
+    return new ImmutableMap(yield* PersistentMap.fromSteps(entries));
   }
 
   get size(): number {

@@ -1,3 +1,5 @@
+import { runSteps, type Steps } from '../steps.js';
+
 /**
  * An immutable string-keyed hash map (a hash array mapped trie, 32-way, uncompressed) with
  * structural sharing: `set` and `delete` copy only the O(log32 n) nodes on the way to the key, so
@@ -142,8 +144,20 @@ export class PersistentMap<V> {
 
   /** A map holding the given entries (later duplicates win). */
   static from<V>(entries: Iterable<readonly [string, V]>): PersistentMap<V> {
+    return runSteps(PersistentMap.fromSteps(entries));
+  }
+
+  /** {@link from} as pausable {@link Steps}: one step per `entriesPerStep` entries (default 256). */
+  static *fromSteps<V>(entries: Iterable<readonly [string, V]>, entriesPerStep = 256): Steps<PersistentMap<V>> {
     let map = PersistentMap.empty<V>();
-    for (const [key, value] of entries) map = map.set(key, value);
+    let inStep = 0;
+    for (const [key, value] of entries) {
+      map = map.set(key, value);
+      if (++inStep === entriesPerStep) {
+        inStep = 0;
+        yield;
+      }
+    }
     return map;
   }
 

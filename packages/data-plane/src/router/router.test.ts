@@ -355,6 +355,32 @@ function random(seed: number): () => number {
 }
 
 describe('index agrees with a linear scan (randomised)', () => {
+  it('a bucket with more paths than one build step takes (built in batches) matches like a linear scan', () => {
+    // 1,500 host-less prefix paths land in one trie, applied 256 keys per step; '/p1' is a string
+    // prefix of '/p10' and '/p100', so batches add candidates under nodes earlier batches made.
+    const routes: Route[] = [];
+    for (let i = 0; i < 1000; i++) {
+      routes.push(makeRoute({ id: uuidFor(10_000 + i), name: `p${i}`, paths: [`/p${i}`] }));
+      if (i % 2 === 0) routes.push(makeRoute({ id: uuidFor(20_000 + i), name: `p${i}/x`, paths: [`/p${i}/x`] }));
+    }
+    const longestPrefix = (live: readonly Route[], target: string): string | null => {
+      let best: Route | null = null;
+      for (const r of live) if (target.startsWith(r.paths![0]!) && (best === null || r.paths![0]!.length > best.paths![0]!.length)) best = r;
+      return best?.name ?? null;
+    };
+    const targets = ['/p1', '/p10/x/y', '/p100/x', '/p999/x', '/p998/x/z', '/p5/', '/q', '/p', '/p0/x'];
+    const all = routerOf(routes);
+    for (const target of targets) expect(all.match(request({ target }))?.route.name ?? null).toBe(longestPrefix(routes, target));
+    // Removing every third route, across batches, leaves the others matching.
+    const removed = routes.filter((_, i) => i % 3 === 0);
+    const kept = routes.filter((_, i) => i % 3 !== 0);
+    const after = all.withChanges({ removeRouteIds: removed.map((r) => r.id) });
+    expect(after.size).toBe(kept.length);
+    for (const target of [...targets, ...kept.slice(0, 50).map((r) => r.paths![0]! + '/tail')]) {
+      expect(after.match(request({ target }))?.route.name ?? null).toBe(longestPrefix(kept, target));
+    }
+  });
+
   it('routers built at once and through many changes give the same answers', () => {
     const rnd = random(42);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;

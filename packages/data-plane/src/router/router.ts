@@ -3,6 +3,7 @@ import { escapePath } from './escape-path.js';
 import { normalizePath } from './normalize-path.js';
 import { applyTrieChanges, type TrieChange, type TrieNode } from './path-trie.js';
 import { PersistentMap } from './persistent-map.js';
+import { runSteps, type Steps } from '../steps.js';
 import {
   compareEntries,
   compileRegex,
@@ -211,6 +212,9 @@ function isDigits(text: string, start: number): boolean {
  * the candidates sharing that path, not the number of routes. Pure: no I/O, never throws on odd
  * input at match time. Immutable: {@link withChanges} returns a new router sharing structure.
  */
+/** Path keys applied to one host bucket's trie per step of a router change (see {@link Router.changeSteps}). */
+const TRIE_BATCH_KEYS = 256;
+
 export class Router {
   private static readonly EMPTY = new Router(
     PersistentMap.empty(),
@@ -243,7 +247,12 @@ export class Router {
 
   /** A router over `routes`; routes whose service is disabled are left out. */
   static build(routes: readonly Route[], services: ReadonlyMap<string, Service>): Router {
-    return Router.EMPTY.withChanges({ upsertServices: [...services.values()], upsertRoutes: routes });
+    return runSteps(Router.buildSteps(routes, services));
+  }
+
+  /** {@link build} as pausable {@link Steps}: one step per compiled route and per updated host bucket. */
+  static buildSteps(routes: readonly Route[], services: ReadonlyMap<string, Service>): Steps<Router> {
+    return Router.EMPTY.changeSteps({ upsertServices: [...services.values()], upsertRoutes: routes });
   }
 
   private constructor(
@@ -270,6 +279,11 @@ export class Router {
    * services upserted here may change which routes are active. Removals apply before upserts.
    */
   withChanges(change: RouterChange): Router {
+    return runSteps(this.changeSteps(change));
+  }
+
+  /** {@link withChanges} as pausable {@link Steps}: one step per compiled route and per updated host bucket. */
+  *changeSteps(change: RouterChange): Steps<Router> {
     let services = this.services;
     let routes = this.routes;
     let routesByService = this.routesByService;
@@ -302,6 +316,7 @@ export class Router {
       link(old, false);
       routes = routes.delete(id);
       touched.add(id);
+      yield;
     }
     for (const route of change.upsertRoutes ?? []) {
       const old = routes.get(route.id);
@@ -309,6 +324,7 @@ export class Router {
       routes = routes.set(route.id, route);
       link(route, true);
       touched.add(route.id);
+      yield;
     }
 
     const buckets = new Map<string, Map<string, TrieChange>>();
@@ -339,6 +355,7 @@ export class Router {
           for (const entry of group.entries) changeAt(bucketId, entry.key).add.push(entry);
         }
       }
+      yield;
     }
 
     let exactHosts = this.exactHosts;
@@ -347,14 +364,20 @@ export class Router {
     let anyHost = this.anyHost;
     for (const [bucketId, byKey] of buckets) {
       const changes = [...byKey.values()];
-      if (bucketId === ANY_HOST) {
-        anyHost = applyTrieChanges(anyHost, changes);
-        continue;
-      }
       const key = bucketId.slice(1);
       const kind = bucketId[0];
       const map = kind === 'e' ? exactHosts : kind === 's' ? suffixHosts : prefixHosts;
-      const root = applyTrieChanges(map.get(key) ?? null, changes);
+      let root = bucketId === ANY_HOST ? anyHost : (map.get(key) ?? null);
+      // A bucket as large as the config (thousands of host-less routes) is built in batches of
+      // paths, one step each, so no step holds the event loop for the whole trie.
+      for (let from = 0; from < changes.length; from += TRIE_BATCH_KEYS) {
+        yield;
+        root = applyTrieChanges(root, from === 0 && changes.length <= TRIE_BATCH_KEYS ? changes : changes.slice(from, from + TRIE_BATCH_KEYS));
+      }
+      if (bucketId === ANY_HOST) {
+        anyHost = root;
+        continue;
+      }
       const next = root === null ? map.delete(key) : map.set(key, root);
       if (kind === 'e') exactHosts = next;
       else if (kind === 's') suffixHosts = next;

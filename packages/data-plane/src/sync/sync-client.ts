@@ -27,8 +27,9 @@ import {
   type EnvelopeProperties,
   type PackedBody,
 } from '@sluice/protocol';
-import { applyDelta, type DeltaInput } from '../config/apply-delta.js';
-import { applySnapshot, type ApplyResult, type ConfigTarget } from '../config/apply-snapshot.js';
+import { deltaSteps, type DeltaInput } from '../config/apply-delta.js';
+import { snapshotSteps, type ApplyResult, type ConfigTarget } from '../config/apply-snapshot.js';
+import { APPLY_SLICE_MS, runStepsSliced, StepsCancelledError, type Steps } from '../steps.js';
 import { ConfigSource, type RuntimeConfig } from '../config/runtime-config.js';
 import { AckError, ConfigRejectedError, DataPlaneError, DataPlaneErrorCode, InvalidArgumentError, SyncConnectionError, SyncProtocolError, SyncTlsError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -84,6 +85,8 @@ export interface SyncClientEvents {
   connected: [info: { cpInstanceId: string; head: ConfigStateView; mode: string }];
   /** The connection closed (or failed to open); a reconnect follows after `retryInMs` unless stopped. */
   disconnected: [info: { code: number; reason: string; error: DataPlaneError | null; retryInMs: number | null }];
+  /** A push arrived whole and its check and build started (in slices; the current config serves meanwhile). */
+  applying: [info: { nonce: number; kind: AppliedChange['kind'] }];
   /** A push was applied and ACKed. */
   applied: [info: { config: RuntimeConfig; change: AppliedChange; nonce: number }];
   /** A push was refused and NACKed; the serving config is unchanged. */
@@ -128,6 +131,12 @@ export interface SyncClientOptions {
   readonly resetAfterMs?: number;
   /** The clock, ms since the Unix epoch (default `Date.now`). */
   readonly now?: () => number;
+  /**
+   * Longest slice of work an apply runs before the proxy's event loop gets a turn, in ms (default
+   * `APPLY_SLICE_MS`, 10): a large snapshot is checked and built in slices while the current
+   * config keeps serving.
+   */
+  readonly applySliceMs?: number;
 }
 
 interface Connection {
@@ -141,6 +150,8 @@ interface Connection {
   assembler: SnapshotAssembler | null;
   /** The nonce of a snapshot refused at SnapshotBegin (too large): its chunks are skipped, not buffered. */
   skippedNonce: number | null;
+  /** The nonce of the push being applied (checked and built in slices), or null. */
+  applyingNonce: number | null;
   goAway: { minMs: number; maxMs: number } | null;
   retryAfterMs: number | null;
   timers: NodeJS.Timeout[];
@@ -289,6 +300,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       head: null,
       assembler: null,
       skippedNonce: null,
+      applyingNonce: null,
       goAway: null,
       retryAfterMs: null,
       timers: [],
@@ -430,6 +442,11 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       this.protocolFailure(connection, new SyncProtocolError(`${envelope.msg} before HelloAck`, CloseCode.PROTOCOL_ERROR));
       return;
     }
+    if (connection.applyingNonce !== null && (envelope.msg === 'delta' || envelope.msg === 'snapshotBegin')) {
+      // One push in flight (docs/protocol.md): the next one waits for this one's Ack.
+      this.protocolFailure(connection, new SyncProtocolError(`${envelope.msg} while push ${connection.applyingNonce} is being applied`, CloseCode.PROTOCOL_ERROR));
+      return;
+    }
     switch (envelope.msg) {
       case 'helloAck':
         return this.onHelloAck(connection, envelope.helloAck!);
@@ -505,8 +522,8 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       if (connection.closing) return;
       const now = this.now();
       const config = this.options.getConfig();
-      this.send(connection, { heartbeat: { sentAtMs: now, state: this.appliedState(config), inflightNonce: connection.assembler?.nonce ?? 0 } });
-      if (this.isBehind(connection, config) && !connection.assembler && now - connection.lastPushActivityMs >= 2 * interval) {
+      this.send(connection, { heartbeat: { sentAtMs: now, state: this.appliedState(config), inflightNonce: connection.assembler?.nonce ?? connection.applyingNonce ?? 0 } });
+      if (this.isBehind(connection, config) && !connection.assembler && connection.applyingNonce === null && now - connection.lastPushActivityMs >= 2 * interval) {
         connection.lastPushActivityMs = now;
         this.send(connection, { resync: { reason: pb.ResyncRequest.Reason.REASON_STALL, applied: this.appliedState(config) } });
         this.logger.warn({ head: configStateView(connection.head), applied: config ? `${config.epoch}@${config.version}` : null }, 'head is ahead and nothing arrives; asking for a resync');
@@ -537,8 +554,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       targetHash: delta.targetHash ?? new Uint8Array(0),
       batch,
     };
-    const result = applyDelta(this.options.getConfig(), input, { source: ConfigSource.CONTROL_PLANE, now: this.now });
-    this.finish(connection, nonce, result, { kind: 'delta', delta: input });
+    this.apply(connection, nonce, deltaSteps(this.options.getConfig(), input, { source: ConfigSource.CONTROL_PLANE, now: this.now }), { kind: 'delta', delta: input });
   }
 
   private onSnapshotBegin(connection: Connection, begin: SnapshotBeginMessage): void {
@@ -605,8 +621,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       this.send(connection, { ack: { nonce, applied: current.state(), error: AckError.ERROR_NONE, rejectedVersion: 0 } });
       return;
     }
-    const result = applySnapshot(batch, t, { current, source: ConfigSource.CONTROL_PLANE, now: this.now });
-    this.finish(connection, nonce, result, { kind: 'snapshot', target: t, batch });
+    this.apply(connection, nonce, snapshotSteps(batch, t, { current, source: ConfigSource.CONTROL_PLANE, now: this.now }), { kind: 'snapshot', target: t, batch });
   }
 
   /** Decompresses and decodes a push body; NACKs (ERROR_TOO_LARGE / ERROR_DECODE) and returns null when it cannot. */
@@ -625,8 +640,39 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     }
   }
 
+  /**
+   * Checks and builds a push in slices (the serving config keeps proxying between them), then
+   * commits and ACKs it, or NACKs it. A push whose connection closes meanwhile is abandoned
+   * between two slices: its control plane will push again on the next connection.
+   */
+  private apply(connection: Connection, nonce: number, steps: Steps<ApplyResult>, change: AppliedChange): void {
+    connection.applyingNonce = nonce;
+    this.emit('applying', { nonce, kind: change.kind });
+    const isAbandoned = () => this.connection !== connection || connection.closing;
+    runStepsSliced(steps, { sliceMs: this.options.applySliceMs ?? APPLY_SLICE_MS, isCancelled: isAbandoned }).then(
+      (result) => {
+        connection.applyingNonce = null;
+        if (isAbandoned()) {
+          this.logger.info({ nonce, kind: change.kind }, 'connection closed while a push was applied; dropped it');
+          return;
+        }
+        this.finish(connection, nonce, result, change);
+      },
+      (err: unknown) => {
+        connection.applyingNonce = null;
+        if (err instanceof StepsCancelledError || isAbandoned()) {
+          this.logger.info({ nonce, kind: change.kind }, 'connection closed while a push was applied; dropped it');
+          return;
+        }
+        // Not a refusal the checks produce (those are results): a defect. NACK it, keep serving.
+        const version = change.kind === 'delta' ? change.delta.toVersion : change.target.version;
+        this.nack(connection, nonce, new ConfigRejectedError(AckError.ERROR_INTERNAL, `apply failed: ${(err as Error).message}`, { rejectedVersion: version, cause: err }));
+      },
+    );
+  }
+
   private finish(connection: Connection, nonce: number, result: ApplyResult, change: AppliedChange): void {
-    // An apply is synchronous CPU work that may have kept the event loop busy: that was us, not a silent peer.
+    // The last slice of an apply held the event loop for a moment: that was us, not a silent peer.
     connection.lastReceivedMs = this.now();
     if (!result.ok) {
       this.nack(connection, nonce, result.error);
