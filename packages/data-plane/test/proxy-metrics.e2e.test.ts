@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TRAFFIC_STATS_TIMEOUT_MS } from '../src/index.js';
 import { startDeclarativeDataPlane } from '../../../test/support/processes.js';
 import { send, startUpstream } from './proxy-helpers.js';
 
@@ -27,6 +28,8 @@ afterAll(async () => {
 
 /** A running sluice-dp and where it listens. */
 interface DataPlaneProcess {
+  /** The sluice-dp (primary) process id. */
+  readonly pid: number;
   readonly proxyPort: number;
   readonly statusPort: number;
   stop(): Promise<void>;
@@ -43,6 +46,7 @@ async function startDataPlane(extraArgs: readonly string[]): Promise<DataPlanePr
   try {
     const handle = await startDeclarativeDataPlane({ configFile: file, cacheDir: join(dir, 'cache'), args: [...extraArgs] });
     return {
+      pid: handle.proc.child.pid!,
       proxyPort: Number(new URL(handle.proxy).port),
       statusPort: Number(new URL(handle.status!).port),
       stop: async () => {
@@ -109,5 +113,71 @@ describe.each([
     expect(sampleOf(text, 'sluice_dp_websocket_tunnels')).toBe(0);
     // The config metrics are still there.
     expect(sampleOf(text, 'sluice_dp_ready')).toBe(1);
+  });
+});
+
+/** The ids of `pid`'s live child processes (its proxy workers), from /proc. */
+function childPids(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === pid && fields[0] !== 'Z') children.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return children;
+}
+
+describe('sluice-dp process, --workers 2: metrics when a worker stalls or dies', () => {
+  let dp: DataPlaneProcess;
+
+  beforeAll(async () => {
+    dp = await startDataPlane(['--workers', '2']);
+  });
+
+  afterAll(async () => {
+    await dp?.stop();
+  });
+
+  it('a stalled worker counts with its last counts after the bound; a killed one keeps its counts across its restart', async () => {
+    const total = `sluice_dp_http_requests_total{${LABELS},code="200"}`;
+    const replies = await Promise.all(Array.from({ length: REQUESTS }, () => send(dp.proxyPort, { path: '/x', headers: { host: 'echo.test' } })));
+    expect(replies.map((r) => r.status)).toEqual(Array<number>(REQUESTS).fill(200));
+    // Both workers have answered a scrape with their share (round-robin: about half each).
+    await scrapeUntil(dp.statusPort, (t) => sampleOf(t, total) === REQUESTS);
+    const workers = childPids(dp.pid);
+    expect(workers).toHaveLength(2);
+
+    // One worker stops answering (SIGSTOP): the scrape waits for it no longer than the bound and
+    // still counts what it sent last.
+    process.kill(workers[0]!, 'SIGSTOP');
+    try {
+      const startedMs = Date.now();
+      const reply = await send(dp.statusPort, { path: '/metrics' });
+      expect(reply.status).toBe(200);
+      expect(Date.now() - startedMs).toBeGreaterThanOrEqual(TRAFFIC_STATS_TIMEOUT_MS - 50);
+      expect(sampleOf(reply.body, total)).toBe(REQUESTS);
+    } finally {
+      process.kill(workers[0]!, 'SIGCONT');
+    }
+
+    // One worker dies: the primary restarts it, and the counters do not go down.
+    process.kill(workers[1]!, 'SIGKILL');
+    const deadline = Date.now() + SCRAPE_DEADLINE_MS;
+    while (!(childPids(dp.pid).length === 2 && !childPids(dp.pid).includes(workers[1]!))) {
+      if (Date.now() > deadline) throw new Error('the killed worker was not restarted');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const after = await scrapeUntil(dp.statusPort, () => true);
+    expect(sampleOf(after, total)).toBe(REQUESTS);
+    expect(sampleOf(after, 'sluice_dp_http_requests_in_flight')).toBe(0);
+    // New traffic adds to them.
+    const more = await Promise.all(Array.from({ length: 4 }, () => send(dp.proxyPort, { path: '/x', headers: { host: 'echo.test' } })));
+    expect(more.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    await scrapeUntil(dp.statusPort, (t) => sampleOf(t, total) === REQUESTS + 4);
   });
 });
