@@ -152,6 +152,7 @@ describe('SyncClient against a control plane on a real socket', () => {
       ['corrupt body', () => cp.sendDelta(cp.socket, 3, { to: 4, batch: { upserts: [{ type: 1, id: s.id, version: 4, payload: encodeService(s) }] }, corruptBody: true }), pb.Ack.Error.ERROR_DECODE],
       ['older snapshot (monotonic)', () => cp.sendSnapshot(cp.socket, { version: 2 }), pb.Ack.Error.ERROR_BASE_MISMATCH],
       ['snapshot too large', () => cp.sendSnapshot(cp.socket, { rawSize: 2 ** 40 }), pb.Ack.Error.ERROR_TOO_LARGE],
+      ['corrupt snapshot body', () => cp.sendSnapshot(cp.socket, { corruptBody: true }), pb.Ack.Error.ERROR_DECODE],
     ];
     for (const [name, send, error] of scenarios) {
       const before = cp.received.acks.length;

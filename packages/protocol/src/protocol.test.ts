@@ -16,6 +16,7 @@ import {
   pb,
   splitChunks,
   unpackBatch,
+  unpackBatchAsync,
   type Route,
   type Service,
 } from '../src/index.js';
@@ -114,6 +115,18 @@ describe('blob and snapshot chunks', () => {
   it('refuses a body whose declared size is over the limit, before decompressing', () => {
     const packed = packBatch(batch);
     try { unpackBatch(packed, 100); expect.fail('should throw'); } catch (e) { expect((e as ProtocolError).code).toBe(ProtocolErrorCode.BLOB_TOO_LARGE); }
+  });
+  it('unpackBatchAsync (inflate off the event loop) gives the same batch and the same refusals', async () => {
+    const packed = packBatch(batch);
+    const out = await unpackBatchAsync(packed);
+    expect(out.upserts.map((u) => u.id)).toEqual(unpackBatch(packed).upserts.map((u) => u.id));
+    const data = Uint8Array.from(packed.data);
+    data[data.length - 5] ^= 0xff;
+    await expect(unpackBatchAsync({ ...packed, data })).rejects.toMatchObject({ code: expect.stringMatching(/SLUICE_PROTO_(BLOB_CHECKSUM|DECODE|BLOB_CODEC)/) });
+    await expect(unpackBatchAsync(packed, 100)).rejects.toMatchObject({ code: ProtocolErrorCode.BLOB_TOO_LARGE });
+    // A body that inflates past its declared size is cut at that size and refused.
+    await expect(unpackBatchAsync({ ...packed, rawSize: packed.rawSize - 1 })).rejects.toBeInstanceOf(ProtocolError);
+    await expect(unpackBatchAsync({ ...packed, codec: 99 })).rejects.toMatchObject({ code: ProtocolErrorCode.BLOB_CODEC });
   });
   it('reassembles chunks in order and refuses out-of-order or missing chunks', () => {
     const packed = packBatch(batch);

@@ -17,6 +17,7 @@ import {
   ProtocolErrorCode,
   SnapshotAssembler,
   unpackBatch,
+  unpackBatchAsync,
   type BlobMessage,
   type ConfigDeltaMessage,
   type ConfigStateMessage,
@@ -613,8 +614,24 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     }
     const target = assembler.begin.target;
     const t: ConfigTarget = { epoch: target?.epoch ?? '', version: Number(target?.version ?? 0), hash: target?.hash ?? new Uint8Array(0) };
-    const batch = this.unpack(connection, nonce, t.version, body);
-    if (!batch) return;
+    // The push is in flight from here: inflated on the thread pool, then checked and built in slices.
+    connection.applyingNonce = nonce;
+    const isAbandoned = () => this.connection !== connection || connection.closing;
+    unpackBatchAsync(body).then(
+      (batch) => {
+        connection.applyingNonce = null;
+        if (isAbandoned()) return;
+        this.applySnapshotBatch(connection, nonce, t, batch);
+      },
+      (err: unknown) => {
+        connection.applyingNonce = null;
+        if (isAbandoned()) return;
+        this.nack(connection, nonce, unpackRefusal(err, t.version));
+      },
+    );
+  }
+
+  private applySnapshotBatch(connection: Connection, nonce: number, t: ConfigTarget, batch: InstanceType<typeof pb.ResourceBatch>): void {
     const current = this.options.getConfig();
     if (current && current.epoch === t.epoch && current.version === t.version && hashEquals(current.hashBytes, t.hash)) {
       // The snapshot is exactly what is served (e.g. a resync that crossed an apply): nothing to build.
@@ -631,11 +648,9 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       return null;
     }
     try {
-      return unpackBatch({ codec: body.codec ?? 0, rawSize: Number(body.rawSize ?? 0), rawSha256: body.rawSha256 ?? new Uint8Array(0), data: body.data ?? new Uint8Array(0) });
+      return unpackBatch(packedBody(body));
     } catch (err) {
-      const e = err as ProtocolError;
-      const ackError = e.code === ProtocolErrorCode.BLOB_TOO_LARGE ? AckError.ERROR_TOO_LARGE : AckError.ERROR_DECODE;
-      this.nack(connection, nonce, new ConfigRejectedError(ackError, e.message, { rejectedVersion: version, cause: err }));
+      this.nack(connection, nonce, unpackRefusal(err, version));
       return null;
     }
   }
@@ -704,6 +719,18 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     });
     this.emit('rejected', { error, nonce });
   }
+}
+
+/** A push body as `unpackBatch` takes it (absent protobuf fields as their defaults). */
+function packedBody(body: PackedBody | BlobMessage): PackedBody {
+  return { codec: body.codec ?? 0, rawSize: Number(body.rawSize ?? 0), rawSha256: body.rawSha256 ?? new Uint8Array(0), data: body.data ?? new Uint8Array(0) };
+}
+
+/** The NACK for a body that does not unpack: too large, or undecodable (codec, checksum, protobuf). */
+function unpackRefusal(err: unknown, version: number): ConfigRejectedError {
+  const e = err as ProtocolError;
+  const ackError = e.code === ProtocolErrorCode.BLOB_TOO_LARGE ? AckError.ERROR_TOO_LARGE : AckError.ERROR_DECODE;
+  return new ConfigRejectedError(ackError, e.message, { rejectedVersion: version, cause: err });
 }
 
 /** OpenSSL's certificate verification results, as Node reports them in `err.code`. */

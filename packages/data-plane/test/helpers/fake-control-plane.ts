@@ -84,9 +84,10 @@ export class FakeControlPlane {
   }
 
   /** Sends a snapshot of version `v` (default head) in chunks of `chunkBytes`. */
-  sendSnapshot(ws: WebSocket, options: { version?: number; chunkBytes?: number; batch?: ResourceBatchMessage; hash?: Uint8Array; epoch?: string; rawSize?: number } = {}): number {
+  sendSnapshot(ws: WebSocket, options: { version?: number; chunkBytes?: number; batch?: ResourceBatchMessage; hash?: Uint8Array; epoch?: string; rawSize?: number; corruptBody?: boolean } = {}): number {
     const v = options.version ?? this.model.version;
     const body = packBatch(options.batch ?? this.model.snapshot(v));
+    if (options.corruptBody) body.rawSha256 = new Uint8Array(32).fill(1);
     const chunks = splitChunks(body.data, options.chunkBytes ?? 1024 * 1024);
     const nonce = ++this.nonce;
     this.send(ws, {
