@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 /** The repository root. End-to-end tests run the built binaries from there. */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CP_BIN = join(ROOT, 'packages', 'control-plane', 'bin', 'sluice-cp.js');
-const DP_BIN = join(ROOT, 'packages', 'data-plane', 'bin', 'sluice-dp.js');
+export const DP_BIN = join(ROOT, 'packages', 'data-plane', 'bin', 'sluice-dp.js');
 
 /** Polls `check` until it returns a truthy value or the deadline passes. */
 export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 15_000, intervalMs = 25): Promise<NonNullable<T>> {

@@ -10,6 +10,8 @@ import pino from 'pino';
 import { isUuid } from '@sluice/protocol';
 import { AccessLogDestination } from './access-log-destination.js';
 import { DEFAULT_CACHE_DIR } from './config/config-cache.js';
+import { DEFAULT_RESPONSE_HEADERS, DEFAULT_UPSTREAM_HEADERS, injectedHeaders } from './proxy/injected-headers.js';
+import { TrustedIps } from './proxy/trusted-ips.js';
 import { DataPlane, runProxyWorker, type ListenAddress } from './data-plane.js';
 import { DataPlaneError, DataPlaneErrorCode, InvalidArgumentError } from './errors.js';
 import type { Logger } from './logger.js';
@@ -45,6 +47,13 @@ disk, and proxies HTTP traffic. Every flag can also be set through the environme
   --log-level LEVEL          ${LOG_LEVELS.join('|')} (SLUICE_LOG_LEVEL; default info)
   --access-log TARGET        one JSON line per proxied request to "stdout" or a file (appended), or
                              "off" (SLUICE_ACCESS_LOG; default off)
+  --trusted-ips LIST         addresses and CIDR blocks whose X-Forwarded-* and X-Real-IP are kept as
+                             sent, comma-separated (SLUICE_TRUSTED_IPS; default none)
+  --headers LIST             the proxy's own response headers: server_tokens, latency_tokens, Server,
+                             Via, X-Sluice-Proxy-Latency, X-Sluice-Upstream-Latency,
+                             X-Sluice-Response-Latency, X-Sluice-Request-Id, or off (SLUICE_HEADERS;
+                             default server_tokens,latency_tokens,X-Sluice-Request-Id)
+  --headers-upstream LIST    X-Sluice-Request-Id or off (SLUICE_HEADERS_UPSTREAM; default X-Sluice-Request-Id)
   -h, --help                 show this help
 
 Port 0 picks a free port; the chosen addresses are printed as
@@ -65,6 +74,13 @@ interface CliOptions {
   readonly logLevel: (typeof LOG_LEVELS)[number];
   /** "stdout", a file path, or null (off). */
   readonly accessLog: string | null;
+  /** The proxy options the flags set (the same in every worker). */
+  readonly proxy: { readonly trustedIps: readonly string[]; readonly headers: readonly string[]; readonly headersUpstream: readonly string[] };
+}
+
+/** A comma-separated flag value as a list (blanks dropped); undefined stays undefined. */
+function list(value: string | undefined): string[] | undefined {
+  return value === undefined ? undefined : value.split(',').map((v) => v.trim()).filter((v) => v !== '');
 }
 
 /** `host:port` or `[v6]:port` → address; "off" → null. */
@@ -97,6 +113,9 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions | 'help' {
       'declarative-config': { type: 'string' },
       'log-level': { type: 'string' },
       'access-log': { type: 'string' },
+      'trusted-ips': { type: 'string' },
+      headers: { type: 'string' },
+      'headers-upstream': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -136,6 +155,14 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions | 'help' {
   const logLevel = pick('log-level', 'SLUICE_LOG_LEVEL') ?? 'info';
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new InvalidArgumentError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
   const accessLog = pick('access-log', 'SLUICE_ACCESS_LOG') ?? 'off';
+  const proxy = {
+    trustedIps: list(pick('trusted-ips', 'SLUICE_TRUSTED_IPS')) ?? [],
+    headers: list(pick('headers', 'SLUICE_HEADERS')) ?? DEFAULT_RESPONSE_HEADERS,
+    headersUpstream: list(pick('headers-upstream', 'SLUICE_HEADERS_UPSTREAM')) ?? DEFAULT_UPSTREAM_HEADERS,
+  };
+  // Checked here so that a typo stops the start with exit 2, as any other bad flag.
+  new TrustedIps(proxy.trustedIps);
+  injectedHeaders(proxy.headers, proxy.headersUpstream);
   return {
     controlPlane,
     clusterTls,
@@ -148,6 +175,7 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions | 'help' {
     workers,
     logLevel: logLevel as CliOptions['logLevel'],
     accessLog: accessLog === 'off' ? null : accessLog,
+    proxy,
   };
 }
 
@@ -217,7 +245,7 @@ async function main(): Promise<void> {
 
   if (cluster.isWorker && process.env.SLUICE_DP_WORKER === '1') {
     const listen = parseListen('proxy-listen', process.env.SLUICE_DP_WORKER_LISTEN ?? DEFAULT_PROXY_LISTEN)!;
-    await runProxyWorker({ listen, logger, proxy: { accessLog } });
+    await runProxyWorker({ listen, logger, proxy: { ...options.proxy, accessLog } });
     return;
   }
 
@@ -240,7 +268,7 @@ async function main(): Promise<void> {
       nodeId: options.nodeId,
       labels: options.labels,
       workers: options.workers,
-      proxy: { accessLog },
+      proxy: { ...options.proxy, accessLog },
       buildVersion: buildVersion(),
       logger,
     });

@@ -60,6 +60,7 @@ export { DataPlaneMetrics, type MetricsSource } from './status/data-plane-metric
 export { Router, type RouterRequest, type RouteMatch, type RouterChange } from './router/router.js';
 export { ProxyServer, type ProxyConfig } from './proxy/proxy-server.js';
 export { PROXY_SERVER_DEFAULTS, type ProxyServerOptions } from './proxy/proxy-server-options.js';
+export { injectedHeaders, DEFAULT_RESPONSE_HEADERS, DEFAULT_UPSTREAM_HEADERS, type InjectedHeaders } from './proxy/injected-headers.js';
 export {
   LATENCY_BUCKETS_MS,
   MAX_TRAFFIC_SERIES,

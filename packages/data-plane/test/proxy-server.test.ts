@@ -207,6 +207,69 @@ describe('trusted IPs', () => {
   });
 });
 
+describe("the proxy's own headers (Kong's headers / headers_upstream)", () => {
+  /** A proxy with `options`, the request through it, and what the upstream saw; then closes it. */
+  async function through(options: { headers?: string[]; headersUpstream?: string[] }, path: string, headers: Record<string, string> = {}) {
+    const proxy2 = new ProxyServer({ getConfig: () => config, serverVersion: '9.9.9', ...options });
+    const { port } = await proxy2.listen('127.0.0.1', 0);
+    try {
+      const reply = await send(port, { path, headers });
+      return { reply, upstreamHeaders: reply.status === 200 ? lastEcho().headers : null };
+    } finally {
+      await proxy2.close();
+    }
+  }
+
+  it('off: no Via, Server, latency or request id header on responses; the upstream\'s Via and Server pass unchanged', async () => {
+    const viaUpstream = await startUpstream((_req, res) => {
+      res.writeHead(200, { via: '1.0 upstream-cache', server: 'upstream/1', 'content-length': '2' });
+      res.end('ok');
+    });
+    try {
+      const plain = serviceFor();
+      const withVia = makeService({ host: '127.0.0.1', port: viaUpstream.port });
+      use([makeRoute({ paths: ['/plain'], service: { id: plain.id } }), makeRoute({ paths: ['/via'], service: { id: withVia.id } })], [plain, withVia]);
+      const { reply } = await through({ headers: ['off'] }, '/plain');
+      expect(reply.status).toBe(200);
+      for (const name of ['via', 'server', 'x-sluice-upstream-latency', 'x-sluice-proxy-latency', 'x-sluice-request-id']) expect(reply.headers[name], name).toBeUndefined();
+      const relayed = await through({ headers: ['off'] }, '/via');
+      expect(relayed.reply.headers.via).toBe('1.0 upstream-cache');
+      expect(relayed.reply.headers.server).toBe('upstream/1');
+      // Generated responses too; the body keeps its request id (the only trace left of it).
+      const miss = await through({ headers: ['off'] }, '/nothing');
+      expect(miss.reply.status).toBe(404);
+      for (const name of ['server', 'x-sluice-response-latency', 'x-sluice-request-id']) expect(miss.reply.headers[name], name).toBeUndefined();
+      expect(miss.reply.json().request_id).toMatch(HEX);
+    } finally {
+      await viaUpstream.close();
+    }
+  });
+
+  it('a list turns on exactly what it names; names are case-insensitive; the upstream still gets Via and X-Forwarded-*', async () => {
+    const service = serviceFor();
+    use([makeRoute({ paths: ['/p'], service: { id: service.id } })], [service]);
+    const { reply, upstreamHeaders } = await through({ headers: ['via', 'X-SLUICE-REQUEST-ID'], headersUpstream: ['off'] }, '/p');
+    expect(reply.headers.via).toBe('1.1 sluice/9.9.9');
+    expect(reply.headers['x-sluice-request-id']).toMatch(HEX);
+    for (const name of ['server', 'x-sluice-upstream-latency', 'x-sluice-proxy-latency']) expect(reply.headers[name], name).toBeUndefined();
+    expect(upstreamHeaders!['x-sluice-request-id']).toBeUndefined();
+    expect(upstreamHeaders!.via).toBe('1.1 sluice/9.9.9');
+    expect(upstreamHeaders!['x-forwarded-for']).toBe('127.0.0.1');
+
+    const latency = await through({ headers: ['latency_tokens'] }, '/p');
+    expect(latency.reply.headers['x-sluice-upstream-latency']).toMatch(/^\d+$/);
+    expect(latency.reply.headers['x-sluice-proxy-latency']).toMatch(/^\d+$/);
+    expect(latency.reply.headers.via).toBeUndefined();
+    expect(latency.upstreamHeaders!['x-sluice-request-id']).toMatch(HEX);
+  });
+
+  it('refuses unknown values, and "off" mixed with others', () => {
+    expect(() => new ProxyServer({ getConfig: () => null, headers: ['server_tokens', 'X-Kong-Request-Id'] })).toThrow(/headers: unknown value "x-kong-request-id"/);
+    expect(() => new ProxyServer({ getConfig: () => null, headers: ['off', 'via'] })).toThrow(/"off" cannot be combined/);
+    expect(() => new ProxyServer({ getConfig: () => null, headersUpstream: ['Via'] })).toThrow(/headers_upstream: unknown value "via"/);
+  });
+});
+
 describe('generated responses', () => {
   it('503 JSON when no config is loaded yet', async () => {
     config = null;

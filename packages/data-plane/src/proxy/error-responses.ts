@@ -1,4 +1,5 @@
-import { REQUEST_ID_HEADER } from './header-names.js';
+import { REQUEST_ID_HEADER, RESPONSE_LATENCY_HEADER } from './header-names.js';
+import type { InjectedHeaders } from './injected-headers.js';
 
 /** Messages of the responses the proxy generates (Kong's texts). */
 export const PROXY_MESSAGES = {
@@ -35,11 +36,23 @@ export function errorBody(message: string, requestId: string): string {
   return `{"message":${JSON.stringify(message)},"request_id":"${requestId}"}`;
 }
 
-/** A complete HTTP/1.1 response with a JSON error body, for sockets with no ServerResponse. */
-export function rawResponse(status: number, message: string, requestId: string, serverToken: string, extraHeaders: readonly string[] = []): string {
+/**
+ * The proxy's own headers on a response it generates (request id, response latency, Server), as
+ * `injected` allows, as a flat name/value list.
+ */
+export function generatedResponseHeaders(injected: InjectedHeaders, serverToken: string, requestId: string, startMs: number): string[] {
+  const headers: string[] = [];
+  if (injected.requestId) headers.push(REQUEST_ID_HEADER, requestId);
+  if (injected.responseLatency) headers.push(RESPONSE_LATENCY_HEADER, String(Math.round(performance.now() - startMs)));
+  if (injected.server) headers.push('Server', serverToken);
+  return headers;
+}
+
+/** A complete HTTP/1.1 response with a JSON error body and `headers`, for sockets with no ServerResponse. */
+export function rawResponse(status: number, message: string, requestId: string, headers: readonly string[] = []): string {
   const body = errorBody(message, requestId);
-  let head = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n${REQUEST_ID_HEADER}: ${requestId}\r\nServer: ${serverToken}\r\n`;
-  for (let i = 0; i + 1 < extraHeaders.length; i += 2) if (extraHeaders[i]!.toLowerCase() !== 'connection') head += `${extraHeaders[i]}: ${extraHeaders[i + 1]}\r\n`;
+  let head = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n`;
+  for (let i = 0; i + 1 < headers.length; i += 2) if (headers[i]!.toLowerCase() !== 'connection') head += `${headers[i]}: ${headers[i + 1]}\r\n`;
   return `${head}\r\n${body}`;
 }
 

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from '../logger.js';
 import type { AccessLogSink } from './access-log.js';
+import type { InjectedHeaders } from './injected-headers.js';
 import type { ResolvedProxyServerOptions } from './proxy-server-options.js';
 import type { RequestIdGenerator } from './request-id.js';
 import type { TrafficStats } from './traffic-stats.js';
@@ -21,6 +22,8 @@ export interface ProxyContext {
   readonly viaToken: string;
   /** `sluice/<version>`. */
   readonly serverToken: string;
+  /** Which of its own headers the proxy adds (options `headers`, `headersUpstream`). */
+  readonly injected: InjectedHeaders;
   /** Where each exchange's response (status, latencies) is counted when it ends. */
   readonly traffic: TrafficStats;
   /** Where each exchange writes its access-log line when it ends; null: no access log. */

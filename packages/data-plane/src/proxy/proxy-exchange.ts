@@ -206,7 +206,7 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
     if (prefix !== undefined) out.push('X-Forwarded-Prefix', prefix);
     out.push('X-Real-IP', isTrusted && this.xRealIp !== undefined ? this.xRealIp : peer);
     out.push('Via', this.via === undefined ? ctx.viaToken : `${this.via}, ${ctx.viaToken}`);
-    out.push(REQUEST_ID_HEADER, this.id);
+    if (ctx.injected.upstreamRequestId) out.push(REQUEST_ID_HEADER, this.id);
     return out;
   }
 

@@ -1,5 +1,6 @@
 import type { Logger } from '../logger.js';
 import type { AccessLogSink } from './access-log.js';
+import { DEFAULT_RESPONSE_HEADERS, DEFAULT_UPSTREAM_HEADERS } from './injected-headers.js';
 
 /**
  * Options of a {@link ProxyServer}. Every limit has a unit and a default; nothing is unbounded.
@@ -16,6 +17,16 @@ export interface ProxyServerOptions {
    * headers are always overwritten. `X-Forwarded-For` is always appended to, as Kong does.
    */
   readonly trustedIps?: readonly string[];
+  /**
+   * The proxy's own headers on client responses (Kong's `headers`): any of `server_tokens` (Server
+   * and Via), `latency_tokens` (the three latency headers), `Server`, `Via`,
+   * `X-Sluice-Proxy-Latency`, `X-Sluice-Upstream-Latency`, `X-Sluice-Response-Latency`,
+   * `X-Sluice-Request-Id`; or `off` alone. Default `server_tokens, latency_tokens, X-Sluice-Request-Id`.
+   * Invalid values make the constructor throw `InvalidArgumentError`.
+   */
+  readonly headers?: readonly string[];
+  /** The proxy's own headers on upstream requests (Kong's `headers_upstream`): `X-Sluice-Request-Id` (default) or `off`. */
+  readonly headersUpstream?: readonly string[];
   /**
    * Where to write one JSON line per finished exchange (proxied, generated, or left by the client):
    * time, request id, client, request, status, body bytes, latencies, route, service, upstream.
@@ -83,6 +94,8 @@ export const SLUICE_VERSION = '0.1.0';
 export const PROXY_SERVER_DEFAULTS = {
   serverVersion: SLUICE_VERSION,
   trustedIps: [] as readonly string[],
+  headers: DEFAULT_RESPONSE_HEADERS,
+  headersUpstream: DEFAULT_UPSTREAM_HEADERS,
   maxClientConnections: 16_384,
   clientKeepAliveTimeoutMs: 60_000,
   maxRequestsPerConnection: 10_000,

@@ -5,8 +5,8 @@ import type { Route, Service } from '@sluice/protocol';
 import { LifecycleError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { RouteMatch, Router } from '../router/router.js';
-import { errorBody, PROXY_MESSAGES, rawResponse } from './error-responses.js';
-import { REQUEST_ID_HEADER, RESPONSE_LATENCY_HEADER } from './header-names.js';
+import { errorBody, generatedResponseHeaders, PROXY_MESSAGES, rawResponse } from './error-responses.js';
+import { injectedHeaders } from './injected-headers.js';
 import type { ProxyContext } from './proxy-context.js';
 import { ProxyExchange, ProxyResponse } from './proxy-exchange.js';
 import { PROXY_SERVER_DEFAULTS, type ProxyServerOptions, type ResolvedProxyServerOptions } from './proxy-server-options.js';
@@ -62,6 +62,9 @@ export class ProxyServer {
 
   constructor(options: ProxyServerOptions & { getConfig: () => ProxyConfig | null }) {
     const resolved = resolveOptions(options);
+    // Settings that can be refused are checked before anything is opened.
+    const injected = injectedHeaders(resolved.headers, resolved.headersUpstream);
+    const trustedIps = new TrustedIps(resolved.trustedIps);
     this.getConfig = options.getConfig;
     const logger: Logger = resolved.logger;
     const server = this;
@@ -78,11 +81,12 @@ export class ProxyServer {
         idleCloseMs: resolved.upstreamPoolIdleCloseMs,
       }),
       requestIds: new RequestIdGenerator(),
-      trustedIps: new TrustedIps(resolved.trustedIps),
+      trustedIps,
       listenerPort: 0,
       listenerPortText: '0',
       viaToken: `1.1 sluice/${resolved.serverVersion}`,
       serverToken: `sluice/${resolved.serverVersion}`,
+      injected,
       traffic: new TrafficStats(),
       accessLog: resolved.accessLog,
       onExchangeEnd() {
@@ -225,18 +229,7 @@ export class ProxyServer {
   private respond(res: ServerResponse, requestId: string, startMs: number, status: number, message: string, extraHeaders?: readonly string[]): number {
     const body = errorBody(message, requestId);
     const bodyBytes = Buffer.byteLength(body);
-    const headers = [
-      'Content-Type',
-      'application/json; charset=utf-8',
-      'Content-Length',
-      String(bodyBytes),
-      REQUEST_ID_HEADER,
-      requestId,
-      RESPONSE_LATENCY_HEADER,
-      String(Math.round(performance.now() - startMs)),
-      'Server',
-      this.ctx.serverToken,
-    ];
+    const headers = ['Content-Type', 'application/json; charset=utf-8', 'Content-Length', String(bodyBytes), ...generatedResponseHeaders(this.ctx.injected, this.ctx.serverToken, requestId, startMs)];
     if (extraHeaders !== undefined) headers.push(...extraHeaders);
     res.writeHead(status, headers);
     res.end(body);
@@ -268,7 +261,7 @@ export class ProxyServer {
     const isTimeout = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
     const status = isTimeout ? 408 : 400;
     const message = isTimeout ? PROXY_MESSAGES.requestTimeout : err.code === 'HPE_HEADER_OVERFLOW' ? PROXY_MESSAGES.headerTooLarge : PROXY_MESSAGES.badRequest;
-    socket.end(rawResponse(status, message, requestId, this.ctx.serverToken));
+    socket.end(rawResponse(status, message, requestId, generatedResponseHeaders(this.ctx.injected, this.ctx.serverToken, requestId, performance.now())));
   }
 }
 

@@ -11,7 +11,8 @@ function headerText(item: Buffer | string): string {
  * name/value list for `writeHead` or a raw head: the upstream's, less the hop-by-hop ones
  * (RFC 9110 section 7.6.1, and those its Connection header names), Transfer-Encoding (Node frames
  * the body itself) and any upstream request id; then `Via` (the upstream's with ours appended),
- * the upstream and proxy latency headers, our request id, and `Server` when the upstream sent none.
+ * the upstream and proxy latency headers, our request id, and `Server` when the upstream sent none
+ * (each of ours as `ctx.injected` allows; without ours, the upstream's `Via` passes unchanged).
  * `isSwitching` (a 101 to an Upgrade) keeps Connection and Upgrade, which the switch needs.
  * Times are `performance.now()` ms: the request's arrival, the (last) upstream dispatch, and the
  * arrival of the upstream response head.
@@ -58,10 +59,12 @@ export function proxiedResponseHeaders(
     }
   }
   if (connection !== undefined) dropConnectionListed(out, connection);
-  out.push('Via', via === undefined ? ctx.viaToken : `${via}, ${ctx.viaToken}`);
-  out.push(UPSTREAM_LATENCY_HEADER, String(Math.round(headersMs - dispatchMs)));
-  out.push(PROXY_LATENCY_HEADER, String(Math.round(dispatchMs - startMs)));
-  out.push(REQUEST_ID_HEADER, requestId);
-  if (!hasServer) out.push('Server', ctx.serverToken);
+  const injected = ctx.injected;
+  if (injected.via) out.push('Via', via === undefined ? ctx.viaToken : `${via}, ${ctx.viaToken}`);
+  else if (via !== undefined) out.push('Via', via);
+  if (injected.upstreamLatency) out.push(UPSTREAM_LATENCY_HEADER, String(Math.round(headersMs - dispatchMs)));
+  if (injected.proxyLatency) out.push(PROXY_LATENCY_HEADER, String(Math.round(dispatchMs - startMs)));
+  if (injected.requestId) out.push(REQUEST_ID_HEADER, requestId);
+  if (!hasServer && injected.server) out.push('Server', ctx.serverToken);
   return out;
 }

@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../logger.js';
+import { injectedHeaders } from './injected-headers.js';
 import type { ProxyContext } from './proxy-context.js';
 import { RequestIdGenerator } from './request-id.js';
 import { UpgradeExchange } from './upgrade-exchange.js';
@@ -22,7 +23,7 @@ class ClientSocket extends EventEmitter {
 }
 
 function tunnelOver(socket: ClientSocket): UpgradeExchange {
-  const ctx = { listenerPort: 8000, requestIds: new RequestIdGenerator(), viaToken: '1.1 sluice/9.9.9', serverToken: 'sluice/9.9.9', logger: silentLogger, options: { clientSendTimeoutMs: 60_000 } };
+  const ctx = { listenerPort: 8000, requestIds: new RequestIdGenerator(), viaToken: '1.1 sluice/9.9.9', serverToken: 'sluice/9.9.9', injected: injectedHeaders(), logger: silentLogger, options: { clientSendTimeoutMs: 60_000 } };
   const req = { method: 'GET', url: '/ws', headers: {}, rawHeaders: [] };
   return new UpgradeExchange(ctx as unknown as ProxyContext, req as unknown as IncomingMessage, socket as unknown as Socket, Buffer.alloc(0), () => {});
 }

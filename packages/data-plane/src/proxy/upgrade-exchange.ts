@@ -3,10 +3,9 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { RouteMatch } from '../router/router.js';
-import { RESPONSE_LATENCY_HEADER } from './header-names.js';
 import type { ProxyContext } from './proxy-context.js';
 import { ClientGoneError, ProxyExchange } from './proxy-exchange.js';
-import { rawResponse } from './error-responses.js';
+import { generatedResponseHeaders, rawResponse } from './error-responses.js';
 import { proxiedResponseHeaders } from './response-headers.js';
 import { SendTimeout } from './send-timeout.js';
 import { CLIENT_CLOSED_STATUS } from './traffic-stats.js';
@@ -96,9 +95,9 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
     this.hasAnswered = true;
     this.status = status;
     if (this.socket.writable) {
-      const headers = [RESPONSE_LATENCY_HEADER, String(Math.round(performance.now() - this.exchange.startMs))];
+      const headers = generatedResponseHeaders(this.ctx.injected, this.ctx.serverToken, this.exchange.id, this.exchange.startMs);
       if (extraHeaders !== undefined) headers.push(...extraHeaders);
-      this.socket.end(rawResponse(status, message, this.exchange.id, this.ctx.serverToken, headers));
+      this.socket.end(rawResponse(status, message, this.exchange.id, headers));
     }
     this.end();
   }
