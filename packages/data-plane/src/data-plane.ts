@@ -131,6 +131,17 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
         })
       : null;
     if (this.sync) {
+      // One push is applied at a time: its start, to time it when it is ACKed or NACKed.
+      let applying: { nonce: number; kind: string; startMs: number } | null = null;
+      const observeApply = (nonce: number, result: 'applied' | 'rejected') => {
+        if (applying === null || applying.nonce !== nonce) return;
+        this.metrics.applyDuration.observe({ kind: applying.kind, result }, (performance.now() - applying.startMs) / 1000);
+        applying = null;
+      };
+      this.sync.on('applying', ({ nonce, kind }) => (applying = { nonce, kind, startMs: performance.now() }));
+      this.sync.on('applied', ({ nonce }) => observeApply(nonce, 'applied'));
+      this.sync.on('rejected', ({ nonce }) => observeApply(nonce, 'rejected'));
+      this.sync.on('disconnected', () => (applying = null));
       this.sync.on('rejected', ({ error }) => this.metrics.rejections.inc({ error: ackErrorName(error.ackError) }));
       this.sync.on('disconnected', ({ retryInMs }) => {
         if (retryInMs !== null) this.metrics.reconnects.inc();

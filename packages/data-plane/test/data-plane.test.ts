@@ -132,6 +132,7 @@ describe('DataPlane', () => {
     expect(status.last_error.code).toBe('SLUICE_DP_CONFIG_REJECTED');
     const metrics = (await get(dp, 'status', '/metrics')).body;
     expect(metrics).toMatch(/sluice_dp_config_rejections_total\{error="ERROR_INVALID"\} 1/);
+    expect(metrics).toMatch(/sluice_dp_config_apply_duration_seconds_count\{kind="delta",result="rejected"\} 1/);
     expect(metrics).toMatch(/sluice_dp_config_version 3/);
     expect(metrics).toMatch(/sluice_dp_control_plane_connected 1/);
 
@@ -180,6 +181,11 @@ describe('DataPlane', () => {
     expect(dp.config?.version).toBe(3);
     expect((await get(dp, 'proxy', '/big4999/x')).status).toBe(200);
     expect(cp.received.acks.at(-1)).toMatchObject({ error: pb.Ack.Error.ERROR_NONE, applied: { version: 3 } });
+    // The build's time is on /metrics: the two applies so far were snapshots (v2 on connect, then v3).
+    const metrics = (await get(dp, 'status', '/metrics')).body;
+    expect(metrics).toMatch(/sluice_dp_config_apply_duration_seconds_count\{kind="snapshot",result="applied"\} 2/);
+    const sum = Number(/sluice_dp_config_apply_duration_seconds_sum\{kind="snapshot",result="applied"\} (\S+)/.exec(metrics)?.[1]);
+    expect(sum).toBeGreaterThan(0);
   });
 
   it('closes the stream when a push arrives before the one being applied is acknowledged (one push in flight)', async () => {

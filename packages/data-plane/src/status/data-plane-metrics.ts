@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { EMPTY_TRAFFIC_SNAPSHOT, type TrafficSnapshot } from '../proxy/traffic-stats.js';
 import { registerTrafficMetrics } from './traffic-metrics.js';
 
@@ -21,6 +21,9 @@ export interface MetricsSource {
   trafficSnapshot?(): TrafficSnapshot | Promise<TrafficSnapshot>;
 }
 
+/** Buckets of `sluice_dp_config_apply_duration_seconds`: a one-route delta (~1 ms) to a large snapshot (seconds). */
+export const APPLY_DURATION_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
 /**
  * The data plane's Prometheus metrics, in a registry of their own (never prom-client's global one,
  * so two data planes in one process, as in tests, do not collide). Names start `sluice_dp_`.
@@ -33,12 +36,24 @@ export class DataPlaneMetrics {
   readonly rejections: Counter<'error'>;
   /** Connection attempts to the control plane after the first. */
   readonly reconnects: Counter;
+  /**
+   * Seconds from the start of a push's check and build (in slices, once it is whole and decoded)
+   * to its ACK or NACK, by kind (`snapshot`, `delta`) and result (`applied`, `rejected`).
+   */
+  readonly applyDuration: Histogram<'kind' | 'result'>;
 
   constructor(source: MetricsSource, options: { collectProcessMetrics?: boolean } = {}) {
     const registers = [this.registry];
     this.applies = new Counter({ name: 'sluice_dp_config_applies_total', help: 'Configs applied, by kind.', labelNames: ['kind'], registers });
     this.rejections = new Counter({ name: 'sluice_dp_config_rejections_total', help: 'Configs refused (NACKed), by Ack error.', labelNames: ['error'], registers });
     this.reconnects = new Counter({ name: 'sluice_dp_control_plane_reconnects_total', help: 'Connection attempts to the control plane after the first.', registers });
+    this.applyDuration = new Histogram({
+      name: 'sluice_dp_config_apply_duration_seconds',
+      help: 'Seconds from the start of a push\'s check and build to its ACK or NACK, by kind and result.',
+      labelNames: ['kind', 'result'],
+      buckets: APPLY_DURATION_BUCKETS_SECONDS,
+      registers,
+    });
     new Gauge({
       name: 'sluice_dp_config_version',
       help: 'Applied config version (0 when none is loaded).',
