@@ -74,6 +74,21 @@ const get = async (dp: DataPlane, which: 'proxy' | 'status', path: string) => {
   return { status: res.status, body: await res.text() };
 };
 
+/** A control plane on `model(2)` and a data plane synced to it. */
+async function syncedAtVersion2(): Promise<{ m: ConfigModel; cp: FakeControlPlane; dp: DataPlane }> {
+  const m = model(2);
+  const cp = await startCp(m);
+  const dp = await startDp({ controlPlane: cp.url });
+  await waitFor(() => dp.config?.version === 2, 'synced');
+  return { m, cp, dp };
+}
+
+/** Commits one version adding `count` routes `/big<i>` to service s1. */
+function commitManyRoutes(m: ConfigModel, count: number): void {
+  const serviceId = makeService('s1').id;
+  m.commit({ upsert: Array.from({ length: count }, (_, i) => makeRoute(`big${i}`, serviceId, { paths: [`/big${i}`] })) });
+}
+
 describe('DataPlane', () => {
   it('is ready from its cache at once, before the control plane answers, and proxies with it', async () => {
     const m = model(3);
@@ -152,13 +167,8 @@ describe('DataPlane', () => {
   });
 
   it('keeps proxying on its current config while a large snapshot is checked and built, then serves the new one', async () => {
-    const m = model(2);
-    const cp = await startCp(m);
-    const dp = await startDp({ controlPlane: cp.url });
-    await waitFor(() => dp.config?.version === 2, 'synced');
-    const big = [];
-    for (let i = 0; i < 5000; i++) big.push(makeRoute(`big${i}`, makeService('s1').id, { paths: [`/big${i}`] }));
-    m.commit({ upsert: big });
+    const { m, cp, dp } = await syncedAtVersion2();
+    commitManyRoutes(m, 5000);
 
     // Requests go out from the moment the snapshot is whole until it is applied. This test shares the
     // data plane's event loop: every answer that arrives in between is one the proxy served while
@@ -189,13 +199,8 @@ describe('DataPlane', () => {
   });
 
   it('closes the stream when a push arrives before the one being applied is acknowledged (one push in flight)', async () => {
-    const m = model(2);
-    const cp = await startCp(m);
-    const dp = await startDp({ controlPlane: cp.url });
-    await waitFor(() => dp.config?.version === 2, 'synced');
-    const big = [];
-    for (let i = 0; i < 3000; i++) big.push(makeRoute(`big${i}`, makeService('s1').id, { paths: [`/big${i}`] }));
-    m.commit({ upsert: big });
+    const { m, cp, dp } = await syncedAtVersion2();
+    commitManyRoutes(m, 3000);
     addVersion(m, 4);
     dp.sync!.once('applying', () => cp.sendDelta(cp.socket, 3, { to: 4 }));
     cp.sendSnapshot(cp.socket, { version: 3 });

@@ -28,44 +28,42 @@ export function packBatch(batch: ResourceBatchMessage): PackedBody {
  * against `maxRawBytes` before anything is allocated; the checksum is over the decompressed bytes.
  */
 export function unpackBatch(body: PackedBody, maxRawBytes: number = MAX_CONFIG_BYTES): InstanceType<typeof pb.ResourceBatch> {
-  checkRawSize(body, maxRawBytes);
-  let raw: Uint8Array;
-  if (body.codec === pb.Codec.CODEC_NONE) {
-    raw = body.data;
-  } else if (body.codec === pb.Codec.CODEC_GZIP) {
+  let raw = uncompressedBytes(body, maxRawBytes);
+  if (raw === null) {
     try {
       raw = gunzipSync(body.data, { maxOutputLength: Math.max(1, body.rawSize) });
     } catch (cause) {
       throw codecError(cause);
     }
-  } else {
-    throw unknownCodec(body.codec);
   }
   return checkAndDecode(body, raw);
 }
 
 /**
  * {@link unpackBatch} with the decompression on libuv's thread pool: a large snapshot's inflate
- * (tens of ms for a 10,000-route config) does not hold the event loop. Same checks and errors.
+ * does not hold the event loop. Same checks and errors.
  */
 export async function unpackBatchAsync(body: PackedBody, maxRawBytes: number = MAX_CONFIG_BYTES): Promise<InstanceType<typeof pb.ResourceBatch>> {
-  checkRawSize(body, maxRawBytes);
-  let raw: Uint8Array;
-  if (body.codec === pb.Codec.CODEC_NONE) {
-    raw = body.data;
-  } else if (body.codec === pb.Codec.CODEC_GZIP) {
+  let raw = uncompressedBytes(body, maxRawBytes);
+  if (raw === null) {
     try {
       raw = await gunzipAsync(body.data, { maxOutputLength: Math.max(1, body.rawSize) });
     } catch (cause) {
       throw codecError(cause);
     }
-  } else {
-    throw unknownCodec(body.codec);
   }
   return checkAndDecode(body, raw);
 }
 
 const gunzipAsync = promisify(gunzip);
+
+/** Checks the declared size and the codec: the body's bytes when sent uncompressed, null when they are to be inflated. */
+function uncompressedBytes(body: PackedBody, maxRawBytes: number): Uint8Array | null {
+  checkRawSize(body, maxRawBytes);
+  if (body.codec === pb.Codec.CODEC_NONE) return body.data;
+  if (body.codec === pb.Codec.CODEC_GZIP) return null;
+  throw new ProtocolError(ProtocolErrorCode.BLOB_CODEC, `unknown codec ${body.codec}`);
+}
 
 function checkRawSize(body: PackedBody, maxRawBytes: number): void {
   if (body.rawSize > maxRawBytes) {
@@ -75,10 +73,6 @@ function checkRawSize(body: PackedBody, maxRawBytes: number): void {
 
 function codecError(cause: unknown): ProtocolError {
   return new ProtocolError(ProtocolErrorCode.BLOB_CODEC, `config body does not decompress: ${(cause as Error).message}`, { cause });
-}
-
-function unknownCodec(codec: number): ProtocolError {
-  return new ProtocolError(ProtocolErrorCode.BLOB_CODEC, `unknown codec ${codec}`);
 }
 
 function checkAndDecode(body: PackedBody, raw: Uint8Array): InstanceType<typeof pb.ResourceBatch> {
