@@ -423,7 +423,7 @@ class ProxyWorkerPool {
   private retireTraffic(worker: Worker): void {
     const last = this.lastTraffic.get(worker);
     this.lastTraffic.delete(worker);
-    if (last !== undefined) this.retiredTraffic = mergeTrafficSnapshots([this.retiredTraffic, { ...last, inFlight: 0, tunnels: 0 }]);
+    if (last !== undefined) this.retiredTraffic = mergeTrafficSnapshots([this.retiredTraffic, { ...last, inFlight: 0, tunnels: 0, upstreams: [] }]);
     this.trafficRound?.gone(worker);
   }
 

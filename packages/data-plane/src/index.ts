@@ -68,6 +68,7 @@ export {
   CLIENT_CLOSED_STATUS,
   mergeTrafficSnapshots,
   type TrafficSnapshot,
+  type UpstreamPoolSnapshot,
   type TrafficSeriesSnapshot,
   type HistogramSnapshot,
 } from './proxy/traffic-stats.js';

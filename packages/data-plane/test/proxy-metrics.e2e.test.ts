@@ -111,6 +111,10 @@ describe.each([
     expect(sampleOf(text, 'sluice_dp_request_latency_ms_count{service="",route=""}')).toBe(1);
     expect(sampleOf(text, 'sluice_dp_http_requests_in_flight')).toBe(0);
     expect(sampleOf(text, 'sluice_dp_websocket_tunnels')).toBe(0);
+    // The upstream pools (each worker's, summed): kept-alive connections, nothing in progress.
+    expect(sampleOf(text, `sluice_dp_upstream_connections{upstream="127.0.0.1:${upstream.port}"}`)).toBeGreaterThanOrEqual(1);
+    expect(sampleOf(text, `sluice_dp_upstream_requests_active{upstream="127.0.0.1:${upstream.port}"}`)).toBe(0);
+    expect(sampleOf(text, `sluice_dp_upstream_requests_pending{upstream="127.0.0.1:${upstream.port}"}`)).toBe(0);
     // The config metrics are still there.
     expect(sampleOf(text, 'sluice_dp_ready')).toBe(1);
   });

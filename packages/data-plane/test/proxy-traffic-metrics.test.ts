@@ -140,3 +140,49 @@ describe('proxied-traffic metrics', () => {
     await waitFor(() => countOf('', '', 400) === before + 1);
   });
 });
+
+describe('upstream pool metrics', () => {
+  it('shows, per upstream, the open connections, the requests in progress and those waiting for a connection', async () => {
+    // An upstream that holds every response until released, behind a proxy allowing 2 connections per origin.
+    const held: (() => void)[] = [];
+    const slow = await startUpstream((_req, res) => {
+      held.push(() => {
+        res.writeHead(200, { 'content-length': '2' });
+        res.end('ok');
+      });
+    });
+    const narrow = new ProxyServer({ getConfig: () => narrowConfig, upstreamConnections: 2 });
+    const service = makeService({ host: '127.0.0.1', port: slow.port });
+    const narrowConfig = configOf([makeRoute({ paths: ['/'], service: { id: service.id } })], [service]);
+    const port = (await narrow.listen('127.0.0.1', 0)).port;
+    const narrowMetrics = metricsOf(() => narrow.trafficSnapshot());
+    const upstreamLabel = `{upstream="127.0.0.1:${slow.port}"}`;
+    try {
+      const replies = Promise.all(Array.from({ length: 5 }, () => send(port, { path: '/x' })));
+      await waitFor(() => held.length === 2);
+      const busy = await narrowMetrics.registry.metrics();
+      expect(sampleOf(busy, `sluice_dp_upstream_connections${upstreamLabel}`)).toBe(2);
+      expect(sampleOf(busy, `sluice_dp_upstream_requests_active${upstreamLabel}`)).toBe(2);
+      await waitFor(() => narrow.trafficSnapshot().upstreams[0]?.pending === 3);
+      expect(sampleOf(await narrowMetrics.registry.metrics(), `sluice_dp_upstream_requests_pending${upstreamLabel}`)).toBe(3);
+
+      // Released one by one, the waiting requests go out on the two connections.
+      for (let released = 0; released < 5; released++) {
+        await waitFor(() => held.length > 0);
+        held.shift()!();
+      }
+      expect((await replies).map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+      await waitFor(() => narrow.trafficSnapshot().upstreams[0]?.active === 0);
+      const idle = await narrowMetrics.registry.metrics();
+      expect(sampleOf(idle, `sluice_dp_upstream_requests_active${upstreamLabel}`)).toBe(0);
+      expect(sampleOf(idle, `sluice_dp_upstream_requests_pending${upstreamLabel}`)).toBe(0);
+      // Kept alive for the next requests.
+      expect(sampleOf(idle, `sluice_dp_upstream_connections${upstreamLabel}`)).toBe(2);
+      expect(idle).toContain('# TYPE sluice_dp_upstream_connections gauge');
+    } finally {
+      for (const release of held.splice(0)) release();
+      await narrow.close();
+      await slow.close();
+    }
+  });
+});

@@ -128,10 +128,10 @@ export class ProxyServer {
 
   /**
    * What this proxy has counted since it started (responses per route, service and status; latency
-   * histograms), with the in-flight and tunnel gauges, as plain JSON. O(series).
+   * histograms), with the in-flight, tunnel and upstream-pool gauges, as plain JSON. O(series + pools).
    */
   trafficSnapshot(): TrafficSnapshot {
-    return this.ctx.traffic.snapshot(this.inFlightCount, this.tunnels.size);
+    return this.ctx.traffic.snapshot(this.inFlightCount, this.tunnels.size, this.ctx.pools.snapshot());
   }
 
   /** Starts listening; resolves with the bound address (port 0 picks a free port). */

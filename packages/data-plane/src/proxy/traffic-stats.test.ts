@@ -107,6 +107,21 @@ describe('TrafficStats', () => {
 });
 
 describe('mergeTrafficSnapshots', () => {
+  it('sums the upstream pool gauges per upstream address', () => {
+    const a = new TrafficStats().snapshot(0, 0, [{ upstream: 'a:80', connections: 2, active: 1, pending: 0 }]);
+    const b = new TrafficStats().snapshot(0, 0, [
+      { upstream: 'a:80', connections: 3, active: 2, pending: 4 },
+      { upstream: 'b:443', connections: 1, active: 0, pending: 0 },
+    ]);
+    const merged = mergeTrafficSnapshots([a, b]);
+    expect([...merged.upstreams].sort((x, y) => x.upstream.localeCompare(y.upstream))).toEqual([
+      { upstream: 'a:80', connections: 5, active: 3, pending: 4 },
+      { upstream: 'b:443', connections: 1, active: 0, pending: 0 },
+    ]);
+    // The inputs are left as they were.
+    expect(a.upstreams[0]).toEqual({ upstream: 'a:80', connections: 2, active: 1, pending: 0 });
+  });
+
   it('sums counts, buckets and gauges per label pair', () => {
     const a = new TrafficStats();
     const b = new TrafficStats();

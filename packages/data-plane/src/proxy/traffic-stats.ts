@@ -50,6 +50,20 @@ export interface TrafficSnapshot {
   /** Open WebSocket tunnels. */
   readonly tunnels: number;
   readonly series: readonly TrafficSeriesSnapshot[];
+  /** The upstream connection pools, one entry per origin address (gauges, read when the snapshot is taken). */
+  readonly upstreams: readonly UpstreamPoolSnapshot[];
+}
+
+/** One upstream origin's connection pools at one moment. */
+export interface UpstreamPoolSnapshot {
+  /** `host:port`, as the access log names it. */
+  readonly upstream: string;
+  /** Open connections. */
+  readonly connections: number;
+  /** Requests sent and awaiting or receiving their response. */
+  readonly active: number;
+  /** Requests waiting for a connection (not yet sent). */
+  readonly pending: number;
 }
 
 /** A latency histogram with Kong's buckets: O(log buckets) to observe, nothing allocated. */
@@ -207,10 +221,10 @@ export class TrafficStats {
   }
 
   /** Everything counted so far, as plain JSON. O(series). */
-  snapshot(inFlight: number, tunnels: number): TrafficSnapshot {
+  snapshot(inFlight: number, tunnels: number, upstreams: readonly UpstreamPoolSnapshot[] = []): TrafficSnapshot {
     const series = this.table.snapshots();
     if (this.noRoute !== null) series.push(this.noRoute.snapshot());
-    return { inFlight, tunnels, series };
+    return { inFlight, tunnels, series, upstreams };
   }
 
   private seriesFor(route: Route | null, service: Service | null): TrafficSeries {
@@ -231,13 +245,23 @@ export function mergeTrafficSnapshots(snapshots: readonly TrafficSnapshot[], max
   const table = new SeriesTable(maxSeries);
   let inFlight = 0;
   let tunnels = 0;
+  const upstreams = new Map<string, { upstream: string; connections: number; active: number; pending: number }>();
   for (const snapshot of snapshots) {
     inFlight += snapshot.inFlight;
     tunnels += snapshot.tunnels;
     for (const series of snapshot.series) table.get(series.route, series.service).add(series);
+    for (const pool of snapshot.upstreams ?? []) {
+      const sum = upstreams.get(pool.upstream);
+      if (sum === undefined) upstreams.set(pool.upstream, { ...pool });
+      else {
+        sum.connections += pool.connections;
+        sum.active += pool.active;
+        sum.pending += pool.pending;
+      }
+    }
   }
-  return { inFlight, tunnels, series: table.snapshots() };
+  return { inFlight, tunnels, series: table.snapshots(), upstreams: [...upstreams.values()] };
 }
 
 /** An empty snapshot (no proxy in this process). */
-export const EMPTY_TRAFFIC_SNAPSHOT: TrafficSnapshot = { inFlight: 0, tunnels: 0, series: [] };
+export const EMPTY_TRAFFIC_SNAPSHOT: TrafficSnapshot = { inFlight: 0, tunnels: 0, series: [], upstreams: [] };

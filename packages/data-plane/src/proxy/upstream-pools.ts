@@ -1,6 +1,7 @@
 import type { Service } from '@sluice/protocol';
 import { Pool } from 'undici';
 import { LifecycleError } from '../errors.js';
+import type { UpstreamPoolSnapshot } from './traffic-stats.js';
 
 /** Limits of the connection pool kept for each upstream origin. */
 export interface UpstreamPoolLimits {
@@ -43,6 +44,8 @@ export interface UpstreamTarget {
 /** A pool and when it was last used. */
 export interface PoolEntry {
   readonly pool: Pool;
+  /** `host:port` of its origin. */
+  readonly address: string;
   lastUsedMs: number;
   isClosed: boolean;
 }
@@ -109,13 +112,13 @@ export class UpstreamPools {
         strictContentLength: true,
         ...(isHttps ? { connect: { rejectUnauthorized: verify, servername: isIpLiteral(service.host) ? undefined : service.host } } : {}),
       });
-      entry = { pool, lastUsedMs: Date.now(), isClosed: false };
+      entry = { pool, address: `${hostForUrl}:${port}`, lastUsedMs: Date.now(), isClosed: false };
       this.pools.set(key, entry);
     }
     return {
       pool: entry.pool,
       hostHeader: port === defaultPort ? hostForUrl : `${hostForUrl}:${port}`,
-      address: `${hostForUrl}:${port}`,
+      address: entry.address,
       readTimeoutMs: timeoutOf(service.read_timeout),
       writeTimeoutMs: timeoutOf(service.write_timeout),
       key,
@@ -132,6 +135,25 @@ export class UpstreamPools {
         entry.pool.close().catch(() => {});
       }
     }
+  }
+
+  /**
+   * Connections and requests of the open pools, summed per origin address (pools of one origin
+   * with different connect timeouts or TLS settings count together). O(pools × connections).
+   */
+  snapshot(): UpstreamPoolSnapshot[] {
+    const byAddress = new Map<string, { upstream: string; connections: number; active: number; pending: number }>();
+    for (const entry of this.pools.values()) {
+      const stats = entry.pool.stats;
+      const sum = byAddress.get(entry.address);
+      if (sum === undefined) byAddress.set(entry.address, { upstream: entry.address, connections: stats.connected, active: stats.running, pending: stats.pending });
+      else {
+        sum.connections += stats.connected;
+        sum.active += stats.running;
+        sum.pending += stats.pending;
+      }
+    }
+    return [...byAddress.values()];
   }
 
   /** Number of open pools. */

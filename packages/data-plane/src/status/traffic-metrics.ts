@@ -59,8 +59,9 @@ function histogramSamples(out: Sample[], name: string, labels: Record<string, st
 /**
  * Registers the proxied-traffic metrics in `registry`:
  * `sluice_dp_http_requests_total{service,route,code}`, `sluice_dp_request_latency_ms{service,route}`,
- * `sluice_dp_upstream_latency_ms{service,route}`, `sluice_dp_http_requests_in_flight` and
- * `sluice_dp_websocket_tunnels`. One scrape reads one snapshot: the metrics' concurrent `get()`
+ * `sluice_dp_upstream_latency_ms{service,route}`, `sluice_dp_http_requests_in_flight`,
+ * `sluice_dp_websocket_tunnels`, and per upstream origin `sluice_dp_upstream_connections`,
+ * `sluice_dp_upstream_requests_active` and `sluice_dp_upstream_requests_pending`. One scrape reads one snapshot: the metrics' concurrent `get()`
  * calls share the one pending read (with workers, one IPC round).
  */
 export function registerTrafficMetrics(registry: Registry, source: TrafficSnapshotSource): void {
@@ -93,6 +94,13 @@ export function registerTrafficMetrics(registry: Registry, source: TrafficSnapsh
     }),
     new SnapshotMetric('sluice_dp_http_requests_in_flight', 'Proxied requests in flight (WebSocket tunnels not included).', 'gauge', snapshot, (s) => [{ labels: {}, value: s.inFlight }]),
     new SnapshotMetric('sluice_dp_websocket_tunnels', 'Open WebSocket (upgraded) tunnels.', 'gauge', snapshot, (s) => [{ labels: {}, value: s.tunnels }]),
+    new SnapshotMetric('sluice_dp_upstream_connections', 'Open connections to the upstream (host:port).', 'gauge', snapshot, (s) => s.upstreams.map((u) => ({ labels: { upstream: u.upstream }, value: u.connections }))),
+    new SnapshotMetric('sluice_dp_upstream_requests_active', 'Requests sent to the upstream and awaiting or receiving their response.', 'gauge', snapshot, (s) =>
+      s.upstreams.map((u) => ({ labels: { upstream: u.upstream }, value: u.active })),
+    ),
+    new SnapshotMetric('sluice_dp_upstream_requests_pending', 'Requests waiting for a connection to the upstream (every one busy, upstreamConnections reached).', 'gauge', snapshot, (s) =>
+      s.upstreams.map((u) => ({ labels: { upstream: u.upstream }, value: u.pending })),
+    ),
   ];
   // prom-client types registerMetric() with its own classes; a Registry only calls get() and reset().
   for (const metric of metrics) registry.registerMetric(metric as unknown as Metric);
