@@ -54,6 +54,8 @@ disk, and proxies HTTP traffic. Every flag can also be set through the environme
                              X-Sluice-Response-Latency, X-Sluice-Request-Id, or off (SLUICE_HEADERS;
                              default server_tokens,latency_tokens,X-Sluice-Request-Id)
   --headers-upstream LIST    X-Sluice-Request-Id or off (SLUICE_HEADERS_UPSTREAM; default X-Sluice-Request-Id)
+  --allow-debug-header       a request with a Sluice-Debug header gets the matched route and service
+                             ids and names on its response (SLUICE_ALLOW_DEBUG_HEADER=on; default off)
   -h, --help                 show this help
 
 Port 0 picks a free port; the chosen addresses are printed as
@@ -75,7 +77,16 @@ interface CliOptions {
   /** "stdout", a file path, or null (off). */
   readonly accessLog: string | null;
   /** The proxy options the flags set (the same in every worker). */
-  readonly proxy: { readonly trustedIps: readonly string[]; readonly headers: readonly string[]; readonly headersUpstream: readonly string[] };
+  readonly proxy: { readonly trustedIps: readonly string[]; readonly headers: readonly string[]; readonly headersUpstream: readonly string[]; readonly allowDebugHeader: boolean };
+}
+
+/** An on/off environment switch: `on`/`true`/`1` or `off`/`false`/`0`/unset. */
+function onOff(name: string, value: string | undefined): boolean {
+  if (value === undefined || value === '') return false;
+  const v = value.toLowerCase();
+  if (v === 'on' || v === 'true' || v === '1') return true;
+  if (v === 'off' || v === 'false' || v === '0') return false;
+  throw new InvalidArgumentError(`${name} must be on or off, got ${JSON.stringify(value)}`);
 }
 
 /** A comma-separated flag value as a list (blanks dropped); undefined stays undefined. */
@@ -116,6 +127,7 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions | 'help' {
       'trusted-ips': { type: 'string' },
       headers: { type: 'string' },
       'headers-upstream': { type: 'string' },
+      'allow-debug-header': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -159,6 +171,7 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions | 'help' {
     trustedIps: list(pick('trusted-ips', 'SLUICE_TRUSTED_IPS')) ?? [],
     headers: list(pick('headers', 'SLUICE_HEADERS')) ?? DEFAULT_RESPONSE_HEADERS,
     headersUpstream: list(pick('headers-upstream', 'SLUICE_HEADERS_UPSTREAM')) ?? DEFAULT_UPSTREAM_HEADERS,
+    allowDebugHeader: values['allow-debug-header'] === true || onOff('SLUICE_ALLOW_DEBUG_HEADER', env.SLUICE_ALLOW_DEBUG_HEADER),
   };
   // Checked here so that a typo stops the start with exit 2, as any other bad flag.
   new TrustedIps(proxy.trustedIps);

@@ -7,7 +7,8 @@ import { DP_BIN, startDeclarativeDataPlane, type DeclarativeDataPlaneHandle } fr
 import { send, startUpstream } from './proxy-helpers.js';
 
 // The proxy flags of a real `sluice-dp` process with --workers 2 (each worker reads the flags
-// itself): --headers, --headers-upstream (Kong's headers / headers_upstream) and --trusted-ips.
+// itself): --headers, --headers-upstream (Kong's headers / headers_upstream), --trusted-ips and
+// --allow-debug-header.
 
 let upstream: Awaited<ReturnType<typeof startUpstream>>;
 let dataPlane: DeclarativeDataPlaneHandle | undefined;
@@ -23,7 +24,7 @@ beforeAll(async () => {
     configFile: file,
     cacheDir: join(dir, 'cache'),
     statusListen: 'off',
-    args: ['--workers', '2', '--headers', 'latency_tokens', '--headers-upstream', 'off', '--trusted-ips', '127.0.0.0/8,::1'],
+    args: ['--workers', '2', '--headers', 'latency_tokens', '--headers-upstream', 'off', '--trusted-ips', '127.0.0.0/8,::1', '--allow-debug-header'],
   });
   proxyPort = Number(new URL(dataPlane.proxy).port);
 });
@@ -52,10 +53,16 @@ describe('sluice-dp process: proxy flags, in every worker', () => {
     }
   });
 
+  it('--allow-debug-header: a request with Sluice-Debug learns which route and service served it', async () => {
+    const replies = await Promise.all(Array.from({ length: 4 }, () => send(proxyPort, { path: '/echo/x', headers: { 'sluice-debug': '1' } })));
+    for (const reply of replies) expect(reply.headers).toMatchObject({ 'sluice-route-name': 'echo', 'sluice-service-name': 'echo' });
+  });
+
   it.each([
     [['--headers', 'server_tokens,X-Kong-Upstream-Latency'], /headers: unknown value "x-kong-upstream-latency"/],
     [['--headers-upstream', 'Via'], /headers_upstream: unknown value "via"/],
     [['--trusted-ips', '10.0.0.0/40'], /invalid trusted IP or CIDR/],
+    [['--allow-debug-header=yes'], /allow-debug-header/],
   ])('refuses %j at start: exit 2 with the reason', async (args, reason) => {
     const child = spawn(process.execPath, [DP_BIN, '--declarative-config', join(dir, 'config.json'), '--cache-dir', join(dir, 'cache-bad'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';

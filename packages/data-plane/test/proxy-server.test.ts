@@ -263,6 +263,31 @@ describe("the proxy's own headers (Kong's headers / headers_upstream)", () => {
     expect(latency.upstreamHeaders!['x-sluice-request-id']).toMatch(HEX);
   });
 
+  it('allowDebugHeader: a request with Sluice-Debug gets the matched route and service; off by default', async () => {
+    const service = serviceFor({ name: 'orders-svc' });
+    const orphan = makeRoute({ name: 'orphan', paths: ['/orphan'] });
+    const route = makeRoute({ name: 'orders', paths: ['/p'], service: { id: service.id } });
+    use([route, orphan], [service]);
+    const debugging = new ProxyServer({ getConfig: () => config, allowDebugHeader: true });
+    const { port } = await debugging.listen('127.0.0.1', 0);
+    try {
+      const asked = await send(port, { path: '/p/x', headers: { 'sluice-debug': '1' } });
+      expect(asked.status).toBe(200);
+      expect(asked.headers).toMatchObject({ 'sluice-route-id': route.id, 'sluice-route-name': 'orders', 'sluice-service-id': service.id, 'sluice-service-name': 'orders-svc' });
+      // A generated answer for a matched route carries them too; a service-less route has only its own.
+      const noService = await send(port, { path: '/orphan', headers: { 'sluice-debug': '1' } });
+      expect(noService.status).toBe(503);
+      expect(noService.headers['sluice-route-name']).toBe('orphan');
+      expect(noService.headers['sluice-service-id']).toBeUndefined();
+      // Not asked: nothing.
+      expect((await send(port, { path: '/p/x' })).headers['sluice-route-id']).toBeUndefined();
+    } finally {
+      await debugging.close();
+    }
+    // The default proxy ignores the request header.
+    expect((await send(proxyPort, { path: '/p/x', headers: { 'sluice-debug': '1' } })).headers['sluice-route-id']).toBeUndefined();
+  });
+
   it('refuses unknown values, and "off" mixed with others', () => {
     expect(() => new ProxyServer({ getConfig: () => null, headers: ['server_tokens', 'X-Kong-Request-Id'] })).toThrow(/headers: unknown value "x-kong-request-id"/);
     expect(() => new ProxyServer({ getConfig: () => null, headers: ['off', 'via'] })).toThrow(/"off" cannot be combined/);

@@ -6,7 +6,7 @@ import type { RouteMatch, RouterRequest } from '../router/router.js';
 import { accessLogLine } from './access-log.js';
 import { dropConnectionListed, HEADER_KINDS, headerKind, REQUEST_ID_HEADER } from './header-names.js';
 import type { ProxyContext } from './proxy-context.js';
-import { proxiedResponseHeaders } from './response-headers.js';
+import { debugMatchFor, proxiedResponseHeaders, pushDebugHeaders } from './response-headers.js';
 import { SendTimeout } from './send-timeout.js';
 import { classifyUpstreamError, errorCode, RETRY } from './upstream-errors.js';
 import { CLIENT_CLOSED_STATUS } from './traffic-stats.js';
@@ -311,7 +311,7 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
     if (this.isDone || res.destroyed) return true;
     this.resumeUpstream = resume;
     const headMs = performance.now();
-    const out = proxiedResponseHeaders(this.ctx, rawHeaders, this.id, this.startMs, this.dispatchMs, headMs, false);
+    const out = proxiedResponseHeaders(this.ctx, rawHeaders, this.id, this.startMs, this.dispatchMs, headMs, false, debugMatchFor(this.ctx, this.req, this.match));
     try {
       res.writeHead(statusCode, out);
     } catch (err) {
@@ -457,7 +457,14 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
       res.destroy();
       return;
     }
-    this.bodyBytesSent = this.ctx.respond(res, this.id, this.startMs, status, message, extraHeaders);
+    const debugMatch = debugMatchFor(this.ctx, this.req, this.match);
+    let headers = extraHeaders;
+    if (debugMatch !== null) {
+      const withDebug = extraHeaders === undefined ? [] : [...extraHeaders];
+      pushDebugHeaders(withDebug, debugMatch);
+      headers = withDebug;
+    }
+    this.bodyBytesSent = this.ctx.respond(res, this.id, this.startMs, status, message, headers);
   }
 }
 

@@ -28,6 +28,12 @@ export interface ProxyServerOptions {
   /** The proxy's own headers on upstream requests (Kong's `headers_upstream`): `X-Sluice-Request-Id` (default) or `off`. */
   readonly headersUpstream?: readonly string[];
   /**
+   * Kong's `allow_debug_header`: a request carrying a `Sluice-Debug` header gets `Sluice-Route-Id`,
+   * `Sluice-Route-Name`, `Sluice-Service-Id` and `Sluice-Service-Name` (names when set) on its
+   * response. Default false: they reveal config to any client.
+   */
+  readonly allowDebugHeader?: boolean;
+  /**
    * Where to write one JSON line per finished exchange (proxied, generated, or left by the client):
    * time, request id, client, request, status, body bytes, latencies, route, service, upstream.
    * Default null: no access log, and no cost beyond one check per request. The sink bounds its own
@@ -96,6 +102,7 @@ export const PROXY_SERVER_DEFAULTS = {
   trustedIps: [] as readonly string[],
   headers: DEFAULT_RESPONSE_HEADERS,
   headersUpstream: DEFAULT_UPSTREAM_HEADERS,
+  allowDebugHeader: false as boolean,
   maxClientConnections: 16_384,
   clientKeepAliveTimeoutMs: 60_000,
   maxRequestsPerConnection: 10_000,
@@ -116,4 +123,4 @@ export const PROXY_SERVER_DEFAULTS = {
 } as const;
 
 /** Options with every default filled in. */
-export type ResolvedProxyServerOptions = { -readonly [K in keyof typeof PROXY_SERVER_DEFAULTS]: (typeof PROXY_SERVER_DEFAULTS)[K] extends number ? number : (typeof PROXY_SERVER_DEFAULTS)[K] extends string ? string : readonly string[] } & { logger: Logger; accessLog: AccessLogSink | null };
+export type ResolvedProxyServerOptions = { -readonly [K in keyof typeof PROXY_SERVER_DEFAULTS]: (typeof PROXY_SERVER_DEFAULTS)[K] extends number ? number : (typeof PROXY_SERVER_DEFAULTS)[K] extends string ? string : (typeof PROXY_SERVER_DEFAULTS)[K] extends boolean ? boolean : readonly string[] } & { logger: Logger; accessLog: AccessLogSink | null };

@@ -1,4 +1,6 @@
-import { dropConnectionListed, HEADER_KINDS, headerKind, PROXY_LATENCY_HEADER, REQUEST_ID_HEADER, UPSTREAM_LATENCY_HEADER } from './header-names.js';
+import { DEBUG_REQUEST_HEADER, dropConnectionListed, HEADER_KINDS, headerKind, PROXY_LATENCY_HEADER, REQUEST_ID_HEADER, UPSTREAM_LATENCY_HEADER } from './header-names.js';
+import type { IncomingMessage } from 'node:http';
+import type { RouteMatch } from '../router/router.js';
 import type { ProxyContext } from './proxy-context.js';
 
 /** A raw header item from undici: a Buffer, or a string when the headers were given as strings. */
@@ -25,6 +27,7 @@ export function proxiedResponseHeaders(
   dispatchMs: number,
   headersMs: number,
   isSwitching: boolean,
+  debugMatch: RouteMatch | null = null,
 ): string[] {
   const out: string[] = [];
   let via: string | undefined;
@@ -66,5 +69,27 @@ export function proxiedResponseHeaders(
   if (injected.proxyLatency) out.push(PROXY_LATENCY_HEADER, String(Math.round(dispatchMs - startMs)));
   if (injected.requestId) out.push(REQUEST_ID_HEADER, requestId);
   if (!hasServer && injected.server) out.push('Server', ctx.serverToken);
+  if (debugMatch !== null) pushDebugHeaders(out, debugMatch);
   return out;
+}
+
+const DEBUG_REQUEST_HEADER_KEY = DEBUG_REQUEST_HEADER.toLowerCase();
+
+/**
+ * The match to describe on the response of `req` (Kong's `allow_debug_header`): `match` when the
+ * option is on and the request carries a `Sluice-Debug` header, else null.
+ */
+export function debugMatchFor(ctx: ProxyContext, req: IncomingMessage, match: RouteMatch | null): RouteMatch | null {
+  if (match === null || !ctx.options.allowDebugHeader) return null;
+  return req.headers[DEBUG_REQUEST_HEADER_KEY] === undefined ? null : match;
+}
+
+/** Appends `Sluice-Route-Id`/`-Name` and `Sluice-Service-Id`/`-Name` (names only when the entity has one). */
+export function pushDebugHeaders(out: string[], match: RouteMatch): void {
+  out.push('Sluice-Route-Id', match.route.id);
+  if (typeof match.route.name === 'string') out.push('Sluice-Route-Name', match.route.name);
+  const service = match.service;
+  if (service === null) return;
+  out.push('Sluice-Service-Id', service.id);
+  if (typeof service.name === 'string') out.push('Sluice-Service-Name', service.name);
 }

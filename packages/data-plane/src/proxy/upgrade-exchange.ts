@@ -6,7 +6,7 @@ import type { RouteMatch } from '../router/router.js';
 import type { ProxyContext } from './proxy-context.js';
 import { ClientGoneError, ProxyExchange } from './proxy-exchange.js';
 import { generatedResponseHeaders, rawResponse } from './error-responses.js';
-import { proxiedResponseHeaders } from './response-headers.js';
+import { debugMatchFor, proxiedResponseHeaders, pushDebugHeaders } from './response-headers.js';
 import { SendTimeout } from './send-timeout.js';
 import { CLIENT_CLOSED_STATUS } from './traffic-stats.js';
 import { classifyUpstreamError, errorCode, RETRY } from './upstream-errors.js';
@@ -97,6 +97,8 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
     if (this.socket.writable) {
       const headers = generatedResponseHeaders(this.ctx.injected, this.ctx.serverToken, this.exchange.id, this.exchange.startMs);
       if (extraHeaders !== undefined) headers.push(...extraHeaders);
+      const debugMatch = debugMatchFor(this.ctx, this.exchange.req, this.exchange.match);
+      if (debugMatch !== null) pushDebugHeaders(headers, debugMatch);
       this.socket.end(rawResponse(status, message, this.exchange.id, headers));
     }
     this.end();
@@ -149,7 +151,8 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
    * with `Connection: close`.
    */
   private responseHead(statusCode: number, rawHeaders: Buffer[] | string[] | null, isSwitching: boolean): string {
-    const headers = proxiedResponseHeaders(this.ctx, rawHeaders, this.exchange.id, this.exchange.startMs, this.exchange.dispatchMs, performance.now(), isSwitching);
+    const debugMatch = debugMatchFor(this.ctx, this.exchange.req, this.exchange.match);
+    const headers = proxiedResponseHeaders(this.ctx, rawHeaders, this.exchange.id, this.exchange.startMs, this.exchange.dispatchMs, performance.now(), isSwitching, debugMatch);
     let head = `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? 'unknown'}\r\n`;
     for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
     if (!isSwitching) head += 'Connection: close\r\n';
