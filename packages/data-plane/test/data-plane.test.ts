@@ -211,6 +211,27 @@ describe('DataPlane', () => {
     await waitFor(() => dp.config?.version === 4, 'head after the reconnect');
   });
 
+  it('abandons a push whose connection drops while it is being built: never swapped in nor ACKed; the next connection brings head', async () => {
+    const { m, cp, dp } = await syncedAtVersion2();
+    commitManyRoutes(m, 5000);
+    const appliedNonces: number[] = [];
+    dp.sync!.on('applied', ({ nonce }) => appliedNonces.push(nonce));
+    const abandoned = new Promise<number>((resolve) =>
+      dp.sync!.once('applying', ({ nonce }) => {
+        cp.socket.terminate();
+        resolve(nonce);
+      }),
+    );
+    cp.sendSnapshot(cp.socket);
+    const nonce = await abandoned;
+    expect(dp.config?.version).toBe(2);
+    // Reconnected with version 2, it gets the delta 2 → 3 and applies that instead.
+    await waitFor(() => dp.config?.version === 3, 'head after the reconnect', 15_000);
+    expect(appliedNonces).not.toContain(nonce);
+    expect(cp.received.acks.some((a) => a.nonce === nonce)).toBe(false);
+    expect(cp.received.hellos.at(-1)?.applied?.version).toBe(2);
+  });
+
   it('reconnects with its cached state and gets a delta, not a snapshot', async () => {
     const m = model(2);
     await seedCache(m);
