@@ -120,7 +120,7 @@ export class DataPlaneSession {
   /** Closes the connection with a code and reason; a no-op when already closed. */
   close(code: number, reason: string): void {
     if (this.state === 'closed') return;
-    this.log.info({ node: this.nodeId || undefined, code, reason }, 'closing data-plane connection');
+    this.log.info({ code, reason }, 'closing data-plane connection');
     try {
       this.ws.close(code, reason.slice(0, 120));
     } catch {
@@ -132,7 +132,7 @@ export class DataPlaneSession {
 
   private protocolError(err: ProtocolError): void {
     const closeCode = err.closeCode;
-    this.log.warn({ node: this.nodeId || undefined, err: err.message }, 'protocol error from data plane');
+    this.log.warn({ err: err.message }, 'protocol error from data plane');
     void this.send({ error: { code: closeCode, message: err.message } }).catch(() => {});
     this.close(closeCode, err.message);
   }
@@ -169,7 +169,7 @@ export class DataPlaneSession {
           this.log.debug({ reason: env.resync!.reason, rejected: this.rejected.version }, 'ignoring a resync request: head is a version this data plane rejected');
           return;
         }
-        this.log.info({ node: this.nodeId, reason: env.resync!.reason }, 'data plane asked for a resync');
+        this.log.info({ reason: env.resync!.reason }, 'data plane asked for a resync');
         this.forceSnapshot = true;
         this.rejected = null;
         return this.maybePush();
