@@ -103,6 +103,21 @@ describe('config channel (primary → proxy workers)', () => {
     expect(sent).toEqual([]);
   });
 
+  it('refuses an undecodable message and goes on with the next one', async () => {
+    const model = history();
+    const sent: ConfigChannelMessage[] = [];
+    const follower = new ConfigFollower({ send: (m) => sent.push(m) });
+    const head = applySnapshot(model.snapshot(4), { epoch: model.epoch, version: 4, hash: model.hashAt(4) });
+    if (!head.ok) throw new Error('model snapshot must apply');
+    const good = snapshotMessage(head.config);
+    follower.handle({ ...good, batch: Buffer.from([0xff, 0xff, 0xff]).toString('base64') });
+    await follower.whenIdle();
+    expect(follower.current).toBeNull();
+    follower.handle(good);
+    await follower.whenIdle();
+    expect(follower.current?.version).toBe(4);
+  });
+
   it('resolves the initial request when the primary has no config yet', async () => {
     const follower = new ConfigFollower({ send: () => undefined });
     const initial = follower.requestInitial();

@@ -148,18 +148,22 @@ export class ConfigFollower {
       return;
     }
     this.isApplying = true;
-    const steps =
-      message.type === 'sluice:config-snapshot'
-        ? snapshotSteps(pb.ResourceBatch.decode(unb64(message.batch)), { epoch: message.epoch, version: message.version, hash: unb64(message.hash) }, { source: message.source, isSchemaChecked: true })
-        : deltaSteps(
-            this.currentValue,
-            { epoch: message.epoch, fromVersion: message.fromVersion, toVersion: message.toVersion, targetHash: unb64(message.targetHash), batch: pb.ResourceBatch.decode(unb64(message.batch)) },
-            { isSchemaChecked: true },
-          );
-    runStepsSliced(steps, { sliceMs: this.sliceMs }).then(
-      (result) => this.applied(message, result),
-      (err: unknown) => this.applied(message, { ok: false, error: new ConfigRejectedError(AckError.ERROR_INTERNAL, `apply failed: ${(err as Error).message}`, { rejectedVersion: 0, cause: err }) }),
-    );
+    const failed = (err: unknown): void => this.applied(message, { ok: false, error: new ConfigRejectedError(AckError.ERROR_INTERNAL, `apply failed: ${(err as Error).message}`, { rejectedVersion: 0, cause: err }) });
+    let steps;
+    try {
+      steps =
+        message.type === 'sluice:config-snapshot'
+          ? snapshotSteps(pb.ResourceBatch.decode(unb64(message.batch)), { epoch: message.epoch, version: message.version, hash: unb64(message.hash) }, { source: message.source, isSchemaChecked: true })
+          : deltaSteps(
+              this.currentValue,
+              { epoch: message.epoch, fromVersion: message.fromVersion, toVersion: message.toVersion, targetHash: unb64(message.targetHash), batch: pb.ResourceBatch.decode(unb64(message.batch)) },
+              { isSchemaChecked: true },
+            );
+    } catch (err) {
+      // An undecodable batch: refused like any other, and the queue goes on.
+      return failed(err);
+    }
+    runStepsSliced(steps, { sliceMs: this.sliceMs }).then((result) => this.applied(message, result), failed);
   }
 
   private applied(message: ConfigChannelMessage, result: ApplyResult): void {
