@@ -305,6 +305,22 @@ describe('generated responses', () => {
     expect(reply.headers['x-sluice-response-latency']).toMatch(/^\d+$/);
   });
 
+  it('answers in the format Accept asks for: HTML, XML, plain text, else JSON', async () => {
+    use([makeRoute({ paths: ['/only'] })], []);
+    const html = await send(proxyPort, { path: '/nothing', headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } });
+    expect(html.status).toBe(404);
+    expect(html.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(html.body).toContain(`<p>request_id: ${html.headers['x-sluice-request-id']}</p>`);
+    expect(Number(html.headers['content-length'])).toBe(Buffer.byteLength(html.body));
+    const xml = await send(proxyPort, { path: '/nothing', headers: { accept: 'application/xml' } });
+    expect(xml.headers['content-type']).toBe('application/xml; charset=utf-8');
+    expect(xml.body).toContain('<message>no Route matched with those values</message>');
+    const plain = await send(proxyPort, { path: '/nothing', headers: { accept: 'text/plain' } });
+    expect(plain.body).toBe(`no Route matched with those values\nrequest_id: ${plain.headers['x-sluice-request-id']}\n`);
+    const anything = await send(proxyPort, { path: '/nothing', headers: { accept: 'image/webp' } });
+    expect(anything.headers['content-type']).toBe('application/json; charset=utf-8');
+  });
+
   it('404 when no route matches, 503 for a route without service', async () => {
     use([makeRoute({ paths: ['/orphan'] })], []);
     const miss = await send(proxyPort, { path: '/nothing' });

@@ -227,9 +227,9 @@ export class ProxyServer {
   }
 
   private respond(res: ServerResponse, requestId: string, startMs: number, status: number, message: string, extraHeaders?: readonly string[]): number {
-    const body = errorBody(message, requestId);
+    const { contentType, body } = errorBody(message, requestId, res.req?.headers.accept);
     const bodyBytes = Buffer.byteLength(body);
-    const headers = ['Content-Type', 'application/json; charset=utf-8', 'Content-Length', String(bodyBytes), ...generatedResponseHeaders(this.ctx.injected, this.ctx.serverToken, requestId, startMs)];
+    const headers = ['Content-Type', contentType, 'Content-Length', String(bodyBytes), ...generatedResponseHeaders(this.ctx.injected, this.ctx.serverToken, requestId, startMs)];
     if (extraHeaders !== undefined) headers.push(...extraHeaders);
     res.writeHead(status, headers);
     res.end(body);

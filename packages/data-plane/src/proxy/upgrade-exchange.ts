@@ -99,7 +99,7 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
       if (extraHeaders !== undefined) headers.push(...extraHeaders);
       const debugMatch = debugMatchFor(this.ctx, this.exchange.req, this.exchange.match);
       if (debugMatch !== null) pushDebugHeaders(headers, debugMatch);
-      this.socket.end(rawResponse(status, message, this.exchange.id, headers));
+      this.socket.end(rawResponse(status, message, this.exchange.id, headers, this.exchange.req.headers.accept));
     }
     this.end();
   }
