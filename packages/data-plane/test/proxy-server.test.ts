@@ -351,6 +351,19 @@ describe('generated responses', () => {
     expect(moved.headers.location).toBe('https://api.example.com/moved/x?y=1');
   });
 
+  it("a gRPC route on this HTTP/1.1 listener: 415 for a request that is not gRPC, 426 (use HTTP/2) for one that is, as Kong", async () => {
+    const service = serviceFor({ protocol: 'grpc' });
+    use([makeRoute({ paths: ['/pkg.Svc'], protocols: ['grpc', 'grpcs'], strip_path: false, service: { id: service.id } })], [service]);
+    const plain = await send(proxyPort, { path: '/pkg.Svc/Method' });
+    expect(plain.status).toBe(415);
+    expect(plain.json().message).toBe('Non-gRPC request matched gRPC route');
+    const grpc = await send(proxyPort, { method: 'POST', path: '/pkg.Svc/Method', headers: { 'content-type': 'application/grpc+proto' }, body: '' });
+    expect(grpc.status).toBe(426);
+    expect(grpc.json().message).toBe('Please use HTTP2 protocol');
+    expect(grpc.headers.upgrade).toBe('HTTP/2');
+    expect(upstream.requests.some((r) => r.url.startsWith('/pkg.Svc'))).toBe(false);
+  });
+
   it('400 JSON for a malformed request', async () => {
     const raw = await new Promise<string>((resolve) => {
       const socket = connect(proxyPort, '127.0.0.1', () => socket.write('GARBAGE\r\n\r\n'));

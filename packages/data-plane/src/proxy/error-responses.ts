@@ -13,6 +13,10 @@ export const PROXY_MESSAGES = {
   headerTooLarge: 'Request header or cookie too large',
   requestTimeout: 'Request timeout',
   useHttps: 'Please use HTTPS protocol',
+  /** A gRPC request on the HTTP/1.1 listener matched a gRPC route (Kong answers 426). */
+  useHttp2: 'Please use HTTP2 protocol',
+  /** A request that is not gRPC matched a gRPC route (415). */
+  nonGrpc: 'Non-gRPC request matched gRPC route',
   internal: 'An unexpected error occurred',
 } as const;
 
@@ -24,6 +28,7 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
   400: 'Bad Request',
   404: 'Not Found',
   408: 'Request Timeout',
+  415: 'Unsupported Media Type',
   426: 'Upgrade Required',
   500: 'Internal Server Error',
   502: 'Bad Gateway',

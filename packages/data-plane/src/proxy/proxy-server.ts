@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Route, Service } from '@sluice/protocol';
+import type { Service } from '@sluice/protocol';
 import { LifecycleError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { RouteMatch, Router } from '../router/router.js';
@@ -217,10 +217,19 @@ export class ProxyServer {
     if (match === null) return answered(answerer, 404, PROXY_MESSAGES.noRoute);
     // Noted before any refusal below, so the traffic stats count it against its route.
     exchange.match = match;
-    if (!acceptsHttp(match.route)) {
+    const protocols = Array.isArray(match.route.protocols) ? match.route.protocols : [];
+    if (protocols.includes('https') && !protocols.includes('http')) {
       // A handshake is never redirected: 426 whatever https_redirect_status_code says.
       refuseHttp(exchange, answerer, isUpgrade ? 426 : match.route.https_redirect_status_code);
       return null;
+    }
+    if (protocols.includes('grpc') || protocols.includes('grpcs')) {
+      // This listener speaks HTTP/1.1: a gRPC route can only be refused, as Kong refuses it there.
+      const contentType = exchange.req.headers['content-type'];
+      if (contentType !== undefined && contentType.toLowerCase().startsWith('application/grpc')) {
+        return answered(answerer, 426, PROXY_MESSAGES.useHttp2, ['Connection', 'Upgrade', 'Upgrade', 'HTTP/2']);
+      }
+      return answered(answerer, 415, PROXY_MESSAGES.nonGrpc);
     }
     if (match.service === null) return answered(answerer, 503, PROXY_MESSAGES.noService);
     return match as ForwardableMatch;
@@ -266,8 +275,8 @@ export class ProxyServer {
 }
 
 /** Sends a generated response through `answerer`; null, for `return answered(...)` in a router step. */
-function answered(answerer: Answerer, status: number, message: string): null {
-  answerer.fail(status, message);
+function answered(answerer: Answerer, status: number, message: string, extraHeaders?: readonly string[]): null {
+  answerer.fail(status, message, extraHeaders);
   return null;
 }
 
@@ -280,10 +289,6 @@ function refuseHttp(exchange: ProxyExchange, answerer: Answerer, code: number): 
   answerer.fail(426, PROXY_MESSAGES.useHttps, ['Connection', 'Upgrade', 'Upgrade', 'TLS/1.2, HTTP/1.1']);
 }
 
-/** Whether a route serves plain http (no protocols listed counts as yes). */
-function acceptsHttp(route: Route): boolean {
-  return !Array.isArray(route.protocols) || route.protocols.length === 0 || route.protocols.includes('http');
-}
 
 /**
  * Accepts origin-form targets (`/path?query`) and rewrites absolute-form ones

@@ -80,10 +80,11 @@ function bucketIdsOf(group: RouteGroup): Set<string> {
   return new Set(group.hosts.map(bucketIdOf));
 }
 
+/** A route of Kong's http subsystem (http, https, grpc, grpcs), not a stream route (tcp, tls, udp). */
 function isHttpRoute(route: Route): boolean {
   const protocols = route.protocols;
   if (!Array.isArray(protocols) || protocols.length === 0) return true;
-  return protocols.includes('http') || protocols.includes('https');
+  return protocols.includes('http') || protocols.includes('https') || protocols.includes('grpc') || protocols.includes('grpcs');
 }
 
 /** Per-match scratch state; match() is synchronous and never re-entered, so one is enough. */
@@ -268,7 +269,7 @@ export class Router {
     private readonly anyHost: TrieNode | null,
   ) {}
 
-  /** Number of routes in the router (routes of disabled services and non-HTTP routes excluded). */
+  /** Number of routes in the router (routes of disabled services and stream routes excluded). */
   get size(): number {
     return this.groups.size;
   }
