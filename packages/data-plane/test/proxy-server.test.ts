@@ -378,6 +378,28 @@ describe('generated responses', () => {
 });
 
 describe('upstream failures, timeouts and retries', () => {
+  it('502 for an upstream answer that is not HTTP or carries a header Node cannot send; the proxy keeps serving', async () => {
+    const answers = ['NOT HTTP AT ALL\r\n\r\n', 'HTTP/1.1 200 OK\r\nX-Bad: a\u0001b\r\nContent-Length: 2\r\n\r\nok'];
+    const raw = createNetServer((socket: Socket) => {
+      socket.once('data', () => socket.end(answers.shift() ?? ''));
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+    try {
+      const broken = makeService({ host: '127.0.0.1', port: (raw.address() as AddressInfo).port, retries: 0 });
+      const good = serviceFor();
+      use([makeRoute({ paths: ['/broken'], service: { id: broken.id } }), makeRoute({ paths: ['/good'], service: { id: good.id } })], [broken, good]);
+      for (let i = 0; i < 2; i++) {
+        const reply = await send(proxyPort, { path: '/broken' });
+        expect(reply.status, `answer ${i}`).toBe(502);
+        expect(reply.json().message).toBe('An invalid response was received from the upstream server');
+      }
+      expect((await send(proxyPort, { path: '/good' })).status).toBe(200);
+    } finally {
+      await new Promise((resolve) => raw.close(resolve));
+    }
+  });
+
   it('502 when the upstream refuses connections', async () => {
     const port = await refusingPort();
     const service = makeService({ host: '127.0.0.1', port, retries: 2 });
