@@ -51,7 +51,8 @@ disk, and proxies HTTP traffic. Every flag can also be set through the environme
                              sent, comma-separated (SLUICE_TRUSTED_IPS; default none)
   --headers LIST             the proxy's own response headers: server_tokens, latency_tokens, Server,
                              Via, X-Sluice-Proxy-Latency, X-Sluice-Upstream-Latency,
-                             X-Sluice-Response-Latency, X-Sluice-Request-Id, or off (SLUICE_HEADERS;
+                             X-Sluice-Response-Latency, X-Sluice-Request-Id, X-Sluice-Upstream-Status,
+                             or off (SLUICE_HEADERS;
                              default server_tokens,latency_tokens,X-Sluice-Request-Id)
   --headers-upstream LIST    X-Sluice-Request-Id or off (SLUICE_HEADERS_UPSTREAM; default X-Sluice-Request-Id)
   --allow-debug-header       a request with a Sluice-Debug header gets the matched route and service

@@ -231,7 +231,7 @@ describe("the proxy's own headers (Kong's headers / headers_upstream)", () => {
       use([makeRoute({ paths: ['/plain'], service: { id: plain.id } }), makeRoute({ paths: ['/via'], service: { id: withVia.id } })], [plain, withVia]);
       const { reply } = await through({ headers: ['off'] }, '/plain');
       expect(reply.status).toBe(200);
-      for (const name of ['via', 'server', 'x-sluice-upstream-latency', 'x-sluice-proxy-latency', 'x-sluice-request-id']) expect(reply.headers[name], name).toBeUndefined();
+      for (const name of ['via', 'server', 'x-sluice-upstream-latency', 'x-sluice-proxy-latency', 'x-sluice-request-id', 'x-sluice-upstream-status']) expect(reply.headers[name], name).toBeUndefined();
       const relayed = await through({ headers: ['off'] }, '/via');
       expect(relayed.reply.headers.via).toBe('1.0 upstream-cache');
       expect(relayed.reply.headers.server).toBe('upstream/1');
@@ -255,6 +255,10 @@ describe("the proxy's own headers (Kong's headers / headers_upstream)", () => {
     expect(upstreamHeaders!['x-sluice-request-id']).toBeUndefined();
     expect(upstreamHeaders!.via).toBe('1.1 sluice/9.9.9');
     expect(upstreamHeaders!['x-forwarded-for']).toBe('127.0.0.1');
+
+    const status = await through({ headers: ['X-Sluice-Upstream-Status'] }, '/p');
+    expect(status.reply.headers['x-sluice-upstream-status']).toBe('200');
+    expect(status.reply.headers['x-sluice-request-id']).toBeUndefined();
 
     const latency = await through({ headers: ['latency_tokens'] }, '/p');
     expect(latency.reply.headers['x-sluice-upstream-latency']).toMatch(/^\d+$/);

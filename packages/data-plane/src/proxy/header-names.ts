@@ -33,6 +33,8 @@ export const PROXY_LATENCY_HEADER = 'X-Sluice-Proxy-Latency';
 export const UPSTREAM_LATENCY_HEADER = 'X-Sluice-Upstream-Latency';
 /** Time to produce a response the proxy generated itself, ms (`X-Kong-Response-Latency`). */
 export const RESPONSE_LATENCY_HEADER = 'X-Sluice-Response-Latency';
+/** The status the upstream answered with, on proxied responses when enabled in `headers` (Kong's `X-Kong-Upstream-Status`). */
+export const UPSTREAM_STATUS_HEADER = 'X-Sluice-Upstream-Status';
 /** A request carrying it gets the matched route and service on its response, when `allowDebugHeader` is on (Kong's `Kong-Debug`). */
 export const DEBUG_REQUEST_HEADER = 'Sluice-Debug';
 

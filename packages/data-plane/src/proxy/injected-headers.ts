@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '../errors.js';
-import { PROXY_LATENCY_HEADER, REQUEST_ID_HEADER, RESPONSE_LATENCY_HEADER, UPSTREAM_LATENCY_HEADER } from './header-names.js';
+import { PROXY_LATENCY_HEADER, REQUEST_ID_HEADER, RESPONSE_LATENCY_HEADER, UPSTREAM_LATENCY_HEADER, UPSTREAM_STATUS_HEADER } from './header-names.js';
 
 /**
  * Which of its own headers the proxy adds, from Kong's `headers` (client responses) and
@@ -17,6 +17,8 @@ export interface InjectedHeaders {
   readonly responseLatency: boolean;
   /** The request id on responses. */
   readonly requestId: boolean;
+  /** The upstream's status code on proxied responses (not in Kong's default). */
+  readonly upstreamStatus: boolean;
   /** The request id on the request to the upstream. */
   readonly upstreamRequestId: boolean;
 }
@@ -38,12 +40,14 @@ const RESPONSE_TOKENS = new Map<string, readonly ResponseFlag[]>([
   [UPSTREAM_LATENCY_HEADER.toLowerCase(), ['upstreamLatency']],
   [RESPONSE_LATENCY_HEADER.toLowerCase(), ['responseLatency']],
   [REQUEST_ID_HEADER.toLowerCase(), ['requestId']],
+  [UPSTREAM_STATUS_HEADER.toLowerCase(), ['upstreamStatus']],
 ]);
 
 /**
  * Resolves Kong-style header lists: `responseHeaders` of `server_tokens` (Server and Via),
  * `latency_tokens` (the three latency headers), `Server`, `Via`, `X-Sluice-Proxy-Latency`,
- * `X-Sluice-Upstream-Latency`, `X-Sluice-Response-Latency`, `X-Sluice-Request-Id`, or `off` alone;
+ * `X-Sluice-Upstream-Latency`, `X-Sluice-Response-Latency`, `X-Sluice-Request-Id`,
+ * `X-Sluice-Upstream-Status` (not in the default), or `off` alone;
  * `upstreamHeaders` of `X-Sluice-Request-Id` or `off`. Case-insensitive, blanks ignored.
  * @throws InvalidArgumentError naming the setting and the value it does not know.
  */
@@ -66,6 +70,7 @@ export function injectedHeaders(responseHeaders: readonly string[] = DEFAULT_RES
     upstreamLatency: on.has('upstreamLatency'),
     responseLatency: on.has('responseLatency'),
     requestId: on.has('requestId'),
+    upstreamStatus: on.has('upstreamStatus'),
     upstreamRequestId,
   };
 }

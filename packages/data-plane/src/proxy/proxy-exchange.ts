@@ -311,7 +311,7 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
     if (this.isDone || res.destroyed) return true;
     this.resumeUpstream = resume;
     const headMs = performance.now();
-    const out = proxiedResponseHeaders(this.ctx, rawHeaders, this.id, this.startMs, this.dispatchMs, headMs, false, debugMatchFor(this.ctx, this.req, this.match));
+    const out = proxiedResponseHeaders(this.ctx, statusCode, rawHeaders, this.id, this.startMs, this.dispatchMs, headMs, false, debugMatchFor(this.ctx, this.req, this.match));
     try {
       res.writeHead(statusCode, out);
     } catch (err) {

@@ -21,7 +21,7 @@ export interface ProxyServerOptions {
    * The proxy's own headers on client responses (Kong's `headers`): any of `server_tokens` (Server
    * and Via), `latency_tokens` (the three latency headers), `Server`, `Via`,
    * `X-Sluice-Proxy-Latency`, `X-Sluice-Upstream-Latency`, `X-Sluice-Response-Latency`,
-   * `X-Sluice-Request-Id`; or `off` alone. Default `server_tokens, latency_tokens, X-Sluice-Request-Id`.
+   * `X-Sluice-Request-Id`, `X-Sluice-Upstream-Status`; or `off` alone. Default `server_tokens, latency_tokens, X-Sluice-Request-Id`.
    * Invalid values make the constructor throw `InvalidArgumentError`.
    */
   readonly headers?: readonly string[];

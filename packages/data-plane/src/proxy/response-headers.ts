@@ -1,4 +1,4 @@
-import { DEBUG_REQUEST_HEADER, dropConnectionListed, HEADER_KINDS, headerKind, PROXY_LATENCY_HEADER, REQUEST_ID_HEADER, UPSTREAM_LATENCY_HEADER } from './header-names.js';
+import { DEBUG_REQUEST_HEADER, dropConnectionListed, HEADER_KINDS, headerKind, PROXY_LATENCY_HEADER, REQUEST_ID_HEADER, UPSTREAM_LATENCY_HEADER, UPSTREAM_STATUS_HEADER } from './header-names.js';
 import type { IncomingMessage } from 'node:http';
 import type { RouteMatch } from '../router/router.js';
 import type { ProxyContext } from './proxy-context.js';
@@ -21,6 +21,7 @@ function headerText(item: Buffer | string): string {
  */
 export function proxiedResponseHeaders(
   ctx: ProxyContext,
+  statusCode: number,
   rawHeaders: readonly (Buffer | string)[] | null,
   requestId: string,
   startMs: number,
@@ -68,6 +69,7 @@ export function proxiedResponseHeaders(
   if (injected.upstreamLatency) out.push(UPSTREAM_LATENCY_HEADER, String(Math.round(headersMs - dispatchMs)));
   if (injected.proxyLatency) out.push(PROXY_LATENCY_HEADER, String(Math.round(dispatchMs - startMs)));
   if (injected.requestId) out.push(REQUEST_ID_HEADER, requestId);
+  if (injected.upstreamStatus) out.push(UPSTREAM_STATUS_HEADER, String(statusCode));
   if (!hasServer && injected.server) out.push('Server', ctx.serverToken);
   if (debugMatch !== null) pushDebugHeaders(out, debugMatch);
   return out;

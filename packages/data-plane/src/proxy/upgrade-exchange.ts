@@ -152,7 +152,7 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
    */
   private responseHead(statusCode: number, rawHeaders: Buffer[] | string[] | null, isSwitching: boolean): string {
     const debugMatch = debugMatchFor(this.ctx, this.exchange.req, this.exchange.match);
-    const headers = proxiedResponseHeaders(this.ctx, rawHeaders, this.exchange.id, this.exchange.startMs, this.exchange.dispatchMs, performance.now(), isSwitching, debugMatch);
+    const headers = proxiedResponseHeaders(this.ctx, statusCode, rawHeaders, this.exchange.id, this.exchange.startMs, this.exchange.dispatchMs, performance.now(), isSwitching, debugMatch);
     let head = `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? 'unknown'}\r\n`;
     for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
     if (!isSwitching) head += 'Connection: close\r\n';
