@@ -140,10 +140,13 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       };
       this.sync.on('applying', ({ nonce, kind }) => (applying = { nonce, kind, startMs: performance.now() }));
       this.sync.on('applied', ({ nonce }) => observeApply(nonce, 'applied'));
-      this.sync.on('rejected', ({ nonce }) => observeApply(nonce, 'rejected'));
-      this.sync.on('disconnected', () => (applying = null));
-      this.sync.on('rejected', ({ error }) => this.metrics.rejections.inc({ error: ackErrorName(error.ackError) }));
+      this.sync.on('rejected', ({ error, nonce }) => {
+        this.metrics.rejections.inc({ error: ackErrorName(error.ackError) });
+        observeApply(nonce, 'rejected');
+      });
       this.sync.on('disconnected', ({ retryInMs }) => {
+        // A push in flight on a closed connection is abandoned, not ACKed: nothing to time.
+        applying = null;
         if (retryInMs !== null) this.metrics.reconnects.inc();
       });
     }
