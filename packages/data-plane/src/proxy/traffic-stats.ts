@@ -245,22 +245,28 @@ export function mergeTrafficSnapshots(snapshots: readonly TrafficSnapshot[], max
   const table = new SeriesTable(maxSeries);
   let inFlight = 0;
   let tunnels = 0;
-  const upstreams = new Map<string, { upstream: string; connections: number; active: number; pending: number }>();
   for (const snapshot of snapshots) {
     inFlight += snapshot.inFlight;
     tunnels += snapshot.tunnels;
     for (const series of snapshot.series) table.get(series.route, series.service).add(series);
-    for (const pool of snapshot.upstreams ?? []) {
-      const sum = upstreams.get(pool.upstream);
-      if (sum === undefined) upstreams.set(pool.upstream, { ...pool });
-      else {
-        sum.connections += pool.connections;
-        sum.active += pool.active;
-        sum.pending += pool.pending;
-      }
-    }
   }
-  return { inFlight, tunnels, series: table.snapshots(), upstreams: [...upstreams.values()] };
+  return { inFlight, tunnels, series: table.snapshots(), upstreams: sumUpstreamPools(snapshots.flatMap((s) => s.upstreams)) };
+}
+
+/** Pool gauges summed per upstream address (the inputs are left as they were). */
+export function sumUpstreamPools(pools: Iterable<UpstreamPoolSnapshot>): UpstreamPoolSnapshot[] {
+  const sums = new Map<string, { upstream: string; connections: number; active: number; pending: number }>();
+  for (const pool of pools) {
+    const sum = sums.get(pool.upstream);
+    if (sum === undefined) {
+      sums.set(pool.upstream, { ...pool });
+      continue;
+    }
+    sum.connections += pool.connections;
+    sum.active += pool.active;
+    sum.pending += pool.pending;
+  }
+  return [...sums.values()];
 }
 
 /** An empty snapshot (no proxy in this process). */

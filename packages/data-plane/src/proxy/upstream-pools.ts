@@ -1,7 +1,7 @@
 import type { Service } from '@sluice/protocol';
 import { Pool } from 'undici';
 import { LifecycleError } from '../errors.js';
-import type { UpstreamPoolSnapshot } from './traffic-stats.js';
+import { sumUpstreamPools, type UpstreamPoolSnapshot } from './traffic-stats.js';
 
 /** Limits of the connection pool kept for each upstream origin. */
 export interface UpstreamPoolLimits {
@@ -142,18 +142,9 @@ export class UpstreamPools {
    * with different connect timeouts or TLS settings count together). O(pools × connections).
    */
   snapshot(): UpstreamPoolSnapshot[] {
-    const byAddress = new Map<string, { upstream: string; connections: number; active: number; pending: number }>();
-    for (const entry of this.pools.values()) {
-      const stats = entry.pool.stats;
-      const sum = byAddress.get(entry.address);
-      if (sum === undefined) byAddress.set(entry.address, { upstream: entry.address, connections: stats.connected, active: stats.running, pending: stats.pending });
-      else {
-        sum.connections += stats.connected;
-        sum.active += stats.running;
-        sum.pending += stats.pending;
-      }
-    }
-    return [...byAddress.values()];
+    return sumUpstreamPools(
+      [...this.pools.values()].map(({ address, pool: { stats } }) => ({ upstream: address, connections: stats.connected, active: stats.running, pending: stats.pending })),
+    );
   }
 
   /** Number of open pools. */
