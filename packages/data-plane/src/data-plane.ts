@@ -230,6 +230,11 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     return this.proxy?.trafficSnapshot() ?? EMPTY_TRAFFIC_SNAPSHOT;
   }
 
+  private applyingView(): { nonce: number; kind: 'snapshot' | 'delta'; since: string } | null {
+    const applying = this.sync?.applying ?? null;
+    return applying === null ? null : { nonce: applying.nonce, kind: applying.kind, since: new Date(applying.sinceMs).toISOString() };
+  }
+
   /** The body of `GET /status`. */
   status(): StatusView {
     const config = this.currentConfig;
@@ -249,7 +254,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       ready: config !== null,
       config_source: config?.source ?? null,
       config_applied_at: config ? new Date(config.appliedAtMs).toISOString() : null,
-      control_plane: this.sync ? { state: this.sync.state, since: new Date(this.sync.stateSinceMs).toISOString(), url: this.sync.url } : null,
+      control_plane: this.sync ? { state: this.sync.state, since: new Date(this.sync.stateSinceMs).toISOString(), url: this.sync.url, applying: this.applyingView() } : null,
       control_plane_head: this.sync?.head ?? null,
       last_error: lastError,
       routes: config?.routes.size ?? 0,

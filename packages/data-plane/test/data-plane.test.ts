@@ -175,9 +175,11 @@ describe('DataPlane', () => {
     // the 5,002-route config was being built.
     const during: number[] = [];
     let isApplied = false;
+    let statusDuring: Record<string, any> | null = null;
     const applied = new Promise<void>((resolve) => dp.sync!.once('applied', () => ((isApplied = true), resolve())));
     dp.sync!.once('applying', () => {
       void (async () => {
+        statusDuring = JSON.parse((await get(dp, 'status', '/status')).body);
         while (!isApplied) {
           const res = await get(dp, 'proxy', '/r2/during');
           if (!isApplied) during.push(res.status);
@@ -188,6 +190,9 @@ describe('DataPlane', () => {
     await applied;
     expect(during.length).toBeGreaterThan(0);
     expect(new Set(during)).toEqual(new Set([200]));
+    // /status showed the push in flight while version 2 still served.
+    expect(statusDuring).toMatchObject({ version: 2, control_plane: { applying: { kind: 'snapshot', nonce: expect.any(Number) } } });
+    expect(JSON.parse((await get(dp, 'status', '/status')).body).control_plane.applying).toBeNull();
     expect(dp.config?.version).toBe(3);
     expect((await get(dp, 'proxy', '/big4999/x')).status).toBe(200);
     expect(cp.received.acks.at(-1)).toMatchObject({ error: pb.Ack.Error.ERROR_NONE, applied: { version: 3 } });

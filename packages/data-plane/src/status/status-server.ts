@@ -23,8 +23,16 @@ export interface StatusView {
   readonly config_source: ConfigSource | null;
   /** When the serving config was applied (ISO 8601), or null. */
   readonly config_applied_at: string | null;
-  /** Null in declarative (DB-less) mode. */
-  readonly control_plane: { readonly state: ConnectionState; readonly since: string; readonly url: string } | null;
+  /**
+   * Null in declarative (DB-less) mode. `applying`: the push being inflated, checked and built now
+   * (the serving config is the previous one until it is swapped in), or null.
+   */
+  readonly control_plane: {
+    readonly state: ConnectionState;
+    readonly since: string;
+    readonly url: string;
+    readonly applying: { readonly nonce: number; readonly kind: 'snapshot' | 'delta'; readonly since: string } | null;
+  } | null;
   /** The control plane's head as last announced (HelloAck or Heartbeat), or null. */
   readonly control_plane_head: Readonly<ConfigStateView> | null;
   readonly last_error: { readonly code: string; readonly message: string; readonly at: string } | null;

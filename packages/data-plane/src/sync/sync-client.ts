@@ -151,8 +151,8 @@ interface Connection {
   assembler: SnapshotAssembler | null;
   /** The nonce of a snapshot refused at SnapshotBegin (too large): its chunks are skipped, not buffered. */
   skippedNonce: number | null;
-  /** The nonce of the push being applied (checked and built in slices), or null. */
-  applyingNonce: number | null;
+  /** The push being applied (inflated, then checked and built in slices) and since when (ms), or null. */
+  applying: { readonly nonce: number; readonly kind: AppliedChange['kind']; readonly sinceMs: number } | null;
   goAway: { minMs: number; maxMs: number } | null;
   retryAfterMs: number | null;
   timers: NodeJS.Timeout[];
@@ -212,6 +212,11 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
   /** The last error (connection, protocol or refused config), or null. */
   get lastError(): SyncErrorView | null {
     return this.lastErrorValue;
+  }
+
+  /** The push being applied now (its nonce, kind, and since when in ms since the Unix epoch), or null. */
+  get applying(): { readonly nonce: number; readonly kind: AppliedChange['kind']; readonly sinceMs: number } | null {
+    return this.connection?.applying ?? null;
   }
 
   /** The control plane's head as last announced (HelloAck or Heartbeat), or null. */
@@ -301,7 +306,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       head: null,
       assembler: null,
       skippedNonce: null,
-      applyingNonce: null,
+      applying: null,
       goAway: null,
       retryAfterMs: null,
       timers: [],
@@ -443,9 +448,9 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       this.protocolFailure(connection, new SyncProtocolError(`${envelope.msg} before HelloAck`, CloseCode.PROTOCOL_ERROR));
       return;
     }
-    if (connection.applyingNonce !== null && (envelope.msg === 'delta' || envelope.msg === 'snapshotBegin')) {
+    if (connection.applying !== null && (envelope.msg === 'delta' || envelope.msg === 'snapshotBegin')) {
       // One push in flight (docs/protocol.md): the next one waits for this one's Ack.
-      this.protocolFailure(connection, new SyncProtocolError(`${envelope.msg} while push ${connection.applyingNonce} is being applied`, CloseCode.PROTOCOL_ERROR));
+      this.protocolFailure(connection, new SyncProtocolError(`${envelope.msg} while push ${connection.applying.nonce} is being applied`, CloseCode.PROTOCOL_ERROR));
       return;
     }
     switch (envelope.msg) {
@@ -523,8 +528,8 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       if (connection.closing) return;
       const now = this.now();
       const config = this.options.getConfig();
-      this.send(connection, { heartbeat: { sentAtMs: now, state: this.appliedState(config), inflightNonce: connection.assembler?.nonce ?? connection.applyingNonce ?? 0 } });
-      if (this.isBehind(connection, config) && !connection.assembler && connection.applyingNonce === null && now - connection.lastPushActivityMs >= 2 * interval) {
+      this.send(connection, { heartbeat: { sentAtMs: now, state: this.appliedState(config), inflightNonce: connection.assembler?.nonce ?? connection.applying?.nonce ?? 0 } });
+      if (this.isBehind(connection, config) && !connection.assembler && connection.applying === null && now - connection.lastPushActivityMs >= 2 * interval) {
         connection.lastPushActivityMs = now;
         this.send(connection, { resync: { reason: pb.ResyncRequest.Reason.REASON_STALL, applied: this.appliedState(config) } });
         this.logger.warn({ head: configStateView(connection.head), applied: config ? `${config.epoch}@${config.version}` : null }, 'head is ahead and nothing arrives; asking for a resync');
@@ -615,16 +620,18 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     const target = assembler.begin.target;
     const t: ConfigTarget = { epoch: target?.epoch ?? '', version: Number(target?.version ?? 0), hash: target?.hash ?? new Uint8Array(0) };
     // The push is in flight from here: inflated on the thread pool, then checked and built in slices.
-    connection.applyingNonce = nonce;
+    connection.applying = { nonce, kind: 'snapshot', sinceMs: this.now() };
     const isAbandoned = () => this.connection !== connection || connection.closing;
     unpackBatchAsync(body).then(
       (batch) => {
-        connection.applyingNonce = null;
-        if (isAbandoned()) return;
+        if (isAbandoned()) {
+          connection.applying = null;
+          return;
+        }
         this.applySnapshotBatch(connection, nonce, t, batch);
       },
       (err: unknown) => {
-        connection.applyingNonce = null;
+        connection.applying = null;
         if (isAbandoned()) return;
         this.nack(connection, nonce, unpackRefusal(err, t.version));
       },
@@ -635,6 +642,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     const current = this.options.getConfig();
     if (current && current.epoch === t.epoch && current.version === t.version && hashEquals(current.hashBytes, t.hash)) {
       // The snapshot is exactly what is served (e.g. a resync that crossed an apply): nothing to build.
+      connection.applying = null;
       this.send(connection, { ack: { nonce, applied: current.state(), error: AckError.ERROR_NONE, rejectedVersion: 0 } });
       return;
     }
@@ -661,12 +669,13 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
    * between two slices: its control plane will push again on the next connection.
    */
   private apply(connection: Connection, nonce: number, steps: Steps<ApplyResult>, change: AppliedChange): void {
-    connection.applyingNonce = nonce;
+    // A snapshot's push has been in flight since it was whole (its inflate came first).
+    connection.applying = connection.applying?.nonce === nonce ? connection.applying : { nonce, kind: change.kind, sinceMs: this.now() };
     this.emit('applying', { nonce, kind: change.kind });
     const isAbandoned = () => this.connection !== connection || connection.closing;
     runStepsSliced(steps, { sliceMs: this.options.applySliceMs ?? APPLY_SLICE_MS, isCancelled: isAbandoned }).then(
       (result) => {
-        connection.applyingNonce = null;
+        connection.applying = null;
         if (isAbandoned()) {
           this.logger.info({ nonce, kind: change.kind }, 'connection closed while a push was applied; dropped it');
           return;
@@ -674,7 +683,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
         this.finish(connection, nonce, result, change);
       },
       (err: unknown) => {
-        connection.applyingNonce = null;
+        connection.applying = null;
         if (err instanceof StepsCancelledError || isAbandoned()) {
           this.logger.info({ nonce, kind: change.kind }, 'connection closed while a push was applied; dropped it');
           return;
