@@ -230,7 +230,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     return this.proxy?.trafficSnapshot() ?? EMPTY_TRAFFIC_SNAPSHOT;
   }
 
-  private applyingView(): { nonce: number; kind: 'snapshot' | 'delta'; since: string } | null {
+  private applyingView(): NonNullable<StatusView['control_plane']>['applying'] {
     const applying = this.sync?.applying ?? null;
     return applying === null ? null : { nonce: applying.nonce, kind: applying.kind, since: new Date(applying.sinceMs).toISOString() };
   }

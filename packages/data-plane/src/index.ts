@@ -53,6 +53,7 @@ export {
   type SyncClientEvents,
   type AppliedChange,
   type SyncErrorView,
+  type PushInFlight,
 } from './sync/sync-client.js';
 export { ReconnectBackoff, RECONNECT_BASE_MS, RECONNECT_CAP_MS, RECONNECT_RESET_AFTER_MS, type ReconnectBackoffOptions } from './sync/reconnect-backoff.js';
 export { StatusServer, DEFAULT_STATUS_LISTEN, STATUS_REQUEST_TIMEOUT_MS, type StatusView, type StatusSource, type StatusServerOptions } from './status/status-server.js';

@@ -1,4 +1,5 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { DataPlaneErrorCode } from './errors.js';
 
 /**
  * CPU-bound work written as a generator that `yield`s at points where it may be paused (between
@@ -15,6 +16,7 @@ export const APPLY_SLICE_MS = 10;
 /** The work was abandoned between two slices (its `isCancelled` said so). */
 export class StepsCancelledError extends Error {
   override readonly name = 'StepsCancelledError';
+  readonly code = DataPlaneErrorCode.APPLY_ABANDONED;
 }
 
 /** Runs `steps` to the end, synchronously. */

@@ -4,7 +4,7 @@ import type { ConfigStateView } from '@sluice/protocol';
 import type { ConfigSource } from '../config/runtime-config.js';
 import { LifecycleError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
-import type { ConnectionState } from '../sync/sync-client.js';
+import type { ConnectionState, PushInFlight } from '../sync/sync-client.js';
 import type { DataPlaneMetrics } from './data-plane-metrics.js';
 
 /** Default status listener (loopback only: status and metrics are for the operator, not the world). */
@@ -31,7 +31,7 @@ export interface StatusView {
     readonly state: ConnectionState;
     readonly since: string;
     readonly url: string;
-    readonly applying: { readonly nonce: number; readonly kind: 'snapshot' | 'delta'; readonly since: string } | null;
+    readonly applying: { readonly nonce: number; readonly kind: PushInFlight['kind']; readonly since: string } | null;
   } | null;
   /** The control plane's head as last announced (HelloAck or Heartbeat), or null. */
   readonly control_plane_head: Readonly<ConfigStateView> | null;

@@ -140,6 +140,13 @@ export interface SyncClientOptions {
   readonly applySliceMs?: number;
 }
 
+/** A push being applied: its nonce, kind, and since when (ms since the Unix epoch). */
+export interface PushInFlight {
+  readonly nonce: number;
+  readonly kind: AppliedChange['kind'];
+  readonly sinceMs: number;
+}
+
 interface Connection {
   readonly ws: WebSocket;
   heartbeatIntervalMs: number;
@@ -151,8 +158,8 @@ interface Connection {
   assembler: SnapshotAssembler | null;
   /** The nonce of a snapshot refused at SnapshotBegin (too large): its chunks are skipped, not buffered. */
   skippedNonce: number | null;
-  /** The push being applied (inflated, then checked and built in slices) and since when (ms), or null. */
-  applying: { readonly nonce: number; readonly kind: AppliedChange['kind']; readonly sinceMs: number } | null;
+  /** The push being applied (inflated, then checked and built in slices), or null. */
+  applying: PushInFlight | null;
   goAway: { minMs: number; maxMs: number } | null;
   retryAfterMs: number | null;
   timers: NodeJS.Timeout[];
@@ -215,7 +222,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
   }
 
   /** The push being applied now (its nonce, kind, and since when in ms since the Unix epoch), or null. */
-  get applying(): { readonly nonce: number; readonly kind: AppliedChange['kind']; readonly sinceMs: number } | null {
+  get applying(): PushInFlight | null {
     return this.connection?.applying ?? null;
   }
 
@@ -621,21 +628,29 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     const t: ConfigTarget = { epoch: target?.epoch ?? '', version: Number(target?.version ?? 0), hash: target?.hash ?? new Uint8Array(0) };
     // The push is in flight from here: inflated on the thread pool, then checked and built in slices.
     connection.applying = { nonce, kind: 'snapshot', sinceMs: this.now() };
-    const isAbandoned = () => this.connection !== connection || connection.closing;
     unpackBatchAsync(body).then(
       (batch) => {
-        if (isAbandoned()) {
-          connection.applying = null;
-          return;
-        }
-        this.applySnapshotBatch(connection, nonce, t, batch);
+        if (this.isLive(connection)) this.applySnapshotBatch(connection, nonce, t, batch);
+        else this.endPush(connection);
       },
       (err: unknown) => {
-        connection.applying = null;
-        if (isAbandoned()) return;
-        this.nack(connection, nonce, unpackRefusal(err, t.version));
+        if (this.endPush(connection)) this.nack(connection, nonce, unpackRefusal(err, t.version));
       },
     );
+  }
+
+  /** Whether `connection` is the live one: a push on a closed or replaced connection is abandoned. */
+  private isLive(connection: Connection): boolean {
+    return this.connection === connection && !connection.closing;
+  }
+
+  /** Ends the push in flight on `connection`; true when its outcome is to be sent, false when it was abandoned. */
+  private endPush(connection: Connection): boolean {
+    const push = connection.applying;
+    connection.applying = null;
+    if (this.isLive(connection)) return true;
+    if (push !== null) this.logger.info({ nonce: push.nonce, kind: push.kind }, 'connection closed while a push was applied; dropped it');
+    return false;
   }
 
   private applySnapshotBatch(connection: Connection, nonce: number, t: ConfigTarget, batch: InstanceType<typeof pb.ResourceBatch>): void {
@@ -672,22 +687,13 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     // A snapshot's push has been in flight since it was whole (its inflate came first).
     connection.applying = connection.applying?.nonce === nonce ? connection.applying : { nonce, kind: change.kind, sinceMs: this.now() };
     this.emit('applying', { nonce, kind: change.kind });
-    const isAbandoned = () => this.connection !== connection || connection.closing;
-    runStepsSliced(steps, { sliceMs: this.options.applySliceMs ?? APPLY_SLICE_MS, isCancelled: isAbandoned }).then(
+    runStepsSliced(steps, { sliceMs: this.options.applySliceMs ?? APPLY_SLICE_MS, isCancelled: () => !this.isLive(connection) }).then(
       (result) => {
-        connection.applying = null;
-        if (isAbandoned()) {
-          this.logger.info({ nonce, kind: change.kind }, 'connection closed while a push was applied; dropped it');
-          return;
-        }
-        this.finish(connection, nonce, result, change);
+        if (this.endPush(connection)) this.finish(connection, nonce, result, change);
       },
       (err: unknown) => {
-        connection.applying = null;
-        if (err instanceof StepsCancelledError || isAbandoned()) {
-          this.logger.info({ nonce, kind: change.kind }, 'connection closed while a push was applied; dropped it');
-          return;
-        }
+        // StepsCancelledError is only thrown for a connection no longer live: endPush logs it.
+        if (!this.endPush(connection) || err instanceof StepsCancelledError) return;
         // Not a refusal the checks produce (those are results): a defect. NACK it, keep serving.
         const version = change.kind === 'delta' ? change.delta.toVersion : change.target.version;
         this.nack(connection, nonce, new ConfigRejectedError(AckError.ERROR_INTERNAL, `apply failed: ${(err as Error).message}`, { rejectedVersion: version, cause: err }));
