@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { EntityKind } from './entities/types.js';
+import type { EntityKind } from './entities/registry.js';
 
 const MOD = 1n << 256n;
 const MASK = MOD - 1n;

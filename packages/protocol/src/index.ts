@@ -4,7 +4,6 @@ export * from './close-codes.js';
 export * from './errors.js';
 export * from './proto.js';
 export * from './frame-codec.js';
-export * from './entity-codec.js';
 export * from './config-hash.js';
 export * from './blob.js';
 export * from './snapshot-assembler.js';

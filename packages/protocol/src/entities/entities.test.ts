@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { schemaViolationMessage } from './field-errors.js';
 import { parseHost, validateHost, validateRouteHost, validateRouterPath, validateTag, validateUtf8Name, validateWildcardHost } from './field-validators.js';
 import { normalizePath } from './normalize-path.js';
-import { prepareRoute } from './route-schema.js';
+import { prepareRoute } from './kinds/routes.js';
 import { checkRouteRegex, compileRouteRegex } from './route-regex.js';
-import { prepareService } from './service-schema.js';
+import { prepareService } from './kinds/services.js';
 import { expandServiceUrl } from './service-url.js';
 
 const OPTS = { now: 1000, newId: '00000000-0000-4000-8000-000000000001' } as const;

@@ -54,10 +54,21 @@ export interface MapFieldSpec extends FieldSpecBase {
   values: ListFieldSpec;
 }
 
+/**
+ * What deleting a referenced entity does to the entities that reference it (Kong's `on_delete`):
+ * `restrict` refuses the delete with Kong's `@referenced_by` error (Kong's default, through the
+ * database's foreign key), `cascade` deletes them in the same write.
+ */
+export const ON_DELETE = ['restrict', 'cascade'] as const;
+export type OnDelete = (typeof ON_DELETE)[number];
+
 /** A reference to another entity, written `{"id": "<uuid>"}`. */
 export interface ForeignFieldSpec extends FieldSpecBase {
   type: 'foreign';
+  /** The referenced kind's collection name (a kind Sluice may not have yet, e.g. `certificates`). */
   reference: string;
+  /** Default `restrict`. */
+  onDelete?: OnDelete;
 }
 
 /** One field of an entity schema. */

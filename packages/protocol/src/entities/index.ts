@@ -8,7 +8,7 @@ export {
   schemaViolationMessage,
   formatLuaTable,
 } from './field-errors.js';
-export { type FieldSpec, type EntitySchema, validateField, isNonEmpty } from './field-spec.js';
+export { type FieldSpec, type ForeignFieldSpec, type EntitySchema, type OnDelete, ON_DELETE, validateField, isNonEmpty } from './field-spec.js';
 export {
   isUuid,
   parseHost,
@@ -26,6 +26,36 @@ export {
 export { normalizePath, removeDotSegments } from './normalize-path.js';
 export { checkRouteRegex, compileRouteRegex } from './route-regex.js';
 export { expandServiceUrl, type ServiceUrlFields } from './service-url.js';
-export { WRITE_MODES, type WriteMode, type PrepareOptions, type PrepareResult } from './prepare-entity.js';
-export { SERVICE_SCHEMA, prepareService, SERVICE_TIMEOUT_RANGE_MS, DEFAULT_SERVICE_TIMEOUT_MS } from './service-schema.js';
-export { ROUTE_SCHEMA, prepareRoute } from './route-schema.js';
+export { WRITE_MODES, type WriteMode, type PrepareOptions, type PrepareResult, type EntityHooks } from './prepare-entity.js';
+export { SERVICE_SCHEMA, SERVICE_TIMEOUT_RANGE_MS, DEFAULT_SERVICE_TIMEOUT_MS, TAGS_FIELD, NAME_FIELD } from './service-schema.js';
+export { ROUTE_SCHEMA } from './route-schema.js';
+export { type BaseEntity, type EntityDefinition, type EntityDefinitionInput, type ForeignField, defineEntity, foreignFieldsOf, atLeastOneOf } from './entity-definition.js';
+export {
+  ENTITY_KINDS,
+  type EntityKind,
+  type EntityOf,
+  type AnyEntity,
+  ENTITIES,
+  entityDefinition,
+  isEntityKind,
+  ENTITY_TYPE_BY_KIND,
+  kindOfEntityType,
+  encodeEntity,
+  decodeEntity,
+  referrersOf,
+  type Referrer,
+} from './registry.js';
+export {
+  referencesOf,
+  entityKey,
+  ReferenceIndex,
+  checkConsistency,
+  type CountMap,
+  type EntityReference,
+  type ReferenceView,
+  type ConsistencyError,
+  type ReferenceChange,
+} from './references.js';
+export { SERVICES, encodeService, decodeService, prepareService } from './kinds/services.js';
+export { ROUTES, encodeRoute, decodeRoute, prepareRoute } from './kinds/routes.js';
+export { CONSUMERS, CONSUMER_SCHEMA, encodeConsumer, decodeConsumer } from './kinds/consumers.js';

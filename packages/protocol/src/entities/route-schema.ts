@@ -1,7 +1,7 @@
 /**
  * The route entity: its fields, defaults and checks (`kong/db/schema/entities/routes.lua` and the
- * `http` subschema of `routes_subschemas.lua`), and {@link prepareRoute}, which turns Admin API
- * input into a valid {@link Route}.
+ * `http` subschema of `routes_subschemas.lua`); its definition (codec, `prepareRoute`) is
+ * `kinds/routes.ts`.
  *
  * Sluice proxies HTTP only: a route's protocols must be `http` and/or `https`. Kong's other route
  * protocols are refused with a schema violation that says so.
@@ -15,9 +15,9 @@ import {
   validateRouterPath,
   validateWildcardHost,
 } from './field-validators.js';
-import { type PrepareOptions, type PrepareResult, prepareEntity } from './prepare-entity.js';
+import type { EntityHooks } from './prepare-entity.js';
 import { NAME_FIELD, TAGS_FIELD } from './service-schema.js';
-import { HTTPS_REDIRECT_STATUS_CODES, type Route, SERVICE_PROTOCOLS, SUPPORTED_ROUTE_PROTOCOLS } from './types.js';
+import { HTTPS_REDIRECT_STATUS_CODES, SERVICE_PROTOCOLS, SUPPORTED_ROUTE_PROTOCOLS } from './types.js';
 
 const HEADER_HOST_MESSAGE = "cannot contain 'host' header, which must be specified in the 'hosts' attribute";
 
@@ -109,13 +109,5 @@ function routeChecks(data: Record<string, unknown>, errors: FieldErrors): void {
   }
 }
 
-/**
- * Validates Admin API input for a route and returns the complete entity with every default
- * applied, or Kong's field errors. A `service` given by name must be resolved to `{id}` by the
- * caller first (that needs the database).
- */
-export function prepareRoute(input: unknown, options: PrepareOptions<Route>): PrepareResult<Route> {
-  const result = prepareEntity<Route>(ROUTE_SCHEMA, { precheck: routePrecheck, entityChecks: routeChecks }, input, options);
-  if (result.ok && result.entity.service !== null) result.entity.service = { id: result.entity.service.id.toLowerCase() };
-  return result;
-}
+/** The route's steps of the write pipeline: Kong's subschema precheck, then its entity checks. */
+export const ROUTE_HOOKS: EntityHooks = { precheck: routePrecheck, entityChecks: routeChecks };

@@ -1,13 +1,13 @@
 /**
- * The service entity: its fields, defaults and checks (`kong/db/schema/entities/services.lua`),
- * and {@link prepareService}, which turns Admin API input into a valid {@link Service}.
+ * The service entity's fields, defaults and checks (`kong/db/schema/entities/services.lua`); its
+ * definition (codec, `prepareService`) is `kinds/services.ts`.
  */
 import { type FieldErrors, addEntityError } from './field-errors.js';
 import type { EntitySchema, FieldSpec } from './field-spec.js';
 import { validateHost, validateServicePath, validateTag, validateUtf8Name } from './field-validators.js';
-import { type PrepareOptions, type PrepareResult, prepareEntity } from './prepare-entity.js';
+import type { EntityHooks } from './prepare-entity.js';
 import { expandServiceUrl } from './service-url.js';
-import { SERVICE_PROTOCOLS, type Service } from './types.js';
+import { SERVICE_PROTOCOLS } from './types.js';
 
 /** Service timeouts: milliseconds, 1..2^31-2 (`value should be between 1 and 2147483646`). */
 export const SERVICE_TIMEOUT_RANGE_MS = [1, 2 ** 31 - 2] as const;
@@ -71,15 +71,5 @@ function expandUrl(data: Record<string, unknown>): void {
   Object.assign(data, expandServiceUrl(data.url));
 }
 
-/**
- * Validates Admin API input for a service and returns the complete entity with every default
- * applied, or Kong's field errors. `url` is expanded first and overrides `protocol`, `host`,
- * `port` and `path`.
- */
-export function prepareService(input: unknown, options: PrepareOptions<Service>): PrepareResult<Service> {
-  const result = prepareEntity<Service>(SERVICE_SCHEMA, { expandShorthands: expandUrl, entityChecks: serviceChecks }, input, options);
-  if (result.ok && result.entity.client_certificate !== null) {
-    result.entity.client_certificate = { id: result.entity.client_certificate.id.toLowerCase() };
-  }
-  return result;
-}
+/** The service's steps of the write pipeline: `url` expanded first, then Kong's conditional checks. */
+export const SERVICE_HOOKS: EntityHooks = { expandShorthands: expandUrl, entityChecks: serviceChecks };

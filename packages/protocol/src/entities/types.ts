@@ -66,5 +66,22 @@ export interface Route {
   tags: string[] | null;
 }
 
-/** The entity kinds carried on the cluster stream, by their Admin API collection name. */
-export type EntityKind = 'services' | 'routes';
+/** A client of the gateway (`kong/db/schema/entities/consumers.lua`): `username` and/or `custom_id`. */
+export interface Consumer {
+  id: string;
+  created_at: number;
+  updated_at: number;
+  username: string | null;
+  custom_id: string | null;
+  tags: string[] | null;
+}
+
+/**
+ * The entity type of each kind, by its Admin API collection name. A kind is added here, in
+ * `ENTITY_KINDS` and in `ENTITIES` (`registry.ts`); the compiler refuses the registry until all three agree.
+ */
+export interface EntityTypes {
+  services: Service;
+  routes: Route;
+  consumers: Consumer;
+}

@@ -1,0 +1,129 @@
+/**
+ * What Sluice knows about one entity kind, as data: its wire type and codec, its schema (foreign
+ * fields included), how the Admin API addresses it, and which fields are unique. Everything that
+ * used to be written once per kind (codecs, validation, references, tables, endpoints, apply) is
+ * driven from these definitions; the registry (`registry.ts`) holds one per kind.
+ */
+import { type FieldErrors, addEntityError } from './field-errors.js';
+import { type EntitySchema, type ForeignFieldSpec, type OnDelete, isNonEmpty } from './field-spec.js';
+import { type EntityHooks, type PrepareOptions, type PrepareResult, prepareEntity } from './prepare-entity.js';
+
+/** Every entity has these; the rest is the kind's own. */
+export interface BaseEntity {
+  id: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** One foreign field of a kind, as the reference index and the Admin API see it. */
+export interface ForeignField {
+  /** The field name (`service`). */
+  readonly field: string;
+  /** The referenced kind's collection name (`services`). */
+  readonly reference: string;
+  readonly onDelete: OnDelete;
+}
+
+/** The definition of one entity kind; see the module comment. */
+export interface EntityDefinition<T extends BaseEntity = BaseEntity> {
+  /** The Admin API collection name, also the kind's name on the stream and in the change log. */
+  readonly kind: string;
+  /** The singular name: the URL parameter and the foreign field other kinds use (`service`). */
+  readonly singular: string;
+  /** The protobuf `EntityType` value its resources carry. */
+  readonly wireType: number;
+  readonly schema: EntitySchema;
+  /** Kind-specific steps of the write pipeline (shorthands, prechecks, entity checks). */
+  readonly hooks: EntityHooks;
+  /**
+   * The unique field a URL segment that is not a UUID is looked up by (Kong's `endpoint_key`:
+   * `name`, `username`), or null when the kind is addressed by id only.
+   */
+  readonly endpointKey: string | null;
+  /** Fields whose values are unique across the kind (a duplicate is Kong's 409). */
+  readonly uniqueFields: readonly string[];
+  /**
+   * Foreign fields that give nested Admin API collections: `routes` has `['service']`, so
+   * `/services/{s}/routes` lists and creates routes of one service.
+   */
+  readonly parents: readonly string[];
+  /** The foreign fields, derived from the schema. */
+  readonly foreignFields: readonly ForeignField[];
+  /** Encodes an entity into its protobuf bytes; deterministic, so replicas agree on hashes. */
+  encode(entity: T): Uint8Array;
+  /** Decodes protobuf bytes into the entity in Kong's JSON shape; throws ProtocolError when undecodable. */
+  decode(bytes: Uint8Array): T;
+  /**
+   * Validates Admin API (or wire, or declarative) input and returns the complete entity with every
+   * default applied, or Kong's field errors. Foreign ids come back lower-cased.
+   */
+  prepare(input: unknown, options: PrepareOptions<T>): PrepareResult<T>;
+}
+
+/** The parts of a definition a kind writes; the rest is derived by {@link defineEntity}. */
+export interface EntityDefinitionInput<T extends BaseEntity> {
+  readonly kind: string;
+  readonly singular: string;
+  readonly wireType: number;
+  readonly schema: EntitySchema;
+  readonly hooks?: EntityHooks;
+  readonly endpointKey: string | null;
+  readonly uniqueFields?: readonly string[];
+  readonly parents?: readonly string[];
+  encode(entity: T): Uint8Array;
+  decode(bytes: Uint8Array): T;
+}
+
+/** The foreign fields of a schema in schema order. */
+export function foreignFieldsOf(schema: EntitySchema): ForeignField[] {
+  const out: ForeignField[] = [];
+  for (const [field, spec] of Object.entries(schema.fields)) {
+    if (spec.type !== 'foreign') continue;
+    out.push({ field, reference: (spec as ForeignFieldSpec).reference, onDelete: (spec as ForeignFieldSpec).onDelete ?? 'restrict' });
+  }
+  return out;
+}
+
+/** Builds a definition: derives the foreign fields and the `prepare` pipeline from the schema. */
+export function defineEntity<T extends BaseEntity>(input: EntityDefinitionInput<T>): EntityDefinition<T> {
+  const foreignFields = foreignFieldsOf(input.schema);
+  for (const parent of input.parents ?? []) {
+    if (!foreignFields.some((f) => f.field === parent)) throw new TypeError(`${input.kind}: parent ${parent} is not a foreign field`);
+  }
+  const hooks = input.hooks ?? {};
+  return Object.freeze({
+    kind: input.kind,
+    singular: input.singular,
+    wireType: input.wireType,
+    schema: input.schema,
+    hooks,
+    endpointKey: input.endpointKey,
+    uniqueFields: input.uniqueFields ?? (input.endpointKey === null ? [] : [input.endpointKey]),
+    parents: input.parents ?? [],
+    foreignFields,
+    encode: input.encode,
+    decode: input.decode,
+    prepare(data: unknown, options: PrepareOptions<T>): PrepareResult<T> {
+      const result = prepareEntity<T>(input.schema, hooks, data, options);
+      if (result.ok) lowerCaseForeignIds(result.entity as unknown as Record<string, unknown>, foreignFields);
+      return result;
+    },
+  });
+}
+
+function lowerCaseForeignIds(entity: Record<string, unknown>, fields: readonly ForeignField[]): void {
+  for (const { field } of fields) {
+    const ref = entity[field] as { id: string } | null;
+    if (ref !== null && typeof ref === 'object') entity[field] = { id: ref.id.toLowerCase() };
+  }
+}
+
+/** The entity-level check Kong writes `at_least_one_of = {…}`, with Kong's message. */
+export function atLeastOneOf(fields: readonly string[]): (data: Record<string, unknown>, errors: FieldErrors) => void {
+  const sorted = [...fields].sort();
+  const message = `at least one of these fields must be non-empty: ${sorted.map((f) => `'${f}'`).join(', ')}`;
+  return (data, errors) => {
+    if (sorted.some((f) => errors[f] !== undefined)) return;
+    if (!sorted.some((f) => isNonEmpty(data[f]))) addEntityError(errors, message);
+  };
+}
