@@ -18,7 +18,7 @@ describeEachDatabase('admin api: routes', (env) => {
   /** Asserts a rejected write changed nothing: same version, no route rows. */
   async function expectNoRouteWritten(): Promise<void> {
     expect((await store.readHead()).version).toBe(1);
-    expect((await store.loadSnapshot()).routes).toHaveLength(0);
+    expect((await store.loadSnapshot()).entities.routes).toHaveLength(0);
   }
 
   describe('create', () => {

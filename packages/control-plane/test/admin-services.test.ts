@@ -18,7 +18,7 @@ describeEachDatabase('admin api: services', (env) => {
   /** Asserts a rejected write changed nothing: same version, no service rows. */
   async function expectUnchanged(before: number, serviceCount = 0): Promise<void> {
     expect((await store.readHead()).version).toBe(before);
-    expect((await store.loadSnapshot()).services).toHaveLength(serviceCount);
+    expect((await store.loadSnapshot()).entities.services).toHaveLength(serviceCount);
   }
 
   describe('create', () => {

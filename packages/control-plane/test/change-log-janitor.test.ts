@@ -19,7 +19,7 @@ describeEachDatabase('change-log retention', (env) => {
     const store = await env.openStore();
     const janitor = new ChangeLogJanitor({ db: store.db, logger, retentionVersions: 5 });
     const start = (await store.readHead()).version;
-    for (let i = 0; i < 12; i++) await store.write((w) => w.insertService(service(`s${i}`)));
+    for (let i = 0; i < 12; i++) await store.write((w) => w.insert('services', service(`s${i}`)));
     const head = (await store.readHead()).version;
     expect(head).toBe(start + 12);
 

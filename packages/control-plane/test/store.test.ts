@@ -43,8 +43,8 @@ describeEachDatabase('store', (env) => {
     const s1 = service('one');
     const s2 = service('two');
     const { version, isChanged } = await store.write(async (w) => {
-      await w.insertService(s1);
-      await w.insertService(s2);
+      await w.insert('services', s1);
+      await w.insert('services', s2);
     });
     expect(isChanged).toBe(true);
     expect(version).toBe(before.version + 1);
@@ -56,12 +56,12 @@ describeEachDatabase('store', (env) => {
     ]);
     expect(changes[0]?.entity).toEqual(s1);
 
-    const deleted = await store.write((w) => w.deleteService(s1.id));
+    const deleted = await store.write((w) => w.delete('services', s1.id));
     expect(deleted.result).toBe(true);
     expect(await store.readChanges(version, deleted.version)).toEqual([
       { version: version + 1, seq: 0, entityType: 'services', entityId: s1.id, op: 'delete', entity: null },
     ]);
-    const missing = await store.write((w) => w.deleteService(s1.id));
+    const missing = await store.write((w) => w.delete('services', s1.id));
     expect(missing).toMatchObject({ result: false, isChanged: false, version: version + 1 });
 
     // What a follower reads on a wake-up: the head and what follows its version, in one statement.
@@ -77,23 +77,23 @@ describeEachDatabase('store', (env) => {
 
     const snapshot = await store.loadSnapshot();
     expect(snapshot.head.version).toBe(version + 1);
-    expect(snapshot.services).toEqual([s2]);
-    expect(snapshot.routes).toEqual([]);
+    expect(snapshot.entities.services).toEqual([s2]);
+    expect(snapshot.entities.routes).toEqual([]);
   });
 
   it('rolls back a failed write entirely: no rows, no version', async () => {
     await env.reset();
     const store = await env.openStore();
-    await store.write((w) => w.insertService(service('taken')));
+    await store.write((w) => w.insert('services', service('taken')));
     const head = await store.readHead();
     const attempt = store.write(async (w) => {
-      await w.insertService(service('fresh'));
-      await w.insertService(service('taken'));
+      await w.insert('services', service('fresh'));
+      await w.insert('services', service('taken'));
     });
     await expect(attempt).rejects.toBeInstanceOf(KongDaoError);
     await expect(attempt).rejects.toMatchObject({ kongCode: 5, message: `UNIQUE violation detected on '{name="taken"}'` });
     const afterHook = store.write(
-      (w) => w.insertService(service('late')),
+      (w) => w.insert('services', service('late')),
       {
         beforeCommit: async () => {
           throw new Error('deliberate');
@@ -102,7 +102,7 @@ describeEachDatabase('store', (env) => {
     );
     await expect(afterHook).rejects.toThrow('deliberate');
     expect(await store.readHead()).toEqual(head);
-    expect((await store.loadSnapshot()).services.map((s) => s.name)).toEqual(['taken']);
+    expect((await store.loadSnapshot()).entities.services.map((s) => s.name)).toEqual(['taken']);
   });
 
   it('keeps versions unique and gap-free under concurrent writers on two replicas, and a tailing reader never skips one', async () => {
@@ -121,8 +121,8 @@ describeEachDatabase('store', (env) => {
         try {
           const res = await store.write(
             async (w) => {
-              await w.insertService(service(`${workerId}-${i}`));
-              if (kind === 1) await w.insertService(service(`${workerId}-${i}`)); // duplicate name: constraint error
+              await w.insert('services', service(`${workerId}-${i}`));
+              if (kind === 1) await w.insert('services', service(`${workerId}-${i}`)); // duplicate name: constraint error
             },
             {
               beforeCommit: async () => {
@@ -171,6 +171,6 @@ describeEachDatabase('store', (env) => {
     expect(sorted).toEqual(Array.from({ length: total / 2 }, (_, k) => k + 1));
     expect(seen).toEqual(sorted);
     expect((await reader.readHead()).version).toBe(total / 2);
-    expect((await reader.loadSnapshot()).services).toHaveLength(total / 2);
+    expect((await reader.loadSnapshot()).entities.services).toHaveLength(total / 2);
   });
 });

@@ -326,7 +326,7 @@ async function writeBigConfig(store: Store, count: number, tagBytes: number): Pr
       batch.push(prepared.entity);
     }
     await store.write(async (w) => {
-      for (const s of batch) await w.insertService(s);
+      for (const s of batch) await w.insert('services', s);
     });
   }
 }
@@ -518,7 +518,7 @@ describeEachDatabase('cluster stream (control plane side)', (env) => {
         for (let j = 0; j < 10; j++) {
           const prepared = prepareService({ name: `bulk${i}-${j}`, host: 'bulk.internal' }, { mode: 'create', now, newId: randomUUID() });
           if (!prepared.ok) throw new Error(JSON.stringify(prepared.errors));
-          await w.insertService(prepared.entity);
+          await w.insert('services', prepared.entity);
         }
       });
     }

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { HttpError, KongDaoError } from '../errors.js';
 import type { Store } from '../store/index.js';
 import { ConfigOperations, type OperationsClock } from './config-operations.js';
-import { registerEntityEndpoints } from './entity-endpoints.js';
+import { registerCrudEndpoints } from './crud-endpoints.js';
 import { type NodeInfo, registerNodeEndpoints } from './node-endpoints.js';
 import { installBodyParsers } from './request-body.js';
 
@@ -105,7 +105,7 @@ export function buildAdminApi(options: AdminApiOptions): FastifyInstance {
   app.setNotFoundHandler(async (_request, reply) => reply.code(404).send({ message: 'Not found' }));
 
   registerNodeEndpoints(app, options.store, { version, ...options.nodeInfo });
-  registerEntityEndpoints(app, options.store, ops);
+  registerCrudEndpoints(app, options.store, ops);
   for (const plugin of options.plugins ?? []) void app.register(plugin);
   return app;
 }

@@ -1,6 +1,6 @@
 /**
- * The Admin API's writes and reads of services and routes, independent of HTTP: Kong's DAO
- * semantics (`kong/db/dao/init.lua`) over the {@link Store}.
+ * The Admin API's writes and reads of entities, for every kind of the registry, independent of
+ * HTTP: Kong's DAO semantics (`kong/db/dao/init.lua`) over the {@link Store}.
  *
  * Input is validated before any transaction, so bad input never writes a row nor uses a version.
  * Writes that depend on the stored entity (PATCH) lock its row inside the transaction and
@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import { type PrepareResult, type Route, type Service, isUuid, prepareRoute, prepareService } from '@sluice/protocol';
+import { ENTITIES, type EntityKind, type EntityOf, type PrepareResult, type WriteMode, isEntityKind, isUuid } from '@sluice/protocol';
 import { KongDaoError } from '../errors.js';
 import type { ConfigWriter, EntityKey, Store } from '../store/index.js';
 import { keyForError } from './entity-key.js';
@@ -41,13 +41,6 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Sluice has no certificates entity yet, so any client certificate reference is dangling. */
-function assertNoCertificate(service: Service): void {
-  if (service.client_certificate !== null) {
-    throw KongDaoError.foreignKeyInvalidReference('client_certificate', service.client_certificate, 'certificates');
-  }
-}
-
 /** See the module comment. */
 export class ConfigOperations {
   readonly #store: Store;
@@ -58,14 +51,8 @@ export class ConfigOperations {
     this.#clock = clock;
   }
 
-  #prepareService(input: unknown, mode: 'create' | 'replace' | 'update', existing: Service | null): Service {
-    const service = unwrap(prepareService(input, { mode, existing, now: this.#clock.nowSeconds(), newId: this.#clock.newId() }));
-    assertNoCertificate(service);
-    return service;
-  }
-
-  #prepareRoute(input: unknown, mode: 'create' | 'replace' | 'update', existing: Route | null): Route {
-    return unwrap(prepareRoute(input, { mode, existing, now: this.#clock.nowSeconds(), newId: this.#clock.newId() }));
+  #prepare<K extends EntityKind>(kind: K, input: unknown, mode: WriteMode, existing: EntityOf<K> | null): EntityOf<K> {
+    return unwrap(ENTITIES[kind].prepare(input, { mode, existing, now: this.#clock.nowSeconds(), newId: this.#clock.newId() }) as PrepareResult<EntityOf<K>>);
   }
 
   /** Input with the URL key injected, as Kong's PUT does (`PUT /routes/x` → `name: "x"`). */
@@ -73,30 +60,39 @@ export class ConfigOperations {
     const data = { ...input };
     if ('id' in key) data.id = key.id;
     else {
-      data.name = key.name;
+      data[key.field] = key.value;
       if (existing) data.id = existing.id;
     }
     return data;
   }
 
-  /** Resolves `service: {name}` to `service: {id}` (Kong's `resolve_foreign`); code 13 when unknown. */
-  async #resolveServiceReference(input: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const ref = input.service;
-    if (!isPlainObject(ref) || ref.id !== undefined || typeof ref.name !== 'string') return input;
-    const service = await this.#store.findService({ name: ref.name });
-    if (!service) throw KongDaoError.foreignKeysUnresolved('service', 'name', ref.name, 'services');
-    return { ...input, service: { id: service.id } };
+  /**
+   * Resolves foreign keys given by the referenced kind's endpoint key (`service: {name}` →
+   * `service: {id}`, Kong's `resolve_foreign`); code 13 when nothing has that key.
+   */
+  async #resolveReferences(kind: EntityKind, input: Record<string, unknown>): Promise<Record<string, unknown>> {
+    let out = input;
+    for (const f of ENTITIES[kind].foreignFields) {
+      const ref = input[f.field];
+      if (!isEntityKind(f.reference) || !isPlainObject(ref) || ref.id !== undefined) continue;
+      const keyField = ENTITIES[f.reference].endpointKey;
+      const value = keyField === null ? undefined : ref[keyField];
+      if (keyField === null || typeof value !== 'string') continue;
+      const found = await this.#store.find(f.reference, { field: keyField, value });
+      if (!found) throw KongDaoError.foreignKeysUnresolved(f.field, keyField, value, f.reference);
+      out = { ...out, [f.field]: { id: found.id } };
+    }
+    return out;
   }
 
   /**
-   * PUT by name of a new entity with a body `id` that another entity already has: refused as a
-   * primary-key violation rather than silently renaming that entity.
+   * PUT by endpoint key of a new entity with a body `id` that another entity already has: refused
+   * as a primary-key violation rather than silently renaming that entity.
    */
-  async #assertFreeId(key: EntityKey, existing: unknown, input: Record<string, unknown>, kind: 'services' | 'routes'): Promise<void> {
+  async #assertFreeId(kind: EntityKind, key: EntityKey, existing: unknown, input: Record<string, unknown>): Promise<void> {
     if ('id' in key || existing !== null || typeof input.id !== 'string' || !isUuid(input.id)) return;
     const id = input.id.toLowerCase();
-    const taken = kind === 'services' ? await this.#store.findService({ id }) : await this.#store.findRoute({ id });
-    if (taken) throw KongDaoError.primaryKeyViolation(id);
+    if (await this.#store.find(kind, { id })) throw KongDaoError.primaryKeyViolation(id);
   }
 
   async #write<T>(fn: (w: ConfigWriter) => Promise<T>): Promise<Written<T>> {
@@ -104,106 +100,70 @@ export class ConfigOperations {
     return { entity: result, version, epoch };
   }
 
-  // Services
-
-  getService(key: EntityKey): Promise<Service | null> {
-    return this.#store.findService(key);
+  /** An entity by id or endpoint key, or `null`. */
+  get<K extends EntityKind>(kind: K, key: EntityKey): Promise<EntityOf<K> | null> {
+    return this.#store.find(kind, key);
   }
 
-  /** POST /services. */
-  createService(input: Record<string, unknown>): Promise<Written<Service>> {
-    const service = this.#prepareService(input, 'create', null);
-    return this.#write((w) => w.insertService(service));
+  /** POST /{kind} (and nested collections, with the parent's foreign key set by the caller). */
+  async create<K extends EntityKind>(kind: K, input: Record<string, unknown>): Promise<Written<EntityOf<K>>> {
+    const entity = this.#prepare(kind, await this.#resolveReferences(kind, input), 'create', null);
+    return this.#write((w) => w.insert(kind, entity));
   }
 
-  /** PUT /services/{key}: an upsert that replaces every field. */
-  async replaceService(key: EntityKey, input: Record<string, unknown>): Promise<Written<Service>> {
-    const existing = await this.#store.findService(key);
-    await this.#assertFreeId(key, existing, input, 'services');
-    const service = this.#prepareService(this.#withKey(input, key, existing), 'replace', existing);
-    return this.#write((w) => w.upsertService(service));
+  /** PUT /{kind}/{key}: an upsert that replaces every field. */
+  async replace<K extends EntityKind>(kind: K, key: EntityKey, input: Record<string, unknown>): Promise<Written<EntityOf<K>>> {
+    const resolved = await this.#resolveReferences(kind, input);
+    const existing = await this.#store.find(kind, key);
+    await this.#assertFreeId(kind, key, existing, resolved);
+    const entity = this.#prepare(kind, this.#withKey(resolved, key, existing), 'replace', existing);
+    return this.#write((w) => w.upsert(kind, entity));
   }
 
-  /** PATCH /services/{key}: merges into the stored service; code 6 when it does not exist. */
-  async updateService(key: EntityKey, input: Record<string, unknown>): Promise<Written<Service>> {
-    const existing = await this.#store.findService(key);
+  /** PATCH /{kind}/{key}: merges into the stored entity; code 6 when it does not exist. */
+  async update<K extends EntityKind>(kind: K, key: EntityKey, input: Record<string, unknown>): Promise<Written<EntityOf<K>>> {
+    const resolved = await this.#resolveReferences(kind, input);
+    const existing = await this.#store.find(kind, key);
     if (!existing) throw KongDaoError.notFound(keyForError(key));
-    let service = this.#prepareService(input, 'update', existing);
+    let entity = this.#prepare(kind, resolved, 'update', existing);
     return this.#write(async (w) => {
-      const locked = await w.lockService({ id: existing.id });
+      const locked = await w.lock(kind, { id: existing.id });
       if (!locked) throw KongDaoError.notFound(keyForError(key));
-      if (!isDeepStrictEqual(locked, existing)) service = this.#prepareService(input, 'update', locked);
-      const updated = await w.updateService(service);
+      if (!isDeepStrictEqual(locked, existing)) entity = this.#prepare(kind, resolved, 'update', locked);
+      const updated = await w.update(kind, entity);
       if (!updated) throw KongDaoError.notFound(keyForError(key));
       return updated;
     });
   }
 
-  /** DELETE /services/{key}: true when it existed; refused while routes reference it. */
-  deleteService(key: EntityKey): Promise<Written<boolean>> {
+  /** DELETE /{kind}/{key}: true when it existed; cascades and restricts as the schema says. */
+  delete(kind: EntityKind, key: EntityKey): Promise<Written<boolean>> {
     return this.#write(async (w) => {
-      const found = 'id' in key ? key : await w.lockService(key);
-      return found ? w.deleteService(found.id) : false;
-    });
-  }
-
-  // Routes
-
-  getRoute(key: EntityKey): Promise<Route | null> {
-    return this.#store.findRoute(key);
-  }
-
-  /** POST /routes (and /services/{s}/routes, with `service` set by the caller). */
-  async createRoute(input: Record<string, unknown>): Promise<Written<Route>> {
-    const route = this.#prepareRoute(await this.#resolveServiceReference(input), 'create', null);
-    return this.#write((w) => w.insertRoute(route));
-  }
-
-  /** PUT /routes/{key}: an upsert that replaces every field. */
-  async replaceRoute(key: EntityKey, input: Record<string, unknown>): Promise<Written<Route>> {
-    const resolved = await this.#resolveServiceReference(input);
-    const existing = await this.#store.findRoute(key);
-    await this.#assertFreeId(key, existing, resolved, 'routes');
-    const route = this.#prepareRoute(this.#withKey(resolved, key, existing), 'replace', existing);
-    return this.#write((w) => w.upsertRoute(route));
-  }
-
-  /** PATCH /routes/{key}: merges into the stored route; code 6 when it does not exist. */
-  async updateRoute(key: EntityKey, input: Record<string, unknown>): Promise<Written<Route>> {
-    const resolved = await this.#resolveServiceReference(input);
-    const existing = await this.#store.findRoute(key);
-    if (!existing) throw KongDaoError.notFound(keyForError(key));
-    let route = this.#prepareRoute(resolved, 'update', existing);
-    return this.#write(async (w) => {
-      const locked = await w.lockRoute({ id: existing.id });
-      if (!locked) throw KongDaoError.notFound(keyForError(key));
-      if (!isDeepStrictEqual(locked, existing)) route = this.#prepareRoute(resolved, 'update', locked);
-      const updated = await w.updateRoute(route);
-      if (!updated) throw KongDaoError.notFound(keyForError(key));
-      return updated;
-    });
-  }
-
-  /** DELETE /routes/{key}: true when it existed. */
-  deleteRoute(key: EntityKey): Promise<Written<boolean>> {
-    return this.#write(async (w) => {
-      const found = 'id' in key ? key : await w.lockRoute(key);
-      return found ? w.deleteRoute(found.id) : false;
+      const found = 'id' in key ? key : await w.lock(kind, key);
+      return found ? w.delete(kind, found.id) : false;
     });
   }
 
   /**
-   * PUT /routes/{r}/service: replaces the route's service, or, when the route has none, creates a
-   * service and links the route to it, both in one write (one version).
+   * PUT /{kind}/{key}/{field} (Kong's `/routes/{r}/service`): replaces the referenced entity, or,
+   * when the entity references none, creates one and links the entity to it, both in one write
+   * (one version).
    */
-  async replaceRouteService(route: Route, input: Record<string, unknown>): Promise<Written<Service>> {
-    if (route.service) return this.replaceService({ id: route.service.id }, input);
-    const service = this.#prepareService(this.#withKey(input, { id: this.#clock.newId() }, null), 'replace', null);
+  async replaceReferenced<K extends EntityKind, R extends EntityKind>(
+    kind: K,
+    entity: EntityOf<K>,
+    field: string,
+    reference: R,
+    input: Record<string, unknown>,
+  ): Promise<Written<EntityOf<R>>> {
+    const current = (entity as unknown as Record<string, { id: string } | null>)[field];
+    if (current) return this.replace(reference, { id: current.id }, input);
+    const created = this.#prepare(reference, this.#withKey(input, { id: this.#clock.newId() }, null), 'replace', null);
     return this.#write(async (w) => {
-      const stored = await w.upsertService(service);
-      const locked = await w.lockRoute({ id: route.id });
-      if (!locked) throw KongDaoError.notFound({ id: route.id });
-      await w.updateRoute({ ...locked, service: { id: stored.id }, updated_at: this.#clock.nowSeconds() });
+      const stored = await w.upsert(reference, created);
+      const locked = await w.lock(kind, { id: entity.id });
+      if (!locked) throw KongDaoError.notFound({ id: entity.id });
+      await w.update(kind, { ...locked, [field]: { id: stored.id }, updated_at: this.#clock.nowSeconds() });
       return stored;
     });
   }

@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
 import {
+  type AnyEntity,
   ConfigHash,
+  ENTITY_KINDS,
   ENTITY_TYPE_BY_KIND,
   encodeEntity,
   packBatch,
@@ -11,7 +13,7 @@ import {
 } from '@sluice/protocol';
 import type { Logger } from 'pino';
 import { StoreError } from '../errors.js';
-import type { ConfigChange, ConfigHead, ConfigSource } from './config-source.js';
+import type { ConfigChange, ConfigHead, ConfigLogReader } from './config-log-reader.js';
 
 /** One entity as the mirror holds it: its exact encoded bytes and the version that last wrote it. */
 export interface MirrorResource {
@@ -50,7 +52,7 @@ export interface PackedSnapshot {
 }
 
 export interface ConfigMirrorOptions {
-  source: ConfigSource;
+  source: ConfigLogReader;
   logger: Logger;
   /** How often the log is polled when no NOTIFY arrives, in ms (default 1000). NOTIFY is only a hint. */
   pollIntervalMs?: number;
@@ -89,7 +91,7 @@ export class ConfigMirror extends EventEmitter {
   readonly resources = new Map<string, MirrorResource>();
   private hash = new ConfigHash();
   private window: WindowChange[] = [];
-  private readonly source: ConfigSource;
+  private readonly source: ConfigLogReader;
   private readonly logger: Logger;
   private readonly pollIntervalMs: number;
   private readonly maxWindowChanges: number;
@@ -184,15 +186,16 @@ export class ConfigMirror extends EventEmitter {
   }
 
   private async reload(): Promise<void> {
-    const { head, services, routes } = await this.source.loadSnapshot();
+    const { head, entities } = await this.source.loadSnapshot();
     const previousEpoch = this.epoch;
     this.resources.clear();
     this.hash = new ConfigHash();
     this.window = [];
     this.deltaCache.clear();
     this.snapshotCache = null;
-    for (const s of services) this.put('services', s.id, encodeEntity('services', s), head.version);
-    for (const r of routes) this.put('routes', r.id, encodeEntity('routes', r), head.version);
+    for (const kind of ENTITY_KINDS) {
+      for (const entity of entities[kind] as AnyEntity[]) this.put(kind, entity.id, encodeEntity<EntityKind>(kind, entity), head.version);
+    }
     this.epoch = head.epoch;
     this.version = head.version;
     this.minRetainedVersion = head.minRetainedVersion;

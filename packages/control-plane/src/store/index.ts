@@ -1,19 +1,16 @@
 /** The store's public surface. */
 export {
   Store,
-  ConfigWriter,
   CONFIG_CHANNEL,
   type ConfigHead,
   type ConfigChange,
   type ConfigSnapshot,
+  type EntitiesByKind,
   type ChangeEntityType,
-  type EntityKey,
-  type TagFilter,
-  type PageQuery,
-  type Page,
   type WriteResult,
   type WriteOptions,
 } from './store.js';
+export { ConfigWriter, EntityReader, type EntityKey, type EntityChange, type TagFilter, type PageQuery, type Page } from './entity-repository.js';
 export { openStore, type OpenStoreOptions, DEFAULT_DATA_DIR, DEFAULT_POOL_MAX_CONNECTIONS } from './open-store.js';
 export { migrateToLatest, MIGRATION_LOCK_NAME } from './migrate.js';
 export { MIGRATIONS, migrationProvider } from './migrations/index.js';

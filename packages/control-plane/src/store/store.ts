@@ -1,6 +1,6 @@
 /**
- * The control-plane store: services and routes in Postgres (a server through `pg`, or embedded
- * PGlite), the config version counter and the change log.
+ * The control-plane store: the config in Postgres (a server through `pg`, or embedded PGlite), one
+ * table per entity kind (`entity-repository.ts`), the config version counter and the change log.
  *
  * Every configuration write goes through {@link Store.write}: one transaction that writes the
  * entity rows, then bumps `config_state.version` (taking its row lock as late as possible), then
@@ -9,12 +9,12 @@
  * that sees head N can read every change up to N.
  */
 import type { PGlite } from '@electric-sql/pglite';
-import type { Route, Service } from '@sluice/protocol';
-import { type Kysely, type Transaction, sql } from 'kysely';
+import { type AnyEntity, ENTITY_KINDS, type EntityKind, type EntityOf } from '@sluice/protocol';
+import { type Kysely, sql } from 'kysely';
 import type { Logger } from 'pino';
-import { ClosedError, KongDaoError, StoreError } from '../errors.js';
+import { ClosedError, StoreError } from '../errors.js';
 import type { Database } from './database.js';
-import { rowToRoute, rowToService, routeToRow, serviceToRow } from './entity-rows.js';
+import { ConfigWriter, type EntityKey, EntityReader, type Page, type PageQuery } from './entity-repository.js';
 import type { NotificationListener } from './notification-listener.js';
 import { runExclusive } from './pglite-dialect.js';
 
@@ -28,8 +28,8 @@ export interface ConfigHead {
   minRetainedVersion: number;
 }
 
-/** The entity kinds the change log records. */
-export type ChangeEntityType = 'services' | 'routes';
+/** The entity kinds the change log records: every kind of the registry. */
+export type ChangeEntityType = EntityKind;
 
 /** One row of the change log: an entity written (full entity after the write) or deleted. */
 export interface ConfigChange {
@@ -38,36 +38,16 @@ export interface ConfigChange {
   entityType: ChangeEntityType;
   entityId: string;
   op: 'upsert' | 'delete';
-  entity: Service | Route | null;
+  entity: AnyEntity | null;
 }
+
+/** Every entity of each kind, in id order. */
+export type EntitiesByKind = { [K in EntityKind]: EntityOf<K>[] };
 
 /** The whole configuration at one version. */
 export interface ConfigSnapshot {
   head: ConfigHead;
-  services: Service[];
-  routes: Route[];
-}
-
-/** How to find an entity: by primary key or by its unique name. */
-export type EntityKey = { id: string } | { name: string };
-
-/** A tag filter: every tag (`and`, `?tags=a,b`) or any tag (`or`, `?tags=a/b`). */
-export interface TagFilter {
-  mode: 'and' | 'or';
-  tags: string[];
-}
-
-/** A page request: at most `size` rows with an id greater than `afterId`, in id order. */
-export interface PageQuery {
-  size: number;
-  afterId?: string | null;
-  tags?: TagFilter | null;
-}
-
-/** A page of entities; `hasMore` is true when rows follow the last one. */
-export interface Page<T> {
-  data: T[];
-  hasMore: boolean;
+  entities: EntitiesByKind;
 }
 
 /** The outcome of {@link Store.write}. */
@@ -94,176 +74,6 @@ export type StoreBackend =
   | { kind: 'postgres'; createListener: (onNotification: (payload: string) => void) => NotificationListener }
   | { kind: 'pglite'; pglite: PGlite; closePGlite: () => Promise<void> };
 
-interface PgLikeError {
-  code?: string;
-  constraint?: string;
-}
-
-function pgError(err: unknown): PgLikeError {
-  return typeof err === 'object' && err !== null ? (err as PgLikeError) : {};
-}
-
-function entityKeyFilter(key: EntityKey): { column: 'id' | 'name'; value: string } {
-  return 'id' in key ? { column: 'id', value: key.id.toLowerCase() } : { column: 'name', value: key.name };
-}
-
-/**
- * The entity operations available inside one write transaction. Each records its change for the
- * change log; constraint failures surface as Kong DAO errors.
- */
-export class ConfigWriter {
-  readonly trx: Transaction<Database>;
-  readonly changes: Omit<ConfigChange, 'version' | 'seq'>[] = [];
-
-  constructor(trx: Transaction<Database>) {
-    this.trx = trx;
-  }
-
-  #record(entityType: ChangeEntityType, entity: Service | Route): void {
-    this.changes.push({ entityType, entityId: entity.id, op: 'upsert', entity });
-  }
-
-  /** Finds a service inside the transaction, locking its row (`for update`). */
-  async lockService(key: EntityKey): Promise<Service | null> {
-    const { column, value } = entityKeyFilter(key);
-    const row = await this.trx.selectFrom('services').selectAll().where(column, '=', value).forUpdate().executeTakeFirst();
-    return row ? rowToService(row) : null;
-  }
-
-  /** Finds a route inside the transaction, locking its row (`for update`). */
-  async lockRoute(key: EntityKey): Promise<Route | null> {
-    const { column, value } = entityKeyFilter(key);
-    const row = await this.trx.selectFrom('routes').selectAll().where(column, '=', value).forUpdate().executeTakeFirst();
-    return row ? rowToRoute(row) : null;
-  }
-
-  /** Inserts a new service; an existing id is a primary-key violation. */
-  async insertService(service: Service): Promise<Service> {
-    const row = await mapConstraintErrors(
-      () => this.trx.insertInto('services').values(serviceToRow(service)).returningAll().executeTakeFirstOrThrow(),
-      { entity: service },
-    );
-    const stored = rowToService(row);
-    this.#record('services', stored);
-    return stored;
-  }
-
-  /** Inserts or fully replaces a service by id (PUT). */
-  async upsertService(service: Service): Promise<Service> {
-    const values = serviceToRow(service);
-    const { id: _id, ...rest } = values;
-    const row = await mapConstraintErrors(
-      () =>
-        this.trx
-          .insertInto('services')
-          .values(values)
-          .onConflict((oc) => oc.column('id').doUpdateSet(rest))
-          .returningAll()
-          .executeTakeFirstOrThrow(),
-      { entity: service },
-    );
-    const stored = rowToService(row);
-    this.#record('services', stored);
-    return stored;
-  }
-
-  /** Overwrites an existing service (PATCH after merge); `null` when it no longer exists. */
-  async updateService(service: Service): Promise<Service | null> {
-    const { id, created_at: _created, ...rest } = serviceToRow(service);
-    const row = await mapConstraintErrors(
-      () => this.trx.updateTable('services').set(rest).where('id', '=', id).returningAll().executeTakeFirst(),
-      { entity: service },
-    );
-    if (!row) return null;
-    const stored = rowToService(row);
-    this.#record('services', stored);
-    return stored;
-  }
-
-  /** Deletes a service; false when it did not exist. Routes still pointing at it refuse the delete. */
-  async deleteService(id: string): Promise<boolean> {
-    const row = await mapConstraintErrors(
-      () => this.trx.deleteFrom('services').where('id', '=', id.toLowerCase()).returning('id').executeTakeFirst(),
-      { deletingService: true },
-    );
-    if (!row) return false;
-    this.changes.push({ entityType: 'services', entityId: row.id, op: 'delete', entity: null });
-    return true;
-  }
-
-  /** Inserts a new route; an existing id is a primary-key violation. */
-  async insertRoute(route: Route): Promise<Route> {
-    const row = await mapConstraintErrors(
-      () => this.trx.insertInto('routes').values(routeToRow(route)).returningAll().executeTakeFirstOrThrow(),
-      { entity: route },
-    );
-    const stored = rowToRoute(row);
-    this.#record('routes', stored);
-    return stored;
-  }
-
-  /** Inserts or fully replaces a route by id (PUT). */
-  async upsertRoute(route: Route): Promise<Route> {
-    const values = routeToRow(route);
-    const { id: _id, ...rest } = values;
-    const row = await mapConstraintErrors(
-      () =>
-        this.trx
-          .insertInto('routes')
-          .values(values)
-          .onConflict((oc) => oc.column('id').doUpdateSet(rest))
-          .returningAll()
-          .executeTakeFirstOrThrow(),
-      { entity: route },
-    );
-    const stored = rowToRoute(row);
-    this.#record('routes', stored);
-    return stored;
-  }
-
-  /** Overwrites an existing route (PATCH after merge); `null` when it no longer exists. */
-  async updateRoute(route: Route): Promise<Route | null> {
-    const { id, created_at: _created, ...rest } = routeToRow(route);
-    const row = await mapConstraintErrors(
-      () => this.trx.updateTable('routes').set(rest).where('id', '=', id).returningAll().executeTakeFirst(),
-      { entity: route },
-    );
-    if (!row) return null;
-    const stored = rowToRoute(row);
-    this.#record('routes', stored);
-    return stored;
-  }
-
-  /** Deletes a route; false when it did not exist. */
-  async deleteRoute(id: string): Promise<boolean> {
-    const row = await this.trx.deleteFrom('routes').where('id', '=', id.toLowerCase()).returning('id').executeTakeFirst();
-    if (!row) return false;
-    this.changes.push({ entityType: 'routes', entityId: row.id, op: 'delete', entity: null });
-    return true;
-  }
-}
-
-/** Turns Postgres constraint failures into Kong's DAO errors. */
-async function mapConstraintErrors<T>(fn: () => Promise<T>, context: { entity?: Service | Route; deletingService?: boolean }): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    const { code, constraint } = pgError(err);
-    const entity = context.entity;
-    if (code === '23505' && entity) {
-      if (constraint?.endsWith('_pkey')) throw KongDaoError.primaryKeyViolation(entity.id, err);
-      if (constraint?.endsWith('_name_key')) throw KongDaoError.uniqueViolation({ name: entity.name }, err);
-    }
-    if (code === '23503') {
-      if (context.deletingService) throw KongDaoError.foreignKeyRestricted('services', 'routes', err);
-      if (entity && 'service' in entity && entity.service) {
-        throw KongDaoError.foreignKeyInvalidReference('service', { id: entity.service.id }, 'services', err);
-      }
-    }
-    throw err;
-  }
-}
-
 /** A config_changes row as the drivers return it (bigint columns may come back as strings). */
 interface ChangeRow {
   version: string | number | null;
@@ -281,18 +91,12 @@ function toChange(r: ChangeRow): ConfigChange {
     entityType: r.entity_type as ChangeEntityType,
     entityId: r.entity_id,
     op: r.op as ConfigChange['op'],
-    entity: (r.payload ?? null) as Service | Route | null,
+    entity: (r.payload ?? null) as AnyEntity | null,
   };
 }
 
 function toHead(row: { epoch: string; version: string | number; min_retained_version: string | number }): ConfigHead {
   return { epoch: row.epoch, version: Number(row.version), minRetainedVersion: Number(row.min_retained_version) };
-}
-
-function tagCondition(filter: TagFilter | null | undefined) {
-  if (!filter || filter.tags.length === 0) return null;
-  const tags = sql.val(filter.tags);
-  return filter.mode === 'and' ? sql<boolean>`tags @> ${tags}::text[]` : sql<boolean>`tags && ${tags}::text[]`;
 }
 
 /** See the module comment. Open one with `openStore`. */
@@ -306,9 +110,11 @@ export class Store {
   readonly #listeners = new Set<(version: number) => void>();
   #notifier: { close(): Promise<void>; listening: Promise<void> } | null = null;
   #isClosed = false;
+  readonly #reader: EntityReader;
 
   constructor(db: Kysely<Database>, backend: StoreBackend, logger?: Logger) {
     this.db = db;
+    this.#reader = new EntityReader(db);
     this.kind = backend.kind;
     this.#backend = backend;
     this.#logger = logger;
@@ -367,9 +173,9 @@ export class Store {
         const head = toHead(
           await trx.selectFrom('config_state').select(['epoch', 'version', 'min_retained_version']).where('id', '=', 1).executeTakeFirstOrThrow(),
         );
-        const services = (await trx.selectFrom('services').selectAll().orderBy('id').execute()).map(rowToService);
-        const routes = (await trx.selectFrom('routes').selectAll().orderBy('id').execute()).map(rowToRoute);
-        return { head, services, routes };
+        const entities = {} as Record<EntityKind, AnyEntity[]>;
+        for (const kind of ENTITY_KINDS) entities[kind] = await EntityReader.all(trx, kind);
+        return { head, entities: entities as EntitiesByKind };
       });
   }
 
@@ -449,6 +255,7 @@ export class Store {
       const writer = new ConfigWriter(trx);
       const result = await fn(writer);
       if (writer.changes.length === 0) return { result, head: null };
+      await writer.checkReferences();
       const bumped = await sql<{ epoch: string; version: string | number }>`update config_state set version = version + 1 where id = 1 returning epoch, version`.execute(trx);
       const headRow = bumped.rows[0];
       if (!headRow) throw new StoreError('config_state has no row; the database was not migrated');
@@ -475,39 +282,16 @@ export class Store {
     return { result: outcome.result, version: head.version, epoch: head.epoch, isChanged: false };
   }
 
-  /** A service by id or name, or `null`. */
-  async findService(key: EntityKey): Promise<Service | null> {
-    const { column, value } = entityKeyFilter(key);
-    const row = await this.db.selectFrom('services').selectAll().where(column, '=', value).executeTakeFirst();
-    return row ? rowToService(row) : null;
+  /** An entity by id or unique field, or `null`. */
+  find<K extends EntityKind>(kind: K, key: EntityKey): Promise<EntityOf<K> | null> {
+    this.#assertOpen();
+    return this.#reader.find(kind, key);
   }
 
-  /** A route by id or name, or `null`. */
-  async findRoute(key: EntityKey): Promise<Route | null> {
-    const { column, value } = entityKeyFilter(key);
-    const row = await this.db.selectFrom('routes').selectAll().where(column, '=', value).executeTakeFirst();
-    return row ? rowToRoute(row) : null;
-  }
-
-  /** A page of services in id order. */
-  async pageServices(query: PageQuery): Promise<Page<Service>> {
-    let q = this.db.selectFrom('services').selectAll().orderBy('id').limit(query.size + 1);
-    if (query.afterId) q = q.where('id', '>', query.afterId);
-    const tags = tagCondition(query.tags);
-    if (tags) q = q.where(tags);
-    const rows = await q.execute();
-    return { data: rows.slice(0, query.size).map(rowToService), hasMore: rows.length > query.size };
-  }
-
-  /** A page of routes in id order, optionally only those of one service. */
-  async pageRoutes(query: PageQuery & { serviceId?: string }): Promise<Page<Route>> {
-    let q = this.db.selectFrom('routes').selectAll().orderBy('id').limit(query.size + 1);
-    if (query.afterId) q = q.where('id', '>', query.afterId);
-    if (query.serviceId) q = q.where('service_id', '=', query.serviceId);
-    const tags = tagCondition(query.tags);
-    if (tags) q = q.where(tags);
-    const rows = await q.execute();
-    return { data: rows.slice(0, query.size).map(rowToRoute), hasMore: rows.length > query.size };
+  /** A page of entities in id order. */
+  page<K extends EntityKind>(kind: K, query: PageQuery): Promise<Page<EntityOf<K>>> {
+    this.#assertOpen();
+    return this.#reader.page(kind, query);
   }
 
   /** Stops listening, then closes the pool or the embedded database. Idempotent. */

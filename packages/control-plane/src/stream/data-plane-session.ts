@@ -1,4 +1,5 @@
 import {
+  entityTypeName,
   CloseCode,
   PROTOCOL_VERSION,
   ProtocolError,
@@ -395,7 +396,7 @@ export class DataPlaneSession {
       const code = ackErrorName(error);
       const details = (ack.resourceErrors ?? [])
         .slice(0, 5)
-        .map((e) => `${e.key?.type === pb.EntityType.ENTITY_TYPE_ROUTE ? 'route' : 'service'} ${e.key?.id}: ${e.message}`);
+        .map((e) => `${entityTypeName(e.key?.type ?? 0)} ${e.key?.id}: ${e.message}`);
       const message = [ack.message ?? '', ...details].filter(Boolean).join('; ');
       this.log.warn({ code, message, version: push.toVersion, kind: push.kind }, 'data plane rejected a push');
       if ((error === pb.Ack.Error.ERROR_BASE_MISMATCH || error === pb.Ack.Error.ERROR_HASH_MISMATCH) && push.kind === 'delta') {

@@ -40,6 +40,7 @@ export {
   isEntityKind,
   ENTITY_TYPE_BY_KIND,
   kindOfEntityType,
+  entityTypeName,
   encodeEntity,
   decodeEntity,
   referrersOf,

@@ -63,6 +63,12 @@ export function kindOfEntityType(type: number): EntityKind | undefined {
   return KIND_BY_TYPE.get(type);
 }
 
+/** A wire type as people read it in logs: the kind's singular (`route`), or `type 7` for one this build does not know. */
+export function entityTypeName(type: number): string {
+  const kind = KIND_BY_TYPE.get(type);
+  return kind === undefined ? `type ${type}` : ENTITIES[kind].singular;
+}
+
 /** Encodes an entity of the given kind. */
 export function encodeEntity<K extends EntityKind>(kind: K, entity: EntityTypes[K]): Uint8Array {
   return entityDefinition(kind).encode(entity);

@@ -1,0 +1,291 @@
+/**
+ * Entities in their tables, for every kind of the registry: one generic repository instead of one
+ * set of methods per kind. Reads run on the pool ({@link EntityReader}); writes run inside a store
+ * transaction ({@link ConfigWriter}) and record each change for the change log.
+ *
+ * Deletes follow the schema's `on_delete`: referrers whose foreign field cascades are deleted first
+ * (each recorded, so the data planes see every removal), referrers that restrict refuse the delete
+ * with Kong's `@referenced_by` error. Before the transaction commits, {@link ConfigWriter.checkReferences}
+ * runs the protocol's consistency check (the one the data plane runs on every push) over the
+ * write's changes; the tables' foreign keys stay as the backstop for concurrent writers.
+ */
+import {
+  type AnyEntity,
+  ENTITIES,
+  type EntityKind,
+  type EntityOf,
+  checkConsistency,
+  entityKey,
+  isEntityKind,
+  referencesOf,
+  referrersOf,
+} from '@sluice/protocol';
+import { type Kysely, type Transaction, sql } from 'kysely';
+import { ENTITY_TABLES } from '../entities/kinds.js';
+import { KongDaoError } from '../errors.js';
+import type { Database } from './database.js';
+
+/** How to find an entity: by primary key, or by the value of one of its unique fields. */
+export type EntityKey = { id: string } | { field: string; value: string };
+
+/** A tag filter: every tag (`and`, `?tags=a,b`) or any tag (`or`, `?tags=a/b`). */
+export interface TagFilter {
+  mode: 'and' | 'or';
+  tags: string[];
+}
+
+/** A page request: at most `size` rows with an id greater than `afterId`, in id order. */
+export interface PageQuery {
+  size: number;
+  afterId?: string | null;
+  tags?: TagFilter | null;
+  /** Only entities whose field has this value: a foreign field (`service` = its id) or a plain one (`custom_id`). */
+  where?: { field: string; value: string } | null;
+}
+
+/** A page of entities; `hasMore` is true when rows follow the last one. */
+export interface Page<T> {
+  data: T[];
+  hasMore: boolean;
+}
+
+/** One change of a write: an entity written (the full entity after the write) or deleted. */
+export interface EntityChange {
+  entityType: EntityKind;
+  entityId: string;
+  op: 'upsert' | 'delete';
+  entity: AnyEntity | null;
+}
+
+// Tables are chosen by kind at run time, so queries here are typed by hand (rows in, entities out).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyDb = Kysely<any>;
+
+interface PgLikeError {
+  code?: string;
+  constraint?: string;
+}
+
+function pgError(err: unknown): PgLikeError {
+  return typeof err === 'object' && err !== null ? (err as PgLikeError) : {};
+}
+
+/** A kind's table name, as a plain string: queries here are not typed per table. */
+function tableOf(kind: EntityKind): string {
+  return ENTITY_TABLES[kind].table;
+}
+
+function keyFilter(kind: EntityKind, key: EntityKey): { column: string; value: string } {
+  if ('id' in key) return { column: 'id', value: key.id.toLowerCase() };
+  return { column: ENTITY_TABLES[kind].columnOf(key.field), value: key.value };
+}
+
+function toEntity<K extends EntityKind>(kind: K, row: Record<string, unknown>): EntityOf<K> {
+  return ENTITY_TABLES[kind].fromRow(row) as unknown as EntityOf<K>;
+}
+
+function tagCondition(filter: TagFilter | null | undefined) {
+  if (!filter || filter.tags.length === 0) return null;
+  const tags = sql.val(filter.tags);
+  return filter.mode === 'and' ? sql<boolean>`tags @> ${tags}::text[]` : sql<boolean>`tags && ${tags}::text[]`;
+}
+
+/** Reads of entities outside a write (on the pool). */
+export class EntityReader {
+  readonly #db: AnyDb;
+
+  constructor(db: Kysely<Database>) {
+    this.#db = db as unknown as AnyDb;
+  }
+
+  /** An entity by id or unique field, or `null`. */
+  async find<K extends EntityKind>(kind: K, key: EntityKey): Promise<EntityOf<K> | null> {
+    const { column, value } = keyFilter(kind, key);
+    const row = await this.#db.selectFrom(tableOf(kind)).selectAll().where(column, '=', value).executeTakeFirst();
+    return row ? toEntity(kind, row) : null;
+  }
+
+  /** A page of entities in id order. */
+  async page<K extends EntityKind>(kind: K, query: PageQuery): Promise<Page<EntityOf<K>>> {
+    let q = this.#db.selectFrom(tableOf(kind)).selectAll().orderBy('id').limit(query.size + 1);
+    if (query.afterId) q = q.where('id', '>', query.afterId);
+    if (query.where) q = q.where(ENTITY_TABLES[kind].columnOf(query.where.field), '=', query.where.value);
+    const tags = tagCondition(query.tags);
+    if (tags) q = q.where(tags);
+    const rows = await q.execute();
+    return { data: rows.slice(0, query.size).map((r: Record<string, unknown>) => toEntity(kind, r)), hasMore: rows.length > query.size };
+  }
+
+  /** Every entity of a kind in id order (a snapshot load, inside the caller's transaction). */
+  static async all<K extends EntityKind>(db: Kysely<Database> | Transaction<Database>, kind: K): Promise<EntityOf<K>[]> {
+    const rows = await (db as unknown as AnyDb).selectFrom(tableOf(kind)).selectAll().orderBy('id').execute();
+    return rows.map((r: Record<string, unknown>) => toEntity(kind, r));
+  }
+}
+
+/**
+ * The entity operations available inside one write transaction. Each records its change for the
+ * change log; constraint failures surface as Kong DAO errors.
+ */
+export class ConfigWriter {
+  readonly trx: Transaction<Database>;
+  readonly changes: EntityChange[] = [];
+  readonly #db: AnyDb;
+
+  constructor(trx: Transaction<Database>) {
+    this.trx = trx;
+    this.#db = trx as unknown as AnyDb;
+  }
+
+  #record<K extends EntityKind>(kind: K, row: Record<string, unknown>): EntityOf<K> {
+    const entity = toEntity(kind, row);
+    this.changes.push({ entityType: kind, entityId: entity.id, op: 'upsert', entity });
+    return entity;
+  }
+
+  /** Finds an entity inside the transaction, locking its row (`for update`). */
+  async lock<K extends EntityKind>(kind: K, key: EntityKey): Promise<EntityOf<K> | null> {
+    const { column, value } = keyFilter(kind, key);
+    const row = await this.#db.selectFrom(tableOf(kind)).selectAll().where(column, '=', value).forUpdate().executeTakeFirst();
+    return row ? toEntity(kind, row) : null;
+  }
+
+  /** Inserts a new entity; an existing id is a primary-key violation. */
+  async insert<K extends EntityKind>(kind: K, entity: EntityOf<K>): Promise<EntityOf<K>> {
+    const row = await mapConstraintErrors(kind, entity, () =>
+      this.#db.insertInto(tableOf(kind)).values(ENTITY_TABLES[kind].toRow(entity)).returningAll().executeTakeFirstOrThrow(),
+    );
+    return this.#record(kind, row);
+  }
+
+  /** Inserts or fully replaces an entity by id (PUT). */
+  async upsert<K extends EntityKind>(kind: K, entity: EntityOf<K>): Promise<EntityOf<K>> {
+    const values = ENTITY_TABLES[kind].toRow(entity);
+    const { id: _id, ...rest } = values;
+    const row = await mapConstraintErrors(kind, entity, () =>
+      this.#db
+        .insertInto(tableOf(kind))
+        .values(values)
+        .onConflict((oc) => oc.column('id').doUpdateSet(rest))
+        .returningAll()
+        .executeTakeFirstOrThrow(),
+    );
+    return this.#record(kind, row);
+  }
+
+  /** Overwrites an existing entity (PATCH after merge); `null` when it no longer exists. */
+  async update<K extends EntityKind>(kind: K, entity: EntityOf<K>): Promise<EntityOf<K> | null> {
+    const { id, created_at: _created, ...rest } = ENTITY_TABLES[kind].toRow(entity);
+    const row = await mapConstraintErrors(kind, entity, () =>
+      this.#db.updateTable(tableOf(kind)).set(rest).where('id', '=', id).returningAll().executeTakeFirst(),
+    );
+    return row ? this.#record(kind, row as Record<string, unknown>) : null;
+  }
+
+  /**
+   * Deletes an entity and, first, the referrers whose foreign field cascades; false when it did not
+   * exist. A referrer whose field restricts refuses the delete (Kong code 4, `@referenced_by`).
+   */
+  async delete(kind: EntityKind, id: string): Promise<boolean> {
+    const lowered = id.toLowerCase();
+    const found = await this.#db.selectFrom(tableOf(kind)).select('id').where('id', '=', lowered).forUpdate().executeTakeFirst();
+    if (!found) return false;
+    for (const referrer of referrersOf(kind)) {
+      const column = ENTITY_TABLES[referrer.kind].columnOf(referrer.field);
+      if (referrer.onDelete === 'cascade') {
+        const children = await this.#db.selectFrom(tableOf(referrer.kind)).select('id').where(column, '=', lowered).execute();
+        for (const child of children) await this.delete(referrer.kind, child.id as string);
+      } else {
+        const child = await this.#db.selectFrom(tableOf(referrer.kind)).select('id').where(column, '=', lowered).limit(1).executeTakeFirst();
+        if (child) throw KongDaoError.foreignKeyRestricted(kind, referrer.kind);
+      }
+    }
+    const row = await mapConstraintErrors(kind, null, () => this.#db.deleteFrom(tableOf(kind)).where('id', '=', lowered).returning('id').executeTakeFirst());
+    if (!row) return false;
+    this.changes.push({ entityType: kind, entityId: row.id as string, op: 'delete', entity: null });
+    return true;
+  }
+
+  /**
+   * The consistency check over this write's changes (the last change of each entity counts),
+   * against the tables as the transaction sees them; throws Kong's code 4 for the first offender.
+   */
+  async checkReferences(): Promise<void> {
+    const last = new Map<string, EntityChange>();
+    for (const c of this.changes) last.set(entityKey(c.entityType, c.entityId), c);
+    const upserts: { kind: EntityKind; entity: AnyEntity }[] = [];
+    const removals: { kind: EntityKind; id: string }[] = [];
+    const wanted = new Map<EntityKind, Set<string>>();
+    for (const c of last.values()) {
+      if (c.op === 'delete') {
+        removals.push({ kind: c.entityType, id: c.entityId });
+        continue;
+      }
+      upserts.push({ kind: c.entityType, entity: c.entity! });
+      for (const ref of referencesOf(c.entityType, c.entity!)) {
+        if (!isEntityKind(ref.reference)) continue;
+        const ids = wanted.get(ref.reference) ?? new Set<string>();
+        ids.add(ref.id);
+        wanted.set(ref.reference, ids);
+      }
+    }
+    const existing = new Set<string>();
+    for (const [kind, ids] of wanted) {
+      const rows = await this.#db.selectFrom(tableOf(kind)).select('id').where('id', 'in', [...ids]).execute();
+      for (const r of rows) existing.add(entityKey(kind, r.id as string));
+    }
+    const referrers = new Map<string, { kind: EntityKind; id: string }[]>();
+    for (const { kind, id } of removals) {
+      for (const referrer of referrersOf(kind)) {
+        const column = ENTITY_TABLES[referrer.kind].columnOf(referrer.field);
+        const rows = await this.#db.selectFrom(tableOf(referrer.kind)).select('id').where(column, '=', id).limit(1).execute();
+        if (rows.length > 0) referrers.set(entityKey(kind, id), [...(referrers.get(entityKey(kind, id)) ?? []), ...rows.map((r: { id: string }) => ({ kind: referrer.kind, id: r.id }))]);
+      }
+    }
+    const [error] = checkConsistency(
+      { upserts, removals },
+      {
+        has: (kind, id) => existing.has(entityKey(kind, id)),
+        referrerCount: (kind, id) => referrers.get(entityKey(kind, id))?.length ?? 0,
+        referrers: (kind, id) => referrers.get(entityKey(kind, id)) ?? [],
+      },
+      1,
+    );
+    if (error === undefined) return;
+    if (error.type === 'dangling') throw KongDaoError.foreignKeyInvalidReference(error.field, { id: error.referencedId }, error.reference);
+    throw KongDaoError.foreignKeyRestricted(error.removedKind, error.kind);
+  }
+}
+
+/**
+ * Turns Postgres constraint failures into Kong's DAO errors, by constraint name (Postgres names
+ * them `<table>_pkey`, `<table>_<column>_key`, `<table>_<column>_fkey`).
+ */
+async function mapConstraintErrors<T>(kind: EntityKind, entity: AnyEntity | null, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const { code, constraint } = pgError(err);
+    const table = ENTITY_TABLES[kind];
+    const fields = entity as unknown as Record<string, unknown> | null;
+    if (code === '23505' && fields && constraint) {
+      if (constraint === `${table.table}_pkey`) throw KongDaoError.primaryKeyViolation(fields.id as string, err);
+      for (const field of ENTITIES[kind].uniqueFields) {
+        if (constraint === `${table.table}_${table.columnOf(field)}_key`) throw KongDaoError.uniqueViolation({ [field]: fields[field] }, err);
+      }
+    }
+    if (code === '23503' && constraint) {
+      for (const f of ENTITIES[kind].foreignFields) {
+        const ref = fields?.[f.field] as { id: string } | null | undefined;
+        if (ref && constraint === `${table.table}_${table.columnOf(f.field)}_fkey`) {
+          throw KongDaoError.foreignKeyInvalidReference(f.field, { id: ref.id }, f.reference, err);
+        }
+      }
+      for (const referrer of referrersOf(kind)) {
+        const referrerTable = ENTITY_TABLES[referrer.kind];
+        if (constraint === `${referrerTable.table}_${referrerTable.columnOf(referrer.field)}_fkey`) throw KongDaoError.foreignKeyRestricted(kind, referrer.kind, err);
+      }
+    }
+    throw err;
+  }
+}
