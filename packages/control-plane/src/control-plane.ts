@@ -1,6 +1,6 @@
 /**
  * The control-plane process as a library: opens the store (running migrations), then serves the
- * Admin API. Composable: more servers (the cluster stream) and Admin API plugins are added through
+ * Admin API. Composable: more servers (the cluster stream) and Admin API extensions are added through
  * the options, and `start()` returns every listening address.
  */
 import { readFileSync } from 'node:fs';
@@ -41,7 +41,7 @@ export interface ControlPlaneOptions {
   dataDir?: string;
   adminLimits?: Partial<AdminApiLimits>;
   /** Extra Admin API endpoints (e.g. `/clustering/*`), given the started store. */
-  adminPlugins?: (store: Store) => FastifyPluginAsync[];
+  adminExtensions?: (store: Store) => FastifyPluginAsync[];
   /** A store to use instead of opening one (the control plane then does not close it). */
   store?: Store;
   /** Cluster stream address (default 0.0.0.0:8005; port 0 picks a free port); `null` runs no stream server. */
@@ -145,7 +145,7 @@ export class ControlPlane {
         store,
         logger,
         limits: this.#options.adminLimits,
-        plugins: [clusteringApi({ mirror, registry, stream: stream ?? undefined }), ...(this.#options.adminPlugins?.(store) ?? [])],
+        extensions: [clusteringApi({ mirror, registry, stream: stream ?? undefined }), ...(this.#options.adminExtensions?.(store) ?? [])],
         nodeInfo: {
           version: packageVersion(),
           configuration: {

@@ -39,10 +39,12 @@ export interface AdminApiOptions {
   logger: Logger;
   limits?: Partial<AdminApiLimits>;
   /**
-   * More endpoints, registered inside the app after the built-in ones (e.g. `/clustering/*`).
-   * They get the same error handling, 404/405 behaviour and body parsers; use `registerEndpoint`.
+   * Admin API extensions: more endpoints, registered inside the app after the built-in ones (e.g.
+   * `/clustering/*`). Fastify calls these "plugins"; Sluice says extensions, since plugins are the
+   * gateway's (Kong's) plugins. They get the same error handling, 404/405 behaviour and body
+   * parsers; use `registerEndpoint`.
    */
-  plugins?: FastifyPluginAsync[];
+  extensions?: FastifyPluginAsync[];
   /** What `GET /` reports about this node. */
   nodeInfo?: Partial<NodeInfo>;
   /** Time and id sources (tests). */
@@ -106,6 +108,6 @@ export function buildAdminApi(options: AdminApiOptions): FastifyInstance {
 
   registerNodeEndpoints(app, options.store, { version, ...options.nodeInfo });
   registerCrudEndpoints(app, options.store, ops);
-  for (const plugin of options.plugins ?? []) void app.register(plugin);
+  for (const extension of options.extensions ?? []) void app.register(extension);
   return app;
 }
