@@ -25,7 +25,7 @@ function contentOf(config: RuntimeConfig) {
     resources: [...config.resources.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([k, r]) => [k, r.version, Buffer.from(r.payload).toString('hex')]),
     services: [...config.services.keys()].sort(),
     routes: [...config.routes.keys()].sort(),
-    routeCounts: [...config.routeCountByService.entries()].sort(),
+    referenceCounts: [...config.resources.values()].map((r) => [`${r.kind}/${r.id}`, config.references.count(r.kind, r.id)] as const).filter(([, n]) => n > 0).sort(),
     routerSize: config.router.size,
   };
 }
@@ -112,7 +112,7 @@ describe('applySnapshot', () => {
     expect(config.hashHex).toBe(hashHex(model.hashAt()));
     expect(config.services.size).toBe(1);
     expect(config.routes.size).toBe(3);
-    expect(config.routeCountByService.get(s.id)).toBe(2);
+    expect(config.references.count('services', s.id)).toBe(2);
     expect(config.router.size).toBeGreaterThan(0);
     expect(Object.isFrozen(config)).toBe(true);
   });
