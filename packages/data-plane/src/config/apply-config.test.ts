@@ -344,6 +344,7 @@ describe('entity kinds beyond services and routes', () => {
     model.commit({ upsert: [s, makeRoute('r', s.id), alice, bob] });
     const base = snapshotOf(model);
     expect(base.hashHex).toBe(hashHex(model.hashAt()));
+    expect(Object.isFrozen(base.entities)).toBe(true);
     expect([...base.entities.consumers.values()].sort((x, y) => String(x.username).localeCompare(String(y.username)))).toEqual([alice, bob]);
     expect(base.resources.get(`consumers/${alice.id}`)).toMatchObject({ type: ENTITY_TYPE_BY_KIND.consumers, kind: 'consumers', version: 1 });
 

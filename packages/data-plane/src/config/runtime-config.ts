@@ -113,7 +113,7 @@ export class RuntimeConfig implements ProxyConfig {
     this.hashBytes = hash.bytes();
     this.hashHex = hash.hex();
     this.resources = parts.resources;
-    this.entities = parts.entities;
+    this.entities = Object.freeze(parts.entities); // built for this config (or already frozen by the one it comes from)
     this.references = parts.references;
     this.source = parts.source;
     this.appliedAtMs = parts.appliedAtMs;
