@@ -10,7 +10,7 @@ import { ConfigCache } from '../src/config/config-cache.js';
 import type { RuntimeConfig } from '../src/config/runtime-config.js';
 import { ConfigRejectedError } from '../src/errors.js';
 import { SyncClient, type SyncClientOptions } from '../src/sync/sync-client.js';
-import { ConfigModel, makeRoute, makeService, uuidFor } from './helpers/config-model.js';
+import { ConfigModel, makeConsumer, makeRoute, makeService, uuidFor } from './helpers/config-model.js';
 import { FakeControlPlane, waitFor } from './helpers/fake-control-plane.js';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -126,6 +126,26 @@ describe('SyncClient against a control plane on a real socket', () => {
     await waitFor(() => cp.received.hellos.length === 2 && dp.client.state === 'connected', 'reconnected');
     expect(cp.received.hellos[1].applied?.version).toBe(7);
     expect(dp.client.reconnects).toBe(1);
+  });
+
+  it('streams consumers like every kind: a snapshot and a delta carrying them are applied and ACKed with the control plane’s hash', async () => {
+    const model = seeded(2);
+    const alice = makeConsumer('alice');
+    const bob = makeConsumer('bob', { custom_id: 'ext-bob' });
+    model.commit({ upsert: [alice, bob] });
+    const cp = await controlPlane(model);
+    const dp = startClient(cp);
+    await waitFor(() => dp.config?.version === 3, 'snapshot with consumers applied');
+    expect(dp.config!.entities.consumers.size).toBe(2);
+    const router = dp.config!.router;
+
+    cp.model.commit({ upsert: [{ ...alice, username: 'alice2', updated_at: alice.updated_at + 1 }, makeConsumer('carol')], remove: [{ kind: 'consumers', id: bob.id }] });
+    cp.sendDelta(cp.socket, 3);
+    const ack = await waitFor(() => cp.received.acks.find((a) => a.applied?.version === 4), 'ACK of the consumers delta');
+    expect(ack.error ?? 0).toBe(pb.Ack.Error.ERROR_NONE);
+    expect(hashHex(ack.applied?.hash)).toBe(hashHex(cp.model.hashAt()));
+    expect([...dp.config!.entities.consumers.values()].map((c) => c.username).sort()).toEqual(['alice2', 'carol']);
+    expect(dp.config!.router).toBe(router);
   });
 
   it('keeps the last good config and a byte-identical cache on every NACK', async () => {

@@ -1,9 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { ENTITY_TYPE_BY_KIND, encodeRoute, encodeService, hashHex, pb, type ResourceMessage, type Route, type Service } from '@sluice/protocol';
-import { ConfigModel, makeRoute, makeService, uuidFor } from '../../test/helpers/config-model.js';
+import {
+  encodeConsumer,
+  ENTITY_KINDS,
+  ENTITY_TYPE_BY_KIND,
+  encodeRoute,
+  encodeService,
+  hashHex,
+  pb,
+  ReferenceIndex,
+  type AnyEntity,
+  type Consumer,
+  type EntityKind,
+  type ResourceMessage,
+  type Route,
+  type Service,
+} from '@sluice/protocol';
+import { ConfigModel, makeConsumer, makeRoute, makeService, uuidFor } from '../../test/helpers/config-model.js';
 import { AckError, ResourceErrorCode } from '../errors.js';
 import { applyDelta } from './apply-delta.js';
 import { applySnapshot } from './apply-snapshot.js';
+import { ImmutableMap } from './immutable-map.js';
 import type { RuntimeConfig } from './runtime-config.js';
 
 function snapshotOf(model: ConfigModel, v = model.version): RuntimeConfig {
@@ -25,7 +41,8 @@ function contentOf(config: RuntimeConfig) {
     resources: [...config.resources.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([k, r]) => [k, r.version, Buffer.from(r.payload).toString('hex')]),
     services: [...config.services.keys()].sort(),
     routes: [...config.routes.keys()].sort(),
-    routeCounts: [...config.routeCountByService.entries()].sort(),
+    consumers: [...config.entities.consumers.keys()].sort(),
+    referenceCounts: [...config.resources.values()].map((r) => [`${r.kind}/${r.id}`, config.references.count(r.kind, r.id)] as const).filter(([, n]) => n > 0).sort(),
     routerSize: config.router.size,
   };
 }
@@ -42,16 +59,22 @@ function prng(seed: number) {
   };
 }
 
-/** Drives a model through random valid changes: creates, updates and deletes of services and routes. */
-function randomHistory(seed: number, steps: number): ConfigModel {
+/**
+ * Drives a model through random valid changes: creates, updates and deletes of services and routes
+ * and, with `withConsumers`, of consumers too (drawn from a second generator, so the services and
+ * routes of a seed are the same either way).
+ */
+function randomHistory(seed: number, steps: number, withConsumers = false): ConfigModel {
   const rnd = prng(seed);
+  const consumerRnd = prng(seed ^ 0x9e3779b9);
   const model = new ConfigModel(`epoch-${seed}`);
   const services = new Map<string, Service>();
   const routes = new Map<string, Route>();
+  const consumers = new Map<string, Consumer>();
   let n = 0;
   for (let step = 0; step < steps; step++) {
-    const upsert: (Service | Route)[] = [];
-    const remove: { kind: 'services' | 'routes'; id: string }[] = [];
+    const upsert: AnyEntity[] = [];
+    const remove: { kind: EntityKind; id: string }[] = [];
     const ops = 1 + Math.floor(rnd() * 4);
     const touched = new Set<string>();
     for (let o = 0; o < ops; o++) {
@@ -97,6 +120,27 @@ function randomHistory(seed: number, steps: number): ConfigModel {
         touched.add(rt.id);
       }
     }
+    for (let o = withConsumers ? Math.floor(consumerRnd() * 3) : 0; o > 0; o--) {
+      const r = consumerRnd();
+      const picked = consumers.size === 0 ? undefined : [...consumers.values()][Math.floor(consumerRnd() * consumers.size)];
+      if (r < 0.5 || picked === undefined) {
+        const c = makeConsumer(`user${n++}`, consumerRnd() < 0.5 ? { custom_id: `ext-${n}` } : {});
+        consumers.set(c.id, c);
+        upsert.push(c);
+        touched.add(c.id);
+      } else if (touched.has(picked.id)) {
+        continue;
+      } else if (r < 0.75) {
+        const updated = { ...picked, tags: [`t${n++}`], updated_at: picked.updated_at + 1 };
+        consumers.set(picked.id, updated);
+        upsert.push(updated);
+        touched.add(picked.id);
+      } else {
+        consumers.delete(picked.id);
+        remove.push({ kind: 'consumers', id: picked.id });
+        touched.add(picked.id);
+      }
+    }
     model.commit({ upsert, remove });
   }
   return model;
@@ -112,7 +156,7 @@ describe('applySnapshot', () => {
     expect(config.hashHex).toBe(hashHex(model.hashAt()));
     expect(config.services.size).toBe(1);
     expect(config.routes.size).toBe(3);
-    expect(config.routeCountByService.get(s.id)).toBe(2);
+    expect(config.references.count('services', s.id)).toBe(2);
     expect(config.router.size).toBeGreaterThan(0);
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -279,5 +323,125 @@ describe('applyDelta', () => {
     expect(result.config.services).toBe(current.services);
     expect(result.config.router).toBe(current.router);
     expect(result.config.resources.get(`services/${s.id}`)?.version).toBe(2);
+  });
+});
+
+/** The reference index of a config rebuilt from scratch from its entities. */
+function rebuiltIndex(config: RuntimeConfig): ReferenceIndex {
+  const all: { kind: EntityKind; entity: AnyEntity }[] = [];
+  for (const kind of ENTITY_KINDS) for (const entity of config.entities[kind].values()) all.push({ kind, entity });
+  return new ReferenceIndex(ImmutableMap.empty<number>()).withChanges([], all);
+}
+
+describe('entity kinds beyond services and routes', () => {
+  const consumerResource = (c: Consumer, version: number): ResourceMessage => ({ type: ENTITY_TYPE_BY_KIND.consumers, id: c.id, version, payload: encodeConsumer(c) });
+
+  it('applies consumers from a snapshot and a delta (upsert, update, remove) with the control plane’s hash', () => {
+    const model = new ConfigModel();
+    const s = makeService('a');
+    const alice = makeConsumer('alice');
+    const bob = makeConsumer('bob', { custom_id: 'ext-bob' });
+    model.commit({ upsert: [s, makeRoute('r', s.id), alice, bob] });
+    const base = snapshotOf(model);
+    expect(base.hashHex).toBe(hashHex(model.hashAt()));
+    expect(Object.isFrozen(base.entities)).toBe(true);
+    expect([...base.entities.consumers.values()].sort((x, y) => String(x.username).localeCompare(String(y.username)))).toEqual([alice, bob]);
+    expect(base.resources.get(`consumers/${alice.id}`)).toMatchObject({ type: ENTITY_TYPE_BY_KIND.consumers, kind: 'consumers', version: 1 });
+
+    const carol = makeConsumer(null, { custom_id: 'ext-carol', tags: ['new'] });
+    const renamed = { ...alice, username: 'alice2', updated_at: alice.updated_at + 1 };
+    model.commit({ upsert: [carol, renamed], remove: [{ kind: 'consumers', id: bob.id }] });
+    const result = deltaOf(model, base);
+    if (!result.ok) throw result.error;
+    const next = result.config;
+    expect(next.hashHex).toBe(hashHex(model.hashAt()));
+    expect(next.entities.consumers.get(alice.id)).toEqual(renamed);
+    expect(next.entities.consumers.get(carol.id)).toEqual(carol);
+    expect(next.entities.consumers.has(bob.id)).toBe(false);
+    expect(next.resources.has(`consumers/${bob.id}`)).toBe(false);
+    expect(contentOf(next)).toEqual(contentOf(snapshotOf(model)));
+  });
+
+  it('refuses an invalid consumer in a delta with Kong’s message, and keeps the serving config', () => {
+    const model = new ConfigModel();
+    model.commit({ upsert: [makeConsumer('alice')] });
+    const current = snapshotOf(model);
+    const before = contentOf(current);
+    const nameless: Consumer = { ...makeConsumer('x'), username: null };
+    const result = applyDelta(current, { epoch: model.epoch, fromVersion: 1, toVersion: 2, targetHash: model.hashAt(), batch: { upserts: [consumerResource(nameless, 2)] } });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.error.ackError).toBe(AckError.ERROR_INVALID);
+    expect(result.error.resourceErrors).toEqual([
+      {
+        type: ENTITY_TYPE_BY_KIND.consumers,
+        kind: 'consumers',
+        id: nameless.id,
+        code: ResourceErrorCode.INVALID,
+        message: "schema violation (at least one of these fields must be non-empty: 'custom_id', 'username')",
+      },
+    ]);
+    expect(contentOf(current)).toEqual(before);
+  });
+
+  it('a delta touching only consumers leaves the router, and the maps of the other kinds, the same objects', () => {
+    const model = new ConfigModel();
+    const s = makeService('a');
+    model.commit({ upsert: [s, makeRoute('r', s.id), makeConsumer('alice')] });
+    const base = snapshotOf(model);
+    model.commit({ upsert: [makeConsumer('bob')], remove: [{ kind: 'consumers', id: makeConsumer('alice').id }] });
+    const result = deltaOf(model, base);
+    if (!result.ok) throw result.error;
+    expect(result.config.router).toBe(base.router);
+    expect(result.config.services).toBe(base.services);
+    expect(result.config.routes).toBe(base.routes);
+    expect(result.config.entities.consumers).not.toBe(base.entities.consumers);
+    // The control: a delta touching a route does build a new router.
+    model.commit({ upsert: [makeRoute('r2', s.id)] });
+    const routed = deltaOf(model, result.config);
+    if (!routed.ok) throw routed.error;
+    expect(routed.config.router).not.toBe(base.router);
+    expect(routed.config.router.size).toBe(2);
+  });
+
+  it('keeps the reference index equal to one rebuilt from scratch over random delta sequences (seeded)', () => {
+    for (const seed of [11, 12, 13, 14, 15, 16]) {
+      const model = randomHistory(seed, 30, true);
+      // Every kind/id the history ever held: an index entry left behind would show on one of them.
+      const everKeys = new Set<string>();
+      for (const version of model.history.values()) for (const key of version.keys()) everKeys.add(key);
+      const expectSameCounts = (config: RuntimeConfig, label: string) => {
+        const rebuilt = rebuiltIndex(config);
+        for (const key of everKeys) {
+          const [kind, id] = key.split('/');
+          expect(config.references.count(kind, id), `${label}: ${key}`).toBe(rebuilt.count(kind, id));
+        }
+      };
+      const rnd = prng(seed);
+      let config = snapshotOf(model, 1);
+      expectSameCounts(config, `seed ${seed} v1`);
+      while (config.version < model.version) {
+        const to = Math.min(model.version, config.version + 1 + Math.floor(rnd() * 3));
+        const result = deltaOf(model, config, to);
+        if (!result.ok) throw result.error;
+        config = result.config;
+        expectSameCounts(config, `seed ${seed} v${to}`);
+        expect(contentOf(config)).toEqual(contentOf(snapshotOf(model, to)));
+      }
+      expect(config.entities.consumers.size + config.services.size).toBeGreaterThan(0);
+    }
+  });
+
+  it('refuses a service whose client_certificate names a certificate: a dangling reference, as the control plane refuses it', () => {
+    const model = new ConfigModel();
+    const s = makeService('tls', { protocol: 'https', client_certificate: { id: uuidFor('certificate') } });
+    model.commit({ upsert: [s] });
+    const result = applySnapshot(model.snapshot(), { epoch: model.epoch, version: 1, hash: model.hashAt() });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.error.ackError).toBe(AckError.ERROR_DANGLING_REF);
+    expect(result.error.resourceErrors).toEqual([
+      { type: ENTITY_TYPE_BY_KIND.services, kind: 'services', id: s.id, code: ResourceErrorCode.DANGLING_REF, message: `certificate ${uuidFor('certificate')} does not exist` },
+    ]);
   });
 });

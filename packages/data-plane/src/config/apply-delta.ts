@@ -1,10 +1,11 @@
-import { addDigest, ConfigHash, ENTITY_TYPE_BY_KIND, subtractDigest, hashEquals, resourceDigest, hashHex, kindOfEntityType, type ResourceBatchMessage, type Route, type Service } from '@sluice/protocol';
+import { addDigest, ConfigHash, subtractDigest, hashEquals, resourceDigest, hashHex, kindOfEntityType, type AnyEntity, type EntityKind, type ResourceBatchMessage } from '@sluice/protocol';
 import { AckError, ResourceErrorCode } from '../errors.js';
-import type { Router } from '../router/router.js';
 import { runSteps, type Steps } from '../steps.js';
-import { ackErrorFor, reject, routerFailure, type ApplyOptions, type ApplyResult } from './apply-snapshot.js';
-import { checkResource, ResourceErrorList, type CheckedEntity } from './entity-checks.js';
-import { ConfigSource, resourceKey, RuntimeConfig, type ConfigResource } from './runtime-config.js';
+import { ackErrorFor, projectionRefusal, reject, type ApplyOptions, type ApplyResult } from './apply-snapshot.js';
+import { checkReferences, checkResource, referenceView, ResourceErrorList, type CheckedEntity } from './entity-checks.js';
+import type { ImmutableMap } from './immutable-map.js';
+import { changeProjections, projectionValuesOf, type EntityChanges } from './projections.js';
+import { ConfigSource, resourceKey, RuntimeConfig, type ConfigResource, type EntityMaps } from './runtime-config.js';
 
 /** A delta as the data plane applies it: its base, its target, and the decoded batch of changes. */
 export interface DeltaInput {
@@ -18,23 +19,26 @@ export interface DeltaInput {
 /**
  * Applies a delta to the serving config, all-or-nothing, in work proportional to the delta: only
  * the changed resources are decoded, validated and hashed (an upsert whose bytes equal the current
- * payload is not decoded again), the hash is updated per change on a clone, references are checked
- * through per-service route counts, and the router is advanced with `Router.withChanges`. The maps
- * are persistent (`ImmutableMap`: O(log n) per change, structure shared with the current config) and
- * the hash sum is updated by subtracting the old digest and adding the new one per change.
+ * payload is not decoded again), the reference index moves by the changed entities and references
+ * are checked through it (protocol's `checkConsistency`), and each projection whose kinds changed
+ * is advanced from its previous value (the router with `Router.changeSteps`); the others are kept
+ * as they are. The maps are persistent (`ImmutableMap`: O(log n) per change, structure shared with
+ * the current config) and the hash sum is updated by subtracting the old digest and adding the new
+ * one per change.
  *
  * Refusals: epoch or `fromVersion` not the applied state, or a target not above it →
  * `ERROR_BASE_MISMATCH`; an entity twice in the batch or invalid → `ERROR_INVALID`; undecodable →
- * `ERROR_DECODE`; a route whose service is missing from the result, or a removed service still
- * referenced → `ERROR_DANGLING_REF`; a result whose hash is not `targetHash` → `ERROR_HASH_MISMATCH`.
+ * `ERROR_DECODE`; an entity referencing one missing from the result (a route whose service is
+ * missing), or a removed entity still referenced → `ERROR_DANGLING_REF`; a result whose hash is not
+ * `targetHash` → `ERROR_HASH_MISMATCH`; a projection that refuses the result → `ERROR_INVALID`.
  */
 export function applyDelta(current: RuntimeConfig | null, delta: DeltaInput, options: Omit<ApplyOptions, 'current'> = {}): ApplyResult {
   return runSteps(deltaSteps(current, delta, options));
 }
 
 /**
- * {@link applyDelta} as pausable {@link Steps} (one step per entity checked, per route compiled,
- * per host bucket updated), for {@link runStepsSliced}: a delta as large as the whole config (a
+ * {@link applyDelta} as pausable {@link Steps} (one step per entity checked and applied, per route
+ * compiled, per host bucket updated), for {@link runStepsSliced}: a delta as large as the whole config (a
  * bulk import) does not stop the proxy either.
  */
 export function* deltaSteps(current: RuntimeConfig | null, delta: DeltaInput, options: Omit<ApplyOptions, 'current'> = {}): Steps<ApplyResult> {
@@ -53,7 +57,7 @@ export function* deltaSteps(current: RuntimeConfig | null, delta: DeltaInput, op
 
   const errors = new ResourceErrorList();
   const seen = new Set<string>();
-  const removals: { kind: 'services' | 'routes'; id: string }[] = [];
+  const removals: { kind: EntityKind; id: string }[] = [];
   for (const key of delta.batch.removals ?? []) {
     const type = key.type ?? 0;
     const id = key.id ?? '';
@@ -97,99 +101,64 @@ export function* deltaSteps(current: RuntimeConfig | null, delta: DeltaInput, op
   if (errors.count > 0) return reject(ackErrorFor(errors), errors.summary(), version, errors);
 
   let resources = current.resources;
-  let services = current.services;
-  let routes = current.routes;
-  let routeCountByService = current.routeCountByService;
   let hashSum = current.hashSum;
-  const countRoute = (route: Route | undefined, step: 1 | -1) => {
-    const serviceId = route?.service?.id;
-    if (serviceId === undefined) return;
-    const n = (routeCountByService.get(serviceId) ?? 0) + step;
-    routeCountByService = n > 0 ? routeCountByService.set(serviceId, n) : routeCountByService.delete(serviceId);
-  };
+  const maps: Record<EntityKind, ImmutableMap<AnyEntity>> = { ...current.entities };
+  const changes: Partial<Record<EntityKind, { upserts: AnyEntity[]; removedIds: string[] }>> = {};
+  const changeOf = (kind: EntityKind) => (changes[kind] ??= { upserts: [], removedIds: [] });
+  /** The entities the delta replaces or removes, and those it puts in: what the reference index moves by. */
+  const before: { kind: EntityKind; entity: AnyEntity }[] = [];
+  const removed: { kind: EntityKind; id: string }[] = [];
 
-  const removedRouteIds: string[] = [];
-  const removedServiceIds: string[] = [];
   for (const { kind, id } of removals) {
     const k = resourceKey(kind, id);
     const old = resources.get(k);
     if (!old) continue; // removing an absent entity changes nothing; the hash check catches divergence
     resources = resources.delete(k);
     hashSum = subtractDigest(hashSum, resourceDigest(kind, id, old.payload));
-    if (kind === 'routes') {
-      countRoute(routes.get(id), -1);
-      routes = routes.delete(id);
-      removedRouteIds.push(id);
-    } else {
-      services = services.delete(id);
-      removedServiceIds.push(id);
-    }
+    const entity = maps[kind].get(id);
+    if (entity !== undefined) before.push({ kind, entity });
+    maps[kind] = maps[kind].delete(id);
+    changeOf(kind).removedIds.push(id);
+    removed.push({ kind, id });
   }
-  const upsertedRoutes: Route[] = [];
-  const upsertedServices: Service[] = [];
   for (const u of upserts) {
     const k = resourceKey(u.kind, u.id);
     const old = resources.get(k);
     if (old) hashSum = subtractDigest(hashSum, resourceDigest(u.kind, u.id, old.payload));
     hashSum = addDigest(hashSum, resourceDigest(u.kind, u.id, u.payload));
     resources = resources.set(k, { type: u.type, kind: u.kind, id: u.id, version: u.version, payload: u.payload });
-    if (u.kind === 'routes') {
-      countRoute(routes.get(u.id), -1);
-      countRoute(u.entity, 1);
-      routes = routes.set(u.id, u.entity);
-      upsertedRoutes.push(u.entity);
-    } else {
-      services = services.set(u.id, u.entity);
-      upsertedServices.push(u.entity);
-    }
+    const entity = maps[u.kind].get(u.id);
+    if (entity !== undefined) before.push({ kind: u.kind, entity });
+    maps[u.kind] = maps[u.kind].set(u.id, u.entity);
+    changeOf(u.kind).upserts.push(u.entity);
+    yield;
   }
   for (const r of unchanged) resources = resources.set(resourceKey(r.kind, r.id), r);
+  const entities = maps as EntityMaps;
+  const references = current.references.withChanges(before, upserts);
 
-  for (const route of upsertedRoutes) {
-    const serviceId = route.service?.id;
-    if (serviceId !== undefined && !services.has(serviceId)) {
-      errors.add(ENTITY_TYPE_BY_KIND.routes, 'routes', route.id, ResourceErrorCode.DANGLING_REF, `service ${serviceId} does not exist`);
-    }
-  }
-  for (const serviceId of removedServiceIds) {
-    if ((routeCountByService.get(serviceId) ?? 0) === 0) continue;
-    // Failure path only: find the routes that still point at the removed service.
-    for (const route of routes.values()) {
-      if (route.service?.id === serviceId) {
-        errors.add(ENTITY_TYPE_BY_KIND.routes, 'routes', route.id, ResourceErrorCode.DANGLING_REF, `service ${serviceId} is removed but still referenced`);
-      }
-    }
-  }
-  if (errors.count > 0) return reject(AckError.ERROR_DANGLING_REF, errors.summary(), version, errors);
+  const view = referenceView({
+    hasKey: (key) => resources.has(key),
+    referrerCount: (kind, id) => references.count(kind, id),
+    entitiesOf: (kind) => maps[kind].values(),
+  });
+  if (!checkReferences({ upserts, removals: removed }, view, errors)) return reject(AckError.ERROR_DANGLING_REF, errors.summary(), version, errors);
 
   const hash = new ConfigHash(hashSum);
   if (!hashEquals(hash.bytes(), delta.targetHash)) {
     return reject(AckError.ERROR_HASH_MISMATCH, `delta result hashes to ${hash.hex()}, announced ${hashHex(delta.targetHash)}`, version);
   }
 
-  let router: Router;
-  try {
-    router =
-      upsertedRoutes.length + removedRouteIds.length + upsertedServices.length + removedServiceIds.length === 0
-        ? current.router
-        : yield* current.router.changeSteps({
-            upsertRoutes: upsertedRoutes,
-            removeRouteIds: removedRouteIds,
-            upsertServices: upsertedServices,
-            removeServiceIds: removedServiceIds,
-          });
-  } catch (cause) {
-    return routerFailure(cause, version, errors);
-  }
+  const changed = yield* changeProjections(projectionValuesOf(current), changes as EntityChanges, entities);
+  if (!changed.ok) return projectionRefusal(changed.name, changed.failure, changed.cause, version, errors);
   const config = new RuntimeConfig({
     epoch: current.epoch,
     version,
     hashSum,
     resources,
-    services,
-    routes,
-    routeCountByService,
-    router,
+    entities,
+    references,
+    projections: changed.values,
     source: options.source ?? ConfigSource.CONTROL_PLANE,
     appliedAtMs: (options.now ?? Date.now)(),
   });

@@ -1,10 +1,24 @@
-import { addDigest, ConfigHash, ENTITY_TYPE_BY_KIND, hashEquals, hashHex, resourceDigest, type ResourceBatchMessage, type Route, type Service } from '@sluice/protocol';
+import {
+  addDigest,
+  ConfigHash,
+  ENTITY_KINDS,
+  ENTITY_TYPE_BY_KIND,
+  entityKey,
+  hashEquals,
+  hashHex,
+  ReferenceIndex,
+  referencesOf,
+  resourceDigest,
+  type AnyEntity,
+  type EntityKind,
+  type ResourceBatchMessage,
+} from '@sluice/protocol';
 import { AckError, ConfigRejectedError, ResourceErrorCode } from '../errors.js';
-import { Router } from '../router/router.js';
 import { runSteps, type Steps } from '../steps.js';
-import { checkResource, ResourceErrorList } from './entity-checks.js';
+import { checkReferences, checkResource, referenceView, ResourceErrorList, type CheckedEntity } from './entity-checks.js';
 import { ImmutableMap } from './immutable-map.js';
-import { ConfigSource, resourceKey, RuntimeConfig, type ConfigResource } from './runtime-config.js';
+import { buildProjections, type ProjectionFailure } from './projections.js';
+import { ConfigSource, resourceKey, RuntimeConfig, type ConfigResource, type EntityMaps } from './runtime-config.js';
 
 /** A config state a push announces: the epoch, version and hash the result must have. */
 export interface ConfigTarget {
@@ -44,30 +58,28 @@ export function reject(ackError: AckError, message: string, rejectedVersion: num
   return { ok: false, error: new ConfigRejectedError(ackError, message, { rejectedVersion, resourceErrors: errors?.items ?? [], cause }) };
 }
 
-/** Attributes a router failure to a route when the router says which (an `id`/`routeId` on the error). */
-export function routerFailure(cause: unknown, version: number, errors: ResourceErrorList): ApplyResult {
-  const err = cause as { routeId?: unknown; id?: unknown; message?: unknown };
-  const id = typeof err?.routeId === 'string' ? err.routeId : typeof err?.id === 'string' ? err.id : '';
-  const message = typeof err?.message === 'string' ? err.message : String(cause);
-  errors.add(ENTITY_TYPE_BY_KIND.routes, 'routes', id, ResourceErrorCode.ROUTER, message);
-  return reject(AckError.ERROR_INVALID, `router refused the config: ${message}`, version, errors, cause);
+/** The refusal for a projection that could not be built or changed (`ERROR_INVALID`, one per-entity error naming the entity when it can). */
+export function projectionRefusal(name: string, failure: ProjectionFailure, cause: unknown, version: number, errors: ResourceErrorList): ApplyResult {
+  errors.add(ENTITY_TYPE_BY_KIND[failure.kind], failure.kind, failure.id, failure.code, failure.message);
+  return reject(AckError.ERROR_INVALID, `${name} refused the config: ${failure.message}`, version, errors, cause);
 }
 
 /**
  * Validates a whole config and builds it: the data-plane half of a snapshot. All-or-nothing:
  * every resource is decoded and checked against Kong's schema, duplicates are refused, every
- * route's service must exist in the snapshot, the hash over the exact payload bytes must equal
- * `target.hash`, and the router must build. A snapshot that would lower the version within the
- * current epoch is refused (`ERROR_BASE_MISMATCH`, the monotonic rule). O(config).
+ * reference must point at an entity of the snapshot (protocol's `checkConsistency`), the hash over
+ * the exact payload bytes must equal `target.hash`, and every projection (the router) must build.
+ * A snapshot that would lower the version within the current epoch is refused
+ * (`ERROR_BASE_MISMATCH`, the monotonic rule). O(config).
  */
 export function applySnapshot(batch: ResourceBatchMessage, target: ConfigTarget, options: ApplyOptions = {}): ApplyResult {
   return runSteps(snapshotSteps(batch, target, options));
 }
 
 /**
- * {@link applySnapshot} as pausable {@link Steps} (one step per entity checked, per route compiled,
- * per host bucket built), for {@link runStepsSliced}: a serving data plane keeps proxying on its
- * current config while a large snapshot is checked and built.
+ * {@link applySnapshot} as pausable {@link Steps} (one step per entity checked and counted, per
+ * route compiled, per host bucket built, per 256 map entries), for {@link runStepsSliced}: a
+ * serving data plane keeps proxying on its current config while a large snapshot is checked and built.
  */
 export function* snapshotSteps(batch: ResourceBatchMessage, target: ConfigTarget, options: ApplyOptions = {}): Steps<ApplyResult> {
   const version = target.version;
@@ -81,8 +93,8 @@ export function* snapshotSteps(batch: ResourceBatchMessage, target: ConfigTarget
   const errors = new ResourceErrorList();
   let hashSum = 0n;
   const resources = new Map<string, ConfigResource>();
-  const services = new Map<string, Service>();
-  const routes = new Map<string, Route>();
+  const byKind = Object.fromEntries(ENTITY_KINDS.map((kind) => [kind, new Map<string, AnyEntity>()])) as Record<EntityKind, Map<string, AnyEntity>>;
+  const upserts: CheckedEntity[] = [];
   for (const resource of batch.upserts ?? []) {
     const checked = checkResource(resource, errors, options.isSchemaChecked === true);
     if (!checked) continue;
@@ -93,44 +105,43 @@ export function* snapshotSteps(batch: ResourceBatchMessage, target: ConfigTarget
     }
     resources.set(key, { type: checked.type, kind: checked.kind, id: checked.id, version: checked.version, payload: checked.payload });
     hashSum = addDigest(hashSum, resourceDigest(checked.kind, checked.id, checked.payload));
-    if (checked.kind === 'services') services.set(checked.id, checked.entity);
-    else routes.set(checked.id, checked.entity);
+    byKind[checked.kind].set(checked.id, checked.entity);
+    upserts.push(checked);
     yield;
   }
   if (errors.count > 0) return reject(ackErrorFor(errors), errors.summary(), version, errors);
 
-  const routeCountByService = new Map<string, number>();
-  for (const route of routes.values()) {
-    const serviceId = route.service?.id;
-    if (serviceId === undefined) continue;
-    if (!services.has(serviceId)) {
-      errors.add(ENTITY_TYPE_BY_KIND.routes, 'routes', route.id, ResourceErrorCode.DANGLING_REF, `service ${serviceId} does not exist`);
-      continue;
+  const counts = new Map<string, number>();
+  for (const { kind, entity } of upserts) {
+    for (const ref of referencesOf(kind, entity)) {
+      const key = entityKey(ref.reference, ref.id);
+      counts.set(key, (counts.get(key) ?? 0) + 1);
     }
-    routeCountByService.set(serviceId, (routeCountByService.get(serviceId) ?? 0) + 1);
   }
-  if (errors.count > 0) return reject(AckError.ERROR_DANGLING_REF, errors.summary(), version, errors);
+  const view = referenceView({
+    hasKey: (key) => resources.has(key),
+    referrerCount: (kind, id) => counts.get(entityKey(kind, id)) ?? 0,
+    entitiesOf: (kind) => byKind[kind].values(),
+  });
+  if (!checkReferences({ upserts, removals: [] }, view, errors)) return reject(AckError.ERROR_DANGLING_REF, errors.summary(), version, errors);
 
   const hash = new ConfigHash(hashSum);
   if (!hashEquals(hash.bytes(), target.hash)) {
     return reject(AckError.ERROR_HASH_MISMATCH, `snapshot hashes to ${hash.hex()}, announced ${hashHex(target.hash)}`, version);
   }
 
-  let router: Router;
-  try {
-    router = yield* Router.buildSteps([...routes.values()], services);
-  } catch (cause) {
-    return routerFailure(cause, version, errors);
-  }
+  const entities: Record<string, ImmutableMap<AnyEntity>> = {};
+  for (const kind of ENTITY_KINDS) entities[kind] = yield* ImmutableMap.fromSteps(byKind[kind]);
+  const built = yield* buildProjections(entities as EntityMaps);
+  if (!built.ok) return projectionRefusal(built.name, built.failure, built.cause, version, errors);
   const config = new RuntimeConfig({
     epoch: target.epoch,
     version,
     hashSum,
     resources: yield* ImmutableMap.fromSteps(resources),
-    services: yield* ImmutableMap.fromSteps(services),
-    routes: yield* ImmutableMap.fromSteps(routes),
-    routeCountByService: yield* ImmutableMap.fromSteps(routeCountByService),
-    router,
+    entities: entities as EntityMaps,
+    references: new ReferenceIndex(yield* ImmutableMap.fromSteps(counts)),
+    projections: built.values,
     source: options.source ?? ConfigSource.CONTROL_PLANE,
     appliedAtMs: (options.now ?? Date.now)(),
   });

@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigModel, makeRoute, makeService } from '../../test/helpers/config-model.js';
+import { ConfigModel, makeConsumer, makeRoute, makeService } from '../../test/helpers/config-model.js';
 import { applySnapshot } from './apply-snapshot.js';
 import { decodeCacheFile, encodeCacheFile } from './cache-file.js';
 import { CACHE_MAX_LAG_MS, CACHE_WRITE_INTERVAL_MS, ConfigCache } from './config-cache.js';
@@ -78,6 +78,20 @@ describe('cache file', () => {
 });
 
 describe('ConfigCache', () => {
+  it('round-trips consumers like every kind: the file holds resources, whatever their kind', async () => {
+    const model = history(1);
+    const alice = makeConsumer('alice', { tags: ['gold'] });
+    model.commit({ upsert: [alice, makeConsumer(null, { custom_id: 'ext-1' })] });
+    const config = configAt(model, 2);
+    const cache = await cacheHolding(model, 2);
+    await cache.close();
+    const { result } = await loadFresh();
+    expect(result.config).toMatchObject({ version: 2, hashHex: config.hashHex, source: 'cache' });
+    expect(result.config!.entities.consumers.size).toBe(2);
+    expect(result.config!.entities.consumers.get(alice.id)).toEqual(alice);
+    expect(result.config!.router.size).toBe(config.router.size);
+  });
+
   it('persists and loads the newest config, keeping the previous generation', async () => {
     const model = history(2);
     const cache = new ConfigCache({ dir });

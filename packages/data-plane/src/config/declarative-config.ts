@@ -2,16 +2,17 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import {
   ConfigHash,
+  ENTITIES,
+  ENTITY_KINDS,
   ENTITY_TYPE_BY_KIND,
-  encodeRoute,
-  encodeService,
+  encodeEntity,
+  isEntityKind,
   isUuid,
-  prepareRoute,
-  prepareService,
   schemaViolationMessage,
+  type AnyEntity,
+  type EntityDefinition,
+  type EntityKind,
   type ResourceMessage,
-  type Route,
-  type Service,
 } from '@sluice/protocol';
 import { DeclarativeConfigError } from '../errors.js';
 import { applySnapshot } from './apply-snapshot.js';
@@ -37,90 +38,137 @@ function derivedId(kind: string, key: string): string {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** One entity of the document waiting for its kind's turn: where it is, its input, and the parent it is nested in. */
+interface PendingEntity {
+  readonly where: string;
+  readonly input: Record<string, unknown>;
+  readonly parent?: { readonly field: string; readonly id: string };
+}
+
+/** A kind that nests under another (`services[].routes[]`): the child kind and its foreign field naming the parent. */
+interface NestedKind {
+  readonly kind: EntityKind;
+  readonly field: string;
+}
+
+/** The kinds each kind nests (a child's `parents` whose foreign field references the kind), in registry order. */
+const NESTED_KINDS: ReadonlyMap<EntityKind, readonly NestedKind[]> = (() => {
+  const out = new Map<EntityKind, NestedKind[]>(ENTITY_KINDS.map((kind) => [kind, []]));
+  for (const kind of ENTITY_KINDS) {
+    for (const field of ENTITIES[kind].parents) {
+      const reference = ENTITIES[kind].foreignFields.find((f) => f.field === field)!.reference;
+      if (isEntityKind(reference)) out.get(reference)!.push({ kind, field });
+    }
+  }
+  return out;
+})();
+
+/** The key an entity without an id derives its id from: its first unique field given (`name:x`, `username:y`), else its position. */
+function identityKey(kind: EntityKind, data: Record<string, unknown>, index: number): string {
+  const field = ENTITIES[kind].uniqueFields.find((f) => typeof data[f] === 'string');
+  return field === undefined ? `index:${index}` : `${field}:${data[field] as string}`;
+}
+
 /**
- * Builds a config from a declarative document in Kong's shape: `{ services: [...], routes: [...] }`,
- * where a service may also nest its `routes` (as in Kong's declarative format) and a route's
- * `service` is `{id}`, `{name}` or a name. Defaults are filled and every entity validated by the
- * same rules as the Admin API (`prepareService` / `prepareRoute`); an entity without an id gets one
- * derived from its name (or position), so restarts serve the same ids. `_format_version` and
- * other `_`-prefixed keys are ignored. Served as epoch `declarative`, version 1.
+ * Builds a config from a declarative document in Kong's shape: one top-level list per entity kind
+ * (`{ services: [...], routes: [...], consumers: [...] }`), where an entity may also nest the
+ * entities of a kind it is the parent of (`services[].routes[]`, as in Kong's declarative format:
+ * the nested entity takes its parent from where it is), and a foreign field may name the entity by
+ * its endpoint key instead of its id (a route's `service` is `{id}`, `{name}` or a name). Defaults
+ * are filled and every entity validated by its kind's definition (`prepare`, the Admin API's rules);
+ * unique fields (a service's or route's `name`, a consumer's `username` and `custom_id`) are unique
+ * across the document, with Kong's message. An entity without an id gets one derived from its first
+ * unique field (or position), so restarts serve the same ids. `_format_version` and other
+ * `_`-prefixed keys are ignored. Served as epoch `declarative`, version 1.
  *
  * Throws DeclarativeConfigError listing the faulty entities.
  */
 export function buildDeclarativeConfig(document: unknown, options: { nowSeconds: number }): RuntimeConfig {
   if (!isObject(document)) throw new DeclarativeConfigError('a declarative config is a JSON object {services: [...], routes: [...]}');
   for (const key of Object.keys(document)) {
-    if (!key.startsWith('_') && key !== 'services' && key !== 'routes') throw new DeclarativeConfigError(`unknown top-level key ${JSON.stringify(key)}`);
+    if (!key.startsWith('_') && !isEntityKind(key)) throw new DeclarativeConfigError(`unknown top-level key ${JSON.stringify(key)}`);
   }
-  const servicesIn = document.services ?? [];
-  const routesIn = document.routes ?? [];
-  if (!Array.isArray(servicesIn) || !Array.isArray(routesIn)) throw new DeclarativeConfigError('services and routes must be arrays');
+  for (const kind of ENTITY_KINDS) {
+    if (document[kind] !== undefined && !Array.isArray(document[kind])) throw new DeclarativeConfigError(`${kind} must be an array`);
+  }
 
   const errors: string[] = [];
   const now = options.nowSeconds;
-  const services: Service[] = [];
-  const pendingRoutes: { where: string; input: Record<string, unknown>; serviceId?: string }[] = [];
-  servicesIn.forEach((raw, i) => {
-    const where = `services[${i}]`;
-    if (!isObject(raw)) return void errors.push(`${where}: expected an object`);
-    const { routes: nested, ...input } = raw;
-    const newId = derivedId('services', typeof input.name === 'string' ? `name:${input.name}` : `index:${i}`);
-    const result = prepareService(input, { mode: 'create', now, newId });
-    if (!result.ok) return void errors.push(`${where}: ${schemaViolationMessage(result.errors)}`);
-    services.push(result.entity);
-    if (nested === undefined) return;
-    if (!Array.isArray(nested)) return void errors.push(`${where}.routes: expected an array`);
-    nested.forEach((r, j) => {
-      if (!isObject(r)) errors.push(`${where}.routes[${j}]: expected an object`);
-      else pendingRoutes.push({ where: `${where}.routes[${j}]`, input: r, serviceId: result.entity.id });
-    });
-  });
-  routesIn.forEach((r, i) => {
-    if (!isObject(r)) errors.push(`routes[${i}]: expected an object`);
-    else pendingRoutes.push({ where: `routes[${i}]`, input: r });
-  });
+  const pending = new Map<EntityKind, PendingEntity[]>(ENTITY_KINDS.map((kind) => [kind, []]));
+  /** Per kind with an endpoint key: the id of each entity by that key, for foreign fields given by name. */
+  const idByEndpointKey = new Map<EntityKind, Map<string, string>>();
+  const prepared: { kind: EntityKind; entity: AnyEntity }[] = [];
 
-  const serviceIdByName = new Map<string, string>();
-  for (const s of services) if (s.name !== null) serviceIdByName.set(s.name, s.id);
-  const routes: Route[] = [];
-  pendingRoutes.forEach(({ where, input, serviceId }, i) => {
-    const data = { ...input };
-    if (serviceId !== undefined) {
-      if (data.service !== undefined) return void errors.push(`${where}: a nested route takes its service from its parent`);
-      data.service = { id: serviceId };
-    } else if (typeof data.service === 'string' || (isObject(data.service) && typeof data.service.name === 'string' && data.service.id === undefined)) {
-      const name = typeof data.service === 'string' ? data.service : (data.service as { name: string }).name;
-      const id = serviceIdByName.get(name);
-      if (id === undefined) return void errors.push(`${where}: service ${JSON.stringify(name)} does not exist`);
-      data.service = { id };
-    }
-    const newId = derivedId('routes', typeof data.name === 'string' ? `name:${data.name}` : `index:${i}`);
-    const result = prepareRoute(data, { mode: 'create', now, newId });
-    if (!result.ok) return void errors.push(`${where}: ${schemaViolationMessage(result.errors)}`);
-    routes.push(result.entity);
-  });
+  // Kinds in registry order: a kind's references (and parents) are prepared before it.
+  for (const kind of ENTITY_KINDS) {
+    const def = ENTITIES[kind] as EntityDefinition<AnyEntity>;
+    const list = pending.get(kind)!;
+    ((document[kind] ?? []) as unknown[]).forEach((raw, i) => {
+      if (!isObject(raw)) errors.push(`${kind}[${i}]: expected an object`);
+      else list.push({ where: `${kind}[${i}]`, input: raw });
+    });
+    const nestedKinds = NESTED_KINDS.get(kind)!;
+    const byKey = new Map<string, string>();
+    const unique = new Map(def.uniqueFields.map((f) => [f, new Set<string>()]));
+    list.forEach(({ where, input, parent }, i) => {
+      const data = { ...input };
+      for (const nested of nestedKinds) delete data[nested.kind];
+      if (parent !== undefined) {
+        if (data[parent.field] !== undefined) return void errors.push(`${where}: a nested ${def.singular} takes its ${parent.field} from its parent`);
+        data[parent.field] = { id: parent.id };
+      }
+      for (const { field, reference } of def.foreignFields) {
+        if (field === parent?.field || !isEntityKind(reference)) continue;
+        const endpointKey = ENTITIES[reference].endpointKey;
+        const value = data[field];
+        if (endpointKey === null) continue;
+        const key = typeof value === 'string' ? value : isObject(value) && typeof value[endpointKey] === 'string' && value.id === undefined ? (value[endpointKey] as string) : undefined;
+        if (key === undefined) continue;
+        const id = idByEndpointKey.get(reference)?.get(key);
+        if (id === undefined) return void errors.push(`${where}: ${ENTITIES[reference].singular} ${JSON.stringify(key)} does not exist`);
+        data[field] = { id };
+      }
+      const result = def.prepare(data, { mode: 'create', now, newId: derivedId(kind, identityKey(kind, data, i)) });
+      if (!result.ok) return void errors.push(`${where}: ${schemaViolationMessage(result.errors)}`);
+      const entity = result.entity as unknown as Record<string, unknown>;
+      for (const [field, seen] of unique) {
+        const value = entity[field];
+        if (typeof value !== 'string') continue;
+        if (seen.has(value)) errors.push(`${where}: uniqueness violation: '${kind}' entity with ${field} set to '${value}' already declared`);
+        seen.add(value);
+      }
+      prepared.push({ kind, entity: result.entity });
+      if (def.endpointKey !== null && typeof entity[def.endpointKey] === 'string') byKey.set(entity[def.endpointKey] as string, result.entity.id);
+      for (const nested of nestedKinds) {
+        const children = input[nested.kind];
+        if (children === undefined) continue;
+        if (!Array.isArray(children)) {
+          errors.push(`${where}.${nested.kind}: expected an array`);
+          continue;
+        }
+        children.forEach((child, j) => {
+          if (!isObject(child)) errors.push(`${where}.${nested.kind}[${j}]: expected an object`);
+          else pending.get(nested.kind)!.push({ where: `${where}.${nested.kind}[${j}]`, input: child, parent: { field: nested.field, id: result.entity.id } });
+        });
+      }
+    });
+    idByEndpointKey.set(kind, byKey);
+  }
 
   const seen = new Set<string>();
-  for (const [kind, list] of [['services', services], ['routes', routes]] as const) {
-    for (const e of list) {
-      if (!isUuid(e.id)) continue;
-      if (seen.has(`${kind}/${e.id}`)) errors.push(`${kind} ${e.id}: id used twice`);
-      seen.add(`${kind}/${e.id}`);
-    }
+  for (const { kind, entity } of prepared) {
+    if (!isUuid(entity.id)) continue;
+    if (seen.has(`${kind}/${entity.id}`)) errors.push(`${kind} ${entity.id}: id used twice`);
+    seen.add(`${kind}/${entity.id}`);
   }
   if (errors.length > 0) throw declarativeError(errors);
 
   const hash = new ConfigHash();
   const upserts: ResourceMessage[] = [];
-  for (const s of services) {
-    const payload = encodeService(s);
-    hash.set('services', s.id, payload);
-    upserts.push({ type: ENTITY_TYPE_BY_KIND.services, id: s.id, version: 1, payload });
-  }
-  for (const r of routes) {
-    const payload = encodeRoute(r);
-    hash.set('routes', r.id, payload);
-    upserts.push({ type: ENTITY_TYPE_BY_KIND.routes, id: r.id, version: 1, payload });
+  for (const { kind, entity } of prepared) {
+    const payload = encodeEntity(kind, entity);
+    hash.set(kind, entity.id, payload);
+    upserts.push({ type: ENTITY_TYPE_BY_KIND[kind], id: entity.id, version: 1, payload });
   }
   const result = applySnapshot({ upserts, removals: [] }, { epoch: DECLARATIVE_EPOCH, version: 1, hash: hash.bytes() }, { source: ConfigSource.DECLARATIVE });
   if (!result.ok) {

@@ -1,13 +1,27 @@
-import { decodeEntity, kindOfEntityType, prepareRoute, prepareService, schemaViolationMessage, type EntityKind, type Route, type Service } from '@sluice/protocol';
+import {
+  checkConsistency,
+  decodeEntity,
+  ENTITY_TYPE_BY_KIND,
+  entityDefinition,
+  entityKey,
+  kindOfEntityType,
+  referrersOf,
+  schemaViolationMessage,
+  type AnyEntity,
+  type EntityKind,
+  type EntityTypes,
+  type ReferenceChange,
+  type ReferenceView,
+} from '@sluice/protocol';
 import { ResourceErrorCode, type ResourceErrorView } from '../errors.js';
 
 /** Most per-entity errors one refusal carries (default 100): keeps a NACK frame small whatever the batch. */
 export const MAX_RESOURCE_ERRORS = 100;
 
-/** A decoded, validated entity of a batch, with its exact payload bytes. */
-export type CheckedEntity =
-  | { readonly kind: 'services'; readonly type: number; readonly id: string; readonly version: number; readonly payload: Uint8Array; readonly entity: Service }
-  | { readonly kind: 'routes'; readonly type: number; readonly id: string; readonly version: number; readonly payload: Uint8Array; readonly entity: Route };
+/** A decoded, validated entity of a batch, with its exact payload bytes (a union over the kinds `K`). */
+export type CheckedEntity<K extends EntityKind = EntityKind> = {
+  readonly [P in K]: { readonly kind: P; readonly type: number; readonly id: string; readonly version: number; readonly payload: Uint8Array; readonly entity: EntityTypes[P] };
+}[K];
 
 /** Collects per-entity errors up to `MAX_RESOURCE_ERRORS`, counting the rest. */
 export class ResourceErrorList {
@@ -51,7 +65,7 @@ export function checkResource(
     return undefined;
   }
   const payload = resource.payload ?? new Uint8Array(0);
-  let entity: Service | Route;
+  let entity: AnyEntity;
   try {
     entity = decodeEntity(kind, payload);
   } catch (cause) {
@@ -70,16 +84,52 @@ export function checkResource(
     return undefined;
   }
   const version = Number(resource.version ?? 0);
-  return kind === 'services'
-    ? { kind, type, id, version, payload, entity: entity as Service }
-    : { kind, type, id, version, payload, entity: entity as Route };
+  // `decodeEntity(kind, …)` gave the entity of `kind`; the union cannot say so for a union `kind`.
+  return { kind, type, id, version, payload, entity } as CheckedEntity;
 }
 
-/** Kong's schema rules for one entity: the schema-violation message, or null when valid. */
-export function validateEntity(kind: EntityKind, entity: Service | Route): string | null {
+/** Kong's schema rules for one entity of `kind` (its definition's `prepare`): the schema-violation message, or null when valid. */
+export function validateEntity<K extends EntityKind>(kind: K, entity: EntityTypes[K]): string | null {
   // `replace` mode with the entity's own id and timestamps: every field is present, so no default
   // applies and the result is a pure check of Kong's field rules and entity checks.
   const options = { mode: 'replace' as const, existing: null, now: entity.updated_at, newId: entity.id };
-  const result = kind === 'services' ? prepareService(entity, options) : prepareRoute(entity, options);
+  const result = entityDefinition(kind).prepare(entity, options);
   return result.ok ? null : schemaViolationMessage(result.errors);
+}
+
+/** What the reference view reads of a config: whether a `kind/id` key is held, and the entities by kind. */
+export interface ReferenceSource {
+  hasKey(key: string): boolean;
+  referrerCount(kind: string, id: string): number;
+  entitiesOf(kind: EntityKind): Iterable<AnyEntity>;
+}
+
+/**
+ * The consistency check's view of a resulting config (protocol's `ReferenceView`): `has` and
+ * `referrerCount` are O(1) lookups; `referrers`, asked only for a refused removal, scans the
+ * referencing kinds' entities.
+ */
+export function referenceView(source: ReferenceSource): ReferenceView {
+  return {
+    has: (kind, id) => source.hasKey(entityKey(kind, id)),
+    referrerCount: (kind, id) => source.referrerCount(kind, id),
+    *referrers(kind, id) {
+      for (const referrer of referrersOf(kind)) {
+        for (const entity of source.entitiesOf(referrer.kind)) {
+          const ref = (entity as unknown as Record<string, { id?: unknown } | null>)[referrer.field];
+          if (ref?.id === id) yield { kind: referrer.kind, id: entity.id };
+        }
+      }
+    },
+  };
+}
+
+/**
+ * Runs protocol's `checkConsistency` on a change against the view of its result and records each
+ * finding as a `DANGLING_REF` error of the entity at fault (the referencing one). True when consistent.
+ */
+export function checkReferences(change: ReferenceChange, view: ReferenceView, errors: ResourceErrorList): boolean {
+  const found = checkConsistency(change, view);
+  for (const e of found) errors.add(ENTITY_TYPE_BY_KIND[e.kind], e.kind, e.id, ResourceErrorCode.DANGLING_REF, e.message);
+  return found.length === 0;
 }

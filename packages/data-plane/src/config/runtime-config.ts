@@ -1,7 +1,18 @@
-import { ConfigHash, configStateMessage, type ConfigStateMessage, type EntityKind, type ResourceBatchMessage, type Route, type Service } from '@sluice/protocol';
+import {
+  ConfigHash,
+  configStateMessage,
+  entityKey,
+  type ConfigStateMessage,
+  type EntityKind,
+  type EntityTypes,
+  type ReferenceIndex,
+  type ResourceBatchMessage,
+  type Route,
+  type Service,
+} from '@sluice/protocol';
 import type { ProxyConfig } from '../proxy/proxy-server.js';
-import type { Router } from '../router/router.js';
 import type { ImmutableMap } from './immutable-map.js';
+import { projectionValuesOf, type ProjectionValues } from './projections.js';
 
 /** Where the serving config came from, as `/status` reports it. */
 export const ConfigSource = {
@@ -24,24 +35,48 @@ export interface ConfigResource {
   readonly payload: Uint8Array;
 }
 
-/** The key of a resource in `RuntimeConfig.resources`: `kind/id`, as `ConfigHash` keys it. */
+/**
+ * The key of a resource in `RuntimeConfig.resources`: `kind/id`, as `ConfigHash` keys it and as the
+ * reference index keys counts (protocol's `entityKey`).
+ */
 export function resourceKey(kind: EntityKind, id: string): string {
-  return kind + '/' + id;
+  return entityKey(kind, id);
 }
+
+/** The decoded entities of a config, one persistent map by id per kind (Kong's JSON shape). */
+export type EntityMaps = { readonly [K in EntityKind]: ImmutableMap<EntityTypes[K]> };
 
 /**
  * The parts a RuntimeConfig is made of (its fields, less the hash forms derived from `hashSum`);
  * built only by `applySnapshot` / `applyDelta`.
  */
-export type RuntimeConfigParts = Pick<
-  RuntimeConfig,
-  'epoch' | 'version' | 'hashSum' | 'resources' | 'services' | 'routes' | 'routeCountByService' | 'router' | 'source' | 'appliedAtMs'
->;
+export interface RuntimeConfigParts {
+  readonly epoch: string;
+  readonly version: number;
+  readonly hashSum: bigint;
+  readonly resources: ImmutableMap<ConfigResource>;
+  readonly entities: EntityMaps;
+  readonly references: ReferenceIndex;
+  readonly projections: ProjectionValues;
+  readonly source: ConfigSource;
+  readonly appliedAtMs: number;
+}
+
+/**
+ * The projections' values are fields of the config, one per entry of `PROJECTIONS`
+ * (`config.router`): a class and an interface of one name merge, so a new projection needs no
+ * field written here.
+ */
+export interface RuntimeConfig extends ProjectionValues {}
 
 /**
  * One complete, validated, immutable config version: what the proxy serves. A request reads one
  * RuntimeConfig reference and is served entirely by it; an apply builds a new one and the data
  * plane swaps a single reference. It is the proxy's `ProxyConfig` (`router`, `services`, `version`).
+ *
+ * It holds the resources as they travelled, the decoded entities by kind, the reference index
+ * (how many entities reference each one), and the projections (`projections.ts`: the router, and
+ * whatever else the proxy reads per request), each a field named after its projection.
  *
  * Nothing in it can be mutated: the maps are persistent (`ImmutableMap`), shared structurally with
  * the versions built from it, and the hash is the ConfigHash sum (a bigint) that the next apply
@@ -60,14 +95,10 @@ export class RuntimeConfig implements ProxyConfig {
   readonly hashHex: string;
   /** Every resource by `resourceKey(kind, id)`, with its exact payload bytes. */
   readonly resources: ImmutableMap<ConfigResource>;
-  /** Decoded services by id (Kong's JSON shape). */
-  readonly services: ImmutableMap<Service>;
-  /** Decoded routes by id (Kong's JSON shape). */
-  readonly routes: ImmutableMap<Route>;
-  /** How many routes reference each service id: lets a delta check a service removal in O(1). */
-  readonly routeCountByService: ImmutableMap<number>;
-  /** The router built for exactly this config. */
-  readonly router: Router;
+  /** Decoded entities by kind, each by id (Kong's JSON shape). */
+  readonly entities: EntityMaps;
+  /** How many entities reference each entity: lets a delta check a removal in O(1). */
+  readonly references: ReferenceIndex;
   /** Where this config came from. */
   readonly source: ConfigSource;
   /** When this config was applied, in ms since the Unix epoch. */
@@ -82,13 +113,37 @@ export class RuntimeConfig implements ProxyConfig {
     this.hashBytes = hash.bytes();
     this.hashHex = hash.hex();
     this.resources = parts.resources;
-    this.services = parts.services;
-    this.routes = parts.routes;
-    this.routeCountByService = parts.routeCountByService;
-    this.router = parts.router;
+    this.entities = Object.freeze(parts.entities); // built for this config (or already frozen by the one it comes from)
+    this.references = parts.references;
     this.source = parts.source;
     this.appliedAtMs = parts.appliedAtMs;
+    Object.assign(this, projectionValuesOf(parts.projections));
     Object.freeze(this);
+  }
+
+  /** Decoded services by id: `entities.services`, as the proxy reads them. */
+  get services(): ImmutableMap<Service> {
+    return this.entities.services;
+  }
+
+  /** Decoded routes by id: `entities.routes`. */
+  get routes(): ImmutableMap<Route> {
+    return this.entities.routes;
+  }
+
+  /** The parts this config is made of, e.g. to build the same config with another source. */
+  parts(): RuntimeConfigParts {
+    return {
+      epoch: this.epoch,
+      version: this.version,
+      hashSum: this.hashSum,
+      resources: this.resources,
+      entities: this.entities,
+      references: this.references,
+      projections: projectionValuesOf(this),
+      source: this.source,
+      appliedAtMs: this.appliedAtMs,
+    };
   }
 
   /** The state as it travels in Hello, Heartbeat and Ack. */
@@ -111,6 +166,6 @@ export class RuntimeConfig implements ProxyConfig {
   /** The same config marked as coming from another source (e.g. a cached config confirmed by the control plane). */
   withSource(source: ConfigSource): RuntimeConfig {
     if (source === this.source) return this;
-    return new RuntimeConfig({ ...this, source });
+    return new RuntimeConfig({ ...this.parts(), source });
   }
 }

@@ -6,12 +6,16 @@
 import { createHash } from 'node:crypto';
 import {
   ConfigHash,
+  CONSUMERS,
+  ENTITIES,
+  ENTITY_KINDS,
   ENTITY_TYPE_BY_KIND,
-  encodeRoute,
-  encodeService,
+  encodeEntity,
   kindOfEntityType,
   prepareRoute,
   prepareService,
+  type AnyEntity,
+  type Consumer,
   type EntityKind,
   type ResourceBatchMessage,
   type ResourceMessage,
@@ -42,6 +46,20 @@ export function makeRoute(name: string, serviceId: string | null, overrides: Rec
   return result.entity;
 }
 
+export function makeConsumer(username: string | null, overrides: Record<string, unknown> = {}): Consumer {
+  const result = CONSUMERS.prepare({ username, ...overrides }, { mode: 'create', now: NOW, newId: uuidFor(`consumer:${username ?? JSON.stringify(overrides)}`) });
+  if (!result.ok) throw new Error(`bad test consumer: ${JSON.stringify(result.errors)}`);
+  return result.entity;
+}
+
+/** The kind of an entity in Kong's shape: the kind whose schema has exactly the entity's fields. */
+export function kindOf(entity: AnyEntity): EntityKind {
+  const keys = Object.keys(entity).sort().join(',');
+  const kind = ENTITY_KINDS.find((k) => Object.keys(ENTITIES[k].schema.fields).sort().join(',') === keys);
+  if (kind === undefined) throw new Error(`not an entity of a known kind: ${keys}`);
+  return kind;
+}
+
 export interface ModelResource {
   readonly type: number;
   readonly id: string;
@@ -62,11 +80,11 @@ export class ConfigModel {
   }
 
   /** Commits one version with the given changes. */
-  commit(changes: { upsert?: (Service | Route)[]; remove?: { kind: EntityKind; id: string }[] }): number {
+  commit(changes: { upsert?: AnyEntity[]; remove?: { kind: EntityKind; id: string }[] }): number {
     this.version++;
     for (const e of changes.upsert ?? []) {
-      const kind: EntityKind = 'protocol' in e ? 'services' : 'routes';
-      const payload = kind === 'services' ? encodeService(e as Service) : encodeRoute(e as Route);
+      const kind = kindOf(e);
+      const payload = encodeEntity(kind, e);
       this.entities.set(`${kind}/${e.id}`, { type: ENTITY_TYPE_BY_KIND[kind], id: e.id, version: this.version, payload });
     }
     for (const r of changes.remove ?? []) this.entities.delete(`${r.kind}/${r.id}`);
