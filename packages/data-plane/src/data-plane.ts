@@ -4,7 +4,7 @@ import { ConfigCache, DEFAULT_CACHE_DIR } from './config/config-cache.js';
 import { ConfigFollower, deltaMessage, isConfigChannelMessage, snapshotMessage, type ConfigChannelMessage } from './config/config-channel.js';
 import { loadDeclarativeConfig } from './config/declarative-config.js';
 import { loadOrCreateNodeId } from './config/node-id.js';
-import { ConfigSource, type RuntimeConfig } from './config/runtime-config.js';
+import { ConfigOrigin, type RuntimeConfig } from './config/runtime-config.js';
 import { ackErrorName, InvalidArgumentError, LifecycleError } from './errors.js';
 import { silentLogger, type Logger } from './logger.js';
 import { ProxyServer } from './proxy/proxy-server.js';
@@ -279,7 +279,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
 
   private swap(config: RuntimeConfig): void {
     this.currentConfig = config;
-    if (this.workerPool && config.source !== ConfigSource.CONTROL_PLANE) this.workerPool.broadcast(snapshotMessage(config));
+    if (this.workerPool && config.source !== ConfigOrigin.CONTROL_PLANE) this.workerPool.broadcast(snapshotMessage(config));
     this.emit('config', config);
   }
 

@@ -18,7 +18,7 @@ export {
   type ResourceErrorView,
 } from './errors.js';
 export { silentLogger, type Logger } from './logger.js';
-export { RuntimeConfig, ConfigSource, resourceKey, type ConfigResource, type RuntimeConfigParts } from './config/runtime-config.js';
+export { RuntimeConfig, ConfigOrigin, resourceKey, type ConfigResource, type RuntimeConfigParts } from './config/runtime-config.js';
 export { ImmutableMap } from './config/immutable-map.js';
 export { applySnapshot, snapshotSteps, type ApplyOptions, type ApplyResult, type ConfigTarget } from './config/apply-snapshot.js';
 export { applyDelta, deltaSteps, type DeltaInput } from './config/apply-delta.js';

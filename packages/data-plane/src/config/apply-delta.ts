@@ -4,7 +4,7 @@ import type { Router } from '../router/router.js';
 import { runSteps, type Steps } from '../steps.js';
 import { ackErrorFor, reject, routerFailure, type ApplyOptions, type ApplyResult } from './apply-snapshot.js';
 import { checkResource, ResourceErrorList, type CheckedEntity } from './entity-checks.js';
-import { ConfigSource, resourceKey, RuntimeConfig, type ConfigResource } from './runtime-config.js';
+import { ConfigOrigin, resourceKey, RuntimeConfig, type ConfigResource } from './runtime-config.js';
 
 /** A delta as the data plane applies it: its base, its target, and the decoded batch of changes. */
 export interface DeltaInput {
@@ -190,7 +190,7 @@ export function* deltaSteps(current: RuntimeConfig | null, delta: DeltaInput, op
     routes,
     routeCountByService,
     router,
-    source: options.source ?? ConfigSource.CONTROL_PLANE,
+    source: options.source ?? ConfigOrigin.CONTROL_PLANE,
     appliedAtMs: (options.now ?? Date.now)(),
   });
   return { ok: true, config };

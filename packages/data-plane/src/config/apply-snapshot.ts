@@ -4,7 +4,7 @@ import { Router } from '../router/router.js';
 import { runSteps, type Steps } from '../steps.js';
 import { checkResource, ResourceErrorList } from './entity-checks.js';
 import { ImmutableMap } from './immutable-map.js';
-import { ConfigSource, resourceKey, RuntimeConfig, type ConfigResource } from './runtime-config.js';
+import { ConfigOrigin, resourceKey, RuntimeConfig, type ConfigResource } from './runtime-config.js';
 
 /** A config state a push announces: the epoch, version and hash the result must have. */
 export interface ConfigTarget {
@@ -18,7 +18,7 @@ export interface ApplyOptions {
   /** The config served now, for the monotonic rule (never lower the version within an epoch). */
   readonly current?: RuntimeConfig | null;
   /** Where the new config comes from (default `control_plane`). */
-  readonly source?: ConfigSource;
+  readonly source?: ConfigOrigin;
   /** The clock, in ms since the Unix epoch (default `Date.now`). */
   readonly now?: () => number;
   /**
@@ -131,7 +131,7 @@ export function* snapshotSteps(batch: ResourceBatchMessage, target: ConfigTarget
     routes: yield* ImmutableMap.fromSteps(routes),
     routeCountByService: yield* ImmutableMap.fromSteps(routeCountByService),
     router,
-    source: options.source ?? ConfigSource.CONTROL_PLANE,
+    source: options.source ?? ConfigOrigin.CONTROL_PLANE,
     appliedAtMs: (options.now ?? Date.now)(),
   });
   return { ok: true, config };

@@ -4,7 +4,7 @@ import { AckError, ConfigRejectedError } from '../errors.js';
 import { APPLY_SLICE_MS, runStepsSliced } from '../steps.js';
 import { deltaSteps } from './apply-delta.js';
 import { snapshotSteps, type ApplyResult } from './apply-snapshot.js';
-import { ConfigSource, type RuntimeConfig } from './runtime-config.js';
+import { ConfigOrigin, type RuntimeConfig } from './runtime-config.js';
 
 /**
  * The config messages between the primary process and its proxy workers (`--workers N`), over
@@ -19,7 +19,7 @@ export type ConfigChannelMessage =
       readonly epoch: string;
       readonly version: number;
       readonly hash: string;
-      readonly source: ConfigSource;
+      readonly source: ConfigOrigin;
       readonly batch: string;
     }
   | {

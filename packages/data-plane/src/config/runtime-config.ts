@@ -3,13 +3,13 @@ import type { ProxyConfig } from '../proxy/proxy-server.js';
 import type { Router } from '../router/router.js';
 import type { ImmutableMap } from './immutable-map.js';
 
-/** Where the serving config came from, as `/status` reports it. */
-export const ConfigSource = {
+/** Where the serving config came from, as `/status` reports it in `config_source`. */
+export const ConfigOrigin = {
   CACHE: 'cache',
   CONTROL_PLANE: 'control_plane',
   DECLARATIVE: 'declarative',
 } as const;
-export type ConfigSource = (typeof ConfigSource)[keyof typeof ConfigSource];
+export type ConfigOrigin = (typeof ConfigOrigin)[keyof typeof ConfigOrigin];
 
 /**
  * One entity as it travelled on the stream: its wire type, kind, id, the informational version at
@@ -69,7 +69,7 @@ export class RuntimeConfig implements ProxyConfig {
   /** The router built for exactly this config. */
   readonly router: Router;
   /** Where this config came from. */
-  readonly source: ConfigSource;
+  readonly source: ConfigOrigin;
   /** When this config was applied, in ms since the Unix epoch. */
   readonly appliedAtMs: number;
 
@@ -109,7 +109,7 @@ export class RuntimeConfig implements ProxyConfig {
   }
 
   /** The same config marked as coming from another source (e.g. a cached config confirmed by the control plane). */
-  withSource(source: ConfigSource): RuntimeConfig {
+  withSource(source: ConfigOrigin): RuntimeConfig {
     if (source === this.source) return this;
     return new RuntimeConfig({ ...this, source });
   }

@@ -31,7 +31,7 @@ import {
 import { deltaSteps, type DeltaInput } from '../config/apply-delta.js';
 import { snapshotSteps, type ApplyResult, type ConfigTarget } from '../config/apply-snapshot.js';
 import { APPLY_SLICE_MS, runStepsSliced, StepsCancelledError, type Steps } from '../steps.js';
-import { ConfigSource, type RuntimeConfig } from '../config/runtime-config.js';
+import { ConfigOrigin, type RuntimeConfig } from '../config/runtime-config.js';
 import { AckError, ConfigRejectedError, DataPlaneError, DataPlaneErrorCode, InvalidArgumentError, SyncConnectionError, SyncProtocolError, SyncTlsError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { ReconnectBackoff, RECONNECT_RESET_AFTER_MS, type ReconnectBackoffOptions } from './reconnect-backoff.js';
@@ -567,7 +567,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       targetHash: delta.targetHash ?? new Uint8Array(0),
       batch,
     };
-    this.apply(connection, nonce, deltaSteps(this.options.getConfig(), input, { source: ConfigSource.CONTROL_PLANE, now: this.now }), { kind: 'delta', delta: input });
+    this.apply(connection, nonce, deltaSteps(this.options.getConfig(), input, { source: ConfigOrigin.CONTROL_PLANE, now: this.now }), { kind: 'delta', delta: input });
   }
 
   private onSnapshotBegin(connection: Connection, begin: SnapshotBeginMessage): void {
@@ -661,7 +661,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       this.send(connection, { ack: { nonce, applied: current.state(), error: AckError.ERROR_NONE, rejectedVersion: 0 } });
       return;
     }
-    this.apply(connection, nonce, snapshotSteps(batch, t, { current, source: ConfigSource.CONTROL_PLANE, now: this.now }), { kind: 'snapshot', target: t, batch });
+    this.apply(connection, nonce, snapshotSteps(batch, t, { current, source: ConfigOrigin.CONTROL_PLANE, now: this.now }), { kind: 'snapshot', target: t, batch });
   }
 
   /** Decompresses and decodes a push body; NACKs (ERROR_TOO_LARGE / ERROR_DECODE) and returns null when it cannot. */
