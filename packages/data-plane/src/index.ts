@@ -44,17 +44,14 @@ export {
   SyncClient,
   ConnectionState,
   STREAM_PATH,
-  DEFAULT_HEARTBEAT_INTERVAL_MS,
-  HEARTBEAT_GRACE_MS,
-  CONNECT_TIMEOUT_MS,
-  HELLO_ACK_TIMEOUT_MS,
-  CLOSE_TIMEOUT_MS,
   type SyncClientOptions,
   type SyncClientEvents,
   type AppliedChange,
   type SyncErrorView,
   type PushInFlight,
 } from './sync/sync-client.js';
+export { DEFAULT_HEARTBEAT_INTERVAL_MS, HEARTBEAT_GRACE_MS, HELLO_ACK_TIMEOUT_MS } from './sync/sync-session.js';
+export { CONNECT_TIMEOUT_MS, CLOSE_TIMEOUT_MS } from './sync/stream-connection.js';
 export { ReconnectBackoff, RECONNECT_BASE_MS, RECONNECT_CAP_MS, RECONNECT_RESET_AFTER_MS, type ReconnectBackoffOptions } from './sync/reconnect-backoff.js';
 export { StatusServer, DEFAULT_STATUS_LISTEN, STATUS_REQUEST_TIMEOUT_MS, type StatusView, type StatusSource, type StatusServerOptions } from './status/status-server.js';
 export { DataPlaneMetrics, type MetricsSource } from './status/data-plane-metrics.js';
