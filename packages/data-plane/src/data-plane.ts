@@ -1,7 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import { ConfigCache, DEFAULT_CACHE_DIR } from './config/config-cache.js';
-import { ConfigFollower, deltaMessage, isConfigChannelMessage, snapshotMessage, type ConfigChannelMessage } from './config/config-channel.js';
+import { ConfigFollower, deltaMessage, isConfigChannelMessage, snapshotMessage, type ConfigChannelMessage } from './workers/config-follower.js';
 import { loadDeclarativeConfig } from './config/declarative-config.js';
 import { loadOrCreateNodeId } from './config/node-id.js';
 import { ConfigOrigin, type RuntimeConfig } from './config/runtime-config.js';

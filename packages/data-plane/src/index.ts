@@ -39,7 +39,7 @@ export { encodeCacheFile, decodeCacheFile, CACHE_MAGIC, CACHE_FORMAT_VERSION, MA
 export { writeFileAtomic, WriteStep, type WriteFileAtomicOptions } from './config/write-file-atomic.js';
 export { loadOrCreateNodeId, NODE_ID_FILE_NAME } from './config/node-id.js';
 export { buildDeclarativeConfig, loadDeclarativeConfig, DECLARATIVE_EPOCH, MAX_DECLARATIVE_CONFIG_BYTES } from './config/declarative-config.js';
-export { ConfigFollower, snapshotMessage, deltaMessage, isConfigChannelMessage, type ConfigChannelMessage, type ConfigChannelPort } from './config/config-channel.js';
+export { ConfigFollower, snapshotMessage, deltaMessage, isConfigChannelMessage, type ConfigChannelMessage, type ConfigChannelPort } from './workers/config-follower.js';
 export {
   SyncClient,
   ConnectionState,

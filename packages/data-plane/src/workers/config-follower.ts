@@ -2,9 +2,9 @@ import { pb } from '@sluice/protocol';
 import { silentLogger, type Logger } from '../logger.js';
 import { AckError, ConfigRejectedError } from '../errors.js';
 import { APPLY_SLICE_MS, runStepsSliced } from '../steps.js';
-import { deltaSteps } from './apply-delta.js';
-import { snapshotSteps, type ApplyResult } from './apply-snapshot.js';
-import { ConfigOrigin, type RuntimeConfig } from './runtime-config.js';
+import { deltaSteps } from '../config/apply-delta.js';
+import { snapshotSteps, type ApplyResult } from '../config/apply-snapshot.js';
+import { ConfigOrigin, type RuntimeConfig } from '../config/runtime-config.js';
 
 /**
  * The config messages between the primary process and its proxy workers (`--workers N`), over
