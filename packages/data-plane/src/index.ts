@@ -1,5 +1,8 @@
 /** The data plane's public API: what `test/`, `bench/` and embedders may import. */
-export { DataPlane, runProxyWorker, WORKER_START_TIMEOUT_MS, MAX_WORKER_RESTARTS_PER_MINUTE, TRAFFIC_STATS_TIMEOUT_MS, type DataPlaneOptions, type DataPlaneEvents, type ListenAddress } from './data-plane.js';
+export { DataPlane, type DataPlaneOptions, type DataPlaneEvents } from './data-plane.js';
+export type { ListenAddress } from './listen-address.js';
+export { runProxyWorker, type ProxyWorkerOptions } from './workers/proxy-worker.js';
+export { WORKER_START_TIMEOUT_MS, MAX_WORKER_RESTARTS_PER_MINUTE, TRAFFIC_STATS_TIMEOUT_MS } from './workers/proxy-worker-pool.js';
 export {
   DataPlaneError,
   DataPlaneErrorCode,
@@ -39,7 +42,8 @@ export { encodeCacheFile, decodeCacheFile, CACHE_MAGIC, CACHE_FORMAT_VERSION, MA
 export { writeFileAtomic, WriteStep, type WriteFileAtomicOptions } from './config/write-file-atomic.js';
 export { loadOrCreateNodeId, NODE_ID_FILE_NAME } from './config/node-id.js';
 export { buildDeclarativeConfig, loadDeclarativeConfig, DECLARATIVE_EPOCH, MAX_DECLARATIVE_CONFIG_BYTES } from './config/declarative-config.js';
-export { ConfigFollower, snapshotMessage, deltaMessage, isConfigChannelMessage, type ConfigChannelMessage, type ConfigChannelPort } from './workers/config-follower.js';
+export { ConfigFollower } from './workers/config-follower.js';
+export { snapshotMessage, deltaMessage, isConfigChannelMessage, type ConfigChannelMessage, type ConfigChannelPort } from './workers/worker-messages.js';
 export {
   SyncClient,
   ConnectionState,
