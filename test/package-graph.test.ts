@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
-import { join, relative } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from './support/processes.js';
 
@@ -41,6 +41,71 @@ function packageOf(spec: string): string {
 
 const builtins = new Set(builtinModules);
 
+// Inside a package, folders point down too. A rule names the importers (`files`: a folder of the
+// package's src/ such as 'router/', one file such as 'cli.ts', or '' for every file, tests beside
+// the code included) and what they may not import: folders or files of the same src/
+// (`mayNotImport`), Node built-ins or packages (`mayNotUse`; 'node:fs' also stands for 'fs' and
+// 'node:fs/promises'). Add a row to add a rule.
+
+/** One row of the folder rules: which files of a package may not import what. */
+interface FolderRule {
+  /** The package, as in `ALLOWED` (`packages/<package>/src`). */
+  readonly package: string;
+  /** The importers: 'router/' (a folder), 'cli.ts' (a file), '' (every file). */
+  readonly files: string;
+  /** Importers the rule leaves out, in the same forms as `files`. */
+  readonly except?: readonly string[];
+  /** Folders ('proxy/') and files ('cli.ts') of the same src/ they may not import. */
+  readonly mayNotImport?: readonly string[];
+  /** Node built-ins ('node:fs') and packages ('undici') they may not import. */
+  readonly mayNotUse?: readonly string[];
+  /** Why the rule exists: shown with each violation. */
+  readonly why: string;
+}
+
+const PACKAGES = Object.keys(ALLOWED);
+
+/** Node built-ins that do I/O: what a pure module never needs. */
+const IO_BUILTINS = ['node:net', 'node:http', 'node:https', 'node:http2', 'node:tls', 'node:dgram', 'node:fs', 'node:child_process', 'node:cluster', 'node:worker_threads'];
+
+const FOLDER_RULES: readonly FolderRule[] = [
+  ...PACKAGES.map((pkg) => ({ package: pkg, files: '', mayNotImport: ['cli.ts'], why: 'cli.ts is the command: importing it runs it' })),
+  {
+    package: 'data-plane',
+    files: 'router/',
+    mayNotImport: ['proxy/', 'sync/', 'config/', 'status/', 'workers/'],
+    mayNotUse: IO_BUILTINS,
+    why: 'the router is pure: routes in, matches out, no I/O',
+  },
+  { package: 'data-plane', files: 'sync/', mayNotImport: ['proxy/'], why: 'the sync client hands configs to its owner; it never reaches into the proxy' },
+  {
+    package: 'data-plane',
+    files: '',
+    except: ['index.ts', 'cli.ts'],
+    mayNotImport: ['data-plane.ts'],
+    why: 'data-plane.ts is the top: it composes everything, and only the barrel and the command use it',
+  },
+  {
+    package: 'data-plane',
+    files: '',
+    except: ['workers/', 'data-plane.ts', 'cli.ts', 'index.ts'],
+    mayNotImport: ['workers/'],
+    why: 'the proxy workers sit just below data-plane.ts: only it and the command start them',
+  },
+  { package: 'data-plane', files: '', mayNotImport: ['index.ts'], why: 'the barrel is for the outside; inside the package, import the module itself' },
+];
+
+/** Whether `path` (relative to src/, '/'-separated) is `entry` or lies in folder `entry` ('' matches everything). */
+function isUnder(path: string, entry: string): boolean {
+  return entry === '' || (entry.endsWith('/') ? path.startsWith(entry) : path === entry);
+}
+
+/** A built-in or package specifier as a rule names it: 'fs/promises' and 'node:fs' are both 'fs'. */
+function moduleOf(spec: string): string {
+  const bare = spec.startsWith('node:') ? spec.slice('node:'.length) : spec;
+  return builtins.has(bare.split('/')[0]) ? bare.split('/')[0] : packageOf(bare);
+}
+
 describe('package graph', () => {
   for (const [pkg, allowed] of Object.entries(ALLOWED)) {
     it(`${pkg} imports only its declared, allowed dependencies`, () => {
@@ -66,6 +131,31 @@ describe('package graph', () => {
         }
       }
       expect(problems).toEqual([]);
+    });
+  }
+
+  for (const rule of FOLDER_RULES) {
+    const banned = [...(rule.mayNotImport ?? []), ...(rule.mayNotUse ?? [])].join(', ');
+    it(`${rule.package}/src/${rule.files || '*'}: ${rule.why}`, () => {
+      const src = join(ROOT, 'packages', rule.package, 'src');
+      const importers = sourceFiles(src)
+        .map((file) => ({ file, path: relative(src, file).split(sep).join('/') }))
+        .filter(({ path }) => isUnder(path, rule.files) && !(rule.except ?? []).some((e) => isUnder(path, e)));
+      // A rule whose importers are gone (a folder renamed) would pass forever: make it fail instead.
+      if (rule.files !== '') expect(importers.length, `no file under ${rule.package}/src/${rule.files}`).toBeGreaterThan(0);
+      const bannedModules = new Set((rule.mayNotUse ?? []).map(moduleOf));
+      const problems: string[] = [];
+      for (const { file, path } of importers) {
+        for (const spec of importsOf(file)) {
+          if (spec.startsWith('.')) {
+            const target = relative(src, join(dirname(file), spec)).split(sep).join('/').replace(/\.js$/, '.ts');
+            if (!target.startsWith('../') && (rule.mayNotImport ?? []).some((entry) => isUnder(target, entry))) problems.push(`${path}: '${spec}'`);
+          } else if (bannedModules.has(moduleOf(spec))) {
+            problems.push(`${path}: '${spec}'`);
+          }
+        }
+      }
+      expect(problems, `${rule.package}/src/${rule.files}${rule.except ? ` (but ${rule.except.join(', ')})` : ''} may not import ${banned}`).toEqual([]);
     });
   }
 

@@ -6,6 +6,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import {
+  type EntityKind,
   CloseCode,
   ConfigHash,
   PROTOCOL_VERSION,
@@ -56,8 +57,8 @@ interface Push {
   fromVersion: number | null;
   toVersion: number;
   targetHash: string;
-  upserts: { kind: 'services' | 'routes'; id: string; payload: Uint8Array }[];
-  removals: { kind: 'services' | 'routes'; id: string }[];
+  upserts: { kind: EntityKind; id: string; payload: Uint8Array }[];
+  removals: { kind: EntityKind; id: string }[];
   chunkCount: number;
 }
 
@@ -175,7 +176,7 @@ class Peer {
     this.hash = new ConfigHash();
     for (const [key, payload] of other.resources) {
       this.resources.set(key, payload);
-      const [kind, id] = key.split('/') as ['services' | 'routes', string];
+      const [kind, id] = key.split('/') as [EntityKind, string];
       this.hash.set(kind, id, payload);
     }
     return this;
@@ -261,7 +262,7 @@ class Peer {
     for (const r of push.upserts) resources.set(`${r.kind}/${r.id}`, r.payload);
     const hash = new ConfigHash();
     for (const [key, payload] of resources) {
-      const [kind, id] = key.split('/') as ['services' | 'routes', string];
+      const [kind, id] = key.split('/') as [EntityKind, string];
       hash.set(kind, id, payload);
     }
     if (hash.hex() !== push.targetHash) return false;

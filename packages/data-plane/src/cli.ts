@@ -12,11 +12,13 @@ import { AccessLogDestination } from './access-log-destination.js';
 import { DEFAULT_CACHE_DIR } from './config/config-cache.js';
 import { DEFAULT_RESPONSE_HEADERS, DEFAULT_UPSTREAM_HEADERS, injectedHeaders } from './proxy/injected-headers.js';
 import { TrustedIps } from './proxy/trusted-ips.js';
-import { DataPlane, runProxyWorker, type ListenAddress } from './data-plane.js';
+import { DataPlane } from './data-plane.js';
 import { DataPlaneError, DataPlaneErrorCode, InvalidArgumentError } from './errors.js';
+import type { ListenAddress } from './listen-address.js';
 import type { Logger } from './logger.js';
 import { DEFAULT_STATUS_LISTEN } from './status/status-server.js';
 import { ClusterMtlsMode, ClusterTls, type ClusterTlsFiles } from './sync/cluster-tls.js';
+import { runProxyWorker } from './workers/proxy-worker.js';
 
 const DEFAULT_CONTROL_PLANE = 'ws://127.0.0.1:8005';
 const DEFAULT_PROXY_LISTEN = '0.0.0.0:8000';

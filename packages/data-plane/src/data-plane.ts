@@ -1,37 +1,20 @@
-import cluster, { type Worker } from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import { ConfigCache, DEFAULT_CACHE_DIR } from './config/config-cache.js';
-import { ConfigFollower, deltaMessage, isConfigChannelMessage, snapshotMessage, type ConfigChannelMessage } from './config/config-channel.js';
 import { loadDeclarativeConfig } from './config/declarative-config.js';
 import { loadOrCreateNodeId } from './config/node-id.js';
-import { ConfigSource, type RuntimeConfig } from './config/runtime-config.js';
-import { ackErrorName, InvalidArgumentError, LifecycleError } from './errors.js';
+import { ConfigOrigin, type RuntimeConfig } from './config/runtime-config.js';
+import { ackErrorName, InvalidArgumentError } from './errors.js';
+import type { ListenAddress } from './listen-address.js';
 import { silentLogger, type Logger } from './logger.js';
 import { ProxyServer } from './proxy/proxy-server.js';
 import type { ProxyServerOptions } from './proxy/proxy-server-options.js';
-import { EMPTY_TRAFFIC_SNAPSHOT, mergeTrafficSnapshots, type TrafficSnapshot } from './proxy/traffic-stats.js';
+import { EMPTY_TRAFFIC_SNAPSHOT, type TrafficSnapshot } from './proxy/traffic-stats.js';
 import { DataPlaneMetrics } from './status/data-plane-metrics.js';
 import { StatusServer, type StatusView } from './status/status-server.js';
-import { SyncClient, type AppliedChange, type SyncClientOptions } from './sync/sync-client.js';
 import type { ClusterTls } from './sync/cluster-tls.js';
-
-/** A host and port to listen on (port 0 picks a free port). */
-export interface ListenAddress {
-  readonly host: string;
-  readonly port: number;
-}
-
-/** How long proxy workers may take to start listening, in ms (default 30 s). */
-export const WORKER_START_TIMEOUT_MS = 30_000;
-
-/** Most proxy worker restarts per minute (default 10); a worker crashing faster is left down and logged. */
-export const MAX_WORKER_RESTARTS_PER_MINUTE = 10;
-
-/**
- * How long a `/metrics` scrape waits for the proxy workers' traffic counts, in ms (default 2 s). A
- * worker that has not answered by then is logged and counted with the counts it sent last.
- */
-export const TRAFFIC_STATS_TIMEOUT_MS = 2_000;
+import { SyncClient, type AppliedChange, type SyncClientOptions } from './sync/sync-client.js';
+import { ProxyWorkerPool } from './workers/proxy-worker-pool.js';
+import { deltaMessage, snapshotMessage } from './workers/worker-messages.js';
 
 /** Options of `DataPlane`. */
 export interface DataPlaneOptions {
@@ -116,7 +99,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       serviceCount: () => this.currentConfig?.services.size ?? 0,
       trafficSnapshot: () => this.trafficSnapshot(),
     });
-    this.workerPool = (options.workers ?? 0) > 0 ? new ProxyWorkerPool(options.workers!, options.workerExec, () => this.currentConfig, this.logger) : null;
+    this.workerPool = (options.workers ?? 0) > 0 ? new ProxyWorkerPool({ count: options.workers!, exec: options.workerExec, getConfig: () => this.currentConfig, logger: this.logger }) : null;
     this.sync = options.controlPlane
       ? new SyncClient({
           url: options.controlPlane,
@@ -279,7 +262,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
 
   private swap(config: RuntimeConfig): void {
     this.currentConfig = config;
-    if (this.workerPool && config.source !== ConfigSource.CONTROL_PLANE) this.workerPool.broadcast(snapshotMessage(config));
+    if (this.workerPool && config.source !== ConfigOrigin.CONTROL_PLANE) this.workerPool.broadcast(snapshotMessage(config));
     this.emit('config', config);
   }
 
@@ -294,197 +277,4 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     })();
     return this.closing;
   }
-}
-
-/** Messages between the primary and a proxy worker, besides the config channel's. */
-type WorkerControlMessage =
-  | { readonly type: 'sluice:worker-listening'; readonly host: string; readonly port: number }
-  | { readonly type: 'sluice:worker-stop' }
-  /** The primary asks for the worker's traffic counts (a scrape of /metrics). */
-  | { readonly type: 'sluice:traffic-stats-request'; readonly id: number }
-  /** The worker's answer: everything it has counted since it started. */
-  | { readonly type: 'sluice:traffic-stats'; readonly id: number; readonly snapshot: TrafficSnapshot };
-
-/** One scrape's collection of the workers' traffic counts. */
-interface TrafficRound {
-  readonly id: number;
-  answered(worker: Worker): void;
-  gone(worker: Worker): void;
-}
-
-/**
- * The proxy workers of a data plane (`--workers N`): forks them, sends each the serving config
- * when it comes online and every change after, answers their resync requests, and restarts a
- * crashed worker (at most `MAX_WORKER_RESTARTS_PER_MINUTE`).
- */
-class ProxyWorkerPool {
-  private readonly workers = new Set<Worker>();
-  private isStopping = false;
-  private restarts: number[] = [];
-  private listen: ListenAddress | null = null;
-  /** Each live worker's last traffic counts, used when it misses a scrape's deadline. */
-  private readonly lastTraffic = new Map<Worker, TrafficSnapshot>();
-  /** The last counts of exited workers, so the merged counters never go down when one is restarted. */
-  private retiredTraffic: TrafficSnapshot = EMPTY_TRAFFIC_SNAPSHOT;
-  private trafficRound: TrafficRound | null = null;
-  private collecting: Promise<TrafficSnapshot> | null = null;
-  private nextTrafficRoundId = 1;
-
-  constructor(
-    private readonly count: number,
-    private readonly exec: string | undefined,
-    private readonly getConfig: () => RuntimeConfig | null,
-    private readonly logger: Logger,
-  ) {}
-
-  async start(listen: ListenAddress): Promise<ListenAddress> {
-    if (!cluster.isPrimary) throw new LifecycleError('proxy workers can only be forked by the primary process');
-    this.listen = listen;
-    if (this.exec) cluster.setupPrimary({ exec: this.exec });
-    const addresses = Array.from({ length: this.count }, () => this.fork());
-    const timeout = new Promise<never>((_, reject) => {
-      const t = setTimeout(() => reject(new LifecycleError(`proxy workers did not listen within ${WORKER_START_TIMEOUT_MS} ms`)), WORKER_START_TIMEOUT_MS);
-      t.unref();
-    });
-    const bound = await Promise.race([Promise.all(addresses), timeout]);
-    return bound[0];
-  }
-
-  private fork(): Promise<ListenAddress> {
-    const worker = cluster.fork({ SLUICE_DP_WORKER: '1', SLUICE_DP_WORKER_LISTEN: `${this.listen!.host}:${this.listen!.port}` });
-    this.workers.add(worker);
-    return new Promise((resolve, reject) => {
-      worker.on('message', (message: ConfigChannelMessage | WorkerControlMessage) => {
-        if (message?.type === 'sluice:worker-listening') resolve({ host: message.host, port: message.port });
-        else if (message?.type === 'sluice:traffic-stats') this.onTraffic(worker, message.id, message.snapshot);
-        else if (isConfigChannelMessage(message) && message.type === 'sluice:config-resync') {
-          const config = this.getConfig();
-          worker.send(config ? snapshotMessage(config) : { type: 'sluice:config-none' });
-        }
-      });
-      worker.on('exit', (code, signal) => {
-        this.workers.delete(worker);
-        this.retireTraffic(worker);
-        reject(new LifecycleError(`proxy worker exited before listening (code ${code}, signal ${signal})`));
-        if (this.isStopping) return;
-        const now = Date.now();
-        this.restarts = this.restarts.filter((t) => now - t < 60_000);
-        if (this.restarts.length >= MAX_WORKER_RESTARTS_PER_MINUTE) {
-          this.logger.error({ code, signal }, 'proxy worker died; too many restarts in the last minute, leaving it down');
-          return;
-        }
-        this.restarts.push(now);
-        this.logger.warn({ code, signal }, 'proxy worker died; restarting it');
-        this.fork().catch((err: unknown) => this.logger.error({ err }, 'proxy worker restart failed'));
-      });
-    });
-  }
-
-  /**
-   * The workers' traffic counts merged (plus those of exited workers), asked over IPC. Waits at
-   * most {@link TRAFFIC_STATS_TIMEOUT_MS}; concurrent scrapes share one round.
-   */
-  trafficSnapshot(): Promise<TrafficSnapshot> {
-    this.collecting ??= this.collectTraffic().finally(() => {
-      this.collecting = null;
-    });
-    return this.collecting;
-  }
-
-  private collectTraffic(): Promise<TrafficSnapshot> {
-    const id = this.nextTrafficRoundId++;
-    const waiting = new Set([...this.workers].filter((worker) => worker.isConnected()));
-    return new Promise((resolve) => {
-      let isFinished = false;
-      const finish = (): void => {
-        if (isFinished) return;
-        isFinished = true;
-        clearTimeout(timer);
-        this.trafficRound = null;
-        if (waiting.size > 0) {
-          this.logger.warn({ workers: [...waiting].map((w) => w.process.pid), timeoutMs: TRAFFIC_STATS_TIMEOUT_MS }, 'proxy workers did not send their traffic counts in time; using the last they sent');
-        }
-        resolve(mergeTrafficSnapshots([this.retiredTraffic, ...this.lastTraffic.values()]));
-      };
-      const timer = setTimeout(finish, TRAFFIC_STATS_TIMEOUT_MS);
-      this.trafficRound = {
-        id,
-        answered: (worker) => {
-          if (waiting.delete(worker) && waiting.size === 0) finish();
-        },
-        gone: (worker) => {
-          if (waiting.delete(worker) && waiting.size === 0) finish();
-        },
-      };
-      for (const worker of waiting) worker.send({ type: 'sluice:traffic-stats-request', id } satisfies WorkerControlMessage);
-      if (waiting.size === 0) finish();
-    });
-  }
-
-  private onTraffic(worker: Worker, id: number, snapshot: TrafficSnapshot): void {
-    if (!this.workers.has(worker)) return;
-    this.lastTraffic.set(worker, snapshot);
-    if (this.trafficRound?.id === id) this.trafficRound.answered(worker);
-  }
-
-  /** Keeps an exited worker's last counts (its gauges dropped): the totals stay monotonic. */
-  private retireTraffic(worker: Worker): void {
-    const last = this.lastTraffic.get(worker);
-    this.lastTraffic.delete(worker);
-    if (last !== undefined) this.retiredTraffic = mergeTrafficSnapshots([this.retiredTraffic, { ...last, inFlight: 0, tunnels: 0, upstreams: [] }]);
-    this.trafficRound?.gone(worker);
-  }
-
-  broadcast(message: ConfigChannelMessage): void {
-    for (const worker of this.workers) if (worker.isConnected()) worker.send(message);
-  }
-
-  async stop(): Promise<void> {
-    this.isStopping = true;
-    await Promise.all(
-      [...this.workers].map(
-        (worker) =>
-          new Promise<void>((resolve) => {
-            if (worker.isDead()) return resolve();
-            worker.once('exit', () => resolve());
-            if (worker.isConnected()) worker.send({ type: 'sluice:worker-stop' } satisfies WorkerControlMessage);
-            else worker.kill();
-          }),
-      ),
-    );
-  }
-}
-
-/**
- * The body of a proxy worker process (`--workers N`): serves the proxy on the shared port with the
- * config the primary sends over IPC, and drains and exits when the primary says stop (or on
- * SIGTERM/SIGINT). Returns once listening.
- */
-export async function runProxyWorker(options: { listen: ListenAddress; proxy?: ProxyServerOptions; logger?: Logger }): Promise<void> {
-  if (!cluster.isWorker || !process.send) throw new LifecycleError('runProxyWorker runs in a node:cluster worker');
-  const logger = options.logger ?? silentLogger;
-  const port = { send: (m: ConfigChannelMessage) => process.send!(m) };
-  const follower = new ConfigFollower(port, logger);
-  const proxy = new ProxyServer({ ...options.proxy, logger: options.proxy?.logger ?? logger, getConfig: () => follower.current });
-  let stopping = false;
-  const stop = () => {
-    if (stopping) return;
-    stopping = true;
-    void proxy.close().finally(() => process.exit(0));
-  };
-  process.on('message', (message: unknown) => {
-    if (follower.handle(message)) return;
-    const control = message as WorkerControlMessage | null;
-    if (control?.type === 'sluice:worker-stop') stop();
-    else if (control?.type === 'sluice:traffic-stats-request' && process.connected) {
-      process.send!({ type: 'sluice:traffic-stats', id: control.id, snapshot: proxy.trafficSnapshot() } satisfies WorkerControlMessage);
-    }
-  });
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-  // Listen only once the primary's config is here (or it said it has none), so a worker never
-  // answers 503 while the primary is ready.
-  await follower.requestInitial();
-  const address = await proxy.listen(options.listen.host, options.listen.port);
-  process.send({ type: 'sluice:worker-listening', host: address.host, port: address.port } satisfies WorkerControlMessage);
 }

@@ -1,5 +1,30 @@
-/** The data plane's public API: what `test/`, `bench/` and embedders may import. */
-export { DataPlane, runProxyWorker, WORKER_START_TIMEOUT_MS, MAX_WORKER_RESTARTS_PER_MINUTE, TRAFFIC_STATS_TIMEOUT_MS, type DataPlaneOptions, type DataPlaneEvents, type ListenAddress } from './data-plane.js';
+/**
+ * The data plane's public API: what `test/`, `bench/`, the CLI's embedders and tools may import.
+ * Nothing else: the parts `DataPlane` composes (sync sessions, the stream transport, the push
+ * pipeline, the worker pool and its IPC messages, the status server, the backoff, the cache's
+ * atomic writer, `ImmutableMap`, the proxy's internals) are imported by relative path, by the
+ * package's own code and tests, so they can change without a breaking release.
+ *
+ * What is here, and why:
+ * - `DataPlane` with its options and events, `runProxyWorker` (a `--workers` embedder must call it
+ *   in its worker processes), `ListenAddress`, `ClusterTls` (the `clusterTls` option), `Logger`.
+ * - The types of what `DataPlane` exposes (`config`, `sync`, `status()`, `trafficSnapshot()`), so
+ *   an embedder can name them; `ConfigOrigin` and `ConnectionState` are the values they compare.
+ * - Every error class and code (`DataPlaneErrorCode`, `AckError`, `ResourceErrorCode`), as
+ *   `docs/errors.md` lists them: callers branch on codes.
+ * - Limits a caller sets or waits on: the defaults of `DataPlaneOptions` fields (cache dir and
+ *   write interval, heartbeat grace, apply slice, backoff) and the bounds of what `DataPlane` does
+ *   (`CACHE_MAX_LAG_MS`, the worker start, restart and traffic-scrape bounds).
+ * - `ConfigCache` (`DataPlane.cache`, and the way to seed a cache directory) and the cache file
+ *   format (`decodeCacheFile`, file names, magic and version), for tools that read a cache dir.
+ * - The declarative (DB-less) loader.
+ * - The building blocks `bench/` measures, usable on their own: `Router`, `ProxyServer` (to embed
+ *   a proxy with a config of one's own), `applySnapshot` / `snapshotSteps` / `runStepsSliced`.
+ */
+export { DataPlane, type DataPlaneOptions, type DataPlaneEvents } from './data-plane.js';
+export type { ListenAddress } from './listen-address.js';
+export { runProxyWorker, type ProxyWorkerOptions } from './workers/proxy-worker.js';
+export { WORKER_START_TIMEOUT_MS, MAX_WORKER_RESTARTS_PER_MINUTE, TRAFFIC_STATS_TIMEOUT_MS } from './workers/proxy-worker-pool.js';
 export {
   DataPlaneError,
   DataPlaneErrorCode,
@@ -18,12 +43,10 @@ export {
   type ResourceErrorView,
 } from './errors.js';
 export { silentLogger, type Logger } from './logger.js';
-export { RuntimeConfig, ConfigSource, resourceKey, type ConfigResource, type RuntimeConfigParts } from './config/runtime-config.js';
-export { ImmutableMap } from './config/immutable-map.js';
+export { RuntimeConfig, ConfigOrigin } from './config/runtime-config.js';
 export { applySnapshot, snapshotSteps, type ApplyOptions, type ApplyResult, type ConfigTarget } from './config/apply-snapshot.js';
-export { applyDelta, deltaSteps, type DeltaInput } from './config/apply-delta.js';
-export { runSteps, runStepsSliced, StepsCancelledError, APPLY_SLICE_MS, type Steps, type SliceOptions } from './steps.js';
-export { MAX_RESOURCE_ERRORS } from './config/entity-checks.js';
+export type { DeltaInput } from './config/apply-delta.js';
+export { runStepsSliced, StepsCancelledError, APPLY_SLICE_MS, type Steps, type SliceOptions } from './steps.js';
 export {
   ConfigCache,
   DEFAULT_CACHE_DIR,
@@ -36,41 +59,15 @@ export {
   type CachedState,
 } from './config/config-cache.js';
 export { encodeCacheFile, decodeCacheFile, CACHE_MAGIC, CACHE_FORMAT_VERSION, MAX_CACHE_EPOCH_BYTES, type CacheFileContents } from './config/cache-file.js';
-export { writeFileAtomic, WriteStep, type WriteFileAtomicOptions } from './config/write-file-atomic.js';
-export { loadOrCreateNodeId, NODE_ID_FILE_NAME } from './config/node-id.js';
+export { NODE_ID_FILE_NAME } from './config/node-id.js';
 export { buildDeclarativeConfig, loadDeclarativeConfig, DECLARATIVE_EPOCH, MAX_DECLARATIVE_CONFIG_BYTES } from './config/declarative-config.js';
-export { ConfigFollower, snapshotMessage, deltaMessage, isConfigChannelMessage, type ConfigChannelMessage, type ConfigChannelPort } from './config/config-channel.js';
-export {
-  SyncClient,
-  ConnectionState,
-  STREAM_PATH,
-  DEFAULT_HEARTBEAT_INTERVAL_MS,
-  HEARTBEAT_GRACE_MS,
-  CONNECT_TIMEOUT_MS,
-  HELLO_ACK_TIMEOUT_MS,
-  CLOSE_TIMEOUT_MS,
-  type SyncClientOptions,
-  type SyncClientEvents,
-  type AppliedChange,
-  type SyncErrorView,
-  type PushInFlight,
-} from './sync/sync-client.js';
-export { ReconnectBackoff, RECONNECT_BASE_MS, RECONNECT_CAP_MS, RECONNECT_RESET_AFTER_MS, type ReconnectBackoffOptions } from './sync/reconnect-backoff.js';
-export { StatusServer, DEFAULT_STATUS_LISTEN, STATUS_REQUEST_TIMEOUT_MS, type StatusView, type StatusSource, type StatusServerOptions } from './status/status-server.js';
-export { DataPlaneMetrics, type MetricsSource } from './status/data-plane-metrics.js';
+export { ConnectionState, type SyncClient, type SyncClientOptions, type SyncClientEvents, type AppliedChange, type SyncErrorView, type PushInFlight } from './sync/sync-client.js';
+export { HEARTBEAT_GRACE_MS } from './sync/sync-session.js';
+export { RECONNECT_BASE_MS, RECONNECT_CAP_MS, RECONNECT_RESET_AFTER_MS, type ReconnectBackoffOptions } from './sync/reconnect-backoff.js';
+export { ClusterTls, ClusterMtlsMode, type ClusterTlsOptions, type ClusterTlsFiles } from './sync/cluster-tls.js';
+export type { StatusView } from './status/status-server.js';
+export type { DataPlaneMetrics } from './status/data-plane-metrics.js';
 export { Router, type RouterRequest, type RouteMatch, type RouterChange } from './router/router.js';
 export { ProxyServer, type ProxyConfig } from './proxy/proxy-server.js';
 export { PROXY_SERVER_DEFAULTS, type ProxyServerOptions } from './proxy/proxy-server-options.js';
-export { injectedHeaders, DEFAULT_RESPONSE_HEADERS, DEFAULT_UPSTREAM_HEADERS, type InjectedHeaders } from './proxy/injected-headers.js';
-export {
-  LATENCY_BUCKETS_MS,
-  MAX_TRAFFIC_SERIES,
-  OVERFLOW_LABEL,
-  CLIENT_CLOSED_STATUS,
-  mergeTrafficSnapshots,
-  type TrafficSnapshot,
-  type UpstreamPoolSnapshot,
-  type TrafficSeriesSnapshot,
-  type HistogramSnapshot,
-} from './proxy/traffic-stats.js';
-export { ClusterTls, ClusterMtlsMode, type ClusterTlsOptions, type ClusterTlsFiles } from './sync/cluster-tls.js';
+export type { TrafficSnapshot } from './proxy/traffic-stats.js';

@@ -5,7 +5,7 @@ import { ackErrorFor, projectionRefusal, reject, type ApplyOptions, type ApplyRe
 import { checkReferences, checkResource, referenceView, ResourceErrorList, type CheckedEntity } from './entity-checks.js';
 import type { ImmutableMap } from './immutable-map.js';
 import { changeProjections, projectionValuesOf, type EntityChanges } from './projections.js';
-import { ConfigSource, resourceKey, RuntimeConfig, type ConfigResource, type EntityMaps } from './runtime-config.js';
+import { ConfigOrigin, resourceKey, RuntimeConfig, type ConfigResource, type EntityMaps } from './runtime-config.js';
 
 /** A delta as the data plane applies it: its base, its target, and the decoded batch of changes. */
 export interface DeltaInput {
@@ -159,7 +159,7 @@ export function* deltaSteps(current: RuntimeConfig | null, delta: DeltaInput, op
     entities,
     references,
     projections: changed.values,
-    source: options.source ?? ConfigSource.CONTROL_PLANE,
+    source: options.source ?? ConfigOrigin.CONTROL_PLANE,
     appliedAtMs: (options.now ?? Date.now)(),
   });
   return { ok: true, config };

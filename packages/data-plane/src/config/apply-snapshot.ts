@@ -18,7 +18,7 @@ import { runSteps, type Steps } from '../steps.js';
 import { checkReferences, checkResource, referenceView, ResourceErrorList, type CheckedEntity } from './entity-checks.js';
 import { ImmutableMap } from './immutable-map.js';
 import { buildProjections, type ProjectionFailure } from './projections.js';
-import { ConfigSource, resourceKey, RuntimeConfig, type ConfigResource, type EntityMaps } from './runtime-config.js';
+import { ConfigOrigin, resourceKey, RuntimeConfig, type ConfigResource, type EntityMaps } from './runtime-config.js';
 
 /** A config state a push announces: the epoch, version and hash the result must have. */
 export interface ConfigTarget {
@@ -32,7 +32,7 @@ export interface ApplyOptions {
   /** The config served now, for the monotonic rule (never lower the version within an epoch). */
   readonly current?: RuntimeConfig | null;
   /** Where the new config comes from (default `control_plane`). */
-  readonly source?: ConfigSource;
+  readonly source?: ConfigOrigin;
   /** The clock, in ms since the Unix epoch (default `Date.now`). */
   readonly now?: () => number;
   /**
@@ -142,7 +142,7 @@ export function* snapshotSteps(batch: ResourceBatchMessage, target: ConfigTarget
     entities: entities as EntityMaps,
     references: new ReferenceIndex(yield* ImmutableMap.fromSteps(counts)),
     projections: built.values,
-    source: options.source ?? ConfigSource.CONTROL_PLANE,
+    source: options.source ?? ConfigOrigin.CONTROL_PLANE,
     appliedAtMs: (options.now ?? Date.now)(),
   });
   return { ok: true, config };

@@ -5,7 +5,7 @@ import { silentLogger, type Logger } from '../logger.js';
 import { applySnapshot } from './apply-snapshot.js';
 import { decodeCacheFile, encodeCacheFileAsync } from './cache-file.js';
 import { SLUICE_VERSION } from '../proxy/proxy-server-options.js';
-import { ConfigSource, type RuntimeConfig } from './runtime-config.js';
+import { ConfigOrigin, type RuntimeConfig } from './runtime-config.js';
 import { tempPrefix, writeFileAtomic, type WriteStep } from './write-file-atomic.js';
 
 /** Default cache directory, relative to the working directory. */
@@ -134,7 +134,7 @@ export class ConfigCache {
         // it is what was written: Kong's schema rules need not run again (they dominate a cold start
         // with a large config). A file from another build is validated in full.
         const isSchemaChecked = contents.writtenBy === SLUICE_VERSION;
-        const result = applySnapshot(contents.batch, { epoch: contents.epoch, version: contents.version, hash: contents.hash }, { source: ConfigSource.CACHE, isSchemaChecked });
+        const result = applySnapshot(contents.batch, { epoch: contents.epoch, version: contents.version, hash: contents.hash }, { source: ConfigOrigin.CACHE, isSchemaChecked });
         if (!result.ok) throw new CacheCorruptError(file, `does not validate: ${result.error.message}`, { cause: result.error });
         this.written = { epoch: result.config.epoch, version: result.config.version, hashHex: result.config.hashHex };
         this.isCurrentFileGood = file === this.path;

@@ -16,7 +16,7 @@ import {
 } from '@sluice/protocol';
 import { DeclarativeConfigError } from '../errors.js';
 import { applySnapshot } from './apply-snapshot.js';
-import { ConfigSource, type RuntimeConfig } from './runtime-config.js';
+import { ConfigOrigin, type RuntimeConfig } from './runtime-config.js';
 
 /** The epoch a declarative config is served under (it never meets a control plane's epoch). */
 export const DECLARATIVE_EPOCH = 'declarative';
@@ -170,7 +170,7 @@ export function buildDeclarativeConfig(document: unknown, options: { nowSeconds:
     hash.set(kind, entity.id, payload);
     upserts.push({ type: ENTITY_TYPE_BY_KIND[kind], id: entity.id, version: 1, payload });
   }
-  const result = applySnapshot({ upserts, removals: [] }, { epoch: DECLARATIVE_EPOCH, version: 1, hash: hash.bytes() }, { source: ConfigSource.DECLARATIVE });
+  const result = applySnapshot({ upserts, removals: [] }, { epoch: DECLARATIVE_EPOCH, version: 1, hash: hash.bytes() }, { source: ConfigOrigin.DECLARATIVE });
   if (!result.ok) {
     throw declarativeError(result.error.resourceErrors.map((e) => `${e.kind ?? e.type} ${e.id}: ${e.message}`).concat(result.error.resourceErrors.length ? [] : [result.error.message]));
   }

@@ -14,13 +14,13 @@ import type { ProxyConfig } from '../proxy/proxy-server.js';
 import type { ImmutableMap } from './immutable-map.js';
 import { projectionValuesOf, type ProjectionValues } from './projections.js';
 
-/** Where the serving config came from, as `/status` reports it. */
-export const ConfigSource = {
+/** Where the serving config came from, as `/status` reports it in `config_source`. */
+export const ConfigOrigin = {
   CACHE: 'cache',
   CONTROL_PLANE: 'control_plane',
   DECLARATIVE: 'declarative',
 } as const;
-export type ConfigSource = (typeof ConfigSource)[keyof typeof ConfigSource];
+export type ConfigOrigin = (typeof ConfigOrigin)[keyof typeof ConfigOrigin];
 
 /**
  * One entity as it travelled on the stream: its wire type, kind, id, the informational version at
@@ -58,7 +58,7 @@ export interface RuntimeConfigParts {
   readonly entities: EntityMaps;
   readonly references: ReferenceIndex;
   readonly projections: ProjectionValues;
-  readonly source: ConfigSource;
+  readonly source: ConfigOrigin;
   readonly appliedAtMs: number;
 }
 
@@ -100,7 +100,7 @@ export class RuntimeConfig implements ProxyConfig {
   /** How many entities reference each entity: lets a delta check a removal in O(1). */
   readonly references: ReferenceIndex;
   /** Where this config came from. */
-  readonly source: ConfigSource;
+  readonly source: ConfigOrigin;
   /** When this config was applied, in ms since the Unix epoch. */
   readonly appliedAtMs: number;
 
@@ -164,7 +164,7 @@ export class RuntimeConfig implements ProxyConfig {
   }
 
   /** The same config marked as coming from another source (e.g. a cached config confirmed by the control plane). */
-  withSource(source: ConfigSource): RuntimeConfig {
+  withSource(source: ConfigOrigin): RuntimeConfig {
     if (source === this.source) return this;
     return new RuntimeConfig({ ...this.parts(), source });
   }

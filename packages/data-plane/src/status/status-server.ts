@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ConfigStateView } from '@sluice/protocol';
-import type { ConfigSource } from '../config/runtime-config.js';
+import type { ConfigOrigin } from '../config/runtime-config.js';
 import { LifecycleError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { ConnectionState, PushInFlight } from '../sync/sync-client.js';
@@ -20,7 +20,7 @@ export interface StatusView {
   readonly version: number | null;
   readonly hash: string | null;
   readonly ready: boolean;
-  readonly config_source: ConfigSource | null;
+  readonly config_source: ConfigOrigin | null;
   /** When the serving config was applied (ISO 8601), or null. */
   readonly config_applied_at: string | null;
   /**

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigModel, makeRoute, makeService } from '../../test/helpers/config-model.js';
-import { applyDelta } from './apply-delta.js';
-import { applySnapshot } from './apply-snapshot.js';
-import { ConfigFollower, deltaMessage, snapshotMessage, type ConfigChannelMessage } from './config-channel.js';
+import { applyDelta } from '../config/apply-delta.js';
+import { applySnapshot } from '../config/apply-snapshot.js';
+import { ConfigFollower } from './config-follower.js';
+import { deltaMessage, snapshotMessage, type ConfigChannelMessage } from './worker-messages.js';
 
 function history(): ConfigModel {
   const model = new ConfigModel();

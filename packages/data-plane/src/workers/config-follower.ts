@@ -2,84 +2,19 @@ import { pb } from '@sluice/protocol';
 import { silentLogger, type Logger } from '../logger.js';
 import { AckError, ConfigRejectedError } from '../errors.js';
 import { APPLY_SLICE_MS, runStepsSliced } from '../steps.js';
-import { deltaSteps } from './apply-delta.js';
-import { snapshotSteps, type ApplyResult } from './apply-snapshot.js';
-import { ConfigSource, type RuntimeConfig } from './runtime-config.js';
-
-/**
- * The config messages between the primary process and its proxy workers (`--workers N`), over
- * node:cluster IPC. The primary sends what it applied, as resource payloads: a delta's batch
- * (O(delta)) or, when a worker starts or asks, the whole config as a snapshot batch. Bytes are
- * base64 so the messages survive the default JSON serialisation. Each worker verifies the hash and
- * references and builds its own immutable RuntimeConfig and router, as the primary did.
- */
-export type ConfigChannelMessage =
-  | {
-      readonly type: 'sluice:config-snapshot';
-      readonly epoch: string;
-      readonly version: number;
-      readonly hash: string;
-      readonly source: ConfigSource;
-      readonly batch: string;
-    }
-  | {
-      readonly type: 'sluice:config-delta';
-      readonly epoch: string;
-      readonly fromVersion: number;
-      readonly toVersion: number;
-      readonly targetHash: string;
-      readonly batch: string;
-    }
-  | { readonly type: 'sluice:config-resync' }
-  /** The primary's answer to a resync when it has no config yet (the worker serves 503 until one comes). */
-  | { readonly type: 'sluice:config-none' };
-
-/** The IPC endpoint role: a cluster `Worker` on the primary side, `process` on the worker side. */
-export interface ConfigChannelPort {
-  send(message: ConfigChannelMessage): unknown;
-}
-
-const b64 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
-const unb64 = (text: string) => new Uint8Array(Buffer.from(text, 'base64'));
-
-/** Whether a received IPC message is one of the config channel's. */
-export function isConfigChannelMessage(message: unknown): message is ConfigChannelMessage {
-  const type = (message as { type?: unknown } | null)?.type;
-  return type === 'sluice:config-snapshot' || type === 'sluice:config-delta' || type === 'sluice:config-resync' || type === 'sluice:config-none';
-}
-
-/** The snapshot message for a whole config. O(config). */
-export function snapshotMessage(config: RuntimeConfig): ConfigChannelMessage {
-  return {
-    type: 'sluice:config-snapshot',
-    epoch: config.epoch,
-    version: config.version,
-    hash: b64(config.hashBytes),
-    source: config.source,
-    batch: b64(pb.ResourceBatch.encode(config.toBatch()).finish()),
-  };
-}
-
-/** The delta message for an applied delta batch. O(delta). */
-export function deltaMessage(delta: { epoch: string; fromVersion: number; toVersion: number; targetHash: Uint8Array; batch: Parameters<typeof pb.ResourceBatch.encode>[0] }): ConfigChannelMessage {
-  return {
-    type: 'sluice:config-delta',
-    epoch: delta.epoch,
-    fromVersion: delta.fromVersion,
-    toVersion: delta.toVersion,
-    targetHash: b64(delta.targetHash),
-    batch: b64(pb.ResourceBatch.encode(delta.batch).finish()),
-  };
-}
+import { deltaSteps } from '../config/apply-delta.js';
+import { snapshotSteps, type ApplyResult } from '../config/apply-snapshot.js';
+import type { RuntimeConfig } from '../config/runtime-config.js';
+import { isConfigChannelMessage, unb64, type ConfigChannelMessage, type ConfigChannelPort } from './worker-messages.js';
 
 /** Config messages a worker holds while it applies an earlier one (default 1,000); past it, it drops them and asks for a snapshot. */
 export const MAX_PENDING_CONFIG_MESSAGES = 1_000;
 
 /**
- * The worker side: holds the worker's serving config, applied from the primary's messages in order,
- * one at a time, each checked and built in slices ({@link runStepsSliced}) so the worker keeps
- * proxying on its current config meanwhile; messages that arrive during an apply wait in a bounded
- * queue. The primary checked every entity against Kong's schema before forwarding it, so a worker
+ * A proxy worker's side of the config channel: the config it serves, applied from the primary's
+ * messages (`worker-messages.ts`) in order, one at a time, each checked and built in slices
+ * ({@link runStepsSliced}) so the worker keeps proxying on its current config meanwhile; messages
+ * that arrive during an apply wait in a bounded queue. The primary checked every entity against Kong's schema before forwarding it, so a worker
  * skips that check and verifies the hash and references. A delta that does not apply (it should not
  * happen: the primary sends in order) makes it ask for a snapshot.
  */

@@ -1,0 +1,83 @@
+import { pb } from '@sluice/protocol';
+import type { ConfigOrigin, RuntimeConfig } from '../config/runtime-config.js';
+import type { TrafficSnapshot } from '../proxy/traffic-stats.js';
+
+/**
+ * The config messages between the primary process and its proxy workers (`--workers N`), over
+ * node:cluster IPC. The primary sends what it applied, as resource payloads: a delta's batch
+ * (O(delta)) or, when a worker starts or asks, the whole config as a snapshot batch. Bytes are
+ * base64 so the messages survive the default JSON serialisation. Each worker verifies the hash and
+ * references and builds its own immutable RuntimeConfig and router, as the primary did.
+ */
+export type ConfigChannelMessage =
+  | {
+      readonly type: 'sluice:config-snapshot';
+      readonly epoch: string;
+      readonly version: number;
+      readonly hash: string;
+      readonly source: ConfigOrigin;
+      readonly batch: string;
+    }
+  | {
+      readonly type: 'sluice:config-delta';
+      readonly epoch: string;
+      readonly fromVersion: number;
+      readonly toVersion: number;
+      readonly targetHash: string;
+      readonly batch: string;
+    }
+  | { readonly type: 'sluice:config-resync' }
+  /** The primary's answer to a resync when it has no config yet (the worker serves 503 until one comes). */
+  | { readonly type: 'sluice:config-none' };
+
+/** The other messages between the primary and a proxy worker: its lifecycle and its traffic counts. */
+export type WorkerControlMessage =
+  /** The worker listens (its config is here): the primary's start waits for every worker's. */
+  | { readonly type: 'sluice:worker-listening'; readonly host: string; readonly port: number }
+  /** The primary asks the worker to drain and exit. */
+  | { readonly type: 'sluice:worker-stop' }
+  /** The primary asks for the worker's traffic counts (a scrape of /metrics). */
+  | { readonly type: 'sluice:traffic-stats-request'; readonly id: number }
+  /** The worker's answer: everything it has counted since it started. */
+  | { readonly type: 'sluice:traffic-stats'; readonly id: number; readonly snapshot: TrafficSnapshot };
+
+/** The IPC endpoint role: a cluster `Worker` on the primary side, `process` on the worker side. */
+export interface ConfigChannelPort {
+  send(message: ConfigChannelMessage): unknown;
+}
+
+/** Bytes as base64 text, without copying the view's buffer. */
+const b64 = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+
+/** Base64 text back to bytes. */
+export const unb64 = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'base64'));
+
+/** Whether a received IPC message is one of the config channel's. */
+export function isConfigChannelMessage(message: unknown): message is ConfigChannelMessage {
+  const type = (message as { type?: unknown } | null)?.type;
+  return type === 'sluice:config-snapshot' || type === 'sluice:config-delta' || type === 'sluice:config-resync' || type === 'sluice:config-none';
+}
+
+/** The snapshot message for a whole config. O(config). */
+export function snapshotMessage(config: RuntimeConfig): ConfigChannelMessage {
+  return {
+    type: 'sluice:config-snapshot',
+    epoch: config.epoch,
+    version: config.version,
+    hash: b64(config.hashBytes),
+    source: config.source,
+    batch: b64(pb.ResourceBatch.encode(config.toBatch()).finish()),
+  };
+}
+
+/** The delta message for an applied delta batch. O(delta). */
+export function deltaMessage(delta: { epoch: string; fromVersion: number; toVersion: number; targetHash: Uint8Array; batch: Parameters<typeof pb.ResourceBatch.encode>[0] }): ConfigChannelMessage {
+  return {
+    type: 'sluice:config-delta',
+    epoch: delta.epoch,
+    fromVersion: delta.fromVersion,
+    toVersion: delta.toVersion,
+    targetHash: b64(delta.targetHash),
+    batch: b64(pb.ResourceBatch.encode(delta.batch).finish()),
+  };
+}
