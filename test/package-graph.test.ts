@@ -93,6 +93,21 @@ const FOLDER_RULES: readonly FolderRule[] = [
     why: 'the proxy workers sit just below data-plane.ts: only it and the command start them',
   },
   { package: 'data-plane', files: '', mayNotImport: ['index.ts'], why: 'the barrel is for the outside; inside the package, import the module itself' },
+  {
+    package: 'protocol',
+    files: 'entities/',
+    mayNotUse: IO_BUILTINS,
+    why: 'entity definitions, validation and references are pure: both planes and the declarative loader run them',
+  },
+  {
+    package: 'control-plane',
+    files: 'entities/',
+    mayNotImport: ['admin/', 'store/', 'changes/', 'stream/'],
+    why: 'a kind’s control-plane side is data (its table, its Admin API extras) that the layers above read',
+  },
+  { package: 'control-plane', files: 'store/', mayNotImport: ['admin/', 'changes/', 'stream/'], why: 'the store is the bottom layer: admin → store, never back' },
+  { package: 'control-plane', files: 'admin/', mayNotImport: ['stream/', 'changes/'], why: 'the Admin API writes through the store; the stream and the config mirror follow the change log' },
+  { package: 'control-plane', files: 'changes/', mayNotImport: ['admin/', 'stream/'], why: 'the config mirror reads the change log only: stream → changes, never back' },
 ];
 
 /** Whether `path` (relative to src/, '/'-separated) is `entry` or lies in folder `entry` ('' matches everything). */
