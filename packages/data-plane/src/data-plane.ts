@@ -40,7 +40,7 @@ export interface DataPlaneOptions {
   /**
    * Proxy worker processes (node:cluster; default 0 = the proxy runs in this process). With N > 0
    * this process keeps the one sync client, cache and status server, and forks N workers that run
-   * the proxy on the shared port and receive each applied change over IPC (see `ConfigChannelMessage`).
+   * the proxy on the shared port and receive each applied change over IPC (`workers/worker-messages.ts`).
    * The workers run `workerExec` (default: this process's script, i.e. the CLI) with the same
    * arguments; it must call `runProxyWorker` when `cluster.isWorker`.
    */
