@@ -420,6 +420,30 @@ describeEachDatabase('cluster stream (control plane side)', (env) => {
     return JSON.parse(res.body).data;
   }
 
+  /** An Admin API GET, its status and parsed body. */
+  async function getJson(c: TestCluster, url: string): Promise<{ status: number; body: any }> {
+    const res = await c.admin.request({ method: 'GET', url });
+    return { status: res.statusCode, body: JSON.parse(res.body) };
+  }
+
+  /** Resolves once `id`'s row shows `connected` as given. */
+  function rowConnected(c: TestCluster, id: string, connected: boolean): Promise<unknown> {
+    return waitFor(async () => (await dataPlanes(c)).find((r) => r.id === id && r.connected === connected), `${id.slice(0, 8)} to be listed connected: ${connected}`);
+  }
+
+  /** Starts a propagation wait; resolves once the wait has read the fleet, with its answer still to come. */
+  async function startPropagationWait(c: TestCluster, url: string): Promise<{ answer: Promise<{ status: number; body: any }> }> {
+    const list = vi.spyOn(c.registry, 'list');
+    const answer = getJson(c, url);
+    try {
+      await waitFor(() => list.mock.calls.length > 0, 'the propagation wait to read the fleet');
+      await list.mock.results[0]!.value;
+    } finally {
+      list.mockRestore();
+    }
+    return { answer };
+  }
+
   it('answers each Hello with the right mode: snapshot, up to date, delta, other epoch, and retry later when the peer is ahead', async () => {
     const c = await startCluster();
     await c.write('POST', '/services', service('alpha'));
@@ -943,6 +967,50 @@ describeEachDatabase('cluster stream (control plane side)', (env) => {
     expect(badOffset.status).toBe(400);
     expect(badOffset.body.code).toBe(7);
     expect((await get('/clustering/data-planes?size=0')).status).toBe(400);
+  });
+
+  it('a propagation wait is for the data planes connected at its start: one that disconnects before applying keeps it pending until it reconnects and applies', async () => {
+    const c = await startCluster({}, 500);
+    await c.write('POST', '/services', service('svc'));
+    const [a, b] = [await c.connect(), await c.connect()];
+    for (const p of [a, b]) {
+      await p.handshake(Mode.MODE_SNAPSHOT);
+      await p.sync();
+    }
+    const before = { epoch: b.epoch, version: b.version, resources: new Map(b.resources) };
+    const { version } = await c.write('POST', '/services', service('two'));
+    await a.sync();
+    await b.receivePush(); // never applied
+
+    const gone = await startPropagationWait(c, `/clustering/propagation/${version}?timeout_ms=1500`);
+    b.terminate();
+    await rowConnected(c, b.nodeId, false);
+    const timedOut = await gone.answer;
+    expect(timedOut.status).toBe(504);
+    expect(timedOut.body.propagated).toBe(false);
+    expect(timedOut.body.applied.map((p: any) => p.id)).toEqual([a.nodeId]);
+    expect(timedOut.body.pending).toMatchObject([{ id: b.nodeId, connected: false, config_version: version - 1 }]);
+
+    // A wait started after it left is for the connected fleet only.
+    expect((await getJson(c, `/clustering/propagation/${version}?timeout_ms=1000`)).body).toMatchObject({ propagated: true, applied: [{ id: a.nodeId }], pending: [] });
+
+    // A data plane that leaves during the wait, comes back and applies the version completes it.
+    const reconnect = async () => {
+      const peer = (await c.connect(b.nodeId)).copyStateFrom(before);
+      await peer.handshake(Mode.MODE_DELTA);
+      return peer;
+    };
+    const flaky = await reconnect();
+    await flaky.receivePush(); // never applied
+    await rowConnected(c, b.nodeId, true);
+    const back = await startPropagationWait(c, `/clustering/propagation/${version}?timeout_ms=10000`);
+    flaky.terminate();
+    await rowConnected(c, b.nodeId, false);
+    await (await reconnect()).sync();
+    const done = await back.answer;
+    expect(done.status).toBe(200);
+    expect(done.body.propagated).toBe(true);
+    expect(done.body.applied.map((p: any) => p.id).sort()).toEqual([a.nodeId, b.nodeId].sort());
   });
 
   it('a slow consumer is paced (bounded buffer) and closed with 4003', async () => {
