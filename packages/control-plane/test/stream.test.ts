@@ -38,7 +38,7 @@ import { CONFIG_VERSION_HEADER } from '../src/admin/index.js';
 import { ConfigMirror } from '../src/changes/config-mirror.js';
 import type { Store } from '../src/store/index.js';
 import { clusteringApi } from '../src/stream/clustering-api.js';
-import { DataPlaneRegistry } from '../src/stream/data-plane-registry.js';
+import { DataPlaneRegistry, type DataPlaneRegistryOptions } from '../src/stream/data-plane-registry.js';
 import type { DataPlaneSession } from '../src/stream/data-plane-session.js';
 import type { StreamLimits } from '../src/stream/stream-limits.js';
 import { STREAM_PATH, StreamServer } from '../src/stream/stream-server.js';
@@ -366,11 +366,16 @@ describeEachDatabase('cluster stream (control plane side)', (env) => {
     for (const c of clusters.splice(0)) await c.close();
   });
 
-  async function startCluster(limits: Partial<StreamLimits> = {}, staleAfterMs = 3_000, maxWindowChanges?: number): Promise<TestCluster> {
+  async function startCluster(
+    limits: Partial<StreamLimits> = {},
+    staleAfterMs = 3_000,
+    maxWindowChanges?: number,
+    registryOptions: Pick<DataPlaneRegistryOptions, 'maxRows'> = {},
+  ): Promise<TestCluster> {
     const mirror = new ConfigMirror({ source: store, logger: silentLogger, pollIntervalMs: 20, maxWindowChanges });
     await mirror.start();
     const cpInstanceId = randomUUID();
-    const registry = new DataPlaneRegistry({ db: store.db, logger: silentLogger, cpInstanceId, staleAfterMs });
+    const registry = new DataPlaneRegistry({ db: store.db, logger: silentLogger, cpInstanceId, staleAfterMs, ...registryOptions });
     const stream = new StreamServer({ mirror, registry, logger: silentLogger, cpInstanceId, limits: { ...BASE_LIMITS, ...limits } });
     const { port } = await stream.listen('127.0.0.1', 0);
     const admin = await buildTestAdmin(store, { extensions: [clusteringApi({ mirror, registry, stream })] });
@@ -969,6 +974,34 @@ describeEachDatabase('cluster stream (control plane side)', (env) => {
     expect((await get('/clustering/data-planes?size=0')).status).toBe(400);
   });
 
+  it("a refused Hello that claims a connected data plane's node id leaves that data plane connected, in sync and waited for", async () => {
+    const staleAfterMs = 500;
+    const c = await startCluster({}, staleAfterMs);
+    await c.write('POST', '/services', service('svc'));
+    const live = await c.connect();
+    await live.handshake(Mode.MODE_SNAPSHOT);
+    await live.sync();
+    await rowConnected(c, live.nodeId, true);
+
+    const impostor = await c.connect(live.nodeId);
+    impostor.hello({ protocolVersion: 99 });
+    expect((await impostor.next('error')).error!.code).toBe(CloseCode.INCOMPATIBLE_VERSION);
+    expect((await impostor.closed()).code).toBe(CloseCode.INCOMPATIBLE_VERSION);
+    await c.registry.settle();
+    // Past the stale window (heartbeats every 100 ms), the live data plane is still listed as it is.
+    await live.expectQuiet(Math.ceil((2 * staleAfterMs) / BASE_LIMITS.heartbeatIntervalMs!));
+    const [row] = await dataPlanes(c);
+    expect(row).toMatchObject({ id: live.nodeId, connected: true, sync_status: 'in_sync', error: null });
+    expect((await getJson(c, '/clustering/status')).body.data_planes).toMatchObject({ total: 1, connected: 1, in_sync: 1, incompatible: 0 });
+    // And a wait for a version nobody has is not vacuously complete.
+    const wait = await getJson(c, `/clustering/propagation/${c.mirror.version + 5}?timeout_ms=300`);
+    expect(wait.status).toBe(504);
+    expect(wait.body).toMatchObject({ propagated: false, applied: [], pending: [{ id: live.nodeId, connected: true }] });
+    // The live data plane is still served.
+    const { version } = await c.write('POST', '/services', service('next'));
+    expect((await live.sync()).toVersion).toBe(version);
+  });
+
   it('a propagation wait is for the data planes connected at its start: one that disconnects before applying keeps it pending until it reconnects and applies', async () => {
     const c = await startCluster({}, 500);
     await c.write('POST', '/services', service('svc'));
@@ -1011,6 +1044,50 @@ describeEachDatabase('cluster stream (control plane side)', (env) => {
     expect(done.status).toBe(200);
     expect(done.body.propagated).toBe(true);
     expect(done.body.applied.map((p: any) => p.id).sort()).toEqual([a.nodeId, b.nodeId].sort());
+  });
+
+  it('bounds the registry rows made-up node ids can create: evicts the oldest disconnected row, refuses a new node (4007) when every row is connected', async () => {
+    const c = await startCluster({}, 3_000, undefined, { maxRows: 3 });
+    await c.write('POST', '/services', service('svc'));
+    const synced = async (nodeId?: string) => {
+      const p = await c.connect(nodeId);
+      await p.handshake(Mode.MODE_SNAPSHOT);
+      await p.sync();
+      await rowConnected(c, p.nodeId, true);
+      return p;
+    };
+    const [p1, p2, gone] = [await synced(), await synced(), await synced()];
+    gone.terminate();
+    await rowConnected(c, gone.nodeId, false);
+
+    // Full: the disconnected row makes room for a new node.
+    const p4 = await synced();
+    expect((await dataPlanes(c)).map((r) => r.id).sort()).toEqual([p1.nodeId, p2.nodeId, p4.nodeId].sort());
+    expect(c.registry.stats).toEqual({ rowsEvicted: 1, nodesRefused: 0 });
+
+    // Full of connected data planes: a new node is told to retry later, and gets no row.
+    const refused = await c.connect();
+    refused.hello();
+    expect((await refused.next('helloAck')).helloAck).toMatchObject({ mode: Mode.MODE_RETRY_LATER, retryAfterMs: c.stream.limits.retryAfterMs });
+    expect(await refused.closed()).toEqual({ code: CloseCode.RETRY_LATER, reason: expect.stringContaining('registry is full') });
+    const incompatible = await c.connect();
+    incompatible.hello({ protocolVersion: 99 });
+    expect((await incompatible.closed()).code).toBe(CloseCode.INCOMPATIBLE_VERSION);
+    await c.registry.settle();
+    expect((await dataPlanes(c)).map((r) => r.id).sort()).toEqual([p1.nodeId, p2.nodeId, p4.nodeId].sort());
+    expect(c.registry.stats).toEqual({ rowsEvicted: 1, nodesRefused: 2 });
+    expect((await getJson(c, '/clustering/status')).body.replica).toMatchObject({ registry_max_rows: 3, registry_rows_evicted: 1, registry_nodes_refused: 2 });
+
+    // A node that has a row still gets in (its reconnection replaces its old connection).
+    const p1Again = (await c.connect(p1.nodeId)).copyStateFrom(p1);
+    await p1Again.handshake(Mode.MODE_UP_TO_DATE);
+    expect((await p1.closed()).code).toBe(CloseCode.REPLACED);
+    // Once a data plane has left, the refused node gets in on its retry.
+    p2.terminate();
+    await rowConnected(c, p2.nodeId, false);
+    const retried = await synced(refused.nodeId);
+    expect((await dataPlanes(c)).map((r) => r.id).sort()).toEqual([p1.nodeId, p4.nodeId, retried.nodeId].sort());
+    expect(c.registry.stats).toEqual({ rowsEvicted: 2, nodesRefused: 2 });
   });
 
   it('a slow consumer is paced (bounded buffer) and closed with 4003', async () => {

@@ -75,6 +75,9 @@ export function clusteringApi(options: ClusteringApiOptions): FastifyPluginAsync
                 acks: stream.stats.acks,
                 nacks: stream.stats.nacks,
                 bytes_sent: stream.stats.bytesSent,
+                registry_max_rows: registry.maxRows,
+                registry_rows_evicted: registry.stats.rowsEvicted,
+                registry_nodes_refused: registry.stats.nodesRefused,
               }
             : null,
         };

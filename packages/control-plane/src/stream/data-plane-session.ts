@@ -219,17 +219,23 @@ export class DataPlaneSession {
     };
     if (hello.protocolVersion !== PROTOCOL_VERSION) {
       const message = `protocol version ${hello.protocolVersion} is not supported (this control plane speaks ${PROTOCOL_VERSION})`;
-      this.ctx.registry.update({ ...base, connected: false, incompatible: true, lastError: message, lastErrorCode: 'INCOMPATIBLE_PROTOCOL' });
+      // Not a connection of that node: the row is recorded without touching a live one's state.
+      this.ctx.registry.recordIncompatible({ ...base, lastError: message, lastErrorCode: 'INCOMPATIBLE_PROTOCOL' });
       await this.send({ error: { code: CloseCode.INCOMPATIBLE_VERSION, message } }).catch(() => {});
       return this.close(CloseCode.INCOMPATIBLE_VERSION, message);
     }
+    if (!(await this.ctx.registry.admit(nodeId))) {
+      await this.retryLater();
+      return this.close(CloseCode.RETRY_LATER, `data-plane registry is full (${this.ctx.registry.maxRows} rows of connected data planes)`);
+    }
+    if (this.state !== 'hello') return;
     const mirror = this.ctx.mirror;
     if (this.acked.epoch === mirror.epoch && this.acked.version > mirror.version) {
       // The data plane is ahead of this replica: catch up from the database before answering.
       await mirror.catchUp();
       if (this.acked.epoch === mirror.epoch && this.acked.version > mirror.version) {
         this.log.warn({ applied: this.acked.version, head: mirror.version }, 'data plane is ahead of this replica; asking it to retry later');
-        await this.send({ helloAck: { cpInstanceId: this.ctx.cpInstanceId, head: this.headState(), mode: pb.HelloAck.Mode.MODE_RETRY_LATER, retryAfterMs: this.ctx.limits.retryAfterMs } }).catch(() => {});
+        await this.retryLater();
         return this.close(CloseCode.RETRY_LATER, 'control plane replica is behind the data plane');
       }
     }
@@ -265,6 +271,12 @@ export class DataPlaneSession {
       },
     });
     this.maybePush();
+  }
+
+  /** Answers Hello with RETRY_LATER (the caller then closes with 4007). */
+  private retryLater(): Promise<void> {
+    const helloAck = { cpInstanceId: this.ctx.cpInstanceId, head: this.headState(), mode: pb.HelloAck.Mode.MODE_RETRY_LATER, retryAfterMs: this.ctx.limits.retryAfterMs };
+    return this.send({ helloAck }).catch(() => {});
   }
 
   private headState() {
