@@ -39,7 +39,7 @@ import { ConfigMirror } from '../src/changes/config-mirror.js';
 import type { Store } from '../src/store/index.js';
 import { clusteringApi } from '../src/stream/clustering-api.js';
 import { DataPlaneRegistry, type DataPlaneRegistryOptions } from '../src/stream/data-plane-registry.js';
-import type { DataPlaneSession } from '../src/stream/data-plane-session.js';
+import { DataPlaneSession } from '../src/stream/data-plane-session.js';
 import type { StreamLimits } from '../src/stream/stream-limits.js';
 import { STREAM_PATH, StreamServer } from '../src/stream/stream-server.js';
 import { buildTestAdmin, silentLogger, type TestAdmin } from './support/admin.js';
@@ -295,9 +295,46 @@ class Peer {
     return push;
   }
 
+  /** The TCP socket under the WebSocket. */
+  private get socket(): import('node:net').Socket {
+    return (this.ws as unknown as { _socket: import('node:net').Socket })._socket;
+  }
+
   /** Stops reading from the socket: no frames, no pongs reach this peer's code any more. */
   pauseReading(): void {
-    (this.ws as unknown as { _socket: import('node:net').Socket })._socket.pause();
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    this.socket.resume();
+  }
+
+  /** Reads at most about `bytesPerTick` per `tickMs` (a slow but steady reader); returns the function that lifts the limit. */
+  readSlowly(bytesPerTick: number, tickMs: number): () => void {
+    const socket = this.socket;
+    let budget = bytesPerTick;
+    const onData = (chunk: Buffer) => {
+      budget -= chunk.length;
+      if (budget <= 0) socket.pause();
+    };
+    socket.on('data', onData);
+    const timer = setInterval(() => {
+      budget = bytesPerTick;
+      socket.resume();
+    }, tickMs);
+    return () => {
+      clearInterval(timer);
+      socket.off('data', onData);
+      socket.resume();
+    };
+  }
+
+  /** Sends a heartbeat every `intervalMs` (also while not reading), so liveness never drops this peer; returns the function that stops. */
+  keepBeating(intervalMs = 50): () => void {
+    const timer = setInterval(() => {
+      if (this.ws.readyState === WebSocket.OPEN) this.send({ heartbeat: { sentAtMs: Date.now(), state: this.state() } });
+    }, intervalMs);
+    return () => clearInterval(timer);
   }
 
   terminate(): void {
@@ -1118,8 +1155,78 @@ describeEachDatabase('cluster stream (control plane side)', (env) => {
     await waitFor(() => session.state === 'closed', 'the slow consumer to be gone', 5_000);
   });
 
+  it('peers that stop reading do not hold the snapshot slots: each is freed and closed (4003) after snapshotStallTimeoutMs, a fresh data plane is served meanwhile, a slow but steady one keeps its slot', async () => {
+    // Against this process's own pauses (the peers decode and hash 7 MB snapshots on its event
+    // loop) the stall timeout is not made smaller than 2 s.
+    const snapshotStallTimeoutMs = 2_000;
+    const c = await startCluster({ snapshotStallTimeoutMs, maxConcurrentSnapshots: 8 });
+    await writeBigConfig(store, 300, 32 * 1024);
+    await c.mirror.catchUp();
+    const head = { version: c.mirror.version, hash: c.mirror.hashHex() };
+    const snapshotBytes = c.mirror.snapshot().body.data.byteLength;
+    expect(snapshotBytes).toBeGreaterThan(6 * 1024 * 1024);
+    const closes = vi.spyOn(DataPlaneSession.prototype, 'close');
+    const stops: Array<() => void> = [];
+    try {
+      // A slow reader (about 4 MB/s: its snapshot outlasts the stall timeout, and it never stops
+      // reading for long) takes the first slot.
+      const slow = await c.connect();
+      stops.push(slow.keepBeating(), slow.readSlowly(400 * 1024, 100));
+      const slowStarted = Date.now();
+      const slowSync = slow.handshake(Mode.MODE_SNAPSHOT).then(() => slow.receivePush(60_000));
+      await waitFor(() => c.stream.snapshotsInFlight === 1, 'the slow snapshot to start');
+
+      // Ten peers that send Hello and heartbeats but never read: seven take the other slots,
+      // three wait for one.
+      const stalled = await Promise.all(Array.from({ length: 10 }, () => c.connect()));
+      for (const p of stalled) {
+        stops.push(p.keepBeating());
+        p.hello();
+        p.pauseReading();
+      }
+      const session = (p: Peer) => c.stream.sessions.get(p.nodeId);
+      await waitFor(() => stalled.every((p) => session(p) !== undefined) && c.stream.snapshotsInFlight === 8, 'every slot taken');
+
+      // A fresh data plane waits for a slot no longer than the stall timeout (plus the watchdog's
+      // tick and scheduling), then gets its whole snapshot while stalled peers are still connected.
+      const fresh = await c.connect();
+      await fresh.handshake(Mode.MODE_SNAPSHOT);
+      const askedAt = Date.now();
+      await fresh.until(() => fresh.frames.length > 0, 'SnapshotBegin', 5 * snapshotStallTimeoutMs);
+      const waitedForSlotMs = Date.now() - askedAt;
+      const push = await fresh.receivePush(30_000);
+      expect(push).toMatchObject({ kind: 'snapshot', toVersion: head.version, targetHash: head.hash });
+      expect(fresh.apply(push)).toBe(true);
+      fresh.ack(push.nonce);
+      expect(waitedForSlotMs).toBeLessThanOrEqual(snapshotStallTimeoutMs + 1_500);
+      expect(stalled.some((p) => session(p)?.state === 'active')).toBe(true);
+
+      // Every stalled peer is freed and closed with 4003, counted.
+      await waitFor(() => stalled.every((p) => session(p) === undefined), 'every stalled peer to be gone', 20_000);
+      const stalledSessions = closes.mock.contexts.filter((s) => stalled.some((p) => p.nodeId === (s as DataPlaneSession).nodeId));
+      expect(new Set(stalledSessions.map((s) => (s as DataPlaneSession).nodeId)).size).toBe(10);
+      for (const [i, ctx] of closes.mock.contexts.entries()) {
+        if (stalledSessions.includes(ctx)) expect(closes.mock.calls[i]![0]).toBe(CloseCode.SLOW_CONSUMER);
+      }
+      expect(c.stream.stats.snapshotsStalled).toBe(10);
+      expect((await getJson(c, '/clustering/status')).body.replica.snapshots_stalled).toBe(10);
+
+      // The slow reader was never cut off: its snapshot outlasted the stall timeout and arrived whole.
+      const slowPush = await slowSync;
+      expect(Date.now() - slowStarted).toBeGreaterThan(snapshotStallTimeoutMs);
+      expect(slowPush).toMatchObject({ kind: 'snapshot', toVersion: head.version, targetHash: head.hash });
+      expect(slow.closeInfo).toBeNull();
+      expect(closes.mock.contexts.some((s) => (s as DataPlaneSession).nodeId === slow.nodeId)).toBe(false);
+    } finally {
+      for (const stop of stops) stop();
+      closes.mockRestore();
+    }
+    expect(c.stream.snapshotsInFlight).toBe(0);
+  });
+
   it('never sends more than maxConcurrentSnapshots snapshots at once', async () => {
-    const c = await startCluster({ maxConcurrentSnapshots: 2, heartbeatGraceMs: 10_000 });
+    // Paused peers hold their slots here until the test resumes them: no stall timeout meanwhile.
+    const c = await startCluster({ maxConcurrentSnapshots: 2, heartbeatGraceMs: 10_000, snapshotStallTimeoutMs: 60_000 });
     await writeBigConfig(store, 300, 32 * 1024);
     await c.mirror.catchUp();
     const head = { version: c.mirror.version, hash: c.mirror.hashHex() };
@@ -1141,7 +1248,7 @@ describeEachDatabase('cluster stream (control plane side)', (env) => {
       observe();
       expect(c.stream.stats.snapshotsSent).toBe(2);
       for (const p of peers) p.ws.on('message', observe);
-      for (const p of peers) (p.ws as unknown as { _socket: import('node:net').Socket })._socket.resume();
+      for (const p of peers) p.resumeReading();
       const pushes = await Promise.all(
         peers.map(async (p) => {
           expect((await p.next('helloAck')).helloAck!.mode).toBe(Mode.MODE_SNAPSHOT);

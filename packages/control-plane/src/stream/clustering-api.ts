@@ -71,6 +71,7 @@ export function clusteringApi(options: ClusteringApiOptions): FastifyPluginAsync
                 refused_connections: stream.refusedConnections,
                 snapshots_in_flight: stream.snapshotsInFlight,
                 snapshots_sent: stream.stats.snapshotsSent,
+                snapshots_stalled: stream.stats.snapshotsStalled,
                 deltas_sent: stream.stats.deltasSent,
                 acks: stream.stats.acks,
                 nacks: stream.stats.nacks,
