@@ -10,6 +10,7 @@ import { ConfigurationError } from './errors.js';
 import { DEFAULT_DATA_DIR } from './store/index.js';
 import { DEFAULT_CHANGE_LOG_RETENTION_VERSIONS } from './changes/change-log-janitor.js';
 import { ClusterMtlsMode, ClusterTls } from './stream/cluster-tls.js';
+import { MAX_DATA_PLANE_ROWS } from './stream/registry-admission.js';
 
 /** The flags of `sluice-cp`, their defaults and help. */
 const FLAGS = {
@@ -23,6 +24,7 @@ const FLAGS = {
   'data-dir': { default: DEFAULT_DATA_DIR, help: 'embedded database directory (used when no --database-url)' },
   'admin-body-limit': { default: String(DEFAULT_ADMIN_BODY_LIMIT_BYTES), help: 'largest Admin API request body, in bytes' },
   'change-log-retention': { default: String(DEFAULT_CHANGE_LOG_RETENTION_VERSIONS), help: 'config versions kept in the change log; data planes further behind get a snapshot' },
+  'max-data-planes': { default: String(MAX_DATA_PLANE_ROWS), help: 'data-plane registry rows kept, across replicas; when full, a new node evicts the oldest disconnected row or is told to retry later' },
   'log-level': { default: 'info', help: 'fatal, error, warn, info, debug, trace or silent' },
 } as const;
 type FlagName = keyof typeof FLAGS;
@@ -53,6 +55,7 @@ export interface CliSettings {
   dataDir: string;
   adminBodyLimitBytes: number;
   changeLogRetentionVersions: number;
+  maxDataPlanes: number;
   logLevel: string;
   /** Mutual TLS on the cluster stream, or null for plain ws://. The files are read by {@link loadClusterTls}. */
   clusterTls: { mode: ClusterMtlsMode; certFile: string; keyFile: string; caFile?: string } | null;
@@ -108,6 +111,8 @@ export function resolveSettings(argv: string[], env: NodeJS.ProcessEnv): CliSett
   };
   const retention = Number(get('change-log-retention'));
   if (!Number.isSafeInteger(retention) || retention < 1) throw new ConfigurationError('--change-log-retention must be a positive integer number of versions');
+  const maxDataPlanes = Number(get('max-data-planes'));
+  if (!Number.isSafeInteger(maxDataPlanes) || maxDataPlanes < 1) throw new ConfigurationError('--max-data-planes must be a positive integer number of rows');
   const bodyLimit = Number(get('admin-body-limit'));
   if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 1) throw new ConfigurationError(`--admin-body-limit must be a positive integer number of bytes`);
   const logLevel = get('log-level') ?? 'info';
@@ -126,7 +131,7 @@ export function resolveSettings(argv: string[], env: NodeJS.ProcessEnv): CliSett
   }
   const databaseUrl = get('database-url');
   const clusterTls = resolveClusterTls(get);
-  return { adminListen, clusterListen, databaseUrl, dataDir: get('data-dir') ?? DEFAULT_DATA_DIR, adminBodyLimitBytes: bodyLimit, changeLogRetentionVersions: retention, logLevel, clusterTls };
+  return { adminListen, clusterListen, databaseUrl, dataDir: get('data-dir') ?? DEFAULT_DATA_DIR, adminBodyLimitBytes: bodyLimit, changeLogRetentionVersions: retention, maxDataPlanes, logLevel, clusterTls };
 }
 
 /** Masks the password of a database URL for logs. */
@@ -173,6 +178,7 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
     dataDir: settings.dataDir,
     adminLimits: { bodyLimitBytes: settings.adminBodyLimitBytes },
     changeLogRetentionVersions: settings.changeLogRetentionVersions,
+    maxDataPlanes: settings.maxDataPlanes,
     clusterTls: clusterTls ?? undefined,
   });
   logger.info(settings.databaseUrl ? { database: maskUrl(settings.databaseUrl) } : { dataDir: settings.dataDir }, 'starting control plane');

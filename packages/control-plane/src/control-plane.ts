@@ -58,6 +58,8 @@ export interface ControlPlaneOptions {
   changePollIntervalMs?: number;
   /** Change-log versions kept behind the head (default 10,000); data planes further behind get a snapshot. */
   changeLogRetentionVersions?: number;
+  /** Data-plane registry rows kept, across replicas (default `MAX_DATA_PLANE_ROWS`, 20,000); see `RegistryAdmission`. */
+  maxDataPlanes?: number;
 }
 
 /** The addresses a started control plane listens on. */
@@ -135,6 +137,7 @@ export class ControlPlane {
         logger: logger.child({ component: 'registry' }),
         cpInstanceId: this.instanceId,
         staleAfterMs: STALE_AFTER_HEARTBEATS * (this.#options.streamLimits?.heartbeatIntervalMs ?? DEFAULT_STREAM_LIMITS.heartbeatIntervalMs),
+        maxRows: this.#options.maxDataPlanes,
       });
       const clusterListen = this.#options.clusterListen === undefined ? parseListenAddress(DEFAULT_CLUSTER_LISTEN) : this.#options.clusterListen;
       const stream = clusterListen

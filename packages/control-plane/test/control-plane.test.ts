@@ -15,14 +15,16 @@ describe('sluice-cp settings', () => {
       databaseUrl: undefined,
       dataDir: '.sluice/cp',
       adminBodyLimitBytes: 10 * 1024 * 1024,
+      maxDataPlanes: 20_000,
       logLevel: 'info',
     });
-    const env = { SLUICE_DATABASE_URL: 'postgres://db/x', SLUICE_ADMIN_LISTEN: '0.0.0.0:9001', SLUICE_ADMIN_BODY_LIMIT: '2048' };
+    const env = { SLUICE_DATABASE_URL: 'postgres://db/x', SLUICE_ADMIN_LISTEN: '0.0.0.0:9001', SLUICE_ADMIN_BODY_LIMIT: '2048', SLUICE_MAX_DATA_PLANES: '500' };
     expect(resolveSettings(['--admin-listen', '127.0.0.1:7001', '--log-level', 'debug'], env)).toMatchObject({
       adminListen: '127.0.0.1:7001',
       databaseUrl: 'postgres://db/x',
       dataDir: '.sluice/cp',
       adminBodyLimitBytes: 2048,
+      maxDataPlanes: 500,
       logLevel: 'debug',
     });
     expect(envName('admin-body-limit')).toBe('SLUICE_ADMIN_BODY_LIMIT');
@@ -30,7 +32,7 @@ describe('sluice-cp settings', () => {
     expect(usage()).toContain('SLUICE_DATA_DIR');
   });
 
-  it.each([[['--nope']], [['--admin-listen', 'nohost']], [['--admin-body-limit', '-1']], [['--log-level', 'loud']]])('refuses %j', (argv) => {
+  it.each([[['--nope']], [['--admin-listen', 'nohost']], [['--admin-body-limit', '-1']], [['--max-data-planes', '0']], [['--log-level', 'loud']]])('refuses %j', (argv) => {
     expect(() => resolveSettings(argv, {})).toThrow(ConfigurationError);
   });
 

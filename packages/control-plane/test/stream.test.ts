@@ -38,8 +38,8 @@ import { CONFIG_VERSION_HEADER } from '../src/admin/index.js';
 import { ConfigMirror } from '../src/changes/config-mirror.js';
 import type { Store } from '../src/store/index.js';
 import { clusteringApi } from '../src/stream/clustering-api.js';
-import { DataPlaneRegistry } from '../src/stream/data-plane-registry.js';
-import type { DataPlaneSession } from '../src/stream/data-plane-session.js';
+import { DataPlaneRegistry, type DataPlaneRegistryOptions } from '../src/stream/data-plane-registry.js';
+import { DataPlaneSession } from '../src/stream/data-plane-session.js';
 import type { StreamLimits } from '../src/stream/stream-limits.js';
 import { STREAM_PATH, StreamServer } from '../src/stream/stream-server.js';
 import { buildTestAdmin, silentLogger, type TestAdmin } from './support/admin.js';
@@ -295,9 +295,46 @@ class Peer {
     return push;
   }
 
+  /** The TCP socket under the WebSocket. */
+  private get socket(): import('node:net').Socket {
+    return (this.ws as unknown as { _socket: import('node:net').Socket })._socket;
+  }
+
   /** Stops reading from the socket: no frames, no pongs reach this peer's code any more. */
   pauseReading(): void {
-    (this.ws as unknown as { _socket: import('node:net').Socket })._socket.pause();
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    this.socket.resume();
+  }
+
+  /** Reads at most about `bytesPerTick` per `tickMs` (a slow but steady reader); returns the function that lifts the limit. */
+  readSlowly(bytesPerTick: number, tickMs: number): () => void {
+    const socket = this.socket;
+    let budget = bytesPerTick;
+    const onData = (chunk: Buffer) => {
+      budget -= chunk.length;
+      if (budget <= 0) socket.pause();
+    };
+    socket.on('data', onData);
+    const timer = setInterval(() => {
+      budget = bytesPerTick;
+      socket.resume();
+    }, tickMs);
+    return () => {
+      clearInterval(timer);
+      socket.off('data', onData);
+      socket.resume();
+    };
+  }
+
+  /** Sends a heartbeat every `intervalMs` (also while not reading), so liveness never drops this peer; returns the function that stops. */
+  keepBeating(intervalMs = 50): () => void {
+    const timer = setInterval(() => {
+      if (this.ws.readyState === WebSocket.OPEN) this.send({ heartbeat: { sentAtMs: Date.now(), state: this.state() } });
+    }, intervalMs);
+    return () => clearInterval(timer);
   }
 
   terminate(): void {
@@ -366,11 +403,16 @@ describeEachDatabase('cluster stream (control plane side)', (env) => {
     for (const c of clusters.splice(0)) await c.close();
   });
 
-  async function startCluster(limits: Partial<StreamLimits> = {}, staleAfterMs = 3_000, maxWindowChanges?: number): Promise<TestCluster> {
+  async function startCluster(
+    limits: Partial<StreamLimits> = {},
+    staleAfterMs = 3_000,
+    maxWindowChanges?: number,
+    registryOptions: Pick<DataPlaneRegistryOptions, 'maxRows'> = {},
+  ): Promise<TestCluster> {
     const mirror = new ConfigMirror({ source: store, logger: silentLogger, pollIntervalMs: 20, maxWindowChanges });
     await mirror.start();
     const cpInstanceId = randomUUID();
-    const registry = new DataPlaneRegistry({ db: store.db, logger: silentLogger, cpInstanceId, staleAfterMs });
+    const registry = new DataPlaneRegistry({ db: store.db, logger: silentLogger, cpInstanceId, staleAfterMs, ...registryOptions });
     const stream = new StreamServer({ mirror, registry, logger: silentLogger, cpInstanceId, limits: { ...BASE_LIMITS, ...limits } });
     const { port } = await stream.listen('127.0.0.1', 0);
     const admin = await buildTestAdmin(store, { extensions: [clusteringApi({ mirror, registry, stream })] });
@@ -418,6 +460,30 @@ describeEachDatabase('cluster stream (control plane side)', (env) => {
     const res = await c.admin.request({ method: 'GET', url: '/clustering/data-planes' });
     expect(res.statusCode).toBe(200);
     return JSON.parse(res.body).data;
+  }
+
+  /** An Admin API GET, its status and parsed body. */
+  async function getJson(c: TestCluster, url: string): Promise<{ status: number; body: any }> {
+    const res = await c.admin.request({ method: 'GET', url });
+    return { status: res.statusCode, body: JSON.parse(res.body) };
+  }
+
+  /** Resolves once `id`'s row shows `connected` as given. */
+  function rowConnected(c: TestCluster, id: string, connected: boolean): Promise<unknown> {
+    return waitFor(async () => (await dataPlanes(c)).find((r) => r.id === id && r.connected === connected), `${id.slice(0, 8)} to be listed connected: ${connected}`);
+  }
+
+  /** Starts a propagation wait; resolves once the wait has read the fleet, with its answer still to come. */
+  async function startPropagationWait(c: TestCluster, url: string): Promise<{ answer: Promise<{ status: number; body: any }> }> {
+    const list = vi.spyOn(c.registry, 'list');
+    const answer = getJson(c, url);
+    try {
+      await waitFor(() => list.mock.calls.length > 0, 'the propagation wait to read the fleet');
+      await list.mock.results[0]!.value;
+    } finally {
+      list.mockRestore();
+    }
+    return { answer };
   }
 
   it('answers each Hello with the right mode: snapshot, up to date, delta, other epoch, and retry later when the peer is ahead', async () => {
@@ -945,6 +1011,122 @@ describeEachDatabase('cluster stream (control plane side)', (env) => {
     expect((await get('/clustering/data-planes?size=0')).status).toBe(400);
   });
 
+  it("a refused Hello that claims a connected data plane's node id leaves that data plane connected, in sync and waited for", async () => {
+    const staleAfterMs = 500;
+    const c = await startCluster({}, staleAfterMs);
+    await c.write('POST', '/services', service('svc'));
+    const live = await c.connect();
+    await live.handshake(Mode.MODE_SNAPSHOT);
+    await live.sync();
+    await rowConnected(c, live.nodeId, true);
+
+    const impostor = await c.connect(live.nodeId);
+    impostor.hello({ protocolVersion: 99 });
+    expect((await impostor.next('error')).error!.code).toBe(CloseCode.INCOMPATIBLE_VERSION);
+    expect((await impostor.closed()).code).toBe(CloseCode.INCOMPATIBLE_VERSION);
+    await c.registry.settle();
+    // Past the stale window (heartbeats every 100 ms), the live data plane is still listed as it is.
+    await live.expectQuiet(Math.ceil((2 * staleAfterMs) / BASE_LIMITS.heartbeatIntervalMs!));
+    const [row] = await dataPlanes(c);
+    expect(row).toMatchObject({ id: live.nodeId, connected: true, sync_status: 'in_sync', error: null });
+    expect((await getJson(c, '/clustering/status')).body.data_planes).toMatchObject({ total: 1, connected: 1, in_sync: 1, incompatible: 0 });
+    // And a wait for a version nobody has is not vacuously complete.
+    const wait = await getJson(c, `/clustering/propagation/${c.mirror.version + 5}?timeout_ms=300`);
+    expect(wait.status).toBe(504);
+    expect(wait.body).toMatchObject({ propagated: false, applied: [], pending: [{ id: live.nodeId, connected: true }] });
+    // The live data plane is still served.
+    const { version } = await c.write('POST', '/services', service('next'));
+    expect((await live.sync()).toVersion).toBe(version);
+  });
+
+  it('a propagation wait is for the data planes connected at its start: one that disconnects before applying keeps it pending until it reconnects and applies', async () => {
+    const c = await startCluster({}, 500);
+    await c.write('POST', '/services', service('svc'));
+    const [a, b] = [await c.connect(), await c.connect()];
+    for (const p of [a, b]) {
+      await p.handshake(Mode.MODE_SNAPSHOT);
+      await p.sync();
+    }
+    const before = { epoch: b.epoch, version: b.version, resources: new Map(b.resources) };
+    const { version } = await c.write('POST', '/services', service('two'));
+    await a.sync();
+    await b.receivePush(); // never applied
+
+    const gone = await startPropagationWait(c, `/clustering/propagation/${version}?timeout_ms=1500`);
+    b.terminate();
+    await rowConnected(c, b.nodeId, false);
+    const timedOut = await gone.answer;
+    expect(timedOut.status).toBe(504);
+    expect(timedOut.body.propagated).toBe(false);
+    expect(timedOut.body.applied.map((p: any) => p.id)).toEqual([a.nodeId]);
+    expect(timedOut.body.pending).toMatchObject([{ id: b.nodeId, connected: false, config_version: version - 1 }]);
+
+    // A wait started after it left is for the connected fleet only.
+    expect((await getJson(c, `/clustering/propagation/${version}?timeout_ms=1000`)).body).toMatchObject({ propagated: true, applied: [{ id: a.nodeId }], pending: [] });
+
+    // A data plane that leaves during the wait, comes back and applies the version completes it.
+    const reconnect = async () => {
+      const peer = (await c.connect(b.nodeId)).copyStateFrom(before);
+      await peer.handshake(Mode.MODE_DELTA);
+      return peer;
+    };
+    const flaky = await reconnect();
+    await flaky.receivePush(); // never applied
+    await rowConnected(c, b.nodeId, true);
+    const back = await startPropagationWait(c, `/clustering/propagation/${version}?timeout_ms=10000`);
+    flaky.terminate();
+    await rowConnected(c, b.nodeId, false);
+    await (await reconnect()).sync();
+    const done = await back.answer;
+    expect(done.status).toBe(200);
+    expect(done.body.propagated).toBe(true);
+    expect(done.body.applied.map((p: any) => p.id).sort()).toEqual([a.nodeId, b.nodeId].sort());
+  });
+
+  it('bounds the registry rows made-up node ids can create: evicts the oldest disconnected row, refuses a new node (4007) when every row is connected', async () => {
+    const c = await startCluster({}, 3_000, undefined, { maxRows: 3 });
+    await c.write('POST', '/services', service('svc'));
+    const synced = async (nodeId?: string) => {
+      const p = await c.connect(nodeId);
+      await p.handshake(Mode.MODE_SNAPSHOT);
+      await p.sync();
+      await rowConnected(c, p.nodeId, true);
+      return p;
+    };
+    const [p1, p2, gone] = [await synced(), await synced(), await synced()];
+    gone.terminate();
+    await rowConnected(c, gone.nodeId, false);
+
+    // Full: the disconnected row makes room for a new node.
+    const p4 = await synced();
+    expect((await dataPlanes(c)).map((r) => r.id).sort()).toEqual([p1.nodeId, p2.nodeId, p4.nodeId].sort());
+    expect(c.registry.stats).toEqual({ rowsEvicted: 1, nodesRefused: 0 });
+
+    // Full of connected data planes: a new node is told to retry later, and gets no row.
+    const refused = await c.connect();
+    refused.hello();
+    expect((await refused.next('helloAck')).helloAck).toMatchObject({ mode: Mode.MODE_RETRY_LATER, retryAfterMs: c.stream.limits.retryAfterMs });
+    expect(await refused.closed()).toEqual({ code: CloseCode.RETRY_LATER, reason: expect.stringContaining('registry is full') });
+    const incompatible = await c.connect();
+    incompatible.hello({ protocolVersion: 99 });
+    expect((await incompatible.closed()).code).toBe(CloseCode.INCOMPATIBLE_VERSION);
+    await c.registry.settle();
+    expect((await dataPlanes(c)).map((r) => r.id).sort()).toEqual([p1.nodeId, p2.nodeId, p4.nodeId].sort());
+    expect(c.registry.stats).toEqual({ rowsEvicted: 1, nodesRefused: 2 });
+    expect((await getJson(c, '/clustering/status')).body.replica).toMatchObject({ registry_max_rows: 3, registry_rows_evicted: 1, registry_nodes_refused: 2 });
+
+    // A node that has a row still gets in (its reconnection replaces its old connection).
+    const p1Again = (await c.connect(p1.nodeId)).copyStateFrom(p1);
+    await p1Again.handshake(Mode.MODE_UP_TO_DATE);
+    expect((await p1.closed()).code).toBe(CloseCode.REPLACED);
+    // Once a data plane has left, the refused node gets in on its retry.
+    p2.terminate();
+    await rowConnected(c, p2.nodeId, false);
+    const retried = await synced(refused.nodeId);
+    expect((await dataPlanes(c)).map((r) => r.id).sort()).toEqual([p1.nodeId, p4.nodeId, retried.nodeId].sort());
+    expect(c.registry.stats).toEqual({ rowsEvicted: 2, nodesRefused: 2 });
+  });
+
   it('a slow consumer is paced (bounded buffer) and closed with 4003', async () => {
     const highWaterBytes = 128 * 1024;
     const c = await startCluster({ highWaterBytes, maxBufferedBytes: 512 * 1024, slowConsumerTimeoutMs: 300, heartbeatGraceMs: 10_000 });
@@ -973,8 +1155,78 @@ describeEachDatabase('cluster stream (control plane side)', (env) => {
     await waitFor(() => session.state === 'closed', 'the slow consumer to be gone', 5_000);
   });
 
+  it('peers that stop reading do not hold the snapshot slots: each is freed and closed (4003) after snapshotStallTimeoutMs, a fresh data plane is served meanwhile, a slow but steady one keeps its slot', async () => {
+    // Against this process's own pauses (the peers decode and hash 7 MB snapshots on its event
+    // loop) the stall timeout is not made smaller than 2 s.
+    const snapshotStallTimeoutMs = 2_000;
+    const c = await startCluster({ snapshotStallTimeoutMs, maxConcurrentSnapshots: 8 });
+    await writeBigConfig(store, 300, 32 * 1024);
+    await c.mirror.catchUp();
+    const head = { version: c.mirror.version, hash: c.mirror.hashHex() };
+    const snapshotBytes = c.mirror.snapshot().body.data.byteLength;
+    expect(snapshotBytes).toBeGreaterThan(6 * 1024 * 1024);
+    const closes = vi.spyOn(DataPlaneSession.prototype, 'close');
+    const stops: Array<() => void> = [];
+    try {
+      // A slow reader (about 4 MB/s: its snapshot outlasts the stall timeout, and it never stops
+      // reading for long) takes the first slot.
+      const slow = await c.connect();
+      stops.push(slow.keepBeating(), slow.readSlowly(400 * 1024, 100));
+      const slowStarted = Date.now();
+      const slowSync = slow.handshake(Mode.MODE_SNAPSHOT).then(() => slow.receivePush(60_000));
+      await waitFor(() => c.stream.snapshotsInFlight === 1, 'the slow snapshot to start');
+
+      // Ten peers that send Hello and heartbeats but never read: seven take the other slots,
+      // three wait for one.
+      const stalled = await Promise.all(Array.from({ length: 10 }, () => c.connect()));
+      for (const p of stalled) {
+        stops.push(p.keepBeating());
+        p.hello();
+        p.pauseReading();
+      }
+      const session = (p: Peer) => c.stream.sessions.get(p.nodeId);
+      await waitFor(() => stalled.every((p) => session(p) !== undefined) && c.stream.snapshotsInFlight === 8, 'every slot taken');
+
+      // A fresh data plane waits for a slot no longer than the stall timeout (plus the watchdog's
+      // tick and scheduling), then gets its whole snapshot while stalled peers are still connected.
+      const fresh = await c.connect();
+      await fresh.handshake(Mode.MODE_SNAPSHOT);
+      const askedAt = Date.now();
+      await fresh.until(() => fresh.frames.length > 0, 'SnapshotBegin', 5 * snapshotStallTimeoutMs);
+      const waitedForSlotMs = Date.now() - askedAt;
+      const push = await fresh.receivePush(30_000);
+      expect(push).toMatchObject({ kind: 'snapshot', toVersion: head.version, targetHash: head.hash });
+      expect(fresh.apply(push)).toBe(true);
+      fresh.ack(push.nonce);
+      expect(waitedForSlotMs).toBeLessThanOrEqual(snapshotStallTimeoutMs + 1_500);
+      expect(stalled.some((p) => session(p)?.state === 'active')).toBe(true);
+
+      // Every stalled peer is freed and closed with 4003, counted.
+      await waitFor(() => stalled.every((p) => session(p) === undefined), 'every stalled peer to be gone', 20_000);
+      const stalledSessions = closes.mock.contexts.filter((s) => stalled.some((p) => p.nodeId === (s as DataPlaneSession).nodeId));
+      expect(new Set(stalledSessions.map((s) => (s as DataPlaneSession).nodeId)).size).toBe(10);
+      for (const [i, ctx] of closes.mock.contexts.entries()) {
+        if (stalledSessions.includes(ctx)) expect(closes.mock.calls[i]![0]).toBe(CloseCode.SLOW_CONSUMER);
+      }
+      expect(c.stream.stats.snapshotsStalled).toBe(10);
+      expect((await getJson(c, '/clustering/status')).body.replica.snapshots_stalled).toBe(10);
+
+      // The slow reader was never cut off: its snapshot outlasted the stall timeout and arrived whole.
+      const slowPush = await slowSync;
+      expect(Date.now() - slowStarted).toBeGreaterThan(snapshotStallTimeoutMs);
+      expect(slowPush).toMatchObject({ kind: 'snapshot', toVersion: head.version, targetHash: head.hash });
+      expect(slow.closeInfo).toBeNull();
+      expect(closes.mock.contexts.some((s) => (s as DataPlaneSession).nodeId === slow.nodeId)).toBe(false);
+    } finally {
+      for (const stop of stops) stop();
+      closes.mockRestore();
+    }
+    expect(c.stream.snapshotsInFlight).toBe(0);
+  });
+
   it('never sends more than maxConcurrentSnapshots snapshots at once', async () => {
-    const c = await startCluster({ maxConcurrentSnapshots: 2, heartbeatGraceMs: 10_000 });
+    // Paused peers hold their slots here until the test resumes them: no stall timeout meanwhile.
+    const c = await startCluster({ maxConcurrentSnapshots: 2, heartbeatGraceMs: 10_000, snapshotStallTimeoutMs: 60_000 });
     await writeBigConfig(store, 300, 32 * 1024);
     await c.mirror.catchUp();
     const head = { version: c.mirror.version, hash: c.mirror.hashHex() };
@@ -996,7 +1248,7 @@ describeEachDatabase('cluster stream (control plane side)', (env) => {
       observe();
       expect(c.stream.stats.snapshotsSent).toBe(2);
       for (const p of peers) p.ws.on('message', observe);
-      for (const p of peers) (p.ws as unknown as { _socket: import('node:net').Socket })._socket.resume();
+      for (const p of peers) p.resumeReading();
       const pushes = await Promise.all(
         peers.map(async (p) => {
           expect((await p.next('helloAck')).helloAck!.mode).toBe(Mode.MODE_SNAPSHOT);

@@ -103,17 +103,32 @@ export interface RawReply {
 
 /** Sends a WebSocket handshake on a fresh connection and reads until the proxy closes it. */
 export function sendUpgrade(port: number, path = '/', onSocket?: (socket: Socket) => void): Promise<RawReply> {
+  return sendRaw(
+    port,
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    onSocket,
+  );
+}
+
+/**
+ * Writes `request` as is on a fresh connection (for heads no HTTP client sends) and reads until
+ * the proxy closes it; fails when it is still open after `timeoutMs`.
+ */
+export function sendRaw(port: number, request: string, onSocket?: (socket: Socket) => void, timeoutMs = 10_000): Promise<RawReply> {
   return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => {
-      socket.write(
-        `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
-          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
-      );
-    });
+    const socket = connect(port, '127.0.0.1', () => socket.write(request));
     const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`the proxy did not close the connection within ${timeoutMs} ms; it sent ${JSON.stringify(Buffer.concat(chunks).toString('latin1').slice(0, 200))}`));
+    }, timeoutMs);
     socket.on('data', (c: Buffer) => chunks.push(c));
     socket.on('error', reject);
-    socket.on('close', () => resolve(parseRawReply(Buffer.concat(chunks).toString('latin1'))));
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(parseRawReply(Buffer.concat(chunks).toString('latin1')));
+    });
     onSocket?.(socket);
   });
 }

@@ -6,7 +6,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { ProxyServer, type ProxyConfig } from '../src/proxy/proxy-server.js';
 import { makeRoute, makeService } from './fixtures/entities.js';
 import { expandedPathJoiningTable } from './fixtures/path-joining-table.js';
-import { configOf, refusingPort, send, sendUpgrade, startUpstream, waitFor, type Echo } from './proxy-helpers.js';
+import { configOf, refusingPort, send, sendRaw, sendUpgrade, startUpstream, waitFor, type Echo } from './proxy-helpers.js';
 
 const HEX = /^[0-9a-f]{32}$/;
 
@@ -378,6 +378,32 @@ describe('generated responses', () => {
     expect(raw.startsWith('HTTP/1.1 400')).toBe(true);
     expect(raw).toContain('"message":"Bad request"');
     expect(raw).toMatch(/X-Sluice-Request-Id: [0-9a-f]{32}/);
+  });
+
+  it('a request with two Host headers is 400 Bad request and its connection closed, whichever Host a route would match (RFC 9112 §3.2, as nginx)', async () => {
+    const service = serviceFor();
+    use([makeRoute({ hosts: ['good.example'], service: { id: service.id } }), makeRoute({ hosts: ['secret.internal'], service: { id: service.id } })], [service]);
+    const before = upstream.requests.length;
+    for (const hosts of [
+      ['Host: good.example', 'Host: secret.internal'],
+      ['host: secret.internal', 'HOST: good.example'],
+      ['Host: good.example', 'Host: good.example'],
+    ]) {
+      // No Connection header: the proxy closes the connection itself (sendRaw waits for that).
+      const reply = await sendRaw(proxyPort, `GET /h HTTP/1.1\r\n${hosts.join('\r\n')}\r\n\r\n`);
+      expect(reply.status, hosts.join(' ')).toBe(400);
+      expect(JSON.parse(reply.body)).toEqual({ message: 'Bad request', request_id: expect.stringMatching(HEX) });
+      expect(reply.headers.connection).toBe('close');
+    }
+    // A WebSocket handshake too.
+    const upgrade = await sendRaw(proxyPort, 'GET /h HTTP/1.1\r\nHost: good.example\r\nHost: secret.internal\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+    expect(upgrade.status).toBe(400);
+    expect(JSON.parse(upgrade.body).message).toBe('Bad request');
+    expect(upstream.requests.length).toBe(before);
+    // One Host is routed as before.
+    const one = await sendRaw(proxyPort, 'GET /h HTTP/1.1\r\nHost: good.example\r\nConnection: close\r\n\r\n');
+    expect(one.status).toBe(200);
+    expect(upstream.requests.length).toBe(before + 1);
   });
 });
 

@@ -71,10 +71,14 @@ export function clusteringApi(options: ClusteringApiOptions): FastifyPluginAsync
                 refused_connections: stream.refusedConnections,
                 snapshots_in_flight: stream.snapshotsInFlight,
                 snapshots_sent: stream.stats.snapshotsSent,
+                snapshots_stalled: stream.stats.snapshotsStalled,
                 deltas_sent: stream.stats.deltasSent,
                 acks: stream.stats.acks,
                 nacks: stream.stats.nacks,
                 bytes_sent: stream.stats.bytesSent,
+                registry_max_rows: registry.maxRows,
+                registry_rows_evicted: registry.stats.rowsEvicted,
+                registry_nodes_refused: registry.stats.nodesRefused,
               }
             : null,
         };
@@ -90,26 +94,34 @@ export function clusteringApi(options: ClusteringApiOptions): FastifyPluginAsync
           query.timeout_ms === undefined
             ? DEFAULT_PROPAGATION_TIMEOUT_MS
             : Math.min(nonNegativeInteger(query.timeout_ms, 'timeout_ms must be a non-negative integer'), MAX_PROPAGATION_TIMEOUT_MS);
-        // With no data plane connected the wait is vacuously complete; a pipeline that expects its
-        // fleet can ask for at least N data planes to have applied the version.
+        // The wait is for a fixed set of data planes: every one connected (and compatible) at its
+        // first read, plus any that connects while it waits. One that leaves the connected fleet
+        // before applying the version stays pending (listed with `connected: false`): it may
+        // reconnect and apply it, else the wait times out. So a fleet that shrinks under the wait
+        // never makes it true. With no data plane connected at all the wait is vacuously complete;
+        // a pipeline that expects its fleet asks for at least N data planes to have applied it.
         const minDataPlanes =
           query.min_data_planes === undefined ? 0 : nonNegativeInteger(query.min_data_planes, 'min_data_planes must be a non-negative integer');
         const started = Date.now();
         const deadline = started + timeoutMs;
+        /** The data planes this wait is for, by id, with their latest record. */
+        const members = new Map<string, DataPlaneRecord>();
         const classify = (rows: DataPlaneRecord[]) => {
           const now = Date.now();
+          for (const r of rows) {
+            if (members.has(r.id) || (registry.isConnected(r, now) && !r.incompatible)) members.set(r.id, r);
+          }
           const done: DataPlaneRecord[] = [];
           const pending: DataPlaneRecord[] = [];
           const rejected: DataPlaneRecord[] = [];
-          for (const r of rows) {
-            if (!registry.isConnected(r, now) || r.incompatible) continue;
+          for (const r of members.values()) {
             if (r.appliedEpoch === mirror.epoch && r.appliedVersion >= version) done.push(r);
             else if (r.rejectedVersion !== null && r.rejectedVersion >= version && r.appliedEpoch === mirror.epoch) rejected.push(r);
             else pending.push(r);
           }
           return { done, pending, rejected };
         };
-        const brief = (r: DataPlaneRecord) => ({ id: r.id, hostname: r.hostname, config_version: r.appliedVersion });
+        const brief = (r: DataPlaneRecord) => ({ id: r.id, hostname: r.hostname, config_version: r.appliedVersion, connected: registry.isConnected(r) });
         for (;;) {
           const { done, pending, rejected } = classify(await registry.list());
           const body = {
@@ -122,7 +134,7 @@ export function clusteringApi(options: ClusteringApiOptions): FastifyPluginAsync
             rejected: rejected.map((r) => ({ ...brief(r), error: r.lastError })),
           };
           if (pending.length === 0 && done.length + rejected.length >= minDataPlanes) return reply.code(rejected.length === 0 ? 200 : 409).send(body);
-          if (Date.now() >= deadline) return reply.code(504).send({ message: `version ${version} has not reached every connected data plane within ${timeoutMs} ms`, ...body });
+          if (Date.now() >= deadline) return reply.code(504).send({ message: `version ${version} has not reached every data plane of the wait within ${timeoutMs} ms`, ...body });
           // Wake on a local ack, or re-read after a short poll for data planes on other replicas.
           await new Promise<void>((resolve) => {
             const done = () => {

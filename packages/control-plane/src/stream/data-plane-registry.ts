@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { sql, type ColumnType, type Insertable, type Kysely, type Selectable } from 'kysely';
 import type { Logger } from 'pino';
 import type { BigIntColumn, Database, JsonColumn } from '../store/database.js';
+import { RegistryAdmission, type RegistryAdmissionStats } from './registry-admission.js';
 import { DEFAULT_STREAM_LIMITS } from './stream-limits.js';
 
 /** How a data plane stands against the control plane's head. */
@@ -84,9 +85,18 @@ export interface DataPlaneRegistryOptions {
   cpInstanceId: string;
   /** A row not refreshed for this long counts as disconnected (its replica died), in ms (default {@link STALE_AFTER_HEARTBEATS} × the default heartbeat interval, 15 s). */
   staleAfterMs?: number;
+  /** Rows the registry may hold, across replicas (default `MAX_DATA_PLANE_ROWS`, 20,000); see {@link RegistryAdmission}. */
+  maxRows?: number;
+  /** Longest wait for an admission decision, in ms (default `ADMIT_TIMEOUT_MS`, 1000). */
+  admitTimeoutMs?: number;
 }
 
 const num = (v: number | string | null): number | null => (v === null ? null : Number(v));
+
+/** Whether `record` comes from the same connection as `current` or from a newer one of that node. */
+function isSameOrNewerConnection(record: DataPlaneRecord, current: DataPlaneRecord): boolean {
+  return record.connectedAt === current.connectedAt || (record.connectedAt ?? 0) > (current.connectedAt ?? 0);
+}
 
 function fromRow(row: Selectable<DataPlanesTable>): DataPlaneRecord {
   return {
@@ -138,15 +148,25 @@ function toRow(r: DataPlaneRecord): Insertable<DataPlanesTable> {
  * kept in memory and written through asynchronously — one write in flight per data plane, later
  * updates coalesced — so a slow or unavailable database never blocks the stream. Emits `persisted`
  * with the record once a local change is in the database (readers of `list()` then see it).
+ *
+ * A local record belongs to one connection, told apart by its `connectedAt` (unique per connection
+ * within a process): only that connection changes it or marks it disconnected, and a newer
+ * connection of the same node takes it over. Anything else that claims the node id (a refused
+ * Hello, a connection it replaced) never touches it.
  */
 export class DataPlaneRegistry extends EventEmitter {
   private readonly db: Kysely<Database & { data_planes: DataPlanesTable }>;
   private readonly logger: Logger;
   readonly cpInstanceId: string;
   readonly staleAfterMs: number;
+  private readonly admission: RegistryAdmission;
+  /** The record of each locally connected node, owned by its newest connection. */
   private readonly local = new Map<string, DataPlaneRecord>();
   private readonly dirty = new Set<string>();
   private readonly writing = new Map<string, Promise<void>>();
+  /** Rows of nodes refused at Hello as incompatible, waiting to be written (never local records). */
+  private readonly incompatible = new Map<string, DataPlaneRecord>();
+  private writingIncompatible: Promise<void> | null = null;
   private lastWriteError: Error | null = null;
 
   constructor(options: DataPlaneRegistryOptions) {
@@ -155,10 +175,27 @@ export class DataPlaneRegistry extends EventEmitter {
     this.logger = options.logger;
     this.cpInstanceId = options.cpInstanceId;
     this.staleAfterMs = options.staleAfterMs ?? STALE_AFTER_HEARTBEATS * DEFAULT_STREAM_LIMITS.heartbeatIntervalMs;
+    this.admission = new RegistryAdmission({ db: this.db, logger: this.logger, maxRows: options.maxRows, staleAfterMs: this.staleAfterMs, admitTimeoutMs: options.admitTimeoutMs });
   }
 
-  /** Records a change to a locally connected data plane and schedules its write. */
+  /** Rows the registry may hold, across replicas. */
+  get maxRows(): number {
+    return this.admission.maxRows;
+  }
+
+  /** Counters since start: rows evicted and nodes refused to keep the registry under {@link maxRows}. */
+  get stats(): Readonly<RegistryAdmissionStats> {
+    return this.admission.stats;
+  }
+
+  /**
+   * Records a change to a locally connected data plane (`record.connected`) and schedules its
+   * write. A record of an older connection than the one that holds the node (one it replaced) is
+   * ignored.
+   */
   update(record: DataPlaneRecord): void {
+    const current = this.local.get(record.id);
+    if (current !== undefined && !isSameOrNewerConnection(record, current)) return;
     this.local.set(record.id, record);
     this.dirty.add(record.id);
     void this.flush(record.id);
@@ -173,19 +210,57 @@ export class DataPlaneRegistry extends EventEmitter {
   disconnected(id: string, connectedAt: number | null): void {
     const record = this.local.get(id);
     if (!record || record.connectedAt !== connectedAt) return;
-    this.update({ ...record, connected: false, lastSeen: Date.now() });
+    this.local.set(id, { ...record, connected: false, lastSeen: Date.now() });
+    this.dirty.add(id);
+    void this.flush(id);
   }
 
-  /** Refreshes `last_seen` of every locally connected data plane (called once per heartbeat interval). */
+  /**
+   * Records a node refused at Hello for its protocol version, so that the fleet shows it
+   * `incompatible`. It is not a connection: no local record is created or changed, and the row is
+   * written only where no live connection of that node owns it, and only if it fits
+   * ({@link admit}). Coalesced per node; at most {@link maxRows} wait for the database.
+   */
+  recordIncompatible(record: DataPlaneRecord): void {
+    if (this.incompatible.size >= this.maxRows && !this.incompatible.has(record.id)) return;
+    this.incompatible.set(record.id, { ...record, connected: false, incompatible: true });
+    this.writingIncompatible ??= this.flushIncompatible();
+  }
+
+  /**
+   * Whether a node may have a row: always when it is connected here or has one; for a new node,
+   * when it fits under {@link maxRows} ({@link RegistryAdmission}). False only when every row
+   * belongs to a connected data plane: the caller refuses the node.
+   */
+  admit(nodeId: string): Promise<boolean> {
+    return this.local.has(nodeId) ? Promise.resolve(true) : this.admission.admit(nodeId);
+  }
+
+  /**
+   * Refreshes `last_seen` of every locally connected data plane (called once per heartbeat
+   * interval), and retries the write of disconnected ones whose last write failed.
+   */
   touchAll(now = Date.now()): void {
+    // While the database is down, disconnected records wait here for their write; past maxRows the
+    // longest-known are given up (their rows are shown disconnected once stale anyway).
+    let excess = this.local.size - this.maxRows;
     for (const record of this.local.values()) {
       if (record.connected) this.update({ ...record, lastSeen: now });
+      else if (excess > 0) {
+        this.local.delete(record.id);
+        excess--;
+      } else if (!this.writing.has(record.id)) {
+        this.dirty.add(record.id);
+        void this.flush(record.id);
+      }
     }
   }
 
   /** Waits for every pending write (used on shutdown and by tests). */
   async settle(): Promise<void> {
-    while (this.writing.size > 0) await Promise.allSettled([...this.writing.values()]);
+    while (this.writing.size > 0 || this.writingIncompatible !== null) {
+      await Promise.allSettled([...this.writing.values(), this.writingIncompatible]);
+    }
   }
 
   private flush(id: string): Promise<void> {
@@ -198,19 +273,43 @@ export class DataPlaneRegistry extends EventEmitter {
         if (!record) return;
         try {
           await this.write(record);
-          if (this.lastWriteError) this.logger.info('data-plane registry writes resumed');
-          this.lastWriteError = null;
+          this.noteWriteOk();
           this.emit('persisted', record);
           if (!record.connected && this.local.get(id) === record) this.local.delete(id);
         } catch (err) {
-          if (!this.lastWriteError) this.logger.warn({ err }, 'cannot persist data-plane state; will retry on the next update');
-          this.lastWriteError = err as Error;
+          this.noteWriteError(err as Error);
           return;
         }
       }
     })().finally(() => this.writing.delete(id));
     this.writing.set(id, p);
     return p;
+  }
+
+  /** Writes the pending incompatible rows one at a time, until none is left. */
+  private async flushIncompatible(): Promise<void> {
+    for (const [id, record] of this.incompatible) {
+      this.incompatible.delete(id);
+      try {
+        if (!(await this.admit(id))) continue;
+        await this.write(record);
+        this.noteWriteOk();
+        this.emit('persisted', record);
+      } catch (err) {
+        this.noteWriteError(err as Error);
+      }
+    }
+    this.writingIncompatible = null;
+  }
+
+  private noteWriteOk(): void {
+    if (this.lastWriteError) this.logger.info('data-plane registry writes resumed');
+    this.lastWriteError = null;
+  }
+
+  private noteWriteError(err: Error): void {
+    if (!this.lastWriteError) this.logger.warn({ err }, 'cannot persist data-plane state; will retry on the next update');
+    this.lastWriteError = err;
   }
 
   private async write(record: DataPlaneRecord): Promise<void> {

@@ -24,6 +24,7 @@ import type { ConfigMirror } from '../changes/config-mirror.js';
 import type { DataPlaneRecord, DataPlaneRegistry } from './data-plane-registry.js';
 import type { Semaphore } from './semaphore.js';
 import type { StreamLimits } from './stream-limits.js';
+import { watchSendProgress } from './send-progress.js';
 
 /** Bounds on what a Hello may carry; anything larger is a policy violation (close 1008). */
 export const HELLO_LIMITS = { maxIdLength: 128, maxStringLength: 256, maxLabels: 64 } as const;
@@ -40,7 +41,7 @@ export interface SessionContext {
   register(session: DataPlaneSession): void;
   unregister(session: DataPlaneSession): void;
   /** Counters for metrics. */
-  stats: { snapshotsSent: number; deltasSent: number; acks: number; nacks: number; bytesSent: number };
+  stats: { snapshotsSent: number; deltasSent: number; acks: number; nacks: number; bytesSent: number; snapshotsStalled: number };
 }
 
 interface InflightPush {
@@ -90,6 +91,8 @@ export class DataPlaneSession {
   /** When the socket last finished writing a frame: a peer that stops reading stops this clock. */
   private lastWriteDoneAt = Date.now();
   private readonly helloTimer: NodeJS.Timeout;
+  /** close() was called: the socket is on its way out, whatever its state says. */
+  private isClosing = false;
 
   constructor(ws: WebSocket, ip: string, ctx: SessionContext) {
     this.ws = ws;
@@ -120,7 +123,8 @@ export class DataPlaneSession {
 
   /** Closes the connection with a code and reason; a no-op when already closed. */
   close(code: number, reason: string): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.isClosing) return;
+    this.isClosing = true;
     this.log.info({ code, reason }, 'closing data-plane connection');
     try {
       this.ws.close(code, reason.slice(0, 120));
@@ -219,17 +223,23 @@ export class DataPlaneSession {
     };
     if (hello.protocolVersion !== PROTOCOL_VERSION) {
       const message = `protocol version ${hello.protocolVersion} is not supported (this control plane speaks ${PROTOCOL_VERSION})`;
-      this.ctx.registry.update({ ...base, connected: false, incompatible: true, lastError: message, lastErrorCode: 'INCOMPATIBLE_PROTOCOL' });
+      // Not a connection of that node: the row is recorded without touching a live one's state.
+      this.ctx.registry.recordIncompatible({ ...base, lastError: message, lastErrorCode: 'INCOMPATIBLE_PROTOCOL' });
       await this.send({ error: { code: CloseCode.INCOMPATIBLE_VERSION, message } }).catch(() => {});
       return this.close(CloseCode.INCOMPATIBLE_VERSION, message);
     }
+    if (!(await this.ctx.registry.admit(nodeId))) {
+      await this.retryLater();
+      return this.close(CloseCode.RETRY_LATER, `data-plane registry is full (${this.ctx.registry.maxRows} rows of connected data planes)`);
+    }
+    if (this.state !== 'hello') return;
     const mirror = this.ctx.mirror;
     if (this.acked.epoch === mirror.epoch && this.acked.version > mirror.version) {
       // The data plane is ahead of this replica: catch up from the database before answering.
       await mirror.catchUp();
       if (this.acked.epoch === mirror.epoch && this.acked.version > mirror.version) {
         this.log.warn({ applied: this.acked.version, head: mirror.version }, 'data plane is ahead of this replica; asking it to retry later');
-        await this.send({ helloAck: { cpInstanceId: this.ctx.cpInstanceId, head: this.headState(), mode: pb.HelloAck.Mode.MODE_RETRY_LATER, retryAfterMs: this.ctx.limits.retryAfterMs } }).catch(() => {});
+        await this.retryLater();
         return this.close(CloseCode.RETRY_LATER, 'control plane replica is behind the data plane');
       }
     }
@@ -267,6 +277,12 @@ export class DataPlaneSession {
     this.maybePush();
   }
 
+  /** Answers Hello with RETRY_LATER (the caller then closes with 4007). */
+  private retryLater(): Promise<void> {
+    const helloAck = { cpInstanceId: this.ctx.cpInstanceId, head: this.headState(), mode: pb.HelloAck.Mode.MODE_RETRY_LATER, retryAfterMs: this.ctx.limits.retryAfterMs };
+    return this.send({ helloAck }).catch(() => {});
+  }
+
   private headState() {
     const m = this.ctx.mirror;
     return { epoch: m.epoch, version: m.version, hash: m.hashBytes() };
@@ -285,7 +301,7 @@ export class DataPlaneSession {
     this.pushing = true;
     void this.push()
       .catch((err) => {
-        if (this.state === 'active') {
+        if (this.state === 'active' && !this.isClosing) {
           this.log.error({ err }, 'push failed');
           this.close(CloseCode.INTERNAL, 'push failed');
         }
@@ -331,6 +347,7 @@ export class DataPlaneSession {
 
   private async sendSnapshot(): Promise<void> {
     const release = await this.ctx.snapshots.acquire();
+    const stopWatching = this.watchForStall(release);
     try {
       if (this.state !== 'active' || this.inflight) return;
       const snap = this.ctx.mirror.snapshot();
@@ -357,16 +374,40 @@ export class DataPlaneSession {
         // Each chunk waits until the previous one left the process, and until the socket's queue is
         // under the high-water mark: a slow data plane slows its own snapshot, not the control plane.
         await this.send({ snapshotChunk: { nonce, index, data: chunks[index] } });
-        while (this.ws.bufferedAmount > this.ctx.limits.highWaterBytes && this.state === 'active') {
+        while (this.ws.bufferedAmount > this.ctx.limits.highWaterBytes && this.state === 'active' && !this.isClosing) {
           await new Promise((r) => setTimeout(r, 5));
         }
-        if (this.state !== 'active') return;
+        if (this.state !== 'active' || this.isClosing) return;
       }
       await this.send({ snapshotEnd: { nonce } });
       push.sentAt = Date.now();
     } finally {
+      stopWatching();
       release();
     }
+  }
+
+  /**
+   * Watches a snapshot send ({@link watchSendProgress}): after `snapshotStallTimeoutMs` without
+   * progress the snapshot slot is released at once (the send's own awaits may never return) and
+   * the peer closed with 4003. A peer that reads, however slowly, keeps its slot.
+   */
+  private watchForStall(release: () => void): () => void {
+    const { snapshotStallTimeoutMs } = this.ctx.limits;
+    const ws = this.ws;
+    const source = {
+      get bufferedAmount() {
+        return ws.bufferedAmount;
+      },
+      lastWriteDoneAt: () => this.lastWriteDoneAt,
+      socket: (ws as unknown as { _socket?: unknown })._socket,
+    };
+    return watchSendProgress(source, snapshotStallTimeoutMs, ({ bufferedBytes, stalledMs }) => {
+      release();
+      this.ctx.stats.snapshotsStalled++;
+      this.log.warn({ bufferedBytes, stalledMs }, 'snapshot send stalled; freeing its slot and closing the data plane');
+      this.close(CloseCode.SLOW_CONSUMER, `snapshot stalled: nothing written for ${snapshotStallTimeoutMs} ms`);
+    });
   }
 
   private onAck(ack: AckMessage): void {

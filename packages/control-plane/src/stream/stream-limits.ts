@@ -1,3 +1,12 @@
+/**
+ * Time a snapshot send may make no progress at all (the socket's queue not shrinking, no frame
+ * finishing writing) before its slot is released and the data plane closed with 4003, in ms
+ * (default 5000). A data plane that stops reading would otherwise hold one of the
+ * `maxConcurrentSnapshots` slots for `slowConsumerTimeoutMs` (30 s), and a few of them every slot;
+ * one that reads slowly but steadily keeps its slot.
+ */
+export const SNAPSHOT_STALL_TIMEOUT_MS = 5_000;
+
 /** Limits and timings of the control plane's side of the cluster stream. Every one is overridable in `StreamServerOptions`. */
 export interface StreamLimits {
   /** Largest frame accepted from a data plane, in bytes (default MAX_FRAME_BYTES, 8 MiB). */
@@ -18,6 +27,8 @@ export interface StreamLimits {
   slowConsumerTimeoutMs: number;
   /** Snapshots sent at once by this replica; others wait their turn (default 8). */
   maxConcurrentSnapshots: number;
+  /** Time a snapshot send may make no progress before its slot is freed and the peer closed with 4003, in ms (default {@link SNAPSHOT_STALL_TIMEOUT_MS}, 5000). */
+  snapshotStallTimeoutMs: number;
   /** Connections this replica accepts at once; more are refused with RETRY_LATER (default 10000). */
   maxConnections: number;
   /** Time a TLS handshake on the cluster port may take, in ms (default 10000; only with TLS). */
@@ -39,6 +50,7 @@ export const DEFAULT_STREAM_LIMITS: StreamLimits = {
   maxBufferedBytes: 16 * 1024 * 1024,
   slowConsumerTimeoutMs: 30_000,
   maxConcurrentSnapshots: 8,
+  snapshotStallTimeoutMs: SNAPSHOT_STALL_TIMEOUT_MS,
   maxConnections: 10_000,
   tlsHandshakeTimeoutMs: 10_000,
   retryAfterMs: 2_000,

@@ -95,7 +95,7 @@ export class StreamServer {
       logger: this.logger,
       snapshots: new Semaphore(this.limits.maxConcurrentSnapshots),
       cpInstanceId: options.cpInstanceId,
-      stats: { snapshotsSent: 0, deltasSent: 0, acks: 0, nacks: 0, bytesSent: 0 },
+      stats: { snapshotsSent: 0, deltasSent: 0, acks: 0, nacks: 0, bytesSent: 0, snapshotsStalled: 0 },
       register: (session) => {
         this.pending.delete(session);
         const previous = this.sessions.get(session.nodeId);
@@ -109,7 +109,7 @@ export class StreamServer {
     };
   }
 
-  /** Counters since start: snapshots and deltas sent, acks and nacks received, bytes sent. */
+  /** Counters since start: snapshots and deltas sent, acks and nacks received, bytes sent, snapshots given up as stalled. */
   get stats(): Readonly<SessionContext['stats']> {
     return this.ctx.stats;
   }

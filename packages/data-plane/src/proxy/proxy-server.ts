@@ -211,6 +211,8 @@ export class ProxyServer {
   private routeOrAnswer(exchange: ProxyExchange, answerer: Answerer, isUpgrade: boolean): ForwardableMatch | null {
     const config = this.getConfig();
     exchange.scanHeaders();
+    // Refused before anything else, as nginx refuses it while reading the head (Kong never sees it).
+    if (hasRepeatedHost(exchange.req.rawHeaders)) return answered(answerer, 400, PROXY_MESSAGES.badRequest, CLOSE_CONNECTION);
     if (config === null) return answered(answerer, 503, PROXY_MESSAGES.noService);
     if (!normalizeTarget(exchange)) return answered(answerer, 400, PROXY_MESSAGES.badRequest);
     const match = config.router.match(exchange);
@@ -272,6 +274,26 @@ export class ProxyServer {
     const message = isTimeout ? PROXY_MESSAGES.requestTimeout : err.code === 'HPE_HEADER_OVERFLOW' ? PROXY_MESSAGES.headerTooLarge : PROXY_MESSAGES.badRequest;
     socket.end(rawResponse(status, message, requestId, generatedResponseHeaders(this.ctx.injected, this.ctx.serverToken, requestId, performance.now())));
   }
+}
+
+/** Extra headers of a generated response after which the connection is closed (nginx drops keep-alive after a 400). */
+const CLOSE_CONNECTION: readonly string[] = ['Connection', 'close'];
+
+/**
+ * Whether a request head carries more than one Host header. RFC 9112 §3.2 requires a 400 for it,
+ * and nginx (so Kong) answers 400; node:http keeps only the first in `req.headers`, so without
+ * this check the request would be routed by one Host while a cache or WAF in front of the proxy
+ * may have judged it by the other. Only `rawHeaders` still has the second one.
+ */
+function hasRepeatedHost(rawHeaders: readonly string[]): boolean {
+  let isSeen = false;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length !== 4 || name.toLowerCase() !== 'host') continue;
+    if (isSeen) return true;
+    isSeen = true;
+  }
+  return false;
 }
 
 /** Sends a generated response through `answerer`; null, for `return answered(...)` in a router step. */
