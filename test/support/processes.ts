@@ -45,7 +45,7 @@ export class SluiceProcess {
   }
 
   /** Waits until the process printed `sluice-xx <what> listening on <url>` and returns the url. */
-  address(what: string, timeoutMs = 20_000): Promise<string> {
+  address(what: string, timeoutMs = 45_000): Promise<string> {
     return waitFor(() => {
       if (this.child.exitCode !== null) throw new Error(`${this.name} exited with ${this.child.exitCode}:\n${this.output.slice(-4000)}`);
       return this.addresses.get(what);
