@@ -16,6 +16,7 @@ export const ControlPlaneErrorCode = {
   closed: 'SLUICE_CP_CLOSED',
   dao: 'SLUICE_CP_DAO',
   http: 'SLUICE_CP_HTTP',
+  formArgument: 'SLUICE_CP_FORM_ARGUMENT',
 } as const;
 export type ControlPlaneErrorCode = (typeof ControlPlaneErrorCode)[keyof typeof ControlPlaneErrorCode];
 
@@ -229,8 +230,9 @@ export class HttpError extends ControlPlaneError {
   readonly statusCode: number;
   /** The response body, or `null` for none. */
   readonly body: { message: string } | null;
-  constructor(statusCode: number, message: string | null, options?: { cause?: unknown }) {
-    super(ControlPlaneErrorCode.http, message ?? `HTTP ${statusCode}`, options);
+  /** `options.code` is for subclasses, one per condition (default `SLUICE_CP_HTTP`). */
+  constructor(statusCode: number, message: string | null, options?: { cause?: unknown; code?: ControlPlaneErrorCode }) {
+    super(options?.code ?? ControlPlaneErrorCode.http, message ?? `HTTP ${statusCode}`, { cause: options?.cause });
     this.statusCode = statusCode;
     this.body = message === null ? null : { message };
   }
@@ -255,5 +257,16 @@ export class HttpError extends ControlPlaneError {
   }
   static unexpected(cause?: unknown): HttpError {
     return new HttpError(500, 'An unexpected error occurred', { cause });
+  }
+}
+
+/**
+ * A form body (url-encoded or multipart) breaks one of the decoder's limits: more arguments than
+ * `MAX_FORM_ARGUMENTS` (Kong's `Too many arguments`), an array index outside
+ * 1..`MAX_FORM_ARRAY_INDEX`, or a key nested deeper than `MAX_BODY_DEPTH`. Always 400.
+ */
+export class FormArgumentError extends HttpError {
+  constructor(message: string) {
+    super(400, message, { code: ControlPlaneErrorCode.formArgument });
   }
 }

@@ -7,7 +7,7 @@
  * `bodyLimitBytes` (else 413), and errors use Kong's bodies. Every response carries
  * `Access-Control-Allow-Origin: *` and `Server: sluice/<version>`.
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { HttpError, KongDaoError } from '../errors.js';
 import type { Store } from '../store/index.js';
@@ -78,6 +78,7 @@ function toHttpResponse(err: unknown, bodyLimitBytes: number): { status: number;
 /** Builds the Admin API app (not listening; call `listen()` or use `inject()`). */
 export function buildAdminApi(options: AdminApiOptions): FastifyInstance {
   const limits: AdminApiLimits = { ...DEFAULT_ADMIN_API_LIMITS, ...options.limits };
+  const version = options.nodeInfo?.version ?? '0.0.0';
   const app: FastifyInstance = Fastify({
     // pino's Logger is a FastifyBaseLogger; the cast keeps the app's default generic parameters.
     loggerInstance: options.logger.child({ component: 'admin-api' }) as FastifyBaseLogger,
@@ -85,8 +86,13 @@ export function buildAdminApi(options: AdminApiOptions): FastifyInstance {
     bodyLimit: limits.bodyLimitBytes,
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: limits.maxParamLength },
     exposeHeadRoutes: true,
+    // Errors raised before routing (a URL that does not percent-decode to UTF-8, an over-long
+    // parameter) get Kong's body shape too, not Fastify's.
+    frameworkErrors: (err, _request, reply) => {
+      const { status, body } = toHttpResponse(err, limits.bodyLimitBytes);
+      void (reply as FastifyReply).code(status).header('Server', `sluice/${version}`).send(body);
+    },
   });
-  const version = options.nodeInfo?.version ?? '0.0.0';
   const ops = new ConfigOperations(options.store, options.clock);
 
   installBodyParsers(app);

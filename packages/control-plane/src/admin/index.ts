@@ -13,5 +13,6 @@ export {
   MAX_PAGE_SIZE,
 } from './pagination.js';
 export { parseEntityKey } from './entity-key.js';
+export { MAX_FORM_ARGUMENTS, MAX_FORM_ARRAY_INDEX, MAX_BODY_DEPTH } from './request-limits.js';
 export { ConfigOperations, type Written, type OperationsClock } from './config-operations.js';
 export type { NodeInfo } from './node-endpoints.js';
