@@ -17,6 +17,7 @@ export const ControlPlaneErrorCode = {
   dao: 'SLUICE_CP_DAO',
   http: 'SLUICE_CP_HTTP',
   formArgument: 'SLUICE_CP_FORM_ARGUMENT',
+  crossOrigin: 'SLUICE_CP_CROSS_ORIGIN',
 } as const;
 export type ControlPlaneErrorCode = (typeof ControlPlaneErrorCode)[keyof typeof ControlPlaneErrorCode];
 
@@ -268,5 +269,20 @@ export class HttpError extends ControlPlaneError {
 export class FormArgumentError extends HttpError {
   constructor(message: string) {
     super(400, message, { code: ControlPlaneErrorCode.formArgument });
+  }
+}
+
+/**
+ * A write (POST, PUT, PATCH, DELETE) sent by a web page of another origin that is not allowed
+ * (`--admin-gui-origin`): refused with 403 before the body is read, so a page cannot write through
+ * a CORS "simple request" such as a form POST.
+ */
+export class CrossOriginError extends HttpError {
+  readonly origin: string;
+  constructor(origin: string) {
+    super(403, `cross-origin request refused: origin ${JSON.stringify(origin)} is not allowed (see --admin-gui-origin)`, {
+      code: ControlPlaneErrorCode.crossOrigin,
+    });
+    this.origin = origin;
   }
 }
