@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import pino, { type Logger } from 'pino';
-import { DEFAULT_ADMIN_BODY_LIMIT_BYTES } from './admin/index.js';
+import { DEFAULT_ADMIN_BODY_LIMIT_BYTES, parseAllowedOrigin } from './admin/index.js';
 import { ControlPlane, DEFAULT_ADMIN_LISTEN, DEFAULT_CLUSTER_LISTEN, formatListenAddress, packageVersion, parseListenAddress } from './control-plane.js';
 import { ConfigurationError } from './errors.js';
 import { DEFAULT_DATA_DIR } from './store/index.js';
@@ -23,11 +23,18 @@ const FLAGS = {
   'database-url': { default: undefined, help: 'PostgreSQL URL (postgres://user:pass@host:5432/db); without it the embedded database is used' },
   'data-dir': { default: DEFAULT_DATA_DIR, help: 'embedded database directory (used when no --database-url)' },
   'admin-body-limit': { default: String(DEFAULT_ADMIN_BODY_LIMIT_BYTES), help: 'largest Admin API request body, in bytes' },
+  'admin-gui-origin': {
+    default: undefined,
+    help: 'origin (scheme://host[:port]) whose pages may call the Admin API with credentials; repeatable, env comma-separated; none by default (cross-origin writes answer 403)',
+  },
   'change-log-retention': { default: String(DEFAULT_CHANGE_LOG_RETENTION_VERSIONS), help: 'config versions kept in the change log; data planes further behind get a snapshot' },
   'max-data-planes': { default: String(MAX_DATA_PLANE_ROWS), help: 'data-plane registry rows kept, across replicas; when full, a new node evicts the oldest disconnected row or is told to retry later' },
   'log-level': { default: 'info', help: 'fatal, error, warn, info, debug, trace or silent' },
 } as const;
 type FlagName = keyof typeof FLAGS;
+
+/** Flags that may be given more than once (their environment variable is comma-separated). */
+const REPEATABLE_FLAGS: ReadonlySet<FlagName> = new Set(['admin-gui-origin']);
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -54,6 +61,8 @@ export interface CliSettings {
   databaseUrl?: string;
   dataDir: string;
   adminBodyLimitBytes: number;
+  /** Serialized origins allowed to call the Admin API from a browser (empty: none). */
+  adminAllowedOrigins: string[];
   changeLogRetentionVersions: number;
   maxDataPlanes: number;
   logLevel: string;
@@ -88,8 +97,10 @@ export function loadClusterTls(settings: CliSettings): ClusterTls | null {
 
 /** Resolves flags, then environment variables, then defaults; throws {@link ConfigurationError}. */
 export function resolveSettings(argv: string[], env: NodeJS.ProcessEnv): CliSettings | 'help' | 'version' {
-  const options = Object.fromEntries(Object.keys(FLAGS).map((name) => [name, { type: 'string' as const }]));
-  let values: Record<string, string | boolean | undefined>;
+  const options = Object.fromEntries(
+    Object.keys(FLAGS).map((name) => [name, { type: 'string' as const, multiple: REPEATABLE_FLAGS.has(name as FlagName) }]),
+  );
+  let values: Record<string, string | string[] | boolean | undefined>;
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -108,6 +119,12 @@ export function resolveSettings(argv: string[], env: NodeJS.ProcessEnv): CliSett
     const fromEnv = env[envName(name)];
     if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
     return FLAGS[name].default;
+  };
+  /** A repeatable flag's values, else its environment variable split on commas. */
+  const getAll = (name: FlagName): string[] => {
+    const fromFlag = values[name];
+    const raw = Array.isArray(fromFlag) && fromFlag.length > 0 ? fromFlag : [env[envName(name)] ?? ''];
+    return raw.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
   };
   const retention = Number(get('change-log-retention'));
   if (!Number.isSafeInteger(retention) || retention < 1) throw new ConfigurationError('--change-log-retention must be a positive integer number of versions');
@@ -131,7 +148,19 @@ export function resolveSettings(argv: string[], env: NodeJS.ProcessEnv): CliSett
   }
   const databaseUrl = get('database-url');
   const clusterTls = resolveClusterTls(get);
-  return { adminListen, clusterListen, databaseUrl, dataDir: get('data-dir') ?? DEFAULT_DATA_DIR, adminBodyLimitBytes: bodyLimit, changeLogRetentionVersions: retention, maxDataPlanes, logLevel, clusterTls };
+  const adminAllowedOrigins = [...new Set(getAll('admin-gui-origin').map(parseAllowedOrigin))];
+  return {
+    adminListen,
+    clusterListen,
+    databaseUrl,
+    dataDir: get('data-dir') ?? DEFAULT_DATA_DIR,
+    adminBodyLimitBytes: bodyLimit,
+    adminAllowedOrigins,
+    changeLogRetentionVersions: retention,
+    maxDataPlanes,
+    logLevel,
+    clusterTls,
+  };
 }
 
 /** Masks the password of a database URL for logs. */
@@ -177,6 +206,7 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
     databaseUrl: settings.databaseUrl,
     dataDir: settings.dataDir,
     adminLimits: { bodyLimitBytes: settings.adminBodyLimitBytes },
+    adminAllowedOrigins: settings.adminAllowedOrigins,
     changeLogRetentionVersions: settings.changeLogRetentionVersions,
     maxDataPlanes: settings.maxDataPlanes,
     clusterTls: clusterTls ?? undefined,

@@ -40,6 +40,8 @@ export interface ControlPlaneOptions {
   /** Embedded database directory (default `.sluice/cp`). */
   dataDir?: string;
   adminLimits?: Partial<AdminApiLimits>;
+  /** Origins whose web pages may call the Admin API (`--admin-gui-origin`); default none. */
+  adminAllowedOrigins?: readonly string[];
   /** Extra Admin API endpoints (e.g. `/clustering/*`), given the started store. */
   adminExtensions?: (store: Store) => FastifyPluginAsync[];
   /** A store to use instead of opening one (the control plane then does not close it). */
@@ -148,6 +150,7 @@ export class ControlPlane {
         store,
         logger,
         limits: this.#options.adminLimits,
+        allowedOrigins: this.#options.adminAllowedOrigins,
         extensions: [clusteringApi({ mirror, registry, stream: stream ?? undefined }), ...(this.#options.adminExtensions?.(store) ?? [])],
         nodeInfo: {
           version: packageVersion(),

@@ -16,6 +16,8 @@ export const ControlPlaneErrorCode = {
   closed: 'SLUICE_CP_CLOSED',
   dao: 'SLUICE_CP_DAO',
   http: 'SLUICE_CP_HTTP',
+  formArgument: 'SLUICE_CP_FORM_ARGUMENT',
+  crossOrigin: 'SLUICE_CP_CROSS_ORIGIN',
 } as const;
 export type ControlPlaneErrorCode = (typeof ControlPlaneErrorCode)[keyof typeof ControlPlaneErrorCode];
 
@@ -229,8 +231,9 @@ export class HttpError extends ControlPlaneError {
   readonly statusCode: number;
   /** The response body, or `null` for none. */
   readonly body: { message: string } | null;
-  constructor(statusCode: number, message: string | null, options?: { cause?: unknown }) {
-    super(ControlPlaneErrorCode.http, message ?? `HTTP ${statusCode}`, options);
+  /** `options.code` is for subclasses, one per condition (default `SLUICE_CP_HTTP`). */
+  constructor(statusCode: number, message: string | null, options?: { cause?: unknown; code?: ControlPlaneErrorCode }) {
+    super(options?.code ?? ControlPlaneErrorCode.http, message ?? `HTTP ${statusCode}`, { cause: options?.cause });
     this.statusCode = statusCode;
     this.body = message === null ? null : { message };
   }
@@ -255,5 +258,31 @@ export class HttpError extends ControlPlaneError {
   }
   static unexpected(cause?: unknown): HttpError {
     return new HttpError(500, 'An unexpected error occurred', { cause });
+  }
+}
+
+/**
+ * A form body (url-encoded or multipart) breaks one of the decoder's limits: more arguments than
+ * `MAX_FORM_ARGUMENTS` (Kong's `Too many arguments`), an array index outside
+ * 1..`MAX_FORM_ARRAY_INDEX`, or a key nested deeper than `MAX_BODY_DEPTH`. Always 400.
+ */
+export class FormArgumentError extends HttpError {
+  constructor(message: string) {
+    super(400, message, { code: ControlPlaneErrorCode.formArgument });
+  }
+}
+
+/**
+ * A write (POST, PUT, PATCH, DELETE) sent by a web page of another origin that is not allowed
+ * (`--admin-gui-origin`): refused with 403 before the body is read, so a page cannot write through
+ * a CORS "simple request" such as a form POST.
+ */
+export class CrossOriginError extends HttpError {
+  readonly origin: string;
+  constructor(origin: string) {
+    super(403, `cross-origin request refused: origin ${JSON.stringify(origin)} is not allowed (see --admin-gui-origin)`, {
+      code: ControlPlaneErrorCode.crossOrigin,
+    });
+    this.origin = origin;
   }
 }

@@ -32,7 +32,20 @@ describe('sluice-cp settings', () => {
     expect(usage()).toContain('SLUICE_DATA_DIR');
   });
 
-  it.each([[['--nope']], [['--admin-listen', 'nohost']], [['--admin-body-limit', '-1']], [['--max-data-planes', '0']], [['--log-level', 'loud']]])('refuses %j', (argv) => {
+  it('allows no browser origin by default; --admin-gui-origin is repeatable, SLUICE_ADMIN_GUI_ORIGIN comma-separated', () => {
+    expect(resolveSettings([], {})).toMatchObject({ adminAllowedOrigins: [] });
+    const argv = ['--admin-gui-origin', 'https://gui.example', '--admin-gui-origin', 'HTTP://Localhost:8002/'];
+    expect(resolveSettings(argv, { SLUICE_ADMIN_GUI_ORIGIN: 'https://ignored.example' })).toMatchObject({
+      adminAllowedOrigins: ['https://gui.example', 'http://localhost:8002'],
+    });
+    expect(resolveSettings([], { SLUICE_ADMIN_GUI_ORIGIN: 'https://a.example, https://b.example:8443,' })).toMatchObject({
+      adminAllowedOrigins: ['https://a.example', 'https://b.example:8443'],
+    });
+    expect(usage()).toContain('--admin-gui-origin');
+    expect(usage()).toContain('SLUICE_ADMIN_GUI_ORIGIN');
+  });
+
+  it.each([[['--nope']], [['--admin-listen', 'nohost']], [['--admin-body-limit', '-1']], [['--max-data-planes', '0']], [['--log-level', 'loud']], [['--admin-gui-origin', '*']], [['--admin-gui-origin', 'https://gui.example/path']]])('refuses %j', (argv) => {
     expect(() => resolveSettings(argv, {})).toThrow(ConfigurationError);
   });
 

@@ -5,13 +5,17 @@
  * Cross-cutting behaviour, as Kong: unknown paths answer 404 `{"message":"Not found"}`, unknown
  * methods 405, a trailing slash is tolerated, bodies are JSON or forms (else 415) up to
  * `bodyLimitBytes` (else 413), and errors use Kong's bodies. Every response carries
- * `Access-Control-Allow-Origin: *` and `Server: sluice/<version>`.
+ * `Server: sluice/<version>`.
+ *
+ * Browsers: no cross-origin access unless the origin is in `allowedOrigins`, and cross-origin
+ * writes from other origins are refused with 403 (`cors-policy.ts`).
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { HttpError, KongDaoError } from '../errors.js';
 import type { Store } from '../store/index.js';
 import { ConfigOperations, type OperationsClock } from './config-operations.js';
+import { CorsPolicy } from './cors-policy.js';
 import { registerCrudEndpoints } from './crud-endpoints.js';
 import { type NodeInfo, registerNodeEndpoints } from './node-endpoints.js';
 import { installBodyParsers } from './request-body.js';
@@ -49,6 +53,12 @@ export interface AdminApiOptions {
   nodeInfo?: Partial<NodeInfo>;
   /** Time and id sources (tests). */
   clock?: OperationsClock;
+  /**
+   * Origins (`scheme://host[:port]`) whose web pages may call the Admin API with credentials
+   * (Kong's `admin_gui_origin`, flag `--admin-gui-origin`). Default none: no CORS headers, and
+   * cross-origin writes answer 403. An invalid origin throws `ConfigurationError`.
+   */
+  allowedOrigins?: readonly string[];
 }
 
 function isFastifyError(err: unknown): err is FastifyError {
@@ -78,6 +88,7 @@ function toHttpResponse(err: unknown, bodyLimitBytes: number): { status: number;
 /** Builds the Admin API app (not listening; call `listen()` or use `inject()`). */
 export function buildAdminApi(options: AdminApiOptions): FastifyInstance {
   const limits: AdminApiLimits = { ...DEFAULT_ADMIN_API_LIMITS, ...options.limits };
+  const version = options.nodeInfo?.version ?? '0.0.0';
   const app: FastifyInstance = Fastify({
     // pino's Logger is a FastifyBaseLogger; the cast keeps the app's default generic parameters.
     loggerInstance: options.logger.child({ component: 'admin-api' }) as FastifyBaseLogger,
@@ -85,15 +96,22 @@ export function buildAdminApi(options: AdminApiOptions): FastifyInstance {
     bodyLimit: limits.bodyLimitBytes,
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: limits.maxParamLength },
     exposeHeadRoutes: true,
+    // Errors raised before routing (a URL that does not percent-decode to UTF-8, an over-long
+    // parameter) get Kong's body shape too, not Fastify's.
+    frameworkErrors: (err, _request, reply) => {
+      const { status, body } = toHttpResponse(err, limits.bodyLimitBytes);
+      void (reply as FastifyReply).code(status).header('Server', `sluice/${version}`).send(body);
+    },
   });
-  const version = options.nodeInfo?.version ?? '0.0.0';
   const ops = new ConfigOperations(options.store, options.clock);
+  const cors = new CorsPolicy(options.allowedOrigins);
 
   installBodyParsers(app);
 
   app.addHook('onRequest', async (_request, reply) => {
-    reply.header('Access-Control-Allow-Origin', '*').header('Server', `sluice/${version}`);
+    reply.header('Server', `sluice/${version}`);
   });
+  cors.install(app);
   app.addHook('onResponse', async (request, reply) => {
     request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime }, 'admin request');
   });

@@ -41,6 +41,11 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** `input[key]` when `input` has it as its own property: request input is never read through a prototype. */
+function own(input: Record<string, unknown>, key: string): unknown {
+  return Object.hasOwn(input, key) ? input[key] : undefined;
+}
+
 /** See the module comment. */
 export class ConfigOperations {
   readonly #store: Store;
@@ -73,10 +78,10 @@ export class ConfigOperations {
   async #resolveReferences(kind: EntityKind, input: Record<string, unknown>): Promise<Record<string, unknown>> {
     let out = input;
     for (const f of ENTITIES[kind].foreignFields) {
-      const ref = input[f.field];
-      if (!isEntityKind(f.reference) || !isPlainObject(ref) || ref.id !== undefined) continue;
+      const ref = own(input, f.field);
+      if (!isEntityKind(f.reference) || !isPlainObject(ref) || own(ref, 'id') !== undefined) continue;
       const keyField = ENTITIES[f.reference].endpointKey;
-      const value = keyField === null ? undefined : ref[keyField];
+      const value = keyField === null ? undefined : own(ref, keyField);
       if (keyField === null || typeof value !== 'string') continue;
       const found = await this.#store.find(f.reference, { field: keyField, value });
       if (!found) throw KongDaoError.foreignKeysUnresolved(f.field, keyField, value, f.reference);
@@ -90,8 +95,9 @@ export class ConfigOperations {
    * as a primary-key violation rather than silently renaming that entity.
    */
   async #assertFreeId(kind: EntityKind, key: EntityKey, existing: unknown, input: Record<string, unknown>): Promise<void> {
-    if ('id' in key || existing !== null || typeof input.id !== 'string' || !isUuid(input.id)) return;
-    const id = input.id.toLowerCase();
+    const given = own(input, 'id');
+    if ('id' in key || existing !== null || typeof given !== 'string' || !isUuid(given)) return;
+    const id = given.toLowerCase();
     if (await this.#store.find(kind, { id })) throw KongDaoError.primaryKeyViolation(id);
   }
 

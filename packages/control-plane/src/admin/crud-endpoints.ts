@@ -182,7 +182,7 @@ function registerNested(app: FastifyInstance, store: Store, ops: ConfigOperation
       const parent = await parentOr404(request);
       const child = await childOr404(request, parent.id);
       const data = input(request);
-      const written = await ops.update(kind, { id: child.id }, data[field] === undefined ? { ...data, [field]: { id: parent.id } } : data);
+      const written = await ops.update(kind, { id: child.id }, Object.hasOwn(data, field) ? data : { ...data, [field]: { id: parent.id } });
       return sendWrite(reply, 200, written, written.entity);
     },
     DELETE: async (request, reply) => {

@@ -1,6 +1,7 @@
 /**
  * Registers one Admin API path the way Kong serves it: the given methods, HEAD wherever GET
- * exists, OPTIONS answering 204 with the allowed methods (and CORS headers), and 405
+ * exists, OPTIONS answering 204 with the allowed methods (and the preflight headers; an allowed
+ * origin's are added by `cors-policy.ts`), and 405
  * `{"message":"Method not allowed"}` for every other method. Plugins (e.g. `/clustering/*`) use it
  * too, so every path behaves alike.
  */
@@ -26,12 +27,10 @@ export function registerEndpoint(app: FastifyInstance, path: string, handlers: P
     method: 'OPTIONS',
     url: path,
     handler: async (_request, reply) => {
-      reply
-        .code(204)
-        .header('Allow', allowed)
-        .header('Access-Control-Allow-Methods', allowed)
-        .header('Access-Control-Allow-Headers', 'Content-Type')
-        .send();
+      reply.code(204).header('Allow', allowed).header('Access-Control-Allow-Methods', allowed);
+      // The CORS policy may have echoed the headers a preflight asked for.
+      if (!reply.hasHeader('Access-Control-Allow-Headers')) reply.header('Access-Control-Allow-Headers', 'Content-Type');
+      reply.send();
     },
   });
   const others = ENDPOINT_METHODS.filter((m) => handlers[m] === undefined);

@@ -13,5 +13,7 @@ export {
   MAX_PAGE_SIZE,
 } from './pagination.js';
 export { parseEntityKey } from './entity-key.js';
+export { CorsPolicy, parseAllowedOrigin, CORS_PREFLIGHT_MAX_AGE_SECONDS, type OriginKind } from './cors-policy.js';
+export { MAX_FORM_ARGUMENTS, MAX_FORM_ARRAY_INDEX, MAX_BODY_DEPTH } from './request-limits.js';
 export { ConfigOperations, type Written, type OperationsClock } from './config-operations.js';
 export type { NodeInfo } from './node-endpoints.js';

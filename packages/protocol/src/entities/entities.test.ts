@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { schemaViolationMessage } from './field-errors.js';
-import { parseHost, validateHost, validateRouteHost, validateRouterPath, validateTag, validateUtf8Name, validateWildcardHost } from './field-validators.js';
+import { parseHost, validateHost, validateRouteHost, validateRouterPath, validateTag, validateUtf8Name, validateUtf8String, validateWildcardHost } from './field-validators.js';
 import { normalizePath } from './normalize-path.js';
 import { prepareRoute } from './kinds/routes.js';
 import { checkRouteRegex, compileRouteRegex } from './route-regex.js';
@@ -74,6 +74,8 @@ describe('typedef validators', () => {
     expect(validateUtf8Name('円-service_1.v~2')).toBeNull();
     expect(validateUtf8Name('a/b')).toMatch(/only accepted ascii characters/);
     expect(validateUtf8Name('\ud800')).toBe('invalid utf-8 character sequence detected at position 1');
+    // Positions count UTF-8 bytes, as Kong's validate_utf8 does: 円 is 3 bytes, 🚀 is 4.
+    expect(validateUtf8String('円🚀\udcff')).toBe('invalid utf-8 character sequence detected at position 8');
     expect(validateTag('with space')).toBeNull();
     expect(validateTag('a/b')).toMatch(/^invalid tag 'a\/b'/);
   });
@@ -106,5 +108,42 @@ describe('prepareService / prepareRoute', () => {
   it('deduplicates sets but not arrays', () => {
     const r = prepareRoute({ methods: ['GET', 'GET'], paths: ['/a', '/a'], tags: ['t', 't'] }, { mode: 'create', ...OPTS });
     expect(r.ok && [r.entity.methods, r.entity.paths, r.entity.tags]).toEqual([['GET'], ['/a', '/a'], ['t']]);
+  });
+});
+
+describe('hostile input (issue 9)', () => {
+  const PROTOTYPE_NAMES = ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', '__lookupGetter__'];
+
+  it.each(PROTOTYPE_NAMES)('refuses an own key %s as an unknown field and reads nothing through it', (name) => {
+    // JSON.parse makes "__proto__" an own key, as a request body does.
+    const input = JSON.parse(`{"host":"a.test",${JSON.stringify(name)}:{"url":"http://hidden.test:81/p","host":"hidden.test"}}`);
+    const result = prepareService(input, { mode: 'create', ...OPTS });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(Object.keys(result.errors)).toEqual([name]);
+    expect(result.errors[name]).toBe('unknown field');
+    expect(schemaViolationMessage(result.errors)).toBe(`schema violation (${name}: unknown field)`);
+  });
+
+  it('ignores what an input inherits: only own properties are fields', () => {
+    const inherited = Object.create({ host: 'hidden.test', url: 'http://hidden.test' }) as Record<string, unknown>;
+    inherited.name = 'own';
+    const result = prepareService(inherited, { mode: 'create', ...OPTS });
+    expect(result.ok || result.errors).toEqual({ host: 'required field missing' });
+  });
+
+  it('refuses invalid UTF-8 (lone surrogates) in every string field, not only names and tags', () => {
+    const route = prepareRoute({ paths: ['/a\udcff'], headers: { 'x-a': ['\udcc3'] } }, { mode: 'create', ...OPTS });
+    expect(route.ok || route.errors).toEqual({
+      paths: ['invalid utf-8 character sequence detected at position 3'],
+      headers: ['invalid utf-8 character sequence detected at position 1'],
+    });
+  });
+
+  it('refuses a header named __proto__ and keeps other prototype names as plain header names', () => {
+    const proto = prepareRoute(JSON.parse('{"paths":["/a"],"headers":{"__proto__":["x"]}}'), { mode: 'create', ...OPTS });
+    expect(proto.ok || proto.errors).toEqual({ headers: "'__proto__' is not supported by Sluice as a header name" });
+    const ctor = prepareRoute({ paths: ['/a'], headers: { constructor: ['x'] } }, { mode: 'create', ...OPTS });
+    expect(ctor.ok && Object.keys(ctor.entity.headers ?? {})).toEqual(['constructor']);
   });
 });

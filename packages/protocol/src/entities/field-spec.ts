@@ -4,7 +4,7 @@
  * interprets it with Kong's messages and order of checks.
  */
 import { type FieldError, VALIDATION_MESSAGES } from './field-errors.js';
-import { isUuid } from './field-validators.js';
+import { isUuid, validateUtf8String } from './field-validators.js';
 
 interface FieldSpecBase {
   /** `null` (or, on create, absence) is refused with `required field missing`. */
@@ -20,7 +20,10 @@ interface FieldSpecBase {
   mustBeNull?: string;
 }
 
-/** A string field; strings are never empty (`length must be at least 1`). */
+/**
+ * A string field; strings are never empty (`length must be at least 1`) and always valid UTF-8
+ * (`invalid utf-8 character sequence detected at position N`, checked before `check`).
+ */
 export interface StringFieldSpec extends FieldSpecBase {
   type: 'string';
   oneOf?: readonly string[];
@@ -74,13 +77,27 @@ export interface ForeignFieldSpec extends FieldSpecBase {
 /** One field of an entity schema. */
 export type FieldSpec = StringFieldSpec | IntegerFieldSpec | BooleanFieldSpec | ListFieldSpec | MapFieldSpec | ForeignFieldSpec;
 
-/** An entity's fields in Kong's schema order (the order responses list them in). */
+/**
+ * An entity's fields in Kong's schema order (the order responses list them in). Look fields up
+ * with {@link fieldSpecOf} / {@link shorthandSpecOf}, never `fields[name]`: a name from a request
+ * (`constructor`, `__proto__`) would otherwise find `Object.prototype`'s members.
+ */
 export interface EntitySchema {
   /** The Admin API collection name. */
   name: string;
   fields: Readonly<Record<string, FieldSpec>>;
   /** Shorthand fields accepted on input and expanded before validation (never stored). */
   shorthands: Readonly<Record<string, StringFieldSpec>>;
+}
+
+/** The schema's own field called `name`, or `undefined` (inherited members are not fields). */
+export function fieldSpecOf(schema: EntitySchema, name: string): FieldSpec | undefined {
+  return Object.hasOwn(schema.fields, name) ? schema.fields[name] : undefined;
+}
+
+/** The schema's own shorthand called `name`, or `undefined`. */
+export function shorthandSpecOf(schema: EntitySchema, name: string): StringFieldSpec | undefined {
+  return Object.hasOwn(schema.shorthands, name) ? schema.shorthands[name] : undefined;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -113,6 +130,8 @@ function validateString(spec: StringFieldSpec, value: unknown): FieldError | nul
   if (spec.oneOf && !spec.oneOf.includes(value)) return `expected one of: ${spec.oneOf.join(', ')}`;
   if (spec.uuid && !isUuid(value)) return VALIDATION_MESSAGES.uuid;
   if (value.length < 1) return 'length must be at least 1';
+  const utf8 = validateUtf8String(value);
+  if (utf8 !== null) return utf8;
   return spec.check ? spec.check(value) : null;
 }
 

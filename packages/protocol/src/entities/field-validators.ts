@@ -14,7 +14,7 @@ export function isUuid(value: string): boolean {
 
 /** Kong's `utf8_name`: ASCII alphanumerics, `.`, `-`, `_`, `~`, plus any non-ASCII character. */
 export function validateUtf8Name(name: string): string | null {
-  const utf8 = validateUtf8(name);
+  const utf8 = validateUtf8String(name);
   if (utf8 !== null) return utf8;
   if (!/^[A-Za-z0-9._~\u0080-\u{10FFFF}-]+$/u.test(name)) {
     return `invalid value '${name}': the only accepted ascii characters are alphanumerics or ., -, _, and ~`;
@@ -22,15 +22,39 @@ export function validateUtf8Name(name: string): string | null {
   return null;
 }
 
-/** Refuses lone UTF-16 surrogates, which have no UTF-8 encoding (Kong's `validate_utf8`). */
-function validateUtf8(value: string): string | null {
-  const lone = /[\uD800-\uDFFF]/u.exec(value);
-  return lone ? `invalid utf-8 character sequence detected at position ${lone.index + 1}` : null;
+/** A lone UTF-16 surrogate: in `u` mode a surrogate pair is one code point and does not match. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/** The number of UTF-8 bytes of `value[0, end)`; a lone surrogate counts as one (an escaped byte). */
+function utf8Length(value: string, end: number): number {
+  let bytes = 0;
+  for (let i = 0; i < end; i++) {
+    const unit = value.charCodeAt(i);
+    if (unit < 0x80) bytes += 1;
+    else if (unit < 0x800) bytes += 2;
+    else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < end && (value.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 4;
+      i++;
+    } else if (unit >= 0xd800 && unit <= 0xdfff) bytes += 1;
+    else bytes += 3;
+  }
+  return bytes;
+}
+
+/**
+ * Kong's `validate_utf8_string`: refuses a string that is not valid UTF-8, with the 1-based byte
+ * position of the first bad sequence. In a JavaScript string "not UTF-8" is a lone surrogate: form
+ * bodies decode each invalid byte to one (U+DC80..U+DCFF, see the Admin API's form decoder), so
+ * the position counts bytes as Kong's does.
+ */
+export function validateUtf8String(value: string): string | null {
+  const lone = LONE_SURROGATE.exec(value);
+  return lone ? `invalid utf-8 character sequence detected at position ${utf8Length(value, lone.index) + 1}` : null;
 }
 
 /** Kong's `tag`: printable ASCII except `,` and `/` (space included), or non-ASCII characters. */
 export function validateTag(tag: string): string | null {
-  const utf8 = validateUtf8(tag);
+  const utf8 = validateUtf8String(tag);
   if (utf8 !== null) return utf8;
   if (!/^[\u0020-\u002B\u002D\u002E\u0030-\u007E\u0080-\u{10FFFF}]+$/u.test(tag)) {
     return `invalid tag '${tag}': expected printable ascii (except \`,\` and \`/\`) or valid utf-8 sequences`;

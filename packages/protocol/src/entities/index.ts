@@ -8,12 +8,13 @@ export {
   schemaViolationMessage,
   formatLuaTable,
 } from './field-errors.js';
-export { type FieldSpec, type ForeignFieldSpec, type EntitySchema, type OnDelete, ON_DELETE, validateField, isNonEmpty } from './field-spec.js';
+export { type FieldSpec, type ForeignFieldSpec, type EntitySchema, type OnDelete, ON_DELETE, validateField, isNonEmpty, fieldSpecOf, shorthandSpecOf } from './field-spec.js';
 export {
   isUuid,
   parseHost,
   type ParsedHost,
   validateUtf8Name,
+  validateUtf8String,
   validateTag,
   validateHost,
   validateServicePath,

@@ -3,9 +3,13 @@
  * `check_upsert` / `check_update`: expand shorthands, merge or fill defaults, deduplicate sets,
  * validate every field, then run the entity's cross-field checks. Pure: no I/O, no clock, no
  * randomness (the caller passes `now` and the id to use).
+ *
+ * Input is hostile: only its own properties are read, and every working object (the copy of the
+ * input, the merged entity, the error tree) has no prototype, so a key such as `__proto__`,
+ * `constructor` or `toString` is an ordinary unknown field and never reaches `Object.prototype`.
  */
 import { type FieldErrors, VALIDATION_MESSAGES, hasErrors } from './field-errors.js';
-import { type EntitySchema, dedupeSet, validateField } from './field-spec.js';
+import { type EntitySchema, dedupeSet, fieldSpecOf, validateField } from './field-spec.js';
 import { isUuid } from './field-validators.js';
 
 /** How a write treats the input: create (POST), replace (PUT, an upsert), or merge (PATCH). */
@@ -42,16 +46,27 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** An empty object without a prototype: every key, `__proto__` included, is an own data property. */
+function bare(): Record<string, unknown> {
+  return Object.create(null) as Record<string, unknown>;
+}
+
 /**
  * A deep copy of a JSON value (what request bodies and decoded entities are made of), so the
- * pipeline never mutates its input. Hand-written: JSON round-trips dominated the data plane's
- * validation of a large config.
+ * pipeline never mutates its input. Own enumerable keys only; an own `__proto__` key stays an own
+ * key (assigning it would set the copy's prototype instead). Hand-written: JSON round-trips
+ * dominated the data plane's validation of a large config. Recursive: request bodies are bounded
+ * in depth before they get here (the Admin API's `MAX_BODY_DEPTH`).
  */
 function clone<T>(value: T): T {
   if (typeof value !== 'object' || value === null) return value;
   if (Array.isArray(value)) return value.map(clone) as T;
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) out[key] = clone((value as Record<string, unknown>)[key]);
+  for (const key of Object.keys(value)) {
+    const copy = clone((value as Record<string, unknown>)[key]);
+    if (key === '__proto__') Object.defineProperty(out, key, { value: copy, enumerable: true, writable: true, configurable: true });
+    else out[key] = copy;
+  }
   return out as T;
 }
 
@@ -63,12 +78,12 @@ export function prepareEntity<T extends object>(
   options: PrepareOptions<T>,
 ): PrepareResult<T> {
   if (!isPlainObject(input)) return { ok: false, errors: { '@entity': [VALIDATION_MESSAGES.record] } };
-  const errors: FieldErrors = {};
-  const data: Record<string, unknown> = {};
+  const errors = bare() as FieldErrors;
+  const data = bare();
   for (const [k, v] of Object.entries(input)) data[k] = clone(v);
 
   for (const [name, spec] of Object.entries(schema.shorthands)) {
-    if (!(name in data)) continue;
+    if (!Object.hasOwn(data, name)) continue;
     const err = validateField(spec, data[name]);
     if (err !== null) {
       errors[name] = err;
@@ -89,11 +104,11 @@ export function prepareEntity<T extends object>(
   let merged: Record<string, unknown>;
   if (options.mode === 'update') {
     if (existing === null) throw new TypeError('prepareEntity: update needs the existing entity');
-    merged = { ...(clone(existing) as Record<string, unknown>), ...data };
+    merged = Object.assign(bare(), clone(existing), data);
     merged.id = (existing as Record<string, unknown>).id;
     merged.created_at = (existing as Record<string, unknown>).created_at;
   } else {
-    merged = { ...data };
+    merged = Object.assign(bare(), data);
     for (const [name, spec] of Object.entries(schema.fields)) {
       if (merged[name] === undefined && spec.default !== undefined) merged[name] = clone(spec.default);
     }
@@ -110,11 +125,11 @@ export function prepareEntity<T extends object>(
   }
 
   const pre = hooks.precheck?.(merged);
-  if (pre) return { ok: false, errors: { ...errors, ...pre } };
+  if (pre) return { ok: false, errors: Object.assign(errors, pre) };
 
   for (const [name, value] of Object.entries(merged)) {
     if ((AUTO_FIELDS as readonly string[]).includes(name)) continue;
-    const spec = schema.fields[name];
+    const spec = fieldSpecOf(schema, name);
     if (spec === undefined) {
       errors[name] = VALIDATION_MESSAGES.unknown;
       continue;

@@ -21,6 +21,17 @@ import { HTTPS_REDIRECT_STATUS_CODES, SERVICE_PROTOCOLS, SUPPORTED_ROUTE_PROTOCO
 
 const HEADER_HOST_MESSAGE = "cannot contain 'host' header, which must be specified in the 'hosts' attribute";
 
+/**
+ * A route header name. Kong accepts `__proto__` (it is a token), but a JavaScript object cannot
+ * carry it through an assignment, so it would vanish on the way to the data plane and the route
+ * would match without that condition: Sluice refuses it.
+ */
+function checkRouteHeaderName(name: string): string | null {
+  if (/^host$/i.test(name)) return HEADER_HOST_MESSAGE;
+  if (name === '__proto__') return "'__proto__' is not supported by Sluice as a header name";
+  return validateHeaderName(name);
+}
+
 /** The route schema in Kong's field order (traditional_compatible router, http subschema). */
 export const ROUTE_SCHEMA: EntitySchema = {
   name: 'routes',
@@ -55,7 +66,7 @@ export const ROUTE_SCHEMA: EntitySchema = {
     paths: { type: 'array', elements: { type: 'string', check: validateRouterPath } },
     headers: {
       type: 'map',
-      keys: { type: 'string', check: (name) => (/^host$/i.test(name) ? HEADER_HOST_MESSAGE : validateHeaderName(name)) },
+      keys: { type: 'string', check: checkRouteHeaderName },
       values: { type: 'array', elements: { type: 'string' } },
     },
     regex_priority: { type: 'integer', default: 0, nullMeansDefault: true },
