@@ -3,8 +3,11 @@
  * on; messages are for people.
  *
  * Two families: {@link ControlPlaneError} subclasses for operational failures (store, migrations,
- * configuration), and {@link KongDaoError}, Kong's DAO errors (`kong/db/errors.lua`) with Kong's
- * numeric code, name, message and `fields`, which the Admin API turns into Kong's error bodies.
+ * configuration), and the Admin API's errors, one code per condition in {@link ADMIN_ERRORS}
+ * (fastify's error table is the model): each with the HTTP status it answers and, for Kong's DAO
+ * errors ({@link KongDaoError}, `kong/db/errors.lua`), Kong's numeric code, name, message and
+ * `fields`, which the Admin API turns into Kong's error bodies; the others ({@link HttpError})
+ * answer `{"message": …}`.
  */
 import { type FieldErrors, formatLuaTable, schemaViolationMessage } from '@sluice/protocol';
 
@@ -14,12 +17,8 @@ export const ControlPlaneErrorCode = {
   migration: 'SLUICE_CP_MIGRATION',
   config: 'SLUICE_CP_CONFIG',
   closed: 'SLUICE_CP_CLOSED',
-  dao: 'SLUICE_CP_DAO',
-  http: 'SLUICE_CP_HTTP',
-  formArgument: 'SLUICE_CP_FORM_ARGUMENT',
-  crossOrigin: 'SLUICE_CP_CROSS_ORIGIN',
 } as const;
-export type ControlPlaneErrorCode = (typeof ControlPlaneErrorCode)[keyof typeof ControlPlaneErrorCode];
+export type ControlPlaneErrorCode = (typeof ControlPlaneErrorCode)[keyof typeof ControlPlaneErrorCode] | AdminErrorCode;
 
 /** The base of every control-plane error. */
 export class ControlPlaneError extends Error {
@@ -111,6 +110,50 @@ export const KONG_ERROR_HTTP_STATUS: Record<KongErrorCode, number> = {
   13: 400,
 };
 
+/**
+ * Every Admin API error condition: its stable code, the HTTP status it answers with, and Kong's
+ * DAO code (`null` for errors Kong answers with a bare `{"message": …}`). A condition has one code,
+ * so callers, dashboards and log queries branch on exactly what happened.
+ */
+export const ADMIN_ERRORS = {
+  SLUICE_CP_SCHEMA_VIOLATION: { status: 400, kong: KongErrorCode.schemaViolation },
+  SLUICE_CP_PRIMARY_KEY_VIOLATION: { status: 400, kong: KongErrorCode.primaryKeyViolation },
+  /** A foreign key names an entity that does not exist (insert, update). */
+  SLUICE_CP_FOREIGN_KEY_VIOLATION: { status: 400, kong: KongErrorCode.foreignKeyViolation },
+  /** A delete refused because other entities reference this one (`@referenced_by`). */
+  SLUICE_CP_REFERENCED_BY: { status: 400, kong: KongErrorCode.foreignKeyViolation },
+  SLUICE_CP_UNIQUE_VIOLATION: { status: 409, kong: KongErrorCode.uniqueViolation },
+  /** The entity a PATCH names does not exist (Kong's DAO body, code 6). */
+  SLUICE_CP_ENTITY_NOT_FOUND: { status: 404, kong: KongErrorCode.notFound },
+  SLUICE_CP_INVALID_OFFSET: { status: 400, kong: KongErrorCode.invalidOffset },
+  SLUICE_CP_INVALID_SIZE: { status: 400, kong: KongErrorCode.invalidSize },
+  /** The endpoint key in the URL is not a valid value of the unique field (code 10). */
+  SLUICE_CP_INVALID_UNIQUE: { status: 400, kong: KongErrorCode.invalidUnique },
+  SLUICE_CP_INVALID_OPTIONS: { status: 400, kong: KongErrorCode.invalidOptions },
+  SLUICE_CP_FOREIGN_KEY_UNRESOLVED: { status: 400, kong: KongErrorCode.foreignKeysUnresolved },
+  /** No such path, or no such entity for a GET (`{"message":"Not found"}`). */
+  SLUICE_CP_NOT_FOUND: { status: 404, kong: null },
+  SLUICE_CP_METHOD_NOT_ALLOWED: { status: 405, kong: null },
+  /** A query parameter's value is refused (`?custom_id=`, a propagation version that is not a number). */
+  SLUICE_CP_INVALID_QUERY: { status: 400, kong: null },
+  /** The body is not JSON, is nested too deep, or is not valid UTF-8 (`Cannot parse JSON body`). */
+  SLUICE_CP_INVALID_JSON: { status: 400, kong: null },
+  /** A form body breaks a decoder limit (arguments, array index, nesting) or is malformed multipart. */
+  SLUICE_CP_FORM_ARGUMENT: { status: 400, kong: null },
+  SLUICE_CP_UNSUPPORTED_MEDIA_TYPE: { status: 415, kong: null },
+  SLUICE_CP_BODY_TOO_LARGE: { status: 413, kong: null },
+  /** A write from a browser page of an origin not allowed by `--admin-gui-origin`. */
+  SLUICE_CP_CROSS_ORIGIN: { status: 403, kong: null },
+  /** Anything else: logged, answered `{"message":"An unexpected error occurred"}`. */
+  SLUICE_CP_UNEXPECTED: { status: 500, kong: null },
+} as const satisfies Record<string, { status: number; kong: KongErrorCode | null }>;
+export type AdminErrorCode = keyof typeof ADMIN_ERRORS;
+
+/** Admin error codes whose condition is one of Kong's DAO errors. */
+type DaoErrorCode = { [C in AdminErrorCode]: (typeof ADMIN_ERRORS)[C]['kong'] extends null ? never : C }[AdminErrorCode];
+/** Admin error codes answered with `{"message": …}`. */
+type MessageErrorCode = Exclude<AdminErrorCode, DaoErrorCode>;
+
 /** The body of a Kong DAO error: `{code, name, message, fields?}` (or `options` for code 11). */
 export interface KongErrorBody {
   code: number;
@@ -126,17 +169,18 @@ export class KongDaoError extends ControlPlaneError {
   readonly kongName: string;
   readonly fields: unknown;
   readonly options: unknown;
-  constructor(kongCode: KongErrorCode, message: string, extra: { fields?: unknown; options?: unknown; name?: string; cause?: unknown } = {}) {
-    super(ControlPlaneErrorCode.dao, message, { cause: extra.cause });
-    this.kongCode = kongCode;
-    this.kongName = extra.name ?? KONG_ERROR_NAMES[kongCode];
+  declare readonly code: DaoErrorCode;
+  constructor(code: DaoErrorCode, message: string, extra: { fields?: unknown; options?: unknown; name?: string; cause?: unknown } = {}) {
+    super(code, message, { cause: extra.cause });
+    this.kongCode = ADMIN_ERRORS[code].kong;
+    this.kongName = extra.name ?? KONG_ERROR_NAMES[this.kongCode];
     this.fields = extra.fields;
     this.options = extra.options;
   }
 
-  /** The HTTP status Kong answers this error with. */
+  /** The HTTP status this error answers with. */
   get statusCode(): number {
-    return KONG_ERROR_HTTP_STATUS[this.kongCode];
+    return ADMIN_ERRORS[this.code].status;
   }
 
   /** The response body, exactly as Kong shapes it. */
@@ -149,12 +193,12 @@ export class KongDaoError extends ControlPlaneError {
 
   /** Code 2: the input failed validation. */
   static schemaViolation(fields: FieldErrors): KongDaoError {
-    return new KongDaoError(KongErrorCode.schemaViolation, schemaViolationMessage(fields), { fields });
+    return new KongDaoError('SLUICE_CP_SCHEMA_VIOLATION', schemaViolationMessage(fields), { fields });
   }
 
   /** Code 3: an entity with this primary key exists already. */
   static primaryKeyViolation(id: string, cause?: unknown): KongDaoError {
-    return new KongDaoError(KongErrorCode.primaryKeyViolation, `primary key violation on key '${formatLuaTable({ id })}'`, {
+    return new KongDaoError('SLUICE_CP_PRIMARY_KEY_VIOLATION', `primary key violation on key '${formatLuaTable({ id })}'`, {
       fields: { id },
       cause,
     });
@@ -163,7 +207,7 @@ export class KongDaoError extends ControlPlaneError {
   /** Code 4 on insert/update: the referenced entity does not exist. */
   static foreignKeyInvalidReference(field: string, key: { id: string }, parent: string, cause?: unknown): KongDaoError {
     return new KongDaoError(
-      KongErrorCode.foreignKeyViolation,
+      'SLUICE_CP_FOREIGN_KEY_VIOLATION',
       `the foreign key '${formatLuaTable(key)}' does not reference an existing '${parent}' entity.`,
       { fields: { [field]: key }, cause },
     );
@@ -171,7 +215,7 @@ export class KongDaoError extends ControlPlaneError {
 
   /** Code 4 on delete: other entities still reference this one. */
   static foreignKeyRestricted(parent: string, child: string, cause?: unknown): KongDaoError {
-    return new KongDaoError(KongErrorCode.foreignKeyViolation, `an existing '${child}' entity references this '${parent}' entity`, {
+    return new KongDaoError('SLUICE_CP_REFERENCED_BY', `an existing '${child}' entity references this '${parent}' entity`, {
       fields: { '@referenced_by': child },
       cause,
     });
@@ -179,7 +223,7 @@ export class KongDaoError extends ControlPlaneError {
 
   /** Code 5: a unique field already holds this value. */
   static uniqueViolation(key: Record<string, unknown>, cause?: unknown): KongDaoError {
-    return new KongDaoError(KongErrorCode.uniqueViolation, `UNIQUE violation detected on '${formatLuaTable(key)}'`, { fields: key, cause });
+    return new KongDaoError('SLUICE_CP_UNIQUE_VIOLATION', `UNIQUE violation detected on '${formatLuaTable(key)}'`, { fields: key, cause });
   }
 
   /** Code 6: the entity to update does not exist. */
@@ -188,22 +232,22 @@ export class KongDaoError extends ControlPlaneError {
       'id' in key
         ? `could not find the entity with primary key '${formatLuaTable(key)}'`
         : `could not find the entity with '${formatLuaTable(key)}'`;
-    return new KongDaoError(KongErrorCode.notFound, message, { fields: key });
+    return new KongDaoError('SLUICE_CP_ENTITY_NOT_FOUND', message, { fields: key });
   }
 
   /** Code 7: the pagination offset token cannot be decoded. */
   static invalidOffset(offset: string, reason: string): KongDaoError {
-    return new KongDaoError(KongErrorCode.invalidOffset, `'${offset}' is not a valid offset: ${reason}`);
+    return new KongDaoError('SLUICE_CP_INVALID_OFFSET', `'${offset}' is not a valid offset: ${reason}`);
   }
 
   /** Code 9: the page size is not a number or out of range. */
   static invalidSize(message: string): KongDaoError {
-    return new KongDaoError(KongErrorCode.invalidSize, message);
+    return new KongDaoError('SLUICE_CP_INVALID_SIZE', message);
   }
 
   /** Code 10: the endpoint key in the URL is not a valid value of the unique field. */
   static invalidUnique(field: string, message: string): KongDaoError {
-    return new KongDaoError(KongErrorCode.invalidUnique, message, { name: `invalid unique ${field}` });
+    return new KongDaoError('SLUICE_CP_INVALID_UNIQUE', message, { name: `invalid unique ${field}` });
   }
 
   /** Code 11: an invalid query option (tags filter). */
@@ -211,13 +255,13 @@ export class KongDaoError extends ControlPlaneError {
     const parts = Object.keys(options)
       .sort()
       .map((k) => `${k}: ${options[k]}`);
-    return new KongDaoError(KongErrorCode.invalidOptions, `invalid option (${parts.join('; ')})`, { options });
+    return new KongDaoError('SLUICE_CP_INVALID_OPTIONS', `invalid option (${parts.join('; ')})`, { options });
   }
 
   /** Code 13: a foreign key given by a unique field could not be resolved. */
   static foreignKeysUnresolved(field: string, keyField: string, value: string, parent: string): KongDaoError {
     const detail = `the foreign key cannot be resolved with '${formatLuaTable({ [keyField]: value })}' for an existing '${parent}' entity`;
-    return new KongDaoError(KongErrorCode.foreignKeysUnresolved, `foreign key unresolved (${field}.${keyField}: ${detail})`, {
+    return new KongDaoError('SLUICE_CP_FOREIGN_KEY_UNRESOLVED', `foreign key unresolved (${field}.${keyField}: ${detail})`, {
       fields: { [field]: { [keyField]: detail } },
     });
   }
@@ -228,47 +272,50 @@ export class KongDaoError extends ControlPlaneError {
  * empty body for 415).
  */
 export class HttpError extends ControlPlaneError {
+  declare readonly code: MessageErrorCode;
   readonly statusCode: number;
   /** The response body, or `null` for none. */
   readonly body: { message: string } | null;
-  /** `options.code` is for subclasses, one per condition (default `SLUICE_CP_HTTP`). */
-  constructor(statusCode: number, message: string | null, options?: { cause?: unknown; code?: ControlPlaneErrorCode }) {
-    super(options?.code ?? ControlPlaneErrorCode.http, message ?? `HTTP ${statusCode}`, { cause: options?.cause });
-    this.statusCode = statusCode;
+  /** The status comes from the code's row in {@link ADMIN_ERRORS}; `message` null sends no body. */
+  constructor(code: MessageErrorCode, message: string | null, options?: { cause?: unknown }) {
+    super(code, message ?? `HTTP ${ADMIN_ERRORS[code].status}`, { cause: options?.cause });
+    this.statusCode = ADMIN_ERRORS[code].status;
     this.body = message === null ? null : { message };
   }
 
   static notFound(): HttpError {
-    return new HttpError(404, 'Not found');
+    return new HttpError('SLUICE_CP_NOT_FOUND', 'Not found');
   }
   static methodNotAllowed(): HttpError {
-    return new HttpError(405, 'Method not allowed');
+    return new HttpError('SLUICE_CP_METHOD_NOT_ALLOWED', 'Method not allowed');
   }
-  static badRequest(message: string): HttpError {
-    return new HttpError(400, message);
+  /** A query parameter's value is refused; `message` says which and why. */
+  static invalidQuery(message: string): HttpError {
+    return new HttpError('SLUICE_CP_INVALID_QUERY', message);
   }
   static cannotParseJson(cause?: unknown): HttpError {
-    return new HttpError(400, 'Cannot parse JSON body', { cause });
+    return new HttpError('SLUICE_CP_INVALID_JSON', 'Cannot parse JSON body', { cause });
   }
   static unsupportedMediaType(): HttpError {
-    return new HttpError(415, null);
+    return new HttpError('SLUICE_CP_UNSUPPORTED_MEDIA_TYPE', null);
   }
   static payloadTooLarge(limitBytes: number): HttpError {
-    return new HttpError(413, `Request body exceeds the limit of ${limitBytes} bytes`);
+    return new HttpError('SLUICE_CP_BODY_TOO_LARGE', `Request body exceeds the limit of ${limitBytes} bytes`);
   }
   static unexpected(cause?: unknown): HttpError {
-    return new HttpError(500, 'An unexpected error occurred', { cause });
+    return new HttpError('SLUICE_CP_UNEXPECTED', 'An unexpected error occurred', { cause });
   }
 }
 
 /**
  * A form body (url-encoded or multipart) breaks one of the decoder's limits: more arguments than
  * `MAX_FORM_ARGUMENTS` (Kong's `Too many arguments`), an array index outside
- * 1..`MAX_FORM_ARRAY_INDEX`, or a key nested deeper than `MAX_BODY_DEPTH`. Always 400.
+ * 1..`MAX_FORM_ARRAY_INDEX`, a key nested deeper than `MAX_BODY_DEPTH`, or a multipart body without
+ * its boundary. Always 400.
  */
 export class FormArgumentError extends HttpError {
   constructor(message: string) {
-    super(400, message, { code: ControlPlaneErrorCode.formArgument });
+    super('SLUICE_CP_FORM_ARGUMENT', message);
   }
 }
 
@@ -280,9 +327,7 @@ export class FormArgumentError extends HttpError {
 export class CrossOriginError extends HttpError {
   readonly origin: string;
   constructor(origin: string) {
-    super(403, `cross-origin request refused: origin ${JSON.stringify(origin)} is not allowed (see --admin-gui-origin)`, {
-      code: ControlPlaneErrorCode.crossOrigin,
-    });
+    super('SLUICE_CP_CROSS_ORIGIN', `cross-origin request refused: origin ${JSON.stringify(origin)} is not allowed (see --admin-gui-origin)`);
     this.origin = origin;
   }
 }

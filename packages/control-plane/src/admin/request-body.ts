@@ -76,7 +76,7 @@ function parseUrlEncoded(body: Uint8Array): RequestBody {
 function parseMultipart(body: Buffer, contentType: string): RequestBody {
   const boundaryMatch = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(contentType);
   const boundary = boundaryMatch?.[1] ?? boundaryMatch?.[2]?.trim();
-  if (!boundary) throw new HttpError(400, 'missing boundary in multipart/form-data content type');
+  if (!boundary) throw new FormArgumentError('missing boundary in multipart/form-data content type');
   const delimiter = Buffer.from(`--${boundary}`);
   const pairs: [string, string][] = [];
   let pos = body.indexOf(delimiter);

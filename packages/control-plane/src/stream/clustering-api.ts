@@ -16,7 +16,7 @@ export const PROPAGATION_POLL_MS = 100;
 /** A URL value as a non-negative safe integer; anything else is a 400 with `message`. */
 function nonNegativeInteger(raw: string, message: string): number {
   const value = Number(raw);
-  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value)) throw HttpError.badRequest(message);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value)) throw HttpError.invalidQuery(message);
   return value;
 }
 

@@ -9,7 +9,7 @@ export const CONSUMERS_KIND: ControlPlaneKind = {
   listLookup(query) {
     const customId = query.custom_id;
     if (customId === undefined) return undefined;
-    if (typeof customId !== 'string' || customId === '') throw HttpError.badRequest('custom_id must be an unempty string');
+    if (typeof customId !== 'string' || customId === '') throw HttpError.invalidQuery('custom_id must be an unempty string');
     return { field: 'custom_id', value: customId };
   },
 };
