@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { http, startControlPlane, startDataPlane, tempDir, waitFor, type ControlPlaneHandle, type DataPlaneHandle } from './support/processes.js';
 
 // Dozens of concurrent Admin API writers: every data plane ends with exactly the control plane's
-// config (same version and content hash), deletes included.
+// config (same version and content hash), deletes included, for every kind (consumers travel as
+// routes and services do, though the proxy does not read them yet).
 describe('convergence under concurrent writers', () => {
   const dirs = [tempDir('cp'), tempDir('dp1'), tempDir('dp2')];
   let cp: ControlPlaneHandle;
@@ -30,7 +31,14 @@ describe('convergence under concurrent writers', () => {
       ...Array.from({ length: N / 3 }, (_, i) => http('DELETE', `${cp.admin}/routes/r${i * 3}`)),
       ...Array.from({ length: N / 2 }, (_, i) => http('POST', `${cp.admin}/services/s/routes`, { name: `q${i}`, hosts: [`h${i}.example`] })),
       ...Array.from({ length: N / 4 }, (_, i) => http('PATCH', `${cp.admin}/routes/r${i * 3 + 1}`, { paths: [`/patched${i}`] })),
+      ...Array.from({ length: N / 4 }, (_, i) => http('POST', `${cp.admin}/consumers`, { username: `c${i}`, custom_id: `id-${i}` })),
     ]);
+    const consumerChanges = await Promise.all([
+      ...Array.from({ length: N / 8 }, (_, i) => http('DELETE', `${cp.admin}/consumers/c${i}`)),
+      ...Array.from({ length: N / 8 }, (_, i) => http('PATCH', `${cp.admin}/consumers/c${N / 8 + i}`, { tags: ['patched'] })),
+    ]);
+    expect(consumerChanges.every((r) => r.status === 204 || r.status === 200)).toBe(true);
+    mixed.push(...consumerChanges);
     expect(mixed.every((r) => r.status === 204 || r.status === 201 || r.status === 200)).toBe(true);
     const versions = [...created, ...mixed].map((r) => Number(r.headers.get('x-sluice-config-version')));
     // Every write got its own version.
