@@ -69,7 +69,7 @@ export {
   CLIENT_CLOSED_STATUS,
   mergeTrafficSnapshots,
   type TrafficSnapshot,
-  type UpstreamPoolSnapshot,
+  type OriginPoolSnapshot,
   type TrafficSeriesSnapshot,
   type HistogramSnapshot,
 } from './proxy/traffic-stats.js';

@@ -6,13 +6,13 @@ import type { ResolvedProxyServerOptions } from './proxy-server-options.js';
 import type { RequestIdGenerator } from './request-id.js';
 import type { TrafficStats } from './traffic-stats.js';
 import type { TrustedIps } from './trusted-ips.js';
-import type { UpstreamPools } from './upstream-pools.js';
+import type { OriginPools } from './origin-pools.js';
 
 /** What a `ProxyExchange` needs from its server (a role interface, so exchanges stay testable). */
 export interface ProxyContext {
   readonly options: ResolvedProxyServerOptions;
   readonly logger: Logger;
-  readonly pools: UpstreamPools;
+  readonly pools: OriginPools;
   readonly requestIds: RequestIdGenerator;
   readonly trustedIps: TrustedIps;
   /** The port the proxy listens on (X-Forwarded-Port, and route hosts with a port). */

@@ -10,7 +10,7 @@ import { debugMatchFor, proxiedResponseHeaders, pushDebugHeaders } from './respo
 import { SendTimeout } from './send-timeout.js';
 import { classifyUpstreamError, errorCode, RETRY } from './upstream-errors.js';
 import { CLIENT_CLOSED_STATUS } from './traffic-stats.js';
-import type { UpstreamTarget } from './upstream-pools.js';
+import type { Origin } from './origin-pools.js';
 
 /** The upstream did not take the request body within the service's write_timeout. */
 export class UpstreamWriteTimeoutError extends Error {
@@ -77,7 +77,7 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
   private readonly forwardedHeaders: string[] = [];
 
   match: RouteMatch | null = null;
-  private upstream: UpstreamTarget | null = null;
+  private upstream: Origin | null = null;
   private dispatchOptions: Dispatcher.DispatchOptions | null = null;
   private attempts = 0;
   private abortUpstream: ((reason?: Error) => void) | null = null;
@@ -188,7 +188,7 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
    * The upstream request's headers (flat name/value list): the client's forwarded ones from
    * {@link scanHeaders}, then those the proxy sets (Kong's nginx template and handler). Call once.
    */
-  upstreamHeaders(match: RouteMatch, upstream: UpstreamTarget): string[] {
+  upstreamHeaders(match: RouteMatch, upstream: Origin): string[] {
     const out = this.forwardedHeaders;
     const ctx = this.ctx;
     const peer = peerAddress(this.req.socket.remoteAddress);
@@ -211,7 +211,7 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
   }
 
   /** Starts the upstream request for `match` (the route has a service). */
-  forward(match: RouteMatch, upstream: UpstreamTarget): void {
+  forward(match: RouteMatch, upstream: Origin): void {
     this.match = match;
     this.upstream = upstream;
     const headers = this.upstreamHeaders(match, upstream);
@@ -427,7 +427,7 @@ export class ProxyExchange implements RouterRequest, Dispatcher.DispatchHandler 
    * This exchange's access-log line (see {@link accessLogLine}); `bodyBytesSent` null when not
    * counted; `upstream` the target it was sent to, if any.
    */
-  accessLogLine(status: number, endMs: number, upstreamHeadMs: number, bodyBytesSent: number | null, upstream: UpstreamTarget | null): string {
+  accessLogLine(status: number, endMs: number, upstreamHeadMs: number, bodyBytesSent: number | null, upstream: Origin | null): string {
     const match = this.match;
     const userAgent = this.req.headers['user-agent'];
     return accessLogLine({

@@ -14,7 +14,7 @@ import { RequestIdGenerator } from './request-id.js';
 import { TrafficStats, type TrafficSnapshot } from './traffic-stats.js';
 import { TrustedIps } from './trusted-ips.js';
 import { UpgradeExchange } from './upgrade-exchange.js';
-import { UpstreamPools } from './upstream-pools.js';
+import { OriginPools } from './origin-pools.js';
 
 /** What sends a generated response: the exchange of a request, or the tunnel of an upgrade handshake. */
 interface Answerer {
@@ -71,7 +71,7 @@ export class ProxyServer {
     this.ctx = {
       options: resolved,
       logger,
-      pools: new UpstreamPools({
+      pools: new OriginPools({
         connections: resolved.upstreamConnections,
         pipelining: resolved.upstreamPipelining,
         keepAliveTimeoutMs: resolved.upstreamKeepAliveTimeoutMs,
@@ -154,7 +154,7 @@ export class ProxyServer {
 
   /**
    * Stops accepting, lets in-flight requests and tunnels finish for up to `drainTimeoutMs`, then
-   * destroys what is left, closes the upstream pools and flushes the access log.
+   * destroys what is left, closes the origin pools and flushes the access log.
    */
   close(): Promise<void> {
     this.closing ??= this.drain();
@@ -196,7 +196,7 @@ export class ProxyServer {
     if (this.closing !== null) res.shouldKeepAlive = false;
     try {
       const match = this.routeOrAnswer(exchange, exchange, false);
-      if (match !== null) exchange.forward(match, this.ctx.pools.targetFor(match.service));
+      if (match !== null) exchange.forward(match, this.ctx.pools.originFor(match.service));
     } catch (err) {
       this.ctx.logger.error({ err, requestId: exchange.id }, 'proxy failed to handle a request');
       exchange.fail(500, PROXY_MESSAGES.internal);
@@ -254,7 +254,7 @@ export class ProxyServer {
     if (this.closing !== null) return tunnel.fail(503, PROXY_MESSAGES.noService);
     try {
       const match = this.routeOrAnswer(tunnel.exchange, tunnel, true);
-      if (match !== null) tunnel.forward(match, this.ctx.pools.targetFor(match.service));
+      if (match !== null) tunnel.forward(match, this.ctx.pools.originFor(match.service));
     } catch (err) {
       this.ctx.logger.error({ err, requestId: tunnel.exchange.id }, 'proxy failed to handle an upgrade');
       tunnel.fail(500, PROXY_MESSAGES.internal);

@@ -10,7 +10,7 @@ import { debugMatchFor, proxiedResponseHeaders, pushDebugHeaders } from './respo
 import { SendTimeout } from './send-timeout.js';
 import { CLIENT_CLOSED_STATUS } from './traffic-stats.js';
 import { classifyUpstreamError, errorCode, RETRY } from './upstream-errors.js';
-import type { UpstreamTarget } from './upstream-pools.js';
+import type { Origin } from './origin-pools.js';
 
 function onTunnelIdle(tunnel: UpgradeExchange): void {
   tunnel.onIdle();
@@ -27,7 +27,7 @@ function onTunnelIdle(tunnel: UpgradeExchange): void {
  */
 export class UpgradeExchange implements Dispatcher.DispatchHandler {
   readonly exchange: ProxyExchange;
-  private upstream: UpstreamTarget | null = null;
+  private upstream: Origin | null = null;
   /** service.retries of the matched route's service. */
   private retries = 0;
   private dispatchOptions: Dispatcher.DispatchOptions | null = null;
@@ -63,7 +63,7 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
   }
 
   /** Sends the upgrade request upstream. */
-  forward(match: RouteMatch, upstream: UpstreamTarget): void {
+  forward(match: RouteMatch, upstream: Origin): void {
     this.upstream = upstream;
     this.retries = match.service?.retries ?? 0;
     const headers = this.exchange.upstreamHeaders(match, upstream);
