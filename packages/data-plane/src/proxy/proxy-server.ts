@@ -53,10 +53,11 @@ function resolveOptions(options: ProxyServerOptions): ResolvedProxyServerOptions
 
 /**
  * The data plane's reverse proxy: a `node:http` server that routes each request with the config
- * `getConfig()` returns at its start, and forwards it through undici pools (one per upstream
- * origin), with Kong's path joining, forwarding headers, timeouts, retries and JSON errors.
- * WebSocket (any `Upgrade`) handshakes are tunnelled. `getConfig()` returning null means not
- * ready: every request gets 503.
+ * `getConfig()` returns at its start, runs its route's plugin chain (`ProxyConfig.chains`, behind
+ * the process-wide log handlers: traffic statistics, the access log), and forwards it through
+ * undici pools (one per origin), with Kong's path joining, forwarding headers, timeouts, retries
+ * and JSON errors. WebSocket (any `Upgrade`) handshakes are tunnelled. `getConfig()` returning
+ * null means not ready: every request gets 503.
  */
 export class ProxyServer {
   private readonly server: Server;
