@@ -153,6 +153,25 @@ describe('plugin chains on proxied requests', () => {
     expect(logged[0]!.endMs).toBeGreaterThanOrEqual(logged[0]!.startMs);
   });
 
+  it('composes a route chain with the process-wide handlers once, not per request', async () => {
+    // Compiling a chain reads every phase of each handler once (to file it); serving a request
+    // reads only the phases the handler acts in, so reads of one it lacks count compilations.
+    let compilations = 0;
+    const handler = {
+      name: 'counted',
+      priority: 1,
+      access: () => {},
+      get body_filter() {
+        compilations++;
+        return undefined;
+      },
+    } as PluginHandler;
+    route('counted', [handler]);
+    expect(compilations).toBe(1);
+    for (let i = 0; i < 3; i++) expect((await send(proxyPort, { path: '/counted' })).status).toBe(200);
+    expect(compilations).toBe(2);
+  });
+
   it('lets access handlers change the upstream request, and a route without plugins is untouched', async () => {
     route('auth', [keyAuth]);
     route('plain', []);
