@@ -185,6 +185,29 @@ describe('plugin chains on proxied requests', () => {
     expect((plain.json().headers as Record<string, string>).apikey).toBe('good');
   });
 
+  it('builds the proxy\'s own headers on what access handlers left (Host replaced, X-Forwarded-For appended to), and refuses hop-by-hop ones', async () => {
+    route('rewrites', [
+      {
+        name: 'rewriter',
+        priority: 1,
+        access(ctx) {
+          expect(ctx.request.get('host')).toBe(`127.0.0.1:${proxyPort}`);
+          ctx.request.set('Host', 'backend.internal');
+          ctx.request.set('X-Forwarded-For', '198.51.100.9');
+        },
+      },
+    ]);
+    route('hopbyhop', [{ name: 'bad-header', priority: 1, access: (ctx) => ctx.request.set('Connection', 'close') }]);
+    const reply = await send(proxyPort, { path: '/rewrites' });
+    const seen = reply.json().headers as Record<string, string>;
+    expect(seen.host).toBe('backend.internal');
+    expect(seen['x-forwarded-for']).toBe('198.51.100.9, 127.0.0.1');
+    expect(seen['x-forwarded-host']).toBe('127.0.0.1');
+    const refused = await send(proxyPort, { path: '/hopbyhop' });
+    expect(refused.status).toBe(500);
+    expect((errors[0]?.obj as { err: { cause: { code: string } } }).err.cause.code).toBe('SLUICE_DP_INVALID_ARGUMENT');
+  });
+
   it('short-circuits: an access answer skips the later access handlers and the upstream, and header_filter and log still run on it', async () => {
     route('guarded', [tracer('before', 1500), keyAuth, tracer('after', 100), stamp]);
     const requestsBefore = upstream.requests.length;
