@@ -17,14 +17,20 @@
 //     of `wrk -t1 -c64 -d<round-duration>s --latency` (default 5 s) after a 1 s warm-up, on a request
 //     that matches a host + prefix-path route in the middle of Sluice's table
 //     (Host: api-K.bench.local, GET /api/v1/rK/items?limit=10); median req/s (and min–max), p50, p99.
-//     Rounds make the comparison robust to other load on the machine.
+//     Rounds make the comparison robust to other load on the machine. Over each round the
+//     contender's CPU time (user + system, its whole process tree, from /proc) is divided by the
+//     requests wrk completed: CPU µs per request under saturation, which moves less with the
+//     machine's noise than req/s does.
 //   - Open loop (1 worker only), in every round right after the closed loop: after a 2 s warm-up at
 //     the same rate, open-loop.js at a fixed moderate rate (default 2000 req/s, 64 connections) for
 //     <duration> s (default 5); p50/p99 from the issue time, and the contender's CPU time per request
 //     (/proc, the whole process tree); the medians over the rounds, so one window's stall (of the
 //     machine, not the proxy: they hit the Node ceiling as often) does not decide the p99.
 //   - Everything shares the machine (wrk, the proxy, the upstream): compare ratios, not absolutes.
-// Usage: node bench/proxy-bench.js [--rounds 3] [--round-duration 5] [--duration 5] [--rate 2000] [--workers 1,2] [--only a,b]
+//   - --baseline-dir <dir>: a second checkout of Sluice (built, `npm ci` done there), whose
+//     bench/sluice-proxy.js runs as the extra contenders sluice-100@base and sluice-10k@base in
+//     the same rounds, interleaved with this checkout's: before/after numbers from one session.
+// Usage: node bench/proxy-bench.js [--rounds 3] [--round-duration 5] [--duration 5] [--rate 2000] [--workers 1,2] [--only a,b] [--baseline-dir <dir>]
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -41,6 +47,7 @@ const roundSeconds = Number(arg('round-duration', '5'));
 const rate = Number(arg('rate', '2000'));
 const workerCounts = arg('workers', '1,2').split(',').map(Number);
 const only = arg('only', '') === '' ? null : new Set(arg('only', '').split(','));
+const baselineDir = arg('baseline-dir', '');
 const UPSTREAM_PORT = 18080;
 const request = benchRequest(100);
 const request10k = benchRequest(10_000);
@@ -121,11 +128,12 @@ function toMs(text) {
 
 function wrk(port, req, seconds) {
   const out = execFileSync('wrk', ['-t1', '-c64', `-d${seconds}s`, '--latency', '-H', `Host: ${req.host}`, `http://127.0.0.1:${port}${req.path}`], { encoding: 'utf8' });
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   const p50 = toMs(/ 50%\s+(\S+)/.exec(out)?.[1] ?? '');
   const p99 = toMs(/ 99%\s+(\S+)/.exec(out)?.[1] ?? '');
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? '0';
-  return { rps, p50, p99, errors: Number(errors) };
+  return { requests, rps, p50, p99, errors: Number(errors) };
 }
 
 /** Fields of /proc/<pid>/stat after the command name: [state, ppid, ..., utime at 11, stime at 12]. */
@@ -163,7 +171,11 @@ function openLoop(port, req, seconds = duration) {
 }
 
 function contenders(workers) {
-  const node = (script, extra = []) => () => start(process.execPath, [join(here, script), '--port', '18090', '--upstream-port', String(UPSTREAM_PORT), '--workers', String(workers), ...extra]);
+  const node = (script, extra = [], dir = here) => () => start(process.execPath, [join(dir, script), '--port', '18090', '--upstream-port', String(UPSTREAM_PORT), '--workers', String(workers), ...extra]);
+  const baseline = baselineDir === '' ? [] : [
+    { name: 'sluice-100@base', port: 18090, req: request, launch: node('sluice-proxy.js', ['--routes', '100'], join(baselineDir, 'bench')) },
+    { name: 'sluice-10k@base', port: 18090, req: request10k, launch: node('sluice-proxy.js', ['--routes', '10000'], join(baselineDir, 'bench')) },
+  ];
   return [
     { name: 'direct', port: UPSTREAM_PORT, launch: null, req: request },
     {
@@ -189,6 +201,7 @@ function contenders(workers) {
     { name: 'http-proxy', port: 18090, req: request, launch: node('http-proxy.js') },
     { name: 'sluice-100', port: 18090, req: request, launch: node('sluice-proxy.js', ['--routes', '100']) },
     { name: 'sluice-10k', port: 18090, req: request10k, launch: node('sluice-proxy.js', ['--routes', '10000']) },
+    ...baseline,
   ].filter((c) => only === null || only.has(c.name) || c.name === 'direct');
 }
 
@@ -224,14 +237,16 @@ try {
         try {
           await waitReady(c.port, c.req.host, c.req.path);
           wrk(c.port, c.req, 1);
+          const pid = child?.pid ?? upstream.pid;
+          const roundTicksBefore = treeCpuTicks(pid);
           const sample = wrk(c.port, c.req, roundSeconds);
+          sample.cpuUsPerRequest = ((treeCpuTicks(pid) - roundTicksBefore) / TICKS_PER_SECOND / sample.requests) * 1e6;
           samples.get(c.name).push(sample);
-          console.error(`${c.name} x${workers} round ${round + 1}: ${sample.rps.toFixed(0)} req/s p50 ${sample.p50}ms p99 ${sample.p99}ms`);
+          console.error(`${c.name} x${workers} round ${round + 1}: ${sample.rps.toFixed(0)} req/s p50 ${sample.p50}ms p99 ${sample.p99}ms, ${sample.cpuUsPerRequest.toFixed(1)} µs CPU/request`);
           if (workers === 1) {
             openLoop(c.port, c.req, 2); // warm-up at the fixed rate, discarded
             // The proxy's own CPU time per request at the fixed rate: its cost, free of the noise
             // of sharing cores under saturation (direct: the upstream's, which every proxy adds to).
-            const pid = child?.pid ?? upstream.pid;
             const ticksBefore = treeCpuTicks(pid);
             const open = openLoop(c.port, c.req);
             open.cpuUsPerRequest = ((treeCpuTicks(pid) - ticksBefore) / TICKS_PER_SECOND / open.completed) * 1e6;
@@ -255,6 +270,7 @@ try {
         p50: median(xs.map((x) => x.p50)),
         p99: median(xs.map((x) => x.p99)),
         errors: xs.reduce((n, x) => n + x.errors, 0),
+        cpuUsPerRequest: median(xs.map((x) => x.cpuUsPerRequest)),
         open: summarizeOpen(opens.get(c.name)),
       });
     }
@@ -266,12 +282,12 @@ try {
 
 const nginxVersion = spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr.replace('nginx version: ', '');
 console.log(`\nProxy benchmark — ${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}, ${nginxVersion.trim() || 'nginx'}; ${rounds} interleaved rounds of wrk -t1 -c64 -d${roundSeconds}s (medians); open loop ${rate} req/s, 64 connections, ${duration}s per round (medians)\n`);
-console.log('| contender | workers | req/s (median) | req/s (min–max) | p50 (ms) | p99 (ms) | non-2xx | fixed-rate p50 (ms) | fixed-rate p99 (ms) | p99 added vs direct (ms) | CPU µs/request at fixed rate | fixed-rate p99 per round (ms) |');
-console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+console.log('| contender | workers | req/s (median) | req/s (min–max) | p50 (ms) | p99 (ms) | non-2xx | CPU µs/request closed loop | fixed-rate p50 (ms) | fixed-rate p99 (ms) | p99 added vs direct (ms) | CPU µs/request at fixed rate | fixed-rate p99 per round (ms) |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
 for (const r of results) {
   const direct = results.find((d) => d.name === 'direct' && d.workers === r.workers);
   const added = r.open && direct?.open ? (r.open.p99 - direct.open.p99).toFixed(2) : '';
-  console.log(`| ${r.name} | ${r.workers} | ${r.rps.toFixed(0)} | ${r.rpsMin.toFixed(0)}–${r.rpsMax.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} | ${r.open ? r.open.p50.toFixed(2) : ''} | ${r.open ? r.open.p99.toFixed(2) : ''} | ${added} | ${r.open ? r.open.cpuUsPerRequest.toFixed(1) : ''} | ${r.open ? r.open.p99s.map((x) => x.toFixed(2)).join(', ') : ''} |`);
+  console.log(`| ${r.name} | ${r.workers} | ${r.rps.toFixed(0)} | ${r.rpsMin.toFixed(0)}–${r.rpsMax.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} | ${r.cpuUsPerRequest.toFixed(1)} | ${r.open ? r.open.p50.toFixed(2) : ''} | ${r.open ? r.open.p99.toFixed(2) : ''} | ${added} | ${r.open ? r.open.cpuUsPerRequest.toFixed(1) : ''} | ${r.open ? r.open.p99s.map((x) => x.toFixed(2)).join(', ') : ''} |`);
 }
 for (const workers of workerCounts) {
   const by = (name) => results.find((r) => r.name === name && r.workers === workers)?.rps;
@@ -283,6 +299,13 @@ for (const workers of workerCounts) {
   const open = (name) => results.find((r) => r.name === name && r.workers === workers)?.open;
   const bareOpen = open('bare-undici');
   for (const name of ['sluice-100', 'sluice-10k']) {
+    const now = results.find((r) => r.name === name && r.workers === workers);
+    const base = results.find((r) => r.name === `${name}@base` && r.workers === workers);
+    if (now && base) {
+      const pct = (a, b) => `${a >= b ? '+' : ''}${(((a - b) / b) * 100).toFixed(1)} %`;
+      const fixed = now.open && base.open ? `; CPU/request at ${rate}/s ${now.open.cpuUsPerRequest.toFixed(1)} vs ${base.open.cpuUsPerRequest.toFixed(1)} µs (${pct(now.open.cpuUsPerRequest, base.open.cpuUsPerRequest)})` : '';
+      console.log(`workers=${workers}: ${name} vs ${name}@base — req/s ${now.rps.toFixed(0)} vs ${base.rps.toFixed(0)} (${pct(now.rps, base.rps)}); CPU/request closed loop ${now.cpuUsPerRequest.toFixed(1)} vs ${base.cpuUsPerRequest.toFixed(1)} µs (${pct(now.cpuUsPerRequest, base.cpuUsPerRequest)})${fixed}`);
+    }
     if (bareOpen && open(name)) console.log(`workers=${workers}: ${name} fixed-rate p99 ${open(name).p99.toFixed(2)} ms vs bare-undici ${bareOpen.p99.toFixed(2)} ms (added over the Node ceiling: ${(open(name).p99 - bareOpen.p99).toFixed(2)} ms); CPU/request ${open(name).cpuUsPerRequest.toFixed(1)} vs ${bareOpen.cpuUsPerRequest.toFixed(1)} µs`);
   }
 }

@@ -1,7 +1,7 @@
 import { openSync } from 'node:fs';
 import pino from 'pino';
 import type { Logger } from './logger.js';
-import type { AccessLogSink } from './proxy/access-log.js';
+import type { AccessLogSink } from './plugins/access-log/access-log-sink.js';
 
 /** Bytes of access-log lines queued in memory before further lines are dropped (per process). */
 export const ACCESS_LOG_BUFFER_BYTES = 8 * 1024 * 1024;

@@ -33,6 +33,8 @@ export const DataPlaneErrorCode = {
   UPSTREAM_WRITE_TIMEOUT: 'SLUICE_DP_UPSTREAM_WRITE_TIMEOUT',
   /** The client went away; its upstream request was aborted. */
   CLIENT_GONE: 'SLUICE_DP_CLIENT_GONE',
+  /** A plugin handler threw or rejected: the request was answered 500 (or, in the log phase, the error was logged). */
+  PLUGIN_FAILED: 'SLUICE_DP_PLUGIN_FAILED',
   /** A config being applied in slices was abandoned between two slices (its connection closed). */
   APPLY_ABANDONED: 'SLUICE_DP_APPLY_ABANDONED',
   /** A command-line flag or environment variable has an invalid value. */

@@ -2,7 +2,7 @@ import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AccessLogSink } from '../src/proxy/access-log.js';
+import type { AccessLogSink } from '../src/plugins/access-log/access-log-sink.js';
 import { ProxyServer, type ProxyConfig } from '../src/proxy/proxy-server.js';
 import { makeRoute, makeService } from './fixtures/entities.js';
 import { configOf, send, startUpstream, waitFor } from './proxy-helpers.js';

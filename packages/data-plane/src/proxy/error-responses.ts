@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import { REQUEST_ID_HEADER, RESPONSE_LATENCY_HEADER } from './header-names.js';
 import type { InjectedHeaders } from './injected-headers.js';
 
@@ -19,6 +20,59 @@ export const PROXY_MESSAGES = {
   nonGrpc: 'Non-gRPC request matched gRPC route',
   internal: 'An unexpected error occurred',
 } as const;
+
+/**
+ * Kong's default message of a generated error response by status (`kong/pdk/response.lua`
+ * HTTP_ERROR_MESSAGES), used when a plugin answers without one.
+ */
+const KONG_ERROR_MESSAGES: Readonly<Record<number, string>> = {
+  400: 'Bad request',
+  401: 'Unauthorized',
+  402: 'Payment required',
+  403: 'Forbidden',
+  404: 'Not found',
+  405: 'Method not allowed',
+  406: 'Not acceptable',
+  407: 'Proxy authentication required',
+  408: 'Request timeout',
+  409: 'Conflict',
+  410: 'Gone',
+  411: 'Length required',
+  412: 'Precondition failed',
+  413: 'Payload too large',
+  414: 'URI too long',
+  415: 'Unsupported media type',
+  416: 'Range not satisfiable',
+  417: 'Expectation failed',
+  418: "I'm a teapot",
+  421: 'Misdirected request',
+  422: 'Unprocessable entity',
+  423: 'Locked',
+  424: 'Failed dependency',
+  425: 'Too early',
+  426: 'Upgrade required',
+  428: 'Precondition required',
+  429: 'Too many requests',
+  431: 'Request header fields too large',
+  451: 'Unavailable for legal reasons',
+  494: 'Request header or cookie too large',
+  500: 'An unexpected error occurred',
+  501: 'Not implemented',
+  502: 'An invalid response was received from the upstream server',
+  503: 'The upstream server is currently unavailable',
+  504: 'The upstream server is timing out',
+  505: 'HTTP version not supported',
+  506: 'Variant also negotiates',
+  507: 'Insufficient storage',
+  508: 'Loop detected',
+  510: 'Not extended',
+  511: 'Network authentication required',
+};
+
+/** Kong's default message for an error `status`: its text, else `The upstream server responded with <status>`. */
+export function defaultErrorMessage(status: number): string {
+  return KONG_ERROR_MESSAGES[status] ?? `The upstream server responded with ${status}`;
+}
 
 const STATUS_TEXT: Readonly<Record<number, string>> = {
   301: 'Moved Permanently',
@@ -117,10 +171,45 @@ export function generatedResponseHeaders(injected: InjectedHeaders, serverToken:
   return headers;
 }
 
+/**
+ * A generated response: its head as a flat name/value list (Content-Type, Content-Length, the
+ * proxy's own headers as `injected` allows, then `extraHeaders`) and its body, in the format
+ * `accept` asks for. `isRaw` (a socket with no ServerResponse: an upgrade handshake) adds
+ * `Connection: close` after Content-Length and leaves out any Connection of `extraHeaders`.
+ */
+export function generatedResponse(
+  injected: InjectedHeaders,
+  serverToken: string,
+  requestId: string,
+  startMs: number,
+  message: string,
+  accept: string | undefined,
+  extraHeaders: readonly string[] | undefined,
+  isRaw: boolean,
+): { headers: string[]; body: string } {
+  const { contentType, body } = errorBody(message, requestId, accept);
+  const headers = ['Content-Type', contentType, 'Content-Length', String(Buffer.byteLength(body))];
+  if (isRaw) headers.push('Connection', 'close');
+  if (injected.requestId) headers.push(REQUEST_ID_HEADER, requestId);
+  if (injected.responseLatency) headers.push(RESPONSE_LATENCY_HEADER, String(Math.round(performance.now() - startMs)));
+  if (injected.server) headers.push('Server', serverToken);
+  if (extraHeaders !== undefined) {
+    for (let i = 0; i + 1 < extraHeaders.length; i += 2) if (!isRaw || extraHeaders[i]!.toLowerCase() !== 'connection') headers.push(extraHeaders[i]!, extraHeaders[i + 1]!);
+  }
+  return { headers, body };
+}
+
+/** A generated response's HTTP/1.1 head (status line, headers, blank line) for a socket with no ServerResponse. */
+export function rawResponseHead(status: number, headers: readonly string[]): string {
+  let head = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? STATUS_CODES[status] ?? 'Error'}\r\n`;
+  for (let i = 0; i + 1 < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  return `${head}\r\n`;
+}
+
 /** A complete HTTP/1.1 response with an error body (in the format `accept` asks for) and `headers`, for sockets with no ServerResponse. */
 export function rawResponse(status: number, message: string, requestId: string, headers: readonly string[] = [], accept?: string): string {
   const { contentType, body } = errorBody(message, requestId, accept);
-  let head = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nContent-Type: ${contentType}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n`;
+  let head = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: ${contentType}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n`;
   for (let i = 0; i + 1 < headers.length; i += 2) if (headers[i]!.toLowerCase() !== 'connection') head += `${headers[i]}: ${headers[i + 1]}\r\n`;
   return `${head}\r\n${body}`;
 }

@@ -99,3 +99,14 @@ export function dropConnectionListed(headers: string[], connection: string): voi
   if (listed === null) return;
   for (let i = headers.length - 2; i >= 0; i -= 2) if (listed.includes(headers[i]!.toLowerCase())) headers.splice(i, 2);
 }
+
+/** The first value of header `lowerName` (lower-case) in a flat name/value list, or undefined. */
+export function firstHeaderValue(headers: readonly string[], lowerName: string): string | undefined {
+  for (let i = 0; i + 1 < headers.length; i += 2) if (headers[i]!.length === lowerName.length && headers[i]!.toLowerCase() === lowerName) return headers[i + 1];
+  return undefined;
+}
+
+/** Removes every `lowerName` (lower-case) header from a flat name/value list. */
+export function removeHeader(headers: string[], lowerName: string): void {
+  for (let i = headers.length - 2; i >= 0; i -= 2) if (headers[i]!.length === lowerName.length && headers[i]!.toLowerCase() === lowerName) headers.splice(i, 2);
+}

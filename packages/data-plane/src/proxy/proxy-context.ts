@@ -1,18 +1,18 @@
-import type { ServerResponse } from 'node:http';
 import type { Logger } from '../logger.js';
-import type { AccessLogSink } from './access-log.js';
+import type { PluginChain } from '../plugins/plugin-chain.js';
+import type { PluginContext } from '../plugins/plugin-context.js';
+import type { PluginHandlerError } from '../plugins/plugin-handler-error.js';
 import type { InjectedHeaders } from './injected-headers.js';
+import type { OriginPools } from './origin-pools.js';
 import type { ResolvedProxyServerOptions } from './proxy-server-options.js';
 import type { RequestIdGenerator } from './request-id.js';
-import type { TrafficStats } from './traffic-stats.js';
 import type { TrustedIps } from './trusted-ips.js';
-import type { UpstreamPools } from './upstream-pools.js';
 
-/** What a `ProxyExchange` needs from its server (a role interface, so exchanges stay testable). */
+/** What an exchange needs from its server (a role interface, so exchanges stay testable). */
 export interface ProxyContext {
   readonly options: ResolvedProxyServerOptions;
   readonly logger: Logger;
-  readonly pools: UpstreamPools;
+  readonly pools: OriginPools;
   readonly requestIds: RequestIdGenerator;
   readonly trustedIps: TrustedIps;
   /** The port the proxy listens on (X-Forwarded-Port, and route hosts with a port). */
@@ -24,12 +24,13 @@ export interface ProxyContext {
   readonly serverToken: string;
   /** Which of its own headers the proxy adds (options `headers`, `headersUpstream`). */
   readonly injected: InjectedHeaders;
-  /** Where each exchange's response (status, latencies) is counted when it ends. */
-  readonly traffic: TrafficStats;
-  /** Where each exchange writes its access-log line when it ends; null: no access log. */
-  readonly accessLog: AccessLogSink | null;
-  /** Called once per exchange when its response closes. */
+  /**
+   * The chain of an exchange until its route's is chosen, and of a request no plugin applies to:
+   * the proxy's process-wide handlers only (traffic statistics, the access log, in the log phase).
+   */
+  readonly baseChain: PluginChain;
+  /** Logs a log-phase handler's failure (the response is already sent: nothing else to do). */
+  reportLogError(err: PluginHandlerError, context: PluginContext): void;
+  /** Called once per exchange when its response closes, after its log phase. */
   onExchangeEnd(): void;
-  /** Writes a generated JSON response `{message, request_id}` with Kong's headers; returns its body's bytes. */
-  respond(res: ServerResponse, requestId: string, startMs: number, status: number, message: string, extraHeaders?: readonly string[]): number;
 }

@@ -1,5 +1,5 @@
 import type { Logger } from '../logger.js';
-import type { AccessLogSink } from './access-log.js';
+import type { AccessLogSink } from '../plugins/access-log/access-log-sink.js';
 import { DEFAULT_RESPONSE_HEADERS, DEFAULT_UPSTREAM_HEADERS } from './injected-headers.js';
 
 /**

@@ -5,19 +5,27 @@ import type { Service } from '@sluice/protocol';
 import { LifecycleError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { RouteMatch, Router } from '../router/router.js';
-import { errorBody, generatedResponseHeaders, PROXY_MESSAGES, rawResponse } from './error-responses.js';
+import { AccessLogHandler } from '../plugins/access-log/handler.js';
+import { EMPTY_CHAIN, type PluginChain } from '../plugins/plugin-chain.js';
+import type { PluginHandler } from '../plugins/plugin-handler.js';
+import { TrafficStatsHandler } from '../plugins/traffic-stats/handler.js';
+import { generatedResponseHeaders, PROXY_MESSAGES, rawResponse } from './error-responses.js';
 import { injectedHeaders } from './injected-headers.js';
+import { OriginPools } from './origin-pools.js';
 import type { ProxyContext } from './proxy-context.js';
-import { ProxyExchange, ProxyResponse } from './proxy-exchange.js';
+import { ProxyExchange } from './proxy-exchange.js';
 import { PROXY_SERVER_DEFAULTS, type ProxyServerOptions, type ResolvedProxyServerOptions } from './proxy-server-options.js';
+import type { RequestView } from './request-view.js';
 import { RequestIdGenerator } from './request-id.js';
+import { ProxyResponse } from './response-writer.js';
 import { TrafficStats, type TrafficSnapshot } from './traffic-stats.js';
 import { TrustedIps } from './trusted-ips.js';
 import { UpgradeExchange } from './upgrade-exchange.js';
-import { UpstreamPools } from './upstream-pools.js';
 
-/** What sends a generated response: the exchange of a request, or the tunnel of an upgrade handshake. */
+/** What routing answers through: the exchange of a request, or the tunnel of an upgrade handshake. */
 interface Answerer {
+  /** Notes the matched route (before any refusal, so the log phase counts the response against it). */
+  noteMatch(match: RouteMatch): void;
   fail(status: number, message: string, extraHeaders?: readonly string[]): void;
 }
 
@@ -29,6 +37,12 @@ export interface ProxyConfig {
   readonly router: Router;
   readonly services: ReadonlyMap<string, Service>;
   readonly version: number;
+  /**
+   * The plugin chain of each route, by route id, compiled when the config was applied (a
+   * projection: the same PluginChain object for as long as the route's plugins are unchanged).
+   * No entry (or no map): the route has no plugins.
+   */
+  readonly chains?: ReadonlyMap<string, PluginChain>;
 }
 
 function resolveOptions(options: ProxyServerOptions): ResolvedProxyServerOptions {
@@ -39,15 +53,24 @@ function resolveOptions(options: ProxyServerOptions): ResolvedProxyServerOptions
 
 /**
  * The data plane's reverse proxy: a `node:http` server that routes each request with the config
- * `getConfig()` returns at its start, and forwards it through undici pools (one per upstream
- * origin), with Kong's path joining, forwarding headers, timeouts, retries and JSON errors.
- * WebSocket (any `Upgrade`) handshakes are tunnelled. `getConfig()` returning null means not
- * ready: every request gets 503.
+ * `getConfig()` returns at its start, runs its route's plugin chain (`ProxyConfig.chains`, behind
+ * the process-wide log handlers: traffic statistics, the access log), and forwards it through
+ * undici pools (one per origin), with Kong's path joining, forwarding headers, timeouts, retries
+ * and JSON errors. WebSocket (any `Upgrade`) handshakes are tunnelled. `getConfig()` returning
+ * null means not ready: every request gets 503.
  */
 export class ProxyServer {
   private readonly server: Server;
   private readonly getConfig: () => ProxyConfig | null;
   private readonly ctx: ProxyContext & { listenerPort: number; listenerPortText: string };
+  private readonly traffic = new TrafficStats();
+  /** The process-wide handlers, run first in every chain: traffic statistics, then the access log. */
+  private readonly processHandlers: readonly PluginHandler[];
+  /**
+   * Each route chain with the process-wide handlers put first, composed on first use and kept for
+   * as long as the config keeps the route chain (a WeakMap: no per-request composition).
+   */
+  private readonly composedChains = new WeakMap<PluginChain, PluginChain>();
   /**
    * Requests in flight. A counter, not a Set of exchanges: a long-lived Set that every request
    * enters and leaves kept each request's object graph alive into the old generation (measured:
@@ -68,10 +91,11 @@ export class ProxyServer {
     this.getConfig = options.getConfig;
     const logger: Logger = resolved.logger;
     const server = this;
+    this.processHandlers = resolved.accessLog === null ? [new TrafficStatsHandler(this.traffic)] : [new TrafficStatsHandler(this.traffic), new AccessLogHandler(resolved.accessLog)];
     this.ctx = {
       options: resolved,
       logger,
-      pools: new UpstreamPools({
+      pools: new OriginPools({
         connections: resolved.upstreamConnections,
         pipelining: resolved.upstreamPipelining,
         keepAliveTimeoutMs: resolved.upstreamKeepAliveTimeoutMs,
@@ -87,13 +111,14 @@ export class ProxyServer {
       viaToken: `1.1 sluice/${resolved.serverVersion}`,
       serverToken: `sluice/${resolved.serverVersion}`,
       injected,
-      traffic: new TrafficStats(),
-      accessLog: resolved.accessLog,
+      baseChain: EMPTY_CHAIN.withFirst(this.processHandlers),
+      reportLogError(err, context) {
+        logger.error({ err, requestId: context.requestId }, 'plugin log handler failed');
+      },
       onExchangeEnd() {
         server.inFlightCount--;
         server.notifyIfDrained();
       },
-      respond: (res, requestId, startMs, status, message, extraHeaders) => this.respond(res, requestId, startMs, status, message, extraHeaders),
     };
     this.server = createServer(
       {
@@ -131,7 +156,7 @@ export class ProxyServer {
    * histograms), with the in-flight, tunnel and upstream-pool gauges, as plain JSON. O(series + pools).
    */
   trafficSnapshot(): TrafficSnapshot {
-    return this.ctx.traffic.snapshot(this.inFlightCount, this.tunnels.size, this.ctx.pools.snapshot());
+    return this.traffic.snapshot(this.inFlightCount, this.tunnels.size, this.ctx.pools.snapshot());
   }
 
   /** Starts listening; resolves with the bound address (port 0 picks a free port). */
@@ -154,7 +179,7 @@ export class ProxyServer {
 
   /**
    * Stops accepting, lets in-flight requests and tunnels finish for up to `drainTimeoutMs`, then
-   * destroys what is left, closes the upstream pools and flushes the access log.
+   * destroys what is left, closes the origin pools and flushes the access log.
    */
   close(): Promise<void> {
     this.closing ??= this.drain();
@@ -182,7 +207,7 @@ export class ProxyServer {
     for (const socket of this.sockets) socket.destroy();
     await closed;
     await this.ctx.pools.close(this.inFlightCount > 0);
-    await this.ctx.accessLog?.flush?.();
+    await this.ctx.options.accessLog?.flush?.();
   }
 
   /** Wakes a draining close() once the last request or tunnel has ended. */
@@ -195,39 +220,54 @@ export class ProxyServer {
     this.inFlightCount++;
     if (this.closing !== null) res.shouldKeepAlive = false;
     try {
-      const match = this.routeOrAnswer(exchange, exchange, false);
-      if (match !== null) exchange.forward(match, this.ctx.pools.targetFor(match.service));
+      const config = this.getConfig();
+      const match = this.routeOrAnswer(config, exchange.view, exchange, false);
+      if (match !== null) exchange.start(this.chainFor(config!, match), this.ctx.pools.originFor(match.service));
     } catch (err) {
-      this.ctx.logger.error({ err, requestId: exchange.id }, 'proxy failed to handle a request');
+      this.ctx.logger.error({ err, requestId: exchange.view.id }, 'proxy failed to handle a request');
       exchange.fail(500, PROXY_MESSAGES.internal);
     }
   }
 
   /**
-   * Routes a request or an upgrade handshake with the config of the moment. Returns the match to
-   * forward (its route has a service), or null once `answerer` has sent the generated response
-   * (no config yet, unroutable target, no route, https-only route, route without service).
+   * The chain a forwardable match runs: its route's chain from the config with the process-wide
+   * handlers first. A route without plugins costs one map lookup.
    */
-  private routeOrAnswer(exchange: ProxyExchange, answerer: Answerer, isUpgrade: boolean): ForwardableMatch | null {
-    const config = this.getConfig();
-    exchange.scanHeaders();
+  private chainFor(config: ProxyConfig, match: RouteMatch): PluginChain {
+    const routeChain = config.chains?.get(match.route.id);
+    if (routeChain === undefined || routeChain === EMPTY_CHAIN) return this.ctx.baseChain;
+    let chain = this.composedChains.get(routeChain);
+    if (chain === undefined) {
+      chain = routeChain.withFirst(this.processHandlers);
+      this.composedChains.set(routeChain, chain);
+    }
+    return chain;
+  }
+
+  /**
+   * Routes a request or an upgrade handshake with `config` (the config of the moment). Returns
+   * the match to forward (its route has a service), or null once `answerer` has sent the generated
+   * response (no config yet, unroutable target, no route, https-only route, route without service).
+   */
+  private routeOrAnswer(config: ProxyConfig | null, view: RequestView, answerer: Answerer, isUpgrade: boolean): ForwardableMatch | null {
+    view.scanHeaders();
     // Refused before anything else, as nginx refuses it while reading the head (Kong never sees it).
-    if (hasRepeatedHost(exchange.req.rawHeaders)) return answered(answerer, 400, PROXY_MESSAGES.badRequest, CLOSE_CONNECTION);
+    if (hasRepeatedHost(view.req.rawHeaders)) return answered(answerer, 400, PROXY_MESSAGES.badRequest, CLOSE_CONNECTION);
     if (config === null) return answered(answerer, 503, PROXY_MESSAGES.noService);
-    if (!normalizeTarget(exchange)) return answered(answerer, 400, PROXY_MESSAGES.badRequest);
-    const match = config.router.match(exchange);
+    if (!view.normalizeTarget()) return answered(answerer, 400, PROXY_MESSAGES.badRequest);
+    const match = config.router.match(view);
     if (match === null) return answered(answerer, 404, PROXY_MESSAGES.noRoute);
     // Noted before any refusal below, so the traffic stats count it against its route.
-    exchange.match = match;
+    answerer.noteMatch(match);
     const protocols = Array.isArray(match.route.protocols) ? match.route.protocols : [];
     if (protocols.includes('https') && !protocols.includes('http')) {
       // A handshake is never redirected: 426 whatever https_redirect_status_code says.
-      refuseHttp(exchange, answerer, isUpgrade ? 426 : match.route.https_redirect_status_code);
+      refuseHttp(view, answerer, isUpgrade ? 426 : match.route.https_redirect_status_code);
       return null;
     }
     if (protocols.includes('grpc') || protocols.includes('grpcs')) {
       // This listener speaks HTTP/1.1: a gRPC route can only be refused, as Kong refuses it there.
-      const contentType = exchange.req.headers['content-type'];
+      const contentType = view.req.headers['content-type'];
       if (contentType !== undefined && contentType.toLowerCase().startsWith('application/grpc')) {
         return answered(answerer, 426, PROXY_MESSAGES.useHttp2, ['Connection', 'Upgrade', 'Upgrade', 'HTTP/2']);
       }
@@ -235,16 +275,6 @@ export class ProxyServer {
     }
     if (match.service === null) return answered(answerer, 503, PROXY_MESSAGES.noService);
     return match as ForwardableMatch;
-  }
-
-  private respond(res: ServerResponse, requestId: string, startMs: number, status: number, message: string, extraHeaders?: readonly string[]): number {
-    const { contentType, body } = errorBody(message, requestId, res.req?.headers.accept);
-    const bodyBytes = Buffer.byteLength(body);
-    const headers = ['Content-Type', contentType, 'Content-Length', String(bodyBytes), ...generatedResponseHeaders(this.ctx.injected, this.ctx.serverToken, requestId, startMs)];
-    if (extraHeaders !== undefined) headers.push(...extraHeaders);
-    res.writeHead(status, headers);
-    res.end(body);
-    return bodyBytes;
   }
 
   private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
@@ -255,10 +285,11 @@ export class ProxyServer {
     this.tunnels.add(tunnel);
     if (this.closing !== null) return tunnel.fail(503, PROXY_MESSAGES.noService);
     try {
-      const match = this.routeOrAnswer(tunnel.exchange, tunnel, true);
-      if (match !== null) tunnel.forward(match, this.ctx.pools.targetFor(match.service));
+      const config = this.getConfig();
+      const match = this.routeOrAnswer(config, tunnel.view, tunnel, true);
+      if (match !== null) tunnel.start(this.chainFor(config!, match), this.ctx.pools.originFor(match.service));
     } catch (err) {
-      this.ctx.logger.error({ err, requestId: tunnel.exchange.id }, 'proxy failed to handle an upgrade');
+      this.ctx.logger.error({ err, requestId: tunnel.view.id }, 'proxy failed to handle an upgrade');
       tunnel.fail(500, PROXY_MESSAGES.internal);
     }
   }
@@ -303,27 +334,11 @@ function answered(answerer: Answerer, status: number, message: string, extraHead
 }
 
 /** Answers a request on an https-only route: a redirect for a 301/302/307/308 `code`, else 426. */
-function refuseHttp(exchange: ProxyExchange, answerer: Answerer, code: number): void {
+function refuseHttp(view: RequestView, answerer: Answerer, code: number): void {
   if (code === 301 || code === 302 || code === 307 || code === 308) {
-    const host = (exchange.host ?? '').replace(/:\d+$/, '').toLowerCase();
-    return answerer.fail(code, PROXY_MESSAGES.useHttps, ['Location', `https://${host}${exchange.target}`]);
+    const host = (view.host ?? '').replace(/:\d+$/, '').toLowerCase();
+    return answerer.fail(code, PROXY_MESSAGES.useHttps, ['Location', `https://${host}${view.target}`]);
   }
   answerer.fail(426, PROXY_MESSAGES.useHttps, ['Connection', 'Upgrade', 'Upgrade', 'TLS/1.2, HTTP/1.1']);
 }
 
-
-/**
- * Accepts origin-form targets (`/path?query`) and rewrites absolute-form ones
- * (`http://host/path`) to origin-form, taking the host from them when the Host header is absent.
- * @returns false for a target the proxy cannot route (`*`, garbage): answer 400.
- */
-function normalizeTarget(exchange: ProxyExchange): boolean {
-  const target = exchange.target;
-  if (target.charCodeAt(0) === 0x2f) return true;
-  const match = /^https?:\/\/([^/?#]*)(.*)$/i.exec(target);
-  if (match === null) return false;
-  exchange.host ??= match[1];
-  const rest = match[2] ?? '';
-  exchange.target = rest.startsWith('/') ? rest : `/${rest}`;
-  return true;
-}

@@ -51,11 +51,14 @@ export interface TrafficSnapshot {
   readonly tunnels: number;
   readonly series: readonly TrafficSeriesSnapshot[];
   /** The upstream connection pools, one entry per origin address (gauges, read when the snapshot is taken). */
-  readonly upstreams: readonly UpstreamPoolSnapshot[];
+  readonly upstreams: readonly OriginPoolSnapshot[];
 }
 
-/** One upstream origin's connection pools at one moment. */
-export interface UpstreamPoolSnapshot {
+/**
+ * One origin's connection pools at one moment. The field names (`upstream`) are those of the
+ * metrics' label (`sluice_dp_upstream_connections{upstream}`) and of the IPC snapshot.
+ */
+export interface OriginPoolSnapshot {
   /** `host:port`, as the access log names it. */
   readonly upstream: string;
   /** Open connections. */
@@ -221,7 +224,7 @@ export class TrafficStats {
   }
 
   /** Everything counted so far, as plain JSON. O(series). */
-  snapshot(inFlight: number, tunnels: number, upstreams: readonly UpstreamPoolSnapshot[] = []): TrafficSnapshot {
+  snapshot(inFlight: number, tunnels: number, upstreams: readonly OriginPoolSnapshot[] = []): TrafficSnapshot {
     const series = this.table.snapshots();
     if (this.noRoute !== null) series.push(this.noRoute.snapshot());
     return { inFlight, tunnels, series, upstreams };
@@ -250,11 +253,11 @@ export function mergeTrafficSnapshots(snapshots: readonly TrafficSnapshot[], max
     tunnels += snapshot.tunnels;
     for (const series of snapshot.series) table.get(series.route, series.service).add(series);
   }
-  return { inFlight, tunnels, series: table.snapshots(), upstreams: sumUpstreamPools(snapshots.flatMap((s) => s.upstreams)) };
+  return { inFlight, tunnels, series: table.snapshots(), upstreams: sumOriginPools(snapshots.flatMap((s) => s.upstreams)) };
 }
 
-/** Pool gauges summed per upstream address (the inputs are left as they were). */
-export function sumUpstreamPools(pools: Iterable<UpstreamPoolSnapshot>): UpstreamPoolSnapshot[] {
+/** Pool gauges summed per origin address (the inputs are left as they were). */
+export function sumOriginPools(pools: Iterable<OriginPoolSnapshot>): OriginPoolSnapshot[] {
   const sums = new Map<string, { upstream: string; connections: number; active: number; pending: number }>();
   for (const pool of pools) {
     const sum = sums.get(pool.upstream);

@@ -1,16 +1,18 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Dispatcher } from 'undici';
 import type { RouteMatch } from '../router/router.js';
+import type { PluginChain } from '../plugins/plugin-chain.js';
+import { generatedResponse, PROXY_MESSAGES, rawResponseHead } from './error-responses.js';
+import { EXCHANGE_STAGES, ExchangeContext } from './exchange-context.js';
+import type { Origin } from './origin-pools.js';
 import type { ProxyContext } from './proxy-context.js';
-import { ClientGoneError, ProxyExchange } from './proxy-exchange.js';
-import { generatedResponseHeaders, rawResponse } from './error-responses.js';
+import { RequestView } from './request-view.js';
 import { debugMatchFor, proxiedResponseHeaders, pushDebugHeaders } from './response-headers.js';
 import { SendTimeout } from './send-timeout.js';
 import { CLIENT_CLOSED_STATUS } from './traffic-stats.js';
-import { classifyUpstreamError, errorCode, RETRY } from './upstream-errors.js';
-import type { UpstreamTarget } from './upstream-pools.js';
+import { ClientGoneError, UpstreamCall, type UpstreamCallSink } from './upstream-call.js';
+import type { UpstreamErrorAnswer } from './upstream-errors.js';
 
 function onTunnelIdle(tunnel: UpgradeExchange): void {
   tunnel.onIdle();
@@ -18,23 +20,24 @@ function onTunnelIdle(tunnel: UpgradeExchange): void {
 
 /**
  * One `Upgrade` handshake (WebSocket, as Kong proxies it on http/https routes): the request is
- * routed like any other, sent upstream with the same Upgrade, and on `101` the two sockets are
- * joined until either side closes, until nothing has crossed for the service's `read_timeout`
- * (nginx's `proxy_read_timeout` on an upgraded connection), or until one side takes nothing queued
- * for it for its send timeout (`write_timeout` upstream, `clientSendTimeoutMs` to the client). The handshake fails and
- * is retried like a plain GET (see {@link classifyUpstreamError}); a non-101 answer is relayed
- * with the headers of any proxied response, then the connection is closed.
+ * routed like any other and its chain's rewrite and access handlers run, then it is sent upstream
+ * with the same Upgrade, and on `101` the two sockets are joined until either side closes, until
+ * nothing has crossed for the service's `read_timeout` (nginx's `proxy_read_timeout` on an upgraded
+ * connection), or until one side takes nothing queued for it for its send timeout (`write_timeout`
+ * upstream, `clientSendTimeoutMs` to the client). The handshake fails and is retried like a plain
+ * GET (see {@link UpstreamCall}); a non-101 answer is relayed with the headers of any proxied
+ * response, then the connection is closed. The header_filter handlers see the relayed head (101
+ * or not); the log handlers run when the connection ends, so the request's latency spans the
+ * tunnel's life, as nginx logs an upgraded request.
  */
-export class UpgradeExchange implements Dispatcher.DispatchHandler {
-  readonly exchange: ProxyExchange;
-  private upstream: UpstreamTarget | null = null;
-  /** service.retries of the matched route's service. */
-  private retries = 0;
-  private dispatchOptions: Dispatcher.DispatchOptions | null = null;
-  private attempts = 0;
+export class UpgradeExchange implements UpstreamCallSink {
+  readonly view: RequestView;
+  readonly context: ExchangeContext;
+  private chain: PluginChain;
+  private match: RouteMatch | null = null;
+  private origin: Origin | null = null;
+  private call: UpstreamCall | null = null;
   private upstreamSocket: Duplex | null = null;
-  private abortUpstream: ((reason?: Error) => void) | null = null;
-  private resumeUpstream: (() => void) | null = null;
   /** Closes an upgraded tunnel silent both ways for read_timeout; refreshed on each chunk, either way. */
   private idleTimer: NodeJS.Timeout | null = null;
   private isPaused = false;
@@ -46,8 +49,6 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
   private hasAnswered = false;
   /** The status answered to the client (101, the upstream's, or a generated one); 499 until then. */
   private status = CLIENT_CLOSED_STATUS;
-  /** When the upstream's answer head arrived (performance.now()); -1 until then. */
-  private upstreamHeadMs = -1;
   private isEnded = false;
 
   constructor(
@@ -57,56 +58,100 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
     private readonly head: Buffer,
     private readonly onEnd: (tunnel: UpgradeExchange) => void,
   ) {
-    this.exchange = new ProxyExchange(ctx, req, null);
+    this.view = new RequestView(ctx, req);
+    this.context = new ExchangeContext(this.view, true);
+    this.chain = ctx.baseChain;
     socket.on('error', () => this.destroy());
     socket.on('close', () => this.destroy());
   }
 
-  /** Sends the upgrade request upstream. */
-  forward(match: RouteMatch, upstream: UpstreamTarget): void {
-    this.upstream = upstream;
-    this.retries = match.service?.retries ?? 0;
-    const headers = this.exchange.upstreamHeaders(match, upstream);
-    const path = this.exchange.upstreamPath(match);
-    const readTimeout = upstream.readTimeoutMs;
-    this.dispatchWith({
-      path,
-      method: this.exchange.method,
-      headers,
-      body: null,
-      upgrade: this.exchange.upgrade ?? 'websocket',
-      headersTimeout: readTimeout,
-      bodyTimeout: readTimeout,
-    });
+  /** Notes the route matched, before any refusal, so the log phase counts the handshake against it. */
+  noteMatch(match: RouteMatch): void {
+    this.match = match;
+    this.context.route = match.route;
+    this.context.service = match.service;
   }
 
-  private dispatchWith(options: Dispatcher.DispatchOptions): void {
+  /** Runs `chain`'s rewrite and access handlers, then sends the handshake to `origin` unless one answered. */
+  start(chain: PluginChain, origin: Origin): void {
+    this.chain = chain;
+    this.origin = origin;
+    if (!chain.hasRequestHandlers) return this.forward();
+    let pending: Promise<void> | null;
+    try {
+      pending = chain.runRequestPhases(this.context);
+    } catch (err) {
+      return this.failPlugin(err);
+    }
+    if (pending === null) return this.afterRequestPhases();
+    pending.then(
+      () => {
+        try {
+          this.afterRequestPhases();
+        } catch (err) {
+          this.ctx.logger.error({ err, requestId: this.view.id }, 'proxy failed to handle an upgrade');
+          this.fail(500, PROXY_MESSAGES.internal);
+        }
+      },
+      (err: unknown) => this.failPlugin(err),
+    );
+  }
+
+  private afterRequestPhases(): void {
     if (this.isEnded) return;
-    this.dispatchOptions = options;
-    this.attempts++;
-    this.exchange.dispatchMs = performance.now();
-    this.ctx.pools.touch(this.upstream!, Date.now());
-    this.upstream!.pool.dispatch(options, this);
+    const context = this.context;
+    if (context.hasAnswered) return this.fail(context.answerStatus, context.answerMessage, context.answerHeaders);
+    this.forward();
   }
 
-  /** Answers with a generated JSON error and closes the connection. */
+  private forward(): void {
+    const match = this.match!;
+    const origin = this.origin!;
+    const view = this.view;
+    const call = new UpstreamCall(this.ctx.pools, origin, this, view.method, match.service?.retries ?? 0);
+    this.call = call;
+    const headers = view.upstreamHeaders(match, origin);
+    call.upgrade(view.upstreamPath(match), headers, view.upgrade ?? 'websocket');
+  }
+
+  private failPlugin(err: unknown): void {
+    this.ctx.logger.error({ err, requestId: this.view.id }, 'plugin handler failed; answered 500');
+    this.fail(500, PROXY_MESSAGES.internal);
+  }
+
+  /** Answers with a generated error (through the chain's header_filter) and closes the connection. */
   fail(status: number, message: string, extraHeaders?: readonly string[]): void {
     if (this.hasAnswered) return this.destroy();
     this.hasAnswered = true;
     this.status = status;
     if (this.socket.writable) {
-      const headers = generatedResponseHeaders(this.ctx.injected, this.ctx.serverToken, this.exchange.id, this.exchange.startMs);
-      if (extraHeaders !== undefined) headers.push(...extraHeaders);
-      const debugMatch = debugMatchFor(this.ctx, this.exchange.req, this.exchange.match);
-      if (debugMatch !== null) pushDebugHeaders(headers, debugMatch);
-      this.socket.end(rawResponse(status, message, this.exchange.id, headers, this.exchange.req.headers.accept));
+      const ctx = this.ctx;
+      const view = this.view;
+      let extra = extraHeaders;
+      const debugMatch = debugMatchFor(ctx, view.req, this.match);
+      if (debugMatch !== null) {
+        const withDebug = extra === undefined ? [] : [...extra];
+        pushDebugHeaders(withDebug, debugMatch);
+        extra = withDebug;
+      }
+      let response = generatedResponse(ctx.injected, ctx.serverToken, view.id, view.startMs, message, view.req.headers.accept, extra, true);
+      try {
+        this.context.filterHead(this.chain, status, response.headers);
+      } catch (err) {
+        ctx.logger.error({ err, requestId: view.id }, 'plugin handler failed; answered 500');
+        this.status = status = 500;
+        response = generatedResponse(ctx.injected, ctx.serverToken, view.id, view.startMs, PROXY_MESSAGES.internal, view.req.headers.accept, undefined, true);
+        this.context.status = 500;
+        this.context.responseHead = response.headers;
+      }
+      this.socket.end(rawResponseHead(status, response.headers) + response.body);
     }
     this.end();
   }
 
   /** Tears the tunnel down (both sockets). */
   destroy(): void {
-    if (!this.isEnded) this.abortUpstream?.(new ClientGoneError('client closed the connection'));
+    if (!this.isEnded) this.call?.cancel(new ClientGoneError('client closed the connection'));
     this.socket.destroy();
     this.upstreamSocket?.destroy();
     this.end();
@@ -116,7 +161,7 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
   onIdle(): void {
     this.idleTimer = null;
     if (this.isEnded) return;
-    this.ctx.logger.info({ requestId: this.exchange.id, readTimeoutMs: this.upstream!.readTimeoutMs }, 'upgraded connection idle for read_timeout, closed');
+    this.ctx.logger.info({ requestId: this.view.id, readTimeoutMs: this.origin!.readTimeoutMs }, 'upgraded connection idle for read_timeout, closed');
     this.destroy();
   }
 
@@ -129,61 +174,78 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
     for (const timeout of this.relayTimeouts) timeout.stop();
     if (this.isEnded) return;
     this.isEnded = true;
-    this.recordTraffic();
+    this.runLogPhase();
     this.onEnd(this);
   }
 
-  /**
-   * Counts the handshake in the traffic stats when the connection ends, as nginx logs an upgraded
-   * request: its latency spans the tunnel's whole life.
-   */
-  private recordTraffic(): void {
-    const match = this.exchange.match;
-    const upstreamMs = this.upstreamHeadMs < 0 ? -1 : this.upstreamHeadMs - this.exchange.dispatchMs;
-    const endMs = performance.now();
-    this.ctx.traffic.record(match === null ? null : match.route, match === null ? null : match.service, this.status, endMs - this.exchange.startMs, upstreamMs);
-    if (this.ctx.accessLog !== null) this.ctx.accessLog.write(this.exchange.accessLogLine(this.status, endMs, this.upstreamHeadMs, null, this.upstream));
+  /** The chain's log handlers, when the connection ends: the status answered (499 if none), the tunnel's whole life. */
+  private runLogPhase(): void {
+    const context = this.context;
+    context.status = this.status;
+    context.endMs = performance.now();
+    const call = this.call;
+    if (call !== null) {
+      context.dispatchMs = call.dispatchMs;
+      context.upstreamAddress = call.dispatchMs < 0 ? null : call.origin.address;
+    }
+    context.stage = EXCHANGE_STAGES.sent;
+    this.chain.runLog(context, this.ctx.reportLogError);
   }
 
   /**
    * The head relayed to the client, with the headers of any proxied response
-   * ({@link proxiedResponseHeaders}): a 101 keeps its Connection and Upgrade; any other answer ends
-   * with `Connection: close`.
+   * ({@link proxiedResponseHeaders}) through the chain's header_filter: a 101 keeps its Connection
+   * and Upgrade; any other answer ends with `Connection: close`.
+   * @throws PluginHandlerError from a header_filter handler.
    */
   private responseHead(statusCode: number, rawHeaders: Buffer[] | string[] | null, isSwitching: boolean): string {
-    const debugMatch = debugMatchFor(this.ctx, this.exchange.req, this.exchange.match);
-    const headers = proxiedResponseHeaders(this.ctx, statusCode, rawHeaders, this.exchange.id, this.exchange.startMs, this.exchange.dispatchMs, performance.now(), isSwitching, debugMatch);
+    const view = this.view;
+    const debugMatch = debugMatchFor(this.ctx, view.req, this.match);
+    const dispatchMs = this.call?.dispatchMs ?? -1;
+    const headers = proxiedResponseHeaders(this.ctx, statusCode, rawHeaders, view.id, view.startMs, dispatchMs, performance.now(), isSwitching, debugMatch);
+    this.context.filterHead(this.chain, statusCode, headers);
     let head = `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? 'unknown'}\r\n`;
     for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
     if (!isSwitching) head += 'Connection: close\r\n';
     return `${head}\r\n`;
   }
 
-  // --- undici DispatchHandler (legacy callbacks) ---
-
-  onConnect(abort: (err?: Error) => void): void {
-    this.abortUpstream = abort;
-    if (this.isEnded) abort(new ClientGoneError('client closed the connection'));
+  /** A header_filter handler threw on the relayed head: 500 instead, and the upstream side closed. */
+  private failHead(err: unknown, upstreamSocket: Duplex | null): void {
+    this.ctx.logger.error({ err, requestId: this.view.id }, 'plugin handler failed; answered 500');
+    upstreamSocket?.destroy();
+    this.call?.cancel(err as Error);
+    this.fail(500, PROXY_MESSAGES.internal);
   }
 
-  onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[] | null, upstreamSocket: Duplex): void {
+  // --- the upstream call's sink ---
+
+  onUpstreamUpgrade(statusCode: number, rawHeaders: Buffer[] | string[] | null, upstreamSocket: Duplex): void {
     this.upstreamSocket = upstreamSocket;
     if (this.isEnded) {
       upstreamSocket.destroy();
       return;
     }
+    let head: string;
+    try {
+      head = this.responseHead(statusCode, rawHeaders, true);
+    } catch (err) {
+      return this.failHead(err, upstreamSocket);
+    }
     this.hasAnswered = true;
     this.status = statusCode;
-    this.upstreamHeadMs = performance.now();
-    this.socket.write(this.responseHead(statusCode, rawHeaders, true));
+    this.call!.isResponseStarted = true;
+    this.context.upstreamHeadMs = performance.now();
+    this.socket.write(head);
     if (this.head.length > 0) upstreamSocket.write(this.head);
     upstreamSocket.on('error', () => this.destroy());
     upstreamSocket.on('close', () => this.destroy());
-    this.idleTimer = setTimeout(onTunnelIdle, this.upstream!.readTimeoutMs, this);
+    const origin = this.origin!;
+    this.idleTimer = setTimeout(onTunnelIdle, origin.readTimeoutMs, this);
     this.idleTimer.unref();
     // nginx: proxy_send_timeout (the service's write_timeout) towards the upstream, send_timeout
     // towards the client.
-    this.relay(this.socket, upstreamSocket, this.upstream!.writeTimeoutMs, 'upstream');
+    this.relay(this.socket, upstreamSocket, origin.writeTimeoutMs, 'upstream');
     this.relay(upstreamSocket, this.socket, this.ctx.options.clientSendTimeoutMs, 'client');
   }
 
@@ -195,7 +257,7 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
    */
   private relay(from: Duplex, to: Duplex, sendTimeoutMs: number, toName: 'client' | 'upstream'): void {
     const timeout = new SendTimeout(to, sendTimeoutMs, () => {
-      this.ctx.logger.info({ requestId: this.exchange.id, to: toName, sendTimeoutMs }, 'upgraded connection: peer took nothing for the send timeout, closed');
+      this.ctx.logger.info({ requestId: this.view.id, to: toName, sendTimeoutMs }, 'upgraded connection: peer took nothing for the send timeout, closed');
       this.destroy();
     });
     from.on('data', (chunk: Buffer) => {
@@ -212,17 +274,24 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
     this.relayTimeouts.push(timeout);
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[] | string[] | null, resume: () => void): boolean {
-    if (statusCode < 200 || this.isEnded) return true;
+  onUpstreamHead(statusCode: number, rawHeaders: Buffer[] | string[] | null): boolean {
+    if (this.isEnded) return true;
+    let head: string;
+    try {
+      head = this.responseHead(statusCode, rawHeaders, false);
+    } catch (err) {
+      this.failHead(err, null);
+      return false;
+    }
     this.hasAnswered = true;
     this.status = statusCode;
-    this.upstreamHeadMs = performance.now();
-    this.resumeUpstream = resume;
-    this.socket.write(this.responseHead(statusCode, rawHeaders, false));
+    if (this.call !== null) this.call.isResponseStarted = true;
+    this.context.upstreamHeadMs = performance.now();
+    this.socket.write(head);
     return true;
   }
 
-  onData(chunk: Buffer): boolean {
+  onUpstreamData(chunk: Buffer): boolean {
     if (this.isEnded) return true;
     const isAccepted = this.socket.write(chunk);
     if (this.sendTimeout !== null) this.sendTimeout.wrote(chunk.length, isAccepted);
@@ -237,24 +306,20 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
     return false;
   }
 
-  onComplete(): void {
+  onUpstreamComplete(): void {
     if (!this.isEnded) this.socket.end();
     this.end();
   }
 
-  onError(err: Error): void {
+  onUpstreamFailed(answer: UpstreamErrorAnswer, err: Error, code: string, attempts: number): void {
     if (this.isEnded) return;
-    if (this.hasAnswered) return this.destroy();
-    const code = errorCode(err);
-    // A handshake has no body: always replayable.
-    const verdict = classifyUpstreamError(code, this.exchange.method, true, this.attempts, this.retries);
-    if (verdict === RETRY) {
-      this.abortUpstream = null;
-      this.dispatchWith(this.dispatchOptions!);
-      return;
-    }
-    this.ctx.logger.warn({ err, code, requestId: this.exchange.id, attempts: this.attempts }, 'upstream upgrade failed');
-    this.fail(verdict.status, verdict.message);
+    this.ctx.logger.warn({ err, code, requestId: this.view.id, attempts }, 'upstream upgrade failed');
+    this.fail(answer.status, answer.message);
+  }
+
+  onUpstreamBroken(): void {
+    if (this.isEnded) return;
+    this.destroy();
   }
 
   /** The client socket drained: let the upstream send the rest of a non-101 body. */
@@ -262,6 +327,6 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler {
     this.sendTimeout?.drained();
     if (!this.isPaused) return;
     this.isPaused = false;
-    this.resumeUpstream?.();
+    this.call?.resume();
   }
 }

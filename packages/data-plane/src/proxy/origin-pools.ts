@@ -1,10 +1,10 @@
 import type { Service } from '@sluice/protocol';
 import { Pool } from 'undici';
 import { LifecycleError } from '../errors.js';
-import { sumUpstreamPools, type UpstreamPoolSnapshot } from './traffic-stats.js';
+import { sumOriginPools, type OriginPoolSnapshot } from './traffic-stats.js';
 
-/** Limits of the connection pool kept for each upstream origin. */
-export interface UpstreamPoolLimits {
+/** Limits of the connection pool kept for each origin. */
+export interface OriginPoolLimits {
   /** Most connections open to one origin at once; more requests queue. */
   readonly connections: number;
   /** HTTP/1.1 requests in flight per connection (1 = no pipelining). */
@@ -24,8 +24,12 @@ export interface UpstreamPoolLimits {
 /** Kong's default for a service's connect, write and read timeouts, used when one is missing or not positive, ms. */
 const DEFAULT_UPSTREAM_TIMEOUT_MS = 60_000;
 
-/** Where and how to send requests for one service, resolved once per Service object. */
-export interface UpstreamTarget {
+/**
+ * Where and how to send requests for one service, resolved once per Service object: the service's
+ * origin (scheme, host, port) and its pool, with the service's timeouts. Not Kong's Upstream or
+ * Target entities (a load-balanced set of addresses), which a later balancer resolves to origins.
+ */
+export interface Origin {
   readonly pool: Pool;
   /** Host header when the route does not preserve the client's: `host`, plus `:port` when not the scheme default. */
   readonly hostHeader: string;
@@ -55,41 +59,41 @@ export interface PoolEntry {
  * origin share a pool; pools idle for `idleCloseMs` are closed by {@link sweep}. Config swaps keep
  * pools: a new Service object with the same origin finds the same pool.
  */
-export class UpstreamPools {
+export class OriginPools {
   private readonly pools = new Map<string, PoolEntry>();
-  private readonly targets = new WeakMap<Service, UpstreamTarget>();
+  private readonly origins = new WeakMap<Service, Origin>();
   private readonly sweepTimer: NodeJS.Timeout;
   private isClosed = false;
 
-  constructor(private readonly limits: UpstreamPoolLimits) {
+  constructor(private readonly limits: OriginPoolLimits) {
     this.sweepTimer = setInterval(() => this.sweep(Date.now()), Math.max(1000, Math.floor(limits.idleCloseMs / 2)));
     this.sweepTimer.unref();
   }
 
   /**
-   * The target for `service` (cached per Service object).
+   * The origin of `service` (cached per Service object).
    * @throws LifecycleError after {@link close} when the service's pool is not open.
    */
-  targetFor(service: Service): UpstreamTarget {
-    let target = this.targets.get(service);
-    if (target === undefined) {
-      target = this.createTarget(service);
-      this.targets.set(service, target);
+  originFor(service: Service): Origin {
+    let origin = this.origins.get(service);
+    if (origin === undefined) {
+      origin = this.createOrigin(service);
+      this.origins.set(service, origin);
     }
-    if (target.entry.isClosed) {
+    if (origin.entry.isClosed) {
       // The pool was swept while this Service object lived on: make a new one.
-      this.targets.delete(service);
-      return this.targetFor(service);
+      this.origins.delete(service);
+      return this.originFor(service);
     }
-    return target;
+    return origin;
   }
 
-  /** Marks the pool of `target` as used now (cheap; called per request). */
-  touch(target: UpstreamTarget, nowMs: number): void {
-    target.entry.lastUsedMs = nowMs;
+  /** Marks the pool of `origin` as used now (cheap; called per request). */
+  touch(origin: Origin, nowMs: number): void {
+    origin.entry.lastUsedMs = nowMs;
   }
 
-  private createTarget(service: Service): UpstreamTarget {
+  private createOrigin(service: Service): Origin {
     const isHttps = service.protocol === 'https' || service.protocol === 'grpcs' || service.protocol === 'tls';
     const defaultPort = isHttps ? 443 : 80;
     const port = Number.isInteger(service.port) && service.port > 0 ? service.port : defaultPort;
@@ -100,7 +104,7 @@ export class UpstreamPools {
     const key = `${origin}|${connectTimeout}|${verify ? 'verify' : 'noverify'}`;
     let entry = this.pools.get(key);
     if (entry === undefined) {
-      if (this.isClosed) throw new LifecycleError('upstream pools are closed');
+      if (this.isClosed) throw new LifecycleError('origin pools are closed');
       const pool = new Pool(origin, {
         connections: this.limits.connections,
         pipelining: this.limits.pipelining,
@@ -141,8 +145,8 @@ export class UpstreamPools {
    * Connections and requests of the open pools, summed per origin address (pools of one origin
    * with different connect timeouts or TLS settings count together). O(pools × connections).
    */
-  snapshot(): UpstreamPoolSnapshot[] {
-    return sumUpstreamPools(
+  snapshot(): OriginPoolSnapshot[] {
+    return sumOriginPools(
       [...this.pools.values()].map(({ address, pool: { stats } }) => ({ upstream: address, connections: stats.connected, active: stats.running, pending: stats.pending })),
     );
   }
