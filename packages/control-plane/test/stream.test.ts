@@ -866,6 +866,18 @@ describeEachDatabase('cluster stream (control plane side)', (env) => {
     outOfOrder.send({ heartbeat: { sentAtMs: Date.now(), state: outOfOrder.state() } });
     expect((await outOfOrder.closed()).code).toBe(CloseCode.PROTOCOL_ERROR);
 
+    // A second Hello while the first is decided is refused; a Heartbeat meanwhile only says the
+    // peer is alive (the Hello is decided after a registry round trip, which takes its time).
+    const twice = await c.connect();
+    twice.hello();
+    twice.hello();
+    expect((await twice.closed()).code).toBe(CloseCode.PROTOCOL_ERROR);
+    const eager = await c.connect();
+    eager.hello();
+    eager.send({ heartbeat: { sentAtMs: Date.now(), state: eager.state() } });
+    expect((await eager.next('helloAck')).helloAck!.mode).toBe(Mode.MODE_SNAPSHOT);
+    eager.terminate();
+
     const nameless = await c.connect();
     nameless.hello({ nodeId: '' });
     expect((await nameless.closed()).code).toBe(CloseCode.POLICY);

@@ -91,6 +91,8 @@ export class DataPlaneSession {
   /** When the socket last finished writing a frame: a peer that stops reading stops this clock. */
   private lastWriteDoneAt = Date.now();
   private readonly helloTimer: NodeJS.Timeout;
+  /** A Hello arrived and is being decided (state stays `hello` until the HelloAck is sent). */
+  private isHelloReceived = false;
   /** close() was called: the socket is on its way out, whatever its state says. */
   private isClosing = false;
 
@@ -152,7 +154,13 @@ export class DataPlaneSession {
       return this.protocolError(err as ProtocolError);
     }
     if (this.state === 'hello') {
-      if (env.msg !== 'hello') return this.protocolError(new ProtocolError(ProtocolErrorCode.UNEXPECTED_FRAME, `expected Hello, got ${env.msg}`));
+      // While the Hello is being decided (the registry is asked first), a Heartbeat only says the
+      // peer is alive; anything else, a second Hello included, breaks the protocol.
+      if (this.isHelloReceived && env.msg === 'heartbeat') return;
+      if (env.msg !== 'hello' || this.isHelloReceived) {
+        return this.protocolError(new ProtocolError(ProtocolErrorCode.UNEXPECTED_FRAME, `expected ${this.isHelloReceived ? 'nothing before HelloAck' : 'Hello'}, got ${env.msg}`));
+      }
+      this.isHelloReceived = true;
       void this.onHello(env.hello!).catch((err) => {
         this.log.error({ err }, 'handshake failed');
         this.close(CloseCode.INTERNAL, 'handshake failed');
