@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { ENTITY_KINDS, type EntityKind } from '@sluice/protocol';
 import { ConfigCache, DEFAULT_CACHE_DIR } from './config/config-cache.js';
 import { loadDeclarativeConfig } from './config/declarative-config.js';
 import { loadOrCreateNodeId } from './config/node-id.js';
@@ -97,6 +98,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       isReady: () => this.isReady(),
       routeCount: () => this.currentConfig?.routes.size ?? 0,
       serviceCount: () => this.currentConfig?.services.size ?? 0,
+      entityCounts: () => entityCounts(this.currentConfig),
       trafficSnapshot: () => this.trafficSnapshot(),
     });
     this.workerPool = (options.workers ?? 0) > 0 ? new ProxyWorkerPool({ count: options.workers!, exec: options.workerExec, getConfig: () => this.currentConfig, logger: this.logger }) : null;
@@ -242,6 +244,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       last_error: lastError,
       routes: config?.routes.size ?? 0,
       services: config?.services.size ?? 0,
+      entities: entityCounts(config),
     };
   }
 
@@ -277,4 +280,9 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     })();
     return this.closing;
   }
+}
+
+/** How many entities of each kind `config` holds (every kind of the registry; 0 without a config). */
+function entityCounts(config: RuntimeConfig | null): Record<EntityKind, number> {
+  return Object.fromEntries(ENTITY_KINDS.map((kind) => [kind, config?.entities[kind].size ?? 0])) as Record<EntityKind, number>;
 }

@@ -259,11 +259,19 @@ describe('DataPlane', () => {
         _format_version: '3.0',
         services: [{ name: 'up', url: `http://127.0.0.1:${upstreamPort}/base`, routes: [{ name: 'nested', paths: ['/nested'] }] }],
         routes: [{ name: 'flat', paths: ['/flat'], service: { name: 'up' } }],
+        consumers: [{ username: 'alice' }],
       }),
     );
     const dp = await startDp({ declarativeConfig: file });
     expect(dp.isReady()).toBe(true);
-    expect(JSON.parse((await get(dp, 'status', '/status')).body)).toMatchObject({ config_source: 'declarative', control_plane: null, routes: 2, services: 1 });
+    expect(JSON.parse((await get(dp, 'status', '/status')).body)).toMatchObject({
+      config_source: 'declarative',
+      control_plane: null,
+      routes: 2,
+      services: 1,
+      entities: { services: 1, routes: 2, consumers: 1 },
+    });
+    expect((await get(dp, 'status', '/metrics')).body).toMatch(/sluice_dp_config_entities\{kind="consumers"\} 1/);
     const res = await get(dp, 'proxy', '/flat/x');
     expect(res.status).toBe(200);
     expect(JSON.parse(res.body).path).toBe('/base/x');

@@ -22,6 +22,7 @@ function view(ready: boolean): StatusView {
     last_error: null,
     routes: 0,
     services: 0,
+    entities: { services: 0, routes: 0, consumers: 0 },
   };
 }
 

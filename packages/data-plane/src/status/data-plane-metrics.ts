@@ -14,6 +14,8 @@ export interface MetricsSource {
   isReady(): boolean;
   routeCount(): number;
   serviceCount(): number;
+  /** Entities of the serving config by kind (absent: the gauge has no series). */
+  entityCounts?(): Readonly<Record<string, number>>;
   /**
    * The proxied traffic counted so far (the local proxy's, or the merge of the workers'). Absent:
    * the traffic metrics are exposed with no series and zero gauges.
@@ -102,6 +104,16 @@ export class DataPlaneMetrics {
       registers,
       collect() {
         this.set(source.serviceCount());
+      },
+    });
+    new Gauge({
+      name: 'sluice_dp_config_entities',
+      help: 'Entities in the serving config, by kind (every kind of the entity registry).',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [kind, count] of Object.entries(source.entityCounts?.() ?? {})) this.set({ kind }, count);
       },
     });
     registerTrafficMetrics(this.registry, () => source.trafficSnapshot?.() ?? EMPTY_TRAFFIC_SNAPSHOT);

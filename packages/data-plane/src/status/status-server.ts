@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ConfigStateView } from '@sluice/protocol';
+import type { ConfigStateView, EntityKind } from '@sluice/protocol';
 import type { ConfigOrigin } from '../config/runtime-config.js';
 import { LifecycleError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -38,6 +38,8 @@ export interface StatusView {
   readonly last_error: { readonly code: string; readonly message: string; readonly at: string } | null;
   readonly routes: number;
   readonly services: number;
+  /** Entities of the serving config by kind, every kind of the registry (0 when none is loaded). */
+  readonly entities: Readonly<Record<EntityKind, number>>;
 }
 
 /** What the status server reads: the data plane. */
