@@ -24,10 +24,8 @@ import type { ConfigMirror } from '../changes/config-mirror.js';
 import type { DataPlaneRecord, DataPlaneRegistry } from './data-plane-registry.js';
 import type { Semaphore } from './semaphore.js';
 import type { StreamLimits } from './stream-limits.js';
+import { helloMode, isAheadOf, isHelloWithinLimits } from './hello-decision.js';
 import { watchSendProgress } from './send-progress.js';
-
-/** Bounds on what a Hello may carry; anything larger is a policy violation (close 1008). */
-export const HELLO_LIMITS = { maxIdLength: 128, maxStringLength: 256, maxLabels: 64 } as const;
 
 /** Shared by every session of one stream server. */
 export interface SessionContext {
@@ -196,16 +194,7 @@ export class DataPlaneSession {
     clearTimeout(this.helloTimer);
     const nodeId = hello.nodeId ?? '';
     const labels = hello.labels ?? {};
-    if (
-      nodeId.length === 0 ||
-      nodeId.length > HELLO_LIMITS.maxIdLength ||
-      (hello.hostname ?? '').length > HELLO_LIMITS.maxStringLength ||
-      (hello.buildVersion ?? '').length > HELLO_LIMITS.maxStringLength ||
-      Object.keys(labels).length > HELLO_LIMITS.maxLabels ||
-      Object.entries(labels).some(([k, v]) => k.length > HELLO_LIMITS.maxStringLength || v.length > HELLO_LIMITS.maxStringLength)
-    ) {
-      return this.close(CloseCode.POLICY, 'Hello is missing a node id or exceeds its limits');
-    }
+    if (!isHelloWithinLimits(hello)) return this.close(CloseCode.POLICY, 'Hello is missing a node id or exceeds its limits');
     this.nodeId = nodeId;
     this.log = this.log.child({ node: nodeId });
     this.acked = configStateView(hello.applied);
@@ -242,31 +231,19 @@ export class DataPlaneSession {
     }
     if (this.state !== 'hello') return;
     const mirror = this.ctx.mirror;
-    if (this.acked.epoch === mirror.epoch && this.acked.version > mirror.version) {
+    if (isAheadOf(this.acked, mirror)) {
       // The data plane is ahead of this replica: catch up from the database before answering.
       await mirror.catchUp();
-      if (this.acked.epoch === mirror.epoch && this.acked.version > mirror.version) {
+      if (isAheadOf(this.acked, mirror)) {
         this.log.warn({ applied: this.acked.version, head: mirror.version }, 'data plane is ahead of this replica; asking it to retry later');
         await this.retryLater();
         return this.close(CloseCode.RETRY_LATER, 'control plane replica is behind the data plane');
       }
     }
     if (this.state !== 'hello') return;
-    let mode: number;
-    if (this.acked.epoch === mirror.epoch && this.acked.version === mirror.version && this.acked.hash === mirror.hashHex()) mode = pb.HelloAck.Mode.MODE_UP_TO_DATE;
-    // Announce a delta only when one can be built (the mirror refuses one bigger than half the
-    // config): the HelloAck must name the push that follows. The packed delta is cached for push().
-    else if (
-      this.acked.epoch === mirror.epoch &&
-      this.acked.version < mirror.version &&
-      this.acked.version >= mirror.minRetainedVersion &&
-      (await mirror.delta(this.acked.version)) !== null
-    )
-      mode = pb.HelloAck.Mode.MODE_DELTA;
-    else {
-      mode = pb.HelloAck.Mode.MODE_SNAPSHOT;
-      this.forceSnapshot = true;
-    }
+    // The HelloAck must name the push that follows: a delta only when one can be built.
+    const mode = await helloMode(this.acked, mirror);
+    if (mode === pb.HelloAck.Mode.MODE_SNAPSHOT) this.forceSnapshot = true;
     if (this.state !== 'hello') return;
     this.state = 'active';
     this.record = base;
