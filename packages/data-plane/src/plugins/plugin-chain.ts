@@ -81,6 +81,29 @@ export class PluginChain {
     return null;
   }
 
+  /**
+   * Runs the request phases ({@link runRequestPhases}), then `proceed`: at once when every handler
+   * returned synchronously, else once the last one has settled. A handler that throws or rejects
+   * goes to `onHandlerError` (the caller fails closed); an exception from `proceed` after an async
+   * handler goes to `onProceedError` (after sync handlers it propagates to the caller).
+   */
+  runRequestPhasesThen(ctx: PluginContext, proceed: () => void, onHandlerError: (err: unknown) => void, onProceedError: (err: unknown) => void): void {
+    let pending: Promise<void> | null;
+    try {
+      pending = this.runRequestPhases(ctx);
+    } catch (err) {
+      return onHandlerError(err);
+    }
+    if (pending === null) return proceed();
+    pending.then(() => {
+      try {
+        proceed();
+      } catch (err) {
+        onProceedError(err);
+      }
+    }, onHandlerError);
+  }
+
   /** Runs the header_filter handlers on the response head being sent. @throws PluginHandlerError */
   runHeaderFilter(ctx: PluginContext): void {
     const handlers = this.header_filter;

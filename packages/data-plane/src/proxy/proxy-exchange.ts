@@ -59,26 +59,15 @@ export class ProxyExchange implements UpstreamCallSink, ResponseWriterOwner {
     this.chain = chain;
     this.origin = origin;
     if (!chain.hasRequestHandlers) return this.forward();
-    let pending: Promise<void> | null;
-    try {
-      pending = chain.runRequestPhases(this.context);
-    } catch (err) {
-      return this.failPlugin(err);
-    }
-    if (pending === null) return this.afterRequestPhases();
-    pending.then(
-      () => this.afterRequestPhasesSafely(),
-      (err: unknown) => this.failPlugin(err),
+    chain.runRequestPhasesThen(
+      this.context,
+      () => this.afterRequestPhases(),
+      (err) => this.failPlugin(err),
+      (err) => {
+        this.ctx.logger.error({ err, requestId: this.view.id }, 'proxy failed to handle a request');
+        this.fail(500, PROXY_MESSAGES.internal);
+      },
     );
-  }
-
-  private afterRequestPhasesSafely(): void {
-    try {
-      this.afterRequestPhases();
-    } catch (err) {
-      this.ctx.logger.error({ err, requestId: this.view.id }, 'proxy failed to handle a request');
-      this.fail(500, PROXY_MESSAGES.internal);
-    }
   }
 
   private afterRequestPhases(): void {

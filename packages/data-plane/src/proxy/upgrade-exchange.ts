@@ -77,23 +77,14 @@ export class UpgradeExchange implements UpstreamCallSink {
     this.chain = chain;
     this.origin = origin;
     if (!chain.hasRequestHandlers) return this.forward();
-    let pending: Promise<void> | null;
-    try {
-      pending = chain.runRequestPhases(this.context);
-    } catch (err) {
-      return this.failPlugin(err);
-    }
-    if (pending === null) return this.afterRequestPhases();
-    pending.then(
-      () => {
-        try {
-          this.afterRequestPhases();
-        } catch (err) {
-          this.ctx.logger.error({ err, requestId: this.view.id }, 'proxy failed to handle an upgrade');
-          this.fail(500, PROXY_MESSAGES.internal);
-        }
+    chain.runRequestPhasesThen(
+      this.context,
+      () => this.afterRequestPhases(),
+      (err) => this.failPlugin(err),
+      (err) => {
+        this.ctx.logger.error({ err, requestId: this.view.id }, 'proxy failed to handle an upgrade');
+        this.fail(500, PROXY_MESSAGES.internal);
       },
-      (err: unknown) => this.failPlugin(err),
     );
   }
 
