@@ -184,21 +184,16 @@ export class ConfigWriter {
 
   /**
    * Deletes an entity and, first, the referrers whose foreign field cascades; false when it did not
-   * exist. A referrer whose field restricts refuses the delete (Kong code 4, `@referenced_by`).
+   * exist. A referrer whose field restricts refuses the delete (Kong code 4, `@referenced_by`): the
+   * table's foreign key stops the DELETE, and {@link checkReferences} would before commit.
    */
   async delete(kind: EntityKind, id: string): Promise<boolean> {
     const lowered = id.toLowerCase();
-    const found = await this.#db.selectFrom(tableOf(kind)).select('id').where('id', '=', lowered).forUpdate().executeTakeFirst();
-    if (!found) return false;
     for (const referrer of referrersOf(kind)) {
+      if (referrer.onDelete !== 'cascade') continue;
       const column = ENTITY_TABLES[referrer.kind].columnOf(referrer.field);
-      if (referrer.onDelete === 'cascade') {
-        const children = await this.#db.selectFrom(tableOf(referrer.kind)).select('id').where(column, '=', lowered).execute();
-        for (const child of children) await this.delete(referrer.kind, child.id as string);
-      } else {
-        const child = await this.#db.selectFrom(tableOf(referrer.kind)).select('id').where(column, '=', lowered).limit(1).executeTakeFirst();
-        if (child) throw KongDaoError.foreignKeyRestricted(kind, referrer.kind);
-      }
+      const children = await this.#db.selectFrom(tableOf(referrer.kind)).select('id').where(column, '=', lowered).execute();
+      for (const child of children) await this.delete(referrer.kind, child.id as string);
     }
     const row = await mapConstraintErrors(kind, null, () => this.#db.deleteFrom(tableOf(kind)).where('id', '=', lowered).returning('id').executeTakeFirst());
     if (!row) return false;
@@ -234,12 +229,16 @@ export class ConfigWriter {
       const rows = await this.#db.selectFrom(tableOf(kind)).select('id').where('id', 'in', [...ids]).execute();
       for (const r of rows) existing.add(entityKey(kind, r.id as string));
     }
+    // One referrer per removed entity is enough to refuse it (the error names the referring kind).
     const referrers = new Map<string, { kind: EntityKind; id: string }[]>();
     for (const { kind, id } of removals) {
       for (const referrer of referrersOf(kind)) {
         const column = ENTITY_TABLES[referrer.kind].columnOf(referrer.field);
-        const rows = await this.#db.selectFrom(tableOf(referrer.kind)).select('id').where(column, '=', id).limit(1).execute();
-        if (rows.length > 0) referrers.set(entityKey(kind, id), [...(referrers.get(entityKey(kind, id)) ?? []), ...rows.map((r: { id: string }) => ({ kind: referrer.kind, id: r.id }))]);
+        const row = await this.#db.selectFrom(tableOf(referrer.kind)).select('id').where(column, '=', id).limit(1).executeTakeFirst();
+        if (row) {
+          referrers.set(entityKey(kind, id), [{ kind: referrer.kind, id: row.id as string }]);
+          break;
+        }
       }
     }
     const [error] = checkConsistency(
