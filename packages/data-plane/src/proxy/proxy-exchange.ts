@@ -1,12 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { RouteMatch } from '../router/router.js';
-import type { PluginChain } from '../plugins/plugin-chain.js';
 import { generatedResponse, PROXY_MESSAGES } from './error-responses.js';
-import { EXCHANGE_STAGES, ExchangeContext } from './exchange-context.js';
-import type { Origin } from './origin-pools.js';
+import { ExchangeBase } from './exchange-base.js';
+import { EXCHANGE_STAGES } from './exchange-context.js';
 import type { ProxyContext } from './proxy-context.js';
-import { RequestView } from './request-view.js';
 import { debugMatchFor, proxiedResponseHeaders, pushDebugHeaders } from './response-headers.js';
 import { ResponseWriter, type ResponseWriterOwner } from './response-writer.js';
 import { CLIENT_CLOSED_STATUS } from './traffic-stats.js';
@@ -21,64 +18,22 @@ const EMPTY_CHUNK = Buffer.alloc(0);
  * nowhere else. Per request: these five objects and no closures on the synchronous path (event
  * listeners find the writer through a slot on the response).
  */
-export class ProxyExchange implements UpstreamCallSink, ResponseWriterOwner {
-  readonly view: RequestView;
-  readonly context: ExchangeContext;
+export class ProxyExchange extends ExchangeBase implements UpstreamCallSink, ResponseWriterOwner {
   private readonly writer: ResponseWriter;
-  private chain: PluginChain;
-  private match: RouteMatch | null = null;
-  private origin: Origin | null = null;
   private call: UpstreamCall | null = null;
   /** The exchange is over: response complete, failed, or the client left. */
   private isDone = false;
 
-  constructor(
-    private readonly ctx: ProxyContext,
-    req: IncomingMessage,
-    res: ServerResponse,
-  ) {
-    this.view = new RequestView(ctx, req);
-    this.context = new ExchangeContext(this.view, false);
+  constructor(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse) {
+    super(ctx, req, false);
     this.writer = new ResponseWriter(ctx, res, this.view.id, this);
-    this.chain = ctx.baseChain;
   }
 
-  /** Notes the route matched, before any refusal, so the log phase counts the response against it. */
-  noteMatch(match: RouteMatch): void {
-    this.match = match;
-    this.context.route = match.route;
-    this.context.service = match.service;
+  protected get isOver(): boolean {
+    return this.isDone;
   }
 
-  /**
-   * Runs `chain` (the route's, with the process-wide handlers) on the request: its rewrite and
-   * access handlers, then forwards the request to `origin` unless one answered. The match must
-   * have been noted and its route have a service.
-   */
-  start(chain: PluginChain, origin: Origin): void {
-    this.chain = chain;
-    this.origin = origin;
-    if (!chain.hasRequestHandlers) return this.forward();
-    chain.runRequestPhasesThen(
-      this.context,
-      () => this.afterRequestPhases(),
-      (err) => this.failPlugin(err),
-      (err) => {
-        this.ctx.logger.error({ err, requestId: this.view.id }, 'proxy failed to handle a request');
-        this.fail(500, PROXY_MESSAGES.internal);
-      },
-    );
-  }
-
-  private afterRequestPhases(): void {
-    // The client left while an async handler ran: its log phase has run, nothing to send.
-    if (this.isDone) return;
-    const context = this.context;
-    if (context.hasAnswered) return this.fail(context.answerStatus, context.answerMessage, context.answerHeaders);
-    this.forward();
-  }
-
-  private forward(): void {
+  protected forward(): void {
     const match = this.match!;
     const origin = this.origin!;
     const view = this.view;
@@ -87,13 +42,6 @@ export class ProxyExchange implements UpstreamCallSink, ResponseWriterOwner {
     const headers = view.upstreamHeaders(match, origin);
     const bufferBytes = match.route.request_buffering !== false ? this.ctx.options.requestBufferBytes : -1;
     call.send(view.upstreamPath(match), headers, view.hasBody ? view.req : null, bufferBytes, view.contentLength);
-  }
-
-  /** A handler threw in rewrite or access: fail closed. */
-  private failPlugin(err: unknown): void {
-    this.ctx.logger.error({ err, requestId: this.view.id }, 'plugin handler failed; answered 500');
-    if (this.isDone) return;
-    this.fail(500, PROXY_MESSAGES.internal);
   }
 
   /**

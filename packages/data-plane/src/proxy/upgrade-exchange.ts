@@ -1,13 +1,10 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { RouteMatch } from '../router/router.js';
-import type { PluginChain } from '../plugins/plugin-chain.js';
 import { generatedResponse, PROXY_MESSAGES, rawResponseHead } from './error-responses.js';
-import { EXCHANGE_STAGES, ExchangeContext } from './exchange-context.js';
-import type { Origin } from './origin-pools.js';
+import { EXCHANGE_STAGES } from './exchange-context.js';
 import type { ProxyContext } from './proxy-context.js';
-import { RequestView } from './request-view.js';
+import { ExchangeBase } from './exchange-base.js';
 import { debugMatchFor, proxiedResponseHeaders, pushDebugHeaders } from './response-headers.js';
 import { SendTimeout } from './send-timeout.js';
 import { CLIENT_CLOSED_STATUS } from './traffic-stats.js';
@@ -30,12 +27,7 @@ function onTunnelIdle(tunnel: UpgradeExchange): void {
  * or not); the log handlers run when the connection ends, so the request's latency spans the
  * tunnel's life, as nginx logs an upgraded request.
  */
-export class UpgradeExchange implements UpstreamCallSink {
-  readonly view: RequestView;
-  readonly context: ExchangeContext;
-  private chain: PluginChain;
-  private match: RouteMatch | null = null;
-  private origin: Origin | null = null;
+export class UpgradeExchange extends ExchangeBase implements UpstreamCallSink {
   private call: UpstreamCall | null = null;
   private upstreamSocket: Duplex | null = null;
   /** Closes an upgraded tunnel silent both ways for read_timeout; refreshed on each chunk, either way. */
@@ -52,50 +44,22 @@ export class UpgradeExchange implements UpstreamCallSink {
   private isEnded = false;
 
   constructor(
-    private readonly ctx: ProxyContext,
+    ctx: ProxyContext,
     req: IncomingMessage,
     private readonly socket: Socket,
     private readonly head: Buffer,
     private readonly onEnd: (tunnel: UpgradeExchange) => void,
   ) {
-    this.view = new RequestView(ctx, req);
-    this.context = new ExchangeContext(this.view, true);
-    this.chain = ctx.baseChain;
+    super(ctx, req, true);
     socket.on('error', () => this.destroy());
     socket.on('close', () => this.destroy());
   }
 
-  /** Notes the route matched, before any refusal, so the log phase counts the handshake against it. */
-  noteMatch(match: RouteMatch): void {
-    this.match = match;
-    this.context.route = match.route;
-    this.context.service = match.service;
+  protected get isOver(): boolean {
+    return this.isEnded;
   }
 
-  /** Runs `chain`'s rewrite and access handlers, then sends the handshake to `origin` unless one answered. */
-  start(chain: PluginChain, origin: Origin): void {
-    this.chain = chain;
-    this.origin = origin;
-    if (!chain.hasRequestHandlers) return this.forward();
-    chain.runRequestPhasesThen(
-      this.context,
-      () => this.afterRequestPhases(),
-      (err) => this.failPlugin(err),
-      (err) => {
-        this.ctx.logger.error({ err, requestId: this.view.id }, 'proxy failed to handle an upgrade');
-        this.fail(500, PROXY_MESSAGES.internal);
-      },
-    );
-  }
-
-  private afterRequestPhases(): void {
-    if (this.isEnded) return;
-    const context = this.context;
-    if (context.hasAnswered) return this.fail(context.answerStatus, context.answerMessage, context.answerHeaders);
-    this.forward();
-  }
-
-  private forward(): void {
+  protected forward(): void {
     const match = this.match!;
     const origin = this.origin!;
     const view = this.view;
@@ -103,11 +67,6 @@ export class UpgradeExchange implements UpstreamCallSink {
     this.call = call;
     const headers = view.upstreamHeaders(match, origin);
     call.upgrade(view.upstreamPath(match), headers, view.upgrade ?? 'websocket');
-  }
-
-  private failPlugin(err: unknown): void {
-    this.ctx.logger.error({ err, requestId: this.view.id }, 'plugin handler failed; answered 500');
-    this.fail(500, PROXY_MESSAGES.internal);
   }
 
   /** Answers with a generated error (through the chain's header_filter) and closes the connection. */
