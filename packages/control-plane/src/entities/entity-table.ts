@@ -63,6 +63,7 @@ export function defineTable(definition: EntityDefinition, migrations: Readonly<R
     columns.push({ field, column: mapping === 'foreign' ? `${field}_id` : field, mapping });
   }
   const byField = new Map(columns.map((c) => [c.field, c]));
+  const fields = Object.keys(definition.schema.fields);
   return Object.freeze({
     kind: definition.kind,
     table: definition.kind,
@@ -87,7 +88,7 @@ export function defineTable(definition: EntityDefinition, migrations: Readonly<R
     },
     fromRow(row: Record<string, unknown>): Record<string, unknown> {
       const entity: Record<string, unknown> = {};
-      for (const [field] of Object.entries(definition.schema.fields)) {
+      for (const field of fields) {
         const c = byField.get(field);
         if (c === undefined) {
           entity[field] = null;
