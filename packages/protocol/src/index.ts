@@ -10,3 +10,4 @@ export * from './snapshot-assembler.js';
 export * from './config-state.js';
 export * from './entities/index.js';
 export * from './cluster-identity.js';
+export { PLUGIN_SCHEMA_VERSION, PLUGIN_DESCRIPTORS, type PluginDescriptor, pluginNotEnabledMessage } from './plugins/plugin-catalog.js';

@@ -5,7 +5,7 @@
  * | schema field | column |
  * |---|---|
  * | `foreign` (`service`) | `<field>_id uuid` (`service_id`), returned as `{id}` or null |
- * | `map` (route `headers`) | `jsonb`, written as JSON text |
+ * | `map` (route `headers`), `record` (plugin `config`) | `jsonb` or `json`, written as JSON text |
  * | `integer` | `integer` or `bigint` (read back with `Number()`: `pg` returns bigints as strings) |
  * | `mustBeNull` (route `sources`) | no column: always null |
  * | anything else | a column of the same name (`text`, `boolean`, `text[]`) |
@@ -45,7 +45,7 @@ export interface EntityTable {
 
 function mappingOf(spec: FieldSpec): ColumnMapping {
   if (spec.type === 'foreign') return 'foreign';
-  if (spec.type === 'map') return 'json';
+  if (spec.type === 'map' || spec.type === 'record') return 'json';
   if (spec.type === 'integer') return 'integer';
   return 'plain';
 }

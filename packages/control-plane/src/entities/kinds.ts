@@ -5,6 +5,8 @@
 import { ENTITY_KINDS, type EntityKind } from '@sluice/protocol';
 import { CONSUMERS_KIND } from './consumers/kind.js';
 import type { ControlPlaneKind } from './control-plane-kind.js';
+import { ACLS_KIND, BASICAUTH_CREDENTIALS_KIND, KEYAUTH_CREDENTIALS_KIND } from './credentials/kinds.js';
+import { PLUGINS_KIND } from './plugins/kind.js';
 import type { EntityTable } from './entity-table.js';
 import { ROUTES_KIND } from './routes/kind.js';
 import { SERVICES_KIND } from './services/kind.js';
@@ -13,6 +15,10 @@ export const CONTROL_PLANE_KINDS: { readonly [K in EntityKind]: ControlPlaneKind
   services: SERVICES_KIND,
   routes: ROUTES_KIND,
   consumers: CONSUMERS_KIND,
+  plugins: PLUGINS_KIND,
+  keyauth_credentials: KEYAUTH_CREDENTIALS_KIND,
+  basicauth_credentials: BASICAUTH_CREDENTIALS_KIND,
+  acls: ACLS_KIND,
 };
 
 /** Each kind's table. */

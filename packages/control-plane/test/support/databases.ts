@@ -16,6 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
+import { ENTITY_KINDS } from '@sluice/protocol';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe } from 'vitest';
@@ -88,7 +89,7 @@ function createEnv(kind: 'pglite' | 'postgres') {
     async reset() {
       const store = stores[0] ?? (await open());
       await store.db.transaction().execute(async (trx) => {
-        await sql`truncate table routes, services, config_changes`.execute(trx);
+        await sql`truncate table ${sql.raw([...ENTITY_KINDS, 'config_changes'].join(', '))}`.execute(trx);
         await sql`update config_state set epoch = gen_random_uuid(), version = 0, min_retained_version = 0 where id = 1`.execute(trx);
       });
     },

@@ -74,8 +74,18 @@ export interface ForeignFieldSpec extends FieldSpecBase {
   onDelete?: OnDelete;
 }
 
+/**
+ * A nested record (Kong's `type = "record"`): a JSON object with its own fields. `fields: null`
+ * is Kong's `abstract = true`: the entity's hooks validate it (a plugin's `config`, whose fields
+ * come from the plugin named by the entity).
+ */
+export interface RecordFieldSpec extends FieldSpecBase {
+  type: 'record';
+  fields: Readonly<Record<string, FieldSpec>> | null;
+}
+
 /** One field of an entity schema. */
-export type FieldSpec = StringFieldSpec | IntegerFieldSpec | BooleanFieldSpec | ListFieldSpec | MapFieldSpec | ForeignFieldSpec;
+export type FieldSpec = StringFieldSpec | IntegerFieldSpec | BooleanFieldSpec | ListFieldSpec | MapFieldSpec | ForeignFieldSpec | RecordFieldSpec;
 
 /**
  * An entity's fields in Kong's schema order (the order responses list them in). Look fields up
@@ -165,6 +175,28 @@ function validateMap(spec: MapFieldSpec, value: unknown): FieldError | null {
   return null;
 }
 
+function validateRecord(spec: RecordFieldSpec, value: unknown): FieldError | null {
+  if (!isPlainObject(value)) return VALIDATION_MESSAGES.record;
+  if (spec.fields === null) return null;
+  const errors: Record<string, FieldError> = Object.create(null) as Record<string, FieldError>;
+  let failed = false;
+  for (const [name, v] of Object.entries(value)) {
+    const fieldSpec = Object.hasOwn(spec.fields, name) ? spec.fields[name] : undefined;
+    const err = fieldSpec === undefined ? VALIDATION_MESSAGES.unknown : validateField(fieldSpec, v);
+    if (err !== null) {
+      errors[name] = err;
+      failed = true;
+    }
+  }
+  for (const [name, fieldSpec] of Object.entries(spec.fields)) {
+    if (fieldSpec.required && (value[name] === null || value[name] === undefined) && errors[name] === undefined) {
+      errors[name] = VALIDATION_MESSAGES.required;
+      failed = true;
+    }
+  }
+  return failed ? errors : null;
+}
+
 /** Validates a foreign key value: an object whose `id` is a UUID; other keys are ignored. */
 function validateForeign(value: unknown): FieldError | null {
   const id = isPlainObject(value) ? value.id : undefined;
@@ -202,5 +234,7 @@ export function validateField(spec: FieldSpec, value: unknown): FieldError | nul
       return validateMap(spec, value);
     case 'foreign':
       return validateForeign(value);
+    case 'record':
+      return validateRecord(spec, value);
   }
 }

@@ -8,7 +8,7 @@ export {
   schemaViolationMessage,
   formatLuaTable,
 } from './field-errors.js';
-export { type FieldSpec, type ForeignFieldSpec, type EntitySchema, type OnDelete, ON_DELETE, validateField, isNonEmpty, fieldSpecOf, shorthandSpecOf } from './field-spec.js';
+export { type FieldSpec, type ForeignFieldSpec, type RecordFieldSpec, type EntitySchema, type OnDelete, ON_DELETE, validateField, isNonEmpty, fieldSpecOf, shorthandSpecOf } from './field-spec.js';
 export {
   isUuid,
   parseHost,
@@ -61,3 +61,18 @@ export {
 export { SERVICES, encodeService, decodeService, prepareService } from './kinds/services.js';
 export { ROUTES, encodeRoute, decodeRoute, prepareRoute } from './kinds/routes.js';
 export { CONSUMERS, CONSUMER_SCHEMA, encodeConsumer, decodeConsumer } from './kinds/consumers.js';
+export { PLUGINS, PLUGIN_SCHEMA, DEFAULT_PLUGIN_PROTOCOLS, encodePlugin, decodePlugin } from './kinds/plugins.js';
+export {
+  KEYAUTH_CREDENTIALS,
+  BASICAUTH_CREDENTIALS,
+  ACLS,
+  KEYAUTH_CREDENTIAL_SCHEMA,
+  BASICAUTH_CREDENTIAL_SCHEMA,
+  ACL_SCHEMA,
+  encodeKeyAuthCredential,
+  decodeKeyAuthCredential,
+  encodeBasicAuthCredential,
+  decodeBasicAuthCredential,
+  encodeAcl,
+  decodeAcl,
+} from './kinds/credentials.js';

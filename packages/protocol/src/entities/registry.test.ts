@@ -11,6 +11,10 @@ const SAMPLE_INPUT: { readonly [K in EntityKind]: Record<string, unknown> } = {
   services: { name: 'svc', host: 'up.test', tags: ['a'] },
   routes: { name: 'r', paths: ['/r'], service: { id: '00000000-0000-4000-8000-0000000000AA' } },
   consumers: { username: 'alice', custom_id: 'ext-1', tags: ['gold'] },
+  plugins: { name: 'key-auth', route: { id: '00000000-0000-4000-8000-0000000000BB' }, config: {}, tags: ['edge'] },
+  keyauth_credentials: { consumer: { id: '00000000-0000-4000-8000-0000000000CC' }, key: 'secret', expires_at: 2000 },
+  basicauth_credentials: { consumer: { id: '00000000-0000-4000-8000-0000000000CC' }, username: 'bob', password: '$scrypt$x' },
+  acls: { consumer: { id: '00000000-0000-4000-8000-0000000000CC' }, group: 'admins' },
 };
 
 function sample(kind: EntityKind): AnyEntity {
@@ -21,10 +25,18 @@ function sample(kind: EntityKind): AnyEntity {
 
 describe('entity registry', () => {
   it('files every definition under its own kind, with a unique wire type that is the EntityType of the proto', () => {
-    expect(ENTITY_KINDS).toEqual(['services', 'routes', 'consumers']);
+    expect(ENTITY_KINDS).toEqual(['services', 'routes', 'consumers', 'plugins', 'keyauth_credentials', 'basicauth_credentials', 'acls']);
     const wireTypes = ENTITY_KINDS.map((kind) => ENTITIES[kind].wireType);
     expect(new Set(wireTypes).size).toBe(ENTITY_KINDS.length);
-    expect(ENTITY_TYPE_BY_KIND).toEqual({ services: pb.EntityType.ENTITY_TYPE_SERVICE, routes: pb.EntityType.ENTITY_TYPE_ROUTE, consumers: pb.EntityType.ENTITY_TYPE_CONSUMER });
+    expect(ENTITY_TYPE_BY_KIND).toEqual({
+      services: pb.EntityType.ENTITY_TYPE_SERVICE,
+      routes: pb.EntityType.ENTITY_TYPE_ROUTE,
+      consumers: pb.EntityType.ENTITY_TYPE_CONSUMER,
+      plugins: pb.EntityType.ENTITY_TYPE_PLUGIN,
+      keyauth_credentials: pb.EntityType.ENTITY_TYPE_KEYAUTH_CREDENTIAL,
+      basicauth_credentials: pb.EntityType.ENTITY_TYPE_BASICAUTH_CREDENTIAL,
+      acls: pb.EntityType.ENTITY_TYPE_ACL,
+    });
     for (const kind of ENTITY_KINDS) {
       expect(ENTITIES[kind].kind).toBe(kind);
       expect(entityDefinition(kind)).toBe(ENTITIES[kind]);
@@ -67,10 +79,19 @@ describe('entity registry', () => {
   });
 
   it('lists the referrers of a kind, including references to kinds not registered yet', () => {
-    expect(referrersOf('services')).toEqual([{ kind: 'routes', field: 'service', reference: 'services', onDelete: 'restrict' }]);
+    expect(referrersOf('services')).toEqual([
+      { kind: 'routes', field: 'service', reference: 'services', onDelete: 'restrict' },
+      { kind: 'plugins', field: 'service', reference: 'services', onDelete: 'cascade' },
+    ]);
     expect(referrersOf('certificates')).toEqual([{ kind: 'services', field: 'client_certificate', reference: 'certificates', onDelete: 'restrict' }]);
-    expect(referrersOf('routes')).toEqual([]);
-    expect(referrersOf('consumers')).toEqual([]);
+    expect(referrersOf('routes')).toEqual([{ kind: 'plugins', field: 'route', reference: 'routes', onDelete: 'cascade' }]);
+    expect(referrersOf('consumers').map((r) => `${r.kind}.${r.field}:${r.onDelete}`)).toEqual([
+      'plugins.consumer:cascade',
+      'keyauth_credentials.consumer:cascade',
+      'basicauth_credentials.consumer:cascade',
+      'acls.consumer:cascade',
+    ]);
+    expect(referrersOf('plugins')).toEqual([]);
   });
 
   it('prepares consumers with Kong’s rules: at least one of username and custom_id', () => {

@@ -8,6 +8,8 @@
  */
 import type { BaseEntity, EntityDefinition, ForeignField } from './entity-definition.js';
 import { CONSUMERS } from './kinds/consumers.js';
+import { ACLS, BASICAUTH_CREDENTIALS, KEYAUTH_CREDENTIALS } from './kinds/credentials.js';
+import { PLUGINS } from './kinds/plugins.js';
 import { ROUTES } from './kinds/routes.js';
 import { SERVICES } from './kinds/services.js';
 import type { EntityTypes } from './types.js';
@@ -16,7 +18,7 @@ import type { EntityTypes } from './types.js';
  * Every entity kind by its Admin API collection name, each after the kinds it references: the
  * order entities are loaded and created in (deletes run in reverse).
  */
-export const ENTITY_KINDS = ['services', 'routes', 'consumers'] as const;
+export const ENTITY_KINDS = ['services', 'routes', 'consumers', 'plugins', 'keyauth_credentials', 'basicauth_credentials', 'acls'] as const;
 
 /** An entity kind. */
 export type EntityKind = (typeof ENTITY_KINDS)[number];
@@ -37,6 +39,10 @@ export const ENTITIES: { readonly [K in EntityKind]: EntityDefinition<EntityType
   services: SERVICES,
   routes: ROUTES,
   consumers: CONSUMERS,
+  plugins: PLUGINS,
+  keyauth_credentials: KEYAUTH_CREDENTIALS,
+  basicauth_credentials: BASICAUTH_CREDENTIALS,
+  acls: ACLS,
 };
 
 /** The definition of a kind, typed for it. */

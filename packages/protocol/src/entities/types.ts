@@ -77,6 +77,68 @@ export interface Consumer {
 }
 
 /**
+ * A plugin instance (`kong/db/schema/entities/plugins.lua`): a plugin `name`, the scope it applies
+ * to (`route`, `service`, `consumer`, each null for "any"; all null = global), and its `config`
+ * with every default of the plugin's schema filled in (see `plugins/`).
+ */
+export interface Plugin {
+  id: string;
+  created_at: number;
+  updated_at: number;
+  name: string;
+  instance_name: string | null;
+  route: ForeignKey | null;
+  service: ForeignKey | null;
+  consumer: ForeignKey | null;
+  /** The plugin's config record, complete (defaults applied), in its schema's field order. */
+  config: Record<string, unknown>;
+  protocols: string[];
+  enabled: boolean;
+  tags: string[] | null;
+}
+
+/**
+ * A key-auth credential (`kong/plugins/key-auth/daos.lua`, `keyauth_credentials`). Kong's `ttl`
+ * is relative on the Admin API; Sluice stores the absolute expiry so the entity, its bytes and
+ * its hash do not change with time.
+ */
+export interface KeyAuthCredential {
+  id: string;
+  created_at: number;
+  updated_at: number;
+  consumer: ForeignKey;
+  key: string;
+  /** When the credential stops authenticating, integer seconds since the epoch; null = never. */
+  expires_at: number | null;
+  tags: string[] | null;
+}
+
+/**
+ * A basic-auth credential (`basicauth_credentials`). `password` is never the clear text: either
+ * Kong's hash (40 lower-case hex characters, `sha1(password .. consumer_id)`, accepted on import)
+ * or Sluice's scrypt hash (`$scrypt$…`, see `plugins/basic-auth`).
+ */
+export interface BasicAuthCredential {
+  id: string;
+  created_at: number;
+  updated_at: number;
+  consumer: ForeignKey;
+  username: string;
+  password: string;
+  tags: string[] | null;
+}
+
+/** A consumer's membership of an ACL group (`acls`): one row per (consumer, group). */
+export interface Acl {
+  id: string;
+  created_at: number;
+  updated_at: number;
+  consumer: ForeignKey;
+  group: string;
+  tags: string[] | null;
+}
+
+/**
  * The entity type of each kind, by its Admin API collection name. A kind is added here, in
  * `ENTITY_KINDS` and in `ENTITIES` (`registry.ts`); the compiler refuses the registry until all three agree.
  */
@@ -84,4 +146,8 @@ export interface EntityTypes {
   services: Service;
   routes: Route;
   consumers: Consumer;
+  plugins: Plugin;
+  keyauth_credentials: KeyAuthCredential;
+  basicauth_credentials: BasicAuthCredential;
+  acls: Acl;
 }
