@@ -23,6 +23,7 @@ import {
   pb,
   type HelloAckMessage,
   type HelloMessage,
+  type HeartbeatMessage,
   type sluice,
   prepareService,
   unpackBatch,
@@ -75,7 +76,7 @@ class Peer {
   readonly frames: Frame[] = [];
   heartbeats = 0;
   /** The last heartbeat the control plane sent. */
-  lastHeartbeat: sluice.v1.Heartbeat | null = null;
+  lastHeartbeat: HeartbeatMessage | null = null;
   closeInfo: { code: number; reason: string } | null = null;
   readonly opened: Promise<void>;
   epoch = '';
