@@ -9,6 +9,8 @@ import {
   type EntityKind,
   CloseCode,
   ConfigHash,
+  PLUGIN_DESCRIPTORS,
+  PLUGIN_SCHEMA_VERSION,
   PROTOCOL_VERSION,
   SNAPSHOT_CHUNK_BYTES,
   SnapshotAssembler,
@@ -21,6 +23,7 @@ import {
   pb,
   type HelloAckMessage,
   type HelloMessage,
+  type HeartbeatMessage,
   type sluice,
   prepareService,
   unpackBatch,
@@ -72,6 +75,8 @@ class Peer {
   readonly nodeId: string;
   readonly frames: Frame[] = [];
   heartbeats = 0;
+  /** The last heartbeat the control plane sent. */
+  lastHeartbeat: HeartbeatMessage | null = null;
   closeInfo: { code: number; reason: string } | null = null;
   readonly opened: Promise<void>;
   epoch = '';
@@ -91,8 +96,10 @@ class Peer {
     this.ws.on('message', (data, isBinary) => {
       if (!isBinary) throw new Error('the control plane sent a text frame');
       const frame = decodeFrame(frameBytes(data as Buffer), 64 * 1024 * 1024);
-      if (frame.msg === 'heartbeat') this.heartbeats++;
-      else this.frames.push(frame);
+      if (frame.msg === 'heartbeat') {
+        this.heartbeats++;
+        this.lastHeartbeat = frame.heartbeat!;
+      } else this.frames.push(frame);
       this.notify();
     });
     this.ws.on('close', (code, reason) => {
@@ -383,6 +390,26 @@ interface TestCluster {
   write(method: 'POST' | 'PATCH' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<{ version: number; body: any }>;
   close(): Promise<void>;
 }
+
+/** rate-limiting's config with every field written out at Kong's default (a limit of 5 a minute). */
+const COMPLETE_RATE_LIMITING_CONFIG = {
+  second: null,
+  minute: 5,
+  hour: null,
+  day: null,
+  month: null,
+  year: null,
+  limit_by: 'consumer',
+  header_name: null,
+  path: null,
+  policy: 'local',
+  fault_tolerant: true,
+  redis: { host: null, port: 6379, timeout: 2000, username: null, password: null, database: 0, ssl: false, ssl_verify: false, server_name: null },
+  hide_client_headers: false,
+  error_code: 429,
+  error_message: 'API rate limit exceeded',
+  sync_rate: -1,
+};
 
 const BASE_LIMITS: Partial<StreamLimits> = { heartbeatIntervalMs: 100, heartbeatGraceMs: 2_000, helloTimeoutMs: 2_000 };
 
@@ -959,6 +986,73 @@ describeEachDatabase('cluster stream (control plane side)', (env) => {
       expect(goAway.goAway).toMatchObject({ reason: 'draining for the test', reconnectMinMs: 10, reconnectMaxMs: 500 });
       expect((await p.closed()).code).toBe(CloseCode.GO_AWAY);
     }
+  });
+
+  it('capability negotiation: a head using a plugin a data plane did not announce is withheld from it (incompatible, missing plugins listed) until the plugin is gone', async () => {
+    const c = await startCluster();
+    const { version: v1 } = await c.write('POST', '/services', service('svc'));
+    const version = PLUGIN_SCHEMA_VERSION;
+    const lacking = await c.connect();
+    const full = await c.connect();
+    const older = await c.connect();
+    lacking.hello({ plugins: ['key-auth', 'basic-auth', 'acl'].map((name) => ({ name, version })) });
+    full.hello({ plugins: [...PLUGIN_DESCRIPTORS.values()].map((d) => ({ name: d.name, version: d.version })) });
+    older.hello({ plugins: [{ name: 'rate-limiting', version: '2.8.1' }] });
+    for (const p of [lacking, full, older]) {
+      expect((await p.next('helloAck')).helloAck!.mode).toBe(Mode.MODE_SNAPSHOT);
+      expect((await p.sync()).toVersion).toBe(v1);
+    }
+
+    const { version: v2, body: plugin } = await c.write('POST', '/plugins', { name: 'rate-limiting', config: COMPLETE_RATE_LIMITING_CONFIG });
+    expect(await full.sync()).toMatchObject({ kind: 'delta', fromVersion: v1, toVersion: v2 });
+    await lacking.expectQuiet(3);
+    await older.expectQuiet(1);
+    // The data plane learns why nothing comes: its heartbeats name the plugins; a stall resync
+    // (what it would send) does not bring the head either.
+    await lacking.until(() => lacking.lastHeartbeat?.missingPlugins?.length === 1, 'a heartbeat naming the missing plugin');
+    expect(lacking.lastHeartbeat!.missingPlugins).toEqual(['rate-limiting']);
+    lacking.send({ resync: { reason: pb.ResyncRequest.Reason.REASON_STALL, applied: lacking.state() } });
+    await lacking.expectQuiet(3);
+
+    const rows = await waitFor(async () => {
+      const list = await dataPlanes(c);
+      return list.filter((r) => r.sync_status === 'incompatible').length === 2 ? list : null;
+    }, 'both lacking data planes to show incompatible');
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    expect(byId.get(lacking.nodeId)).toMatchObject({ connected: true, sync_status: 'incompatible', config: { version: v1 }, incompatible: { missing_plugins: ['rate-limiting'], plugin_versions: [] } });
+    expect(byId.get(older.nodeId)).toMatchObject({
+      sync_status: 'incompatible',
+      incompatible: { missing_plugins: [], plugin_versions: [{ name: 'rate-limiting', data_plane_version: '2.8.1', control_plane_version: version }] },
+    });
+    expect(byId.get(full.nodeId)).toMatchObject({ sync_status: 'in_sync', incompatible: null });
+    const status = await getJson(c, '/clustering/status');
+    expect(status.body.data_planes).toMatchObject({ connected: 3, in_sync: 1, incompatible: 2 });
+    // A propagation wait does not hang on them: they answer it, like a rejection (409).
+    const wait = await getJson(c, `/clustering/propagation/${v2}?timeout_ms=5000&min_data_planes=3`);
+    expect(wait.status).toBe(409);
+    expect(wait.body.propagated).toBe(false);
+    expect(wait.body.applied.map((r: any) => r.id)).toEqual([full.nodeId]);
+    expect(wait.body.incompatible).toHaveLength(2);
+    expect(wait.body.incompatible.find((r: any) => r.id === lacking.nodeId)).toMatchObject({ config_version: v1, missing_plugins: ['rate-limiting'] });
+
+    // A disabled instance still counts (the data plane could not validate it either), and so does
+    // every later version that keeps it.
+    const { version: v3 } = await c.write('PATCH', `/plugins/${plugin.id}`, { enabled: false });
+    const { version: v4 } = await c.write('POST', '/services', service('other'));
+    expect((await full.sync()).toVersion).toBe(v3);
+    expect((await full.sync()).toVersion).toBe(v4);
+    await lacking.expectQuiet(3);
+
+    // Deleted: the lacking data plane gets one delta from the version it has to the head.
+    const { version: v5 } = await c.write('DELETE', `/plugins/${plugin.id}`);
+    expect(await full.sync()).toMatchObject({ kind: 'delta', toVersion: v5 });
+    for (const p of [lacking, older]) {
+      const caughtUp = await p.sync();
+      expect(caughtUp).toMatchObject({ kind: 'delta', fromVersion: v1, toVersion: v5, targetHash: c.mirror.hashHex() });
+      expect(caughtUp.upserts.map((u) => u.kind)).toEqual(['services']);
+    }
+    await waitFor(async () => (await dataPlanes(c)).every((r) => r.sync_status === 'in_sync' && r.incompatible === null), 'every data plane in sync again');
+    await lacking.until(() => lacking.lastHeartbeat?.missingPlugins?.length === 0, 'a heartbeat without missing plugins');
   });
 
   it('/clustering/propagation and /clustering/data-planes', async () => {

@@ -10,6 +10,7 @@ import pino from 'pino';
 import { isUuid } from '@sluice/protocol';
 import { AccessLogDestination } from './access-log-destination.js';
 import { DEFAULT_CACHE_DIR } from './config/config-cache.js';
+import { BUNDLED_PLUGINS, DEFAULT_PLUGINS_SETTING, resolveLoadedPlugins } from './config/loaded-plugins.js';
 import { DEFAULT_RESPONSE_HEADERS, DEFAULT_UPSTREAM_HEADERS, injectedHeaders } from './proxy/injected-headers.js';
 import { TrustedIps } from './proxy/trusted-ips.js';
 import { DataPlane } from './data-plane.js';
@@ -45,6 +46,11 @@ disk, and proxies HTTP traffic. Every flag can also be set through the environme
   --node-id UUID             node id (SLUICE_NODE_ID; default: a UUID persisted in the cache dir)
   --label KEY=VALUE          label sent to the control plane; repeatable (SLUICE_LABEL: k=v,k2=v2)
   --workers N                proxy worker processes; 0 runs the proxy in this process (SLUICE_WORKERS; default 0)
+  --plugins LIST             plugins to load, as Kong's plugins property: names and/or "bundled"
+                             (every plugin this build has: ${[...BUNDLED_PLUGINS].join(', ')}),
+                             comma-separated, or "off" (SLUICE_PLUGINS; default ${DEFAULT_PLUGINS_SETTING}).
+                             Announced to the control plane, which never sends a config using
+                             another plugin; such a config (or cache) is refused
   --declarative-config FILE  serve this JSON {services, routes} without a control plane (SLUICE_DECLARATIVE_CONFIG)
   --log-level LEVEL          ${LOG_LEVELS.join('|')} (SLUICE_LOG_LEVEL; default info)
   --access-log TARGET        one JSON line per proxied request to "stdout" or a file (appended), or
@@ -76,6 +82,8 @@ interface CliOptions {
   readonly nodeId: string | undefined;
   readonly labels: Record<string, string>;
   readonly workers: number;
+  /** The plugins to load (`--plugins`, resolved). */
+  readonly loadedPlugins: ReadonlySet<string>;
   readonly logLevel: (typeof LOG_LEVELS)[number];
   /** "stdout", a file path, or null (off). */
   readonly accessLog: string | null;
@@ -124,6 +132,7 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions | 'help' {
       'node-id': { type: 'string' },
       label: { type: 'string', multiple: true },
       workers: { type: 'string' },
+      plugins: { type: 'string' },
       'declarative-config': { type: 'string' },
       'log-level': { type: 'string' },
       'access-log': { type: 'string' },
@@ -165,6 +174,7 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions | 'help' {
   const workersText = pick('workers', 'SLUICE_WORKERS') ?? '0';
   const workers = Number(workersText);
   if (!/^\d+$/.test(workersText) || workers > MAX_WORKERS) throw new InvalidArgumentError(`--workers must be an integer 0-${MAX_WORKERS}, got ${JSON.stringify(workersText)}`);
+  const loadedPlugins = resolveLoadedPlugins(list(pick('plugins', 'SLUICE_PLUGINS') ?? DEFAULT_PLUGINS_SETTING) ?? []);
   const nodeId = pick('node-id', 'SLUICE_NODE_ID');
   if (nodeId !== undefined && !isUuid(nodeId)) throw new InvalidArgumentError(`--node-id must be a UUID, got ${JSON.stringify(nodeId)}`);
   const logLevel = pick('log-level', 'SLUICE_LOG_LEVEL') ?? 'info';
@@ -189,6 +199,7 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions | 'help' {
     nodeId: nodeId?.toLowerCase(),
     labels,
     workers,
+    loadedPlugins,
     logLevel: logLevel as CliOptions['logLevel'],
     accessLog: accessLog === 'off' ? null : accessLog,
     proxy,
@@ -284,6 +295,7 @@ async function main(): Promise<void> {
       nodeId: options.nodeId,
       labels: options.labels,
       workers: options.workers,
+      loadedPlugins: options.loadedPlugins,
       proxy: { ...options.proxy, accessLog },
       buildVersion: buildVersion(),
       logger,

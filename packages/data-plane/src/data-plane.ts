@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { ENTITY_KINDS, type EntityKind } from '@sluice/protocol';
 import { ConfigCache, DEFAULT_CACHE_DIR } from './config/config-cache.js';
 import { loadDeclarativeConfig } from './config/declarative-config.js';
+import { BUNDLED_PLUGINS } from './config/loaded-plugins.js';
 import { loadOrCreateNodeId } from './config/node-id.js';
 import { ConfigOrigin, type RuntimeConfig } from './config/runtime-config.js';
 import { ackErrorName, InvalidArgumentError } from './errors.js';
@@ -54,6 +55,12 @@ export interface DataPlaneOptions {
   readonly sync?: Partial<Pick<SyncClientOptions, 'backoff' | 'heartbeatGraceMs' | 'maxFrameBytes' | 'resetAfterMs' | 'instanceId' | 'applySliceMs'>>;
   /** Least time between cache writes, in ms (default `CACHE_WRITE_INTERVAL_MS`). */
   readonly cacheWriteIntervalMs?: number;
+  /**
+   * The plugins this data plane loads (`--plugins`, resolved by `resolveLoadedPlugins`; default
+   * every bundled plugin, `BUNDLED_PLUGINS`). Hello announces them with their versions
+   * (capability negotiation), and a config using any other plugin, pushed or cached, is refused.
+   */
+  readonly loadedPlugins?: ReadonlySet<string>;
 }
 
 /** Events of a DataPlane. */
@@ -75,6 +82,8 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   readonly metrics: DataPlaneMetrics;
   /** The sync client, or null without a control plane. */
   readonly sync: SyncClient | null;
+  /** The plugins this data plane loads (`DataPlaneOptions.loadedPlugins`). */
+  readonly loadedPlugins: ReadonlySet<string>;
   private currentConfig: RuntimeConfig | null = null;
   private readonly options: DataPlaneOptions;
   private readonly logger: Logger;
@@ -91,6 +100,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     this.logger = options.logger ?? silentLogger;
     this.nodeId = nodeId;
     this.cache = cache;
+    this.loadedPlugins = options.loadedPlugins ?? BUNDLED_PLUGINS;
     this.metrics = new DataPlaneMetrics({
       configVersion: () => this.currentConfig?.version ?? null,
       configAppliedAtMs: () => this.currentConfig?.appliedAtMs ?? null,
@@ -112,6 +122,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
           logger: this.logger,
           getConfig: () => this.currentConfig,
           commit: (config, change) => this.commit(config, change),
+          loadedPlugins: this.loadedPlugins,
           ...options.sync,
         })
       : null;
@@ -144,7 +155,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     }
     const cacheDir = options.cacheDir ?? DEFAULT_CACHE_DIR;
     const logger = options.logger ?? silentLogger;
-    const cache = new ConfigCache({ dir: cacheDir, logger, writeIntervalMs: options.cacheWriteIntervalMs });
+    const cache = new ConfigCache({ dir: cacheDir, logger, writeIntervalMs: options.cacheWriteIntervalMs, loadedPlugins: options.loadedPlugins });
     await cache.open();
     const nodeId = options.nodeId ?? (await loadOrCreateNodeId(cacheDir));
     const dp = new DataPlane(options, nodeId, cache);
@@ -239,12 +250,15 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       ready: config !== null,
       config_source: config?.source ?? null,
       config_applied_at: config ? new Date(config.appliedAtMs).toISOString() : null,
-      control_plane: this.sync ? { state: this.sync.state, since: new Date(this.sync.stateSinceMs).toISOString(), url: this.sync.url, applying: this.applyingView() } : null,
+      control_plane: this.sync
+        ? { state: this.sync.state, since: new Date(this.sync.stateSinceMs).toISOString(), url: this.sync.url, applying: this.applyingView(), missing_plugins: this.sync.missingPlugins }
+        : null,
       control_plane_head: this.sync?.head ?? null,
       last_error: lastError,
       routes: config?.routes.size ?? 0,
       services: config?.services.size ?? 0,
       entities: entityCounts(config),
+      loaded_plugins: [...this.loadedPlugins].sort(),
     };
   }
 

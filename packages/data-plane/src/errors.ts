@@ -25,6 +25,11 @@ export const DataPlaneErrorCode = {
   SYNC_REFUSED: 'SLUICE_DP_SYNC_REFUSED',
   /** The control plane replica is behind this data plane, or overloaded: retry later. */
   SYNC_RETRY_LATER: 'SLUICE_DP_SYNC_RETRY_LATER',
+  /**
+   * The control plane withholds its head from this data plane: the config uses plugins it has not
+   * loaded (`--plugins`; capability negotiation). It keeps serving what it has.
+   */
+  SYNC_INCOMPATIBLE: 'SLUICE_DP_SYNC_INCOMPATIBLE',
   /** Nothing arrived from the control plane for 2 × heartbeat + grace. */
   SYNC_HEARTBEAT_TIMEOUT: 'SLUICE_DP_SYNC_HEARTBEAT_TIMEOUT',
   /** The data plane failed to start for a reason without a more specific code. */
@@ -85,6 +90,8 @@ export const ResourceErrorCode = {
   DANGLING_REF: 'SLUICE_DP_ENTITY_DANGLING_REF',
   /** The router refused the entity (e.g. a regex it cannot compile). */
   ROUTER: 'SLUICE_DP_ENTITY_ROUTER',
+  /** A plugin instance whose plugin this data plane has not loaded (`--plugins`): the whole config is refused. */
+  PLUGIN_NOT_LOADED: 'SLUICE_DP_ENTITY_PLUGIN_NOT_LOADED',
 } as const;
 export type ResourceErrorCode = (typeof ResourceErrorCode)[keyof typeof ResourceErrorCode];
 

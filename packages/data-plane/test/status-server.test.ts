@@ -17,12 +17,13 @@ function view(ready: boolean): StatusView {
     ready,
     config_source: ready ? 'cache' : null,
     config_applied_at: null,
-    control_plane: { state: 'connecting', since: new Date(0).toISOString(), url: 'ws://cp', applying: null },
+    control_plane: { state: 'connecting', since: new Date(0).toISOString(), url: 'ws://cp', applying: null, missing_plugins: [] },
     control_plane_head: null,
     last_error: null,
     routes: 0,
     services: 0,
     entities: { services: 0, routes: 0, consumers: 0 },
+    loaded_plugins: ['acl'],
   };
 }
 

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeFrame, encodeService, hashHex, pb } from '@sluice/protocol';
+import { encodeFrame, encodeService, hashHex, pb, PLUGIN_SCHEMA_VERSION } from '@sluice/protocol';
 import { applySnapshot } from '../src/config/apply-snapshot.js';
 import { ConfigCache } from '../src/config/config-cache.js';
 import type { RuntimeConfig } from '../src/config/runtime-config.js';
@@ -247,6 +247,31 @@ describe('SyncClient against a control plane on a real socket', () => {
     const resync = await waitFor(() => cp.received.resyncs[0], 'ResyncRequest');
     expect(resync.reason).toBe(pb.ResyncRequest.Reason.REASON_STALL);
     expect(resync.applied?.version).toBe(2);
+  });
+
+  it('announces its loaded plugins in Hello, and asks for no resync while the control plane withholds the head for missing plugins', async () => {
+    const cp = await controlPlane(seeded(2));
+    cp.heartbeatIntervalMs = 50;
+    cp.missingPlugins = ['rate-limiting'];
+    cp.onHello = (ws) => cp.helloAck(ws, pb.HelloAck.Mode.MODE_UP_TO_DATE);
+    const dp = startClient(cp, { initial: configAt(cp.model), loadedPlugins: new Set(['key-auth', 'acl']) });
+    const hello = await waitFor(() => cp.received.hellos[0], 'hello');
+    expect(hello.plugins).toEqual([
+      { name: 'acl', version: PLUGIN_SCHEMA_VERSION },
+      { name: 'key-auth', version: PLUGIN_SCHEMA_VERSION },
+    ]);
+    addVersion(cp.model, 'withheld');
+    await waitFor(() => dp.client.missingPlugins.length > 0, 'the missing plugins from a heartbeat');
+    expect(dp.client.missingPlugins).toEqual(['rate-limiting']);
+    expect(dp.client.lastError).toMatchObject({ code: 'SLUICE_DP_SYNC_INCOMPATIBLE', message: expect.stringContaining('rate-limiting') });
+    // Six of its own heartbeats (three stall windows) without a resync.
+    const from = cp.received.heartbeats.length;
+    await waitFor(() => cp.received.heartbeats.length >= from + 6, 'six heartbeats');
+    expect(cp.received.resyncs).toEqual([]);
+    // Once the control plane no longer withholds the head, a stalled head brings a resync again.
+    cp.missingPlugins = [];
+    await waitFor(() => cp.received.resyncs[0], 'ResyncRequest');
+    expect(dp.client.missingPlugins).toEqual([]);
   });
 
   it('obeys GoAway: reconnects within the announced window', async () => {

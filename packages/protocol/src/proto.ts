@@ -25,3 +25,4 @@ export type HeartbeatMessage = sluice.v1.Heartbeat.$Properties;
 export type ResyncRequestMessage = sluice.v1.ResyncRequest.$Properties;
 export type GoAwayMessage = sluice.v1.GoAway.$Properties;
 export type BlobMessage = sluice.v1.Blob.$Properties;
+export type PluginCapabilityMessage = sluice.v1.PluginCapability.$Properties;

@@ -8,12 +8,14 @@ import {
   packBatch,
   type EntityKind,
   type PackedBody,
+  type Plugin,
   type ResourceMessage,
   type ResourceKeyMessage,
 } from '@sluice/protocol';
 import type { Logger } from 'pino';
 import { StoreError } from '../errors.js';
 import type { ConfigChange, ConfigHead, ConfigLogReader } from './config-log-reader.js';
+import { PluginsInUse } from './plugins-in-use.js';
 
 /** One entity as the mirror holds it: its exact encoded bytes and the version that last wrote it. */
 export interface MirrorResource {
@@ -89,6 +91,8 @@ export class ConfigMirror extends EventEmitter {
   /** Oldest version from which a delta can be built from memory. */
   windowStartVersion = 0;
   readonly resources = new Map<string, MirrorResource>();
+  /** The plugin names the config at `version` uses (capability negotiation), moved with each change. */
+  readonly pluginsInUse = new PluginsInUse();
   private hash = new ConfigHash();
   private window: WindowChange[] = [];
   private readonly source: ConfigLogReader;
@@ -189,12 +193,16 @@ export class ConfigMirror extends EventEmitter {
     const { head, entities } = await this.source.loadSnapshot();
     const previousEpoch = this.epoch;
     this.resources.clear();
+    this.pluginsInUse.clear();
     this.hash = new ConfigHash();
     this.window = [];
     this.deltaCache.clear();
     this.snapshotCache = null;
     for (const kind of ENTITY_KINDS) {
-      for (const entity of entities[kind] as AnyEntity[]) this.put(kind, entity.id, encodeEntity<EntityKind>(kind, entity), head.version);
+      for (const entity of entities[kind] as AnyEntity[]) {
+        this.put(kind, entity.id, encodeEntity<EntityKind>(kind, entity), head.version);
+        if (kind === 'plugins') this.pluginsInUse.set(entity.id, (entity as Plugin).name);
+      }
     }
     this.epoch = head.epoch;
     this.version = head.version;
@@ -223,10 +231,12 @@ export class ConfigMirror extends EventEmitter {
       if (change.op === 'delete' || change.entity === null) {
         this.resources.delete(keyOf(kind, change.entityId));
         this.hash.delete(kind, change.entityId);
+        if (kind === 'plugins') this.pluginsInUse.delete(change.entityId);
         this.window.push({ version: change.version, kind, id: change.entityId, payload: null });
       } else {
         const payload = encodeEntity(kind, change.entity);
         this.put(kind, change.entityId, payload, change.version);
+        if (kind === 'plugins') this.pluginsInUse.set(change.entityId, (change.entity as Plugin).name);
         this.window.push({ version: change.version, kind, id: change.entityId, payload });
       }
     }

@@ -3,7 +3,7 @@ import { pageResponse, parsePageParams, registerEndpoint } from '../admin/index.
 import { HttpError, KongDaoError } from '../errors.js';
 import type { ConfigMirror } from '../changes/config-mirror.js';
 import type { DataPlaneRecord, DataPlaneRegistry } from './data-plane-registry.js';
-import { SyncStatus } from './data-plane-registry.js';
+import { incompatibilityView, SyncStatus } from './data-plane-registry.js';
 import type { StreamServer } from './stream-server.js';
 
 /** Longest a propagation wait may last, in ms; `timeout_ms` above it is clamped. */
@@ -100,6 +100,10 @@ export function clusteringApi(options: ClusteringApiOptions): FastifyPluginAsync
         // reconnect and apply it, else the wait times out. So a fleet that shrinks under the wait
         // never makes it true. With no data plane connected at all the wait is vacuously complete;
         // a pipeline that expects its fleet asks for at least N data planes to have applied it.
+        // A member the head is withheld from (it lacks a plugin the head uses: capability
+        // negotiation) will not get the version either until the config or the data plane
+        // changes: like a rejection, it answers the wait (409, listed under `incompatible` with
+        // its missing plugins) and counts toward `min_data_planes` as answered, not as applied.
         const minDataPlanes =
           query.min_data_planes === undefined ? 0 : nonNegativeInteger(query.min_data_planes, 'min_data_planes must be a non-negative integer');
         const started = Date.now();
@@ -114,26 +118,30 @@ export function clusteringApi(options: ClusteringApiOptions): FastifyPluginAsync
           const done: DataPlaneRecord[] = [];
           const pending: DataPlaneRecord[] = [];
           const rejected: DataPlaneRecord[] = [];
+          const incompatible: DataPlaneRecord[] = [];
           for (const r of members.values()) {
             if (r.appliedEpoch === mirror.epoch && r.appliedVersion >= version) done.push(r);
             else if (r.rejectedVersion !== null && r.rejectedVersion >= version && r.appliedEpoch === mirror.epoch) rejected.push(r);
+            else if (r.pluginIncompatibility !== null) incompatible.push(r);
             else pending.push(r);
           }
-          return { done, pending, rejected };
+          return { done, pending, rejected, incompatible };
         };
         const brief = (r: DataPlaneRecord) => ({ id: r.id, hostname: r.hostname, config_version: r.appliedVersion, connected: registry.isConnected(r) });
         for (;;) {
-          const { done, pending, rejected } = classify(await registry.list());
+          const { done, pending, rejected, incompatible } = classify(await registry.list());
+          const refused = rejected.length + incompatible.length;
           const body = {
             version,
             epoch: mirror.epoch,
             waited_ms: Date.now() - started,
-            propagated: pending.length === 0 && rejected.length === 0 && done.length >= minDataPlanes,
+            propagated: pending.length === 0 && refused === 0 && done.length >= minDataPlanes,
             applied: done.map(brief),
             pending: pending.map(brief),
             rejected: rejected.map((r) => ({ ...brief(r), error: r.lastError })),
+            incompatible: incompatible.map((r) => ({ ...brief(r), ...incompatibilityView(r.pluginIncompatibility) })),
           };
-          if (pending.length === 0 && done.length + rejected.length >= minDataPlanes) return reply.code(rejected.length === 0 ? 200 : 409).send(body);
+          if (pending.length === 0 && done.length + refused >= minDataPlanes) return reply.code(refused === 0 ? 200 : 409).send(body);
           if (Date.now() >= deadline) return reply.code(504).send({ message: `version ${version} has not reached every data plane of the wait within ${timeoutMs} ms`, ...body });
           // Wake on a local ack, or re-read after a short poll for data planes on other replicas.
           await new Promise<void>((resolve) => {

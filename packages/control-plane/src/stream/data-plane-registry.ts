@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { sql, type ColumnType, type Insertable, type Kysely, type Selectable } from 'kysely';
 import type { Logger } from 'pino';
 import type { BigIntColumn, Database, JsonColumn } from '../store/database.js';
+import type { PluginIncompatibility } from './plugin-compatibility.js';
 import { RegistryAdmission, type RegistryAdmissionStats } from './registry-admission.js';
 import { DEFAULT_STREAM_LIMITS } from './stream-limits.js';
 
@@ -36,6 +37,8 @@ export interface DataPlanesTable {
   last_error_code: string | null;
   rejected_version: NullableBigIntColumn;
   incompatible: boolean;
+  /** Migration 0009: why the head is withheld from it (capability negotiation), or null. */
+  plugin_incompatibility: JsonColumn<PluginIncompatibility | null>;
 }
 
 /** What one data plane's connection knows about it; persisted as one `data_planes` row. */
@@ -56,7 +59,13 @@ export interface DataPlaneRecord {
   lastError: string | null;
   lastErrorCode: string | null;
   rejectedVersion: number | null;
+  /** Refused at Hello for its protocol version (never a live connection). */
   incompatible: boolean;
+  /**
+   * The plugins the head uses that this connected data plane lacks: the head is withheld from it
+   * and it keeps serving what it has (capability negotiation); null when nothing is withheld.
+   */
+  pluginIncompatibility: PluginIncompatibility | null;
 }
 
 /** A data plane as the clustering API shows it. */
@@ -73,6 +82,11 @@ export interface DataPlaneView {
   config: { epoch: string; version: number; hash: string };
   sync_status: SyncStatus;
   error: { code: string | null; message: string; rejected_version: number | null } | null;
+  /** With `sync_status: incompatible` for its plugins: which the head uses that it lacks (else null). */
+  incompatible: {
+    missing_plugins: readonly string[];
+    plugin_versions: readonly { name: string; data_plane_version: string; control_plane_version: string }[];
+  } | null;
 }
 
 /** Heartbeat intervals a row may go unrefreshed before its data plane counts as disconnected. */
@@ -92,6 +106,15 @@ export interface DataPlaneRegistryOptions {
 }
 
 const num = (v: number | string | null): number | null => (v === null ? null : Number(v));
+
+/** The API view of a plugin incompatibility (`DataPlaneView.incompatible`). */
+export function incompatibilityView(finding: PluginIncompatibility | null): DataPlaneView['incompatible'] {
+  if (finding === null) return null;
+  return {
+    missing_plugins: finding.missingPlugins,
+    plugin_versions: finding.versionMismatches.map((m) => ({ name: m.name, data_plane_version: m.dataPlaneVersion, control_plane_version: m.controlPlaneVersion })),
+  };
+}
 
 /** Whether `record` comes from the same connection as `current` or from a newer one of that node. */
 function isSameOrNewerConnection(record: DataPlaneRecord, current: DataPlaneRecord): boolean {
@@ -117,6 +140,7 @@ function fromRow(row: Selectable<DataPlanesTable>): DataPlaneRecord {
     lastErrorCode: row.last_error_code,
     rejectedVersion: num(row.rejected_version),
     incompatible: row.incompatible,
+    pluginIncompatibility: row.plugin_incompatibility ?? null,
   };
 }
 
@@ -139,6 +163,7 @@ function toRow(r: DataPlaneRecord): Insertable<DataPlanesTable> {
     last_error_code: r.lastErrorCode,
     rejected_version: r.rejectedVersion,
     incompatible: r.incompatible,
+    plugin_incompatibility: r.pluginIncompatibility === null ? null : JSON.stringify(r.pluginIncompatibility),
   };
 }
 
@@ -362,7 +387,7 @@ export class DataPlaneRegistry extends EventEmitter {
 
   /** The sync status of a data plane against a head. */
   syncStatus(record: DataPlaneRecord, head: { epoch: string; version: number }): SyncStatus {
-    if (record.incompatible) return SyncStatus.INCOMPATIBLE;
+    if (record.incompatible || record.pluginIncompatibility !== null) return SyncStatus.INCOMPATIBLE;
     if (record.appliedEpoch === head.epoch && record.appliedVersion >= head.version) return SyncStatus.IN_SYNC;
     if (record.rejectedVersion !== null && (record.appliedEpoch !== head.epoch || record.rejectedVersion > record.appliedVersion)) return SyncStatus.REJECTED;
     return SyncStatus.BEHIND;
@@ -387,6 +412,7 @@ export class DataPlaneRegistry extends EventEmitter {
         record.lastError !== null && (status === SyncStatus.REJECTED || status === SyncStatus.INCOMPATIBLE)
           ? { code: record.lastErrorCode, message: record.lastError, rejected_version: record.rejectedVersion }
           : null,
+      incompatible: incompatibilityView(record.pluginIncompatibility),
     };
   }
 

@@ -25,6 +25,7 @@ import type { DataPlaneRecord, DataPlaneRegistry } from './data-plane-registry.j
 import type { Semaphore } from './semaphore.js';
 import type { StreamLimits } from './stream-limits.js';
 import { helloMode, isAheadOf, isHelloWithinLimits } from './hello-decision.js';
+import { announcedPlugins, incompatiblePluginNames, isSameIncompatibility, pluginIncompatibility, type AnnouncedPlugins, type PluginIncompatibility } from './plugin-compatibility.js';
 import { watchSendProgress } from './send-progress.js';
 
 /** Shared by every session of one stream server. */
@@ -81,6 +82,10 @@ export class DataPlaneSession {
   private inflight: InflightPush | null = null;
   private nonce = 0;
   private rejected: { epoch: string; version: number } | null = null;
+  /** The plugins its Hello announced (capability negotiation). */
+  private plugins: AnnouncedPlugins = new Map();
+  /** Why the head is withheld from this data plane (it lacks a plugin the head uses), or null. */
+  private withheld: PluginIncompatibility | null = null;
   private forceSnapshot = false;
   private pushing = false;
   private pushAgain = false;
@@ -173,6 +178,12 @@ export class DataPlaneSession {
         return this.onHeartbeat(env.heartbeat!);
       case 'resync': {
         const mirror = this.ctx.mirror;
+        if (this.withheld !== null) {
+          // The head is withheld (the data plane lacks a plugin it uses): a snapshot of it must not
+          // be sent either. The Heartbeat tells the data plane so; it keeps serving what it has.
+          this.log.debug({ reason: env.resync!.reason }, 'ignoring a resync request: the head is withheld from this data plane');
+          return;
+        }
         if (this.rejected && this.rejected.epoch === mirror.epoch && this.rejected.version >= mirror.version) {
           // The head is a version this data plane rejected: a snapshot of it would only be NACKed
           // again. The data plane asks for a resync whenever head stays ahead of it, so honouring
@@ -196,6 +207,7 @@ export class DataPlaneSession {
     const labels = hello.labels ?? {};
     if (!isHelloWithinLimits(hello)) return this.close(CloseCode.POLICY, 'Hello is missing a node id or exceeds its limits');
     this.nodeId = nodeId;
+    this.plugins = announcedPlugins(hello);
     this.log = this.log.child({ node: nodeId });
     this.acked = configStateView(hello.applied);
     const now = Date.now();
@@ -217,6 +229,7 @@ export class DataPlaneSession {
       lastErrorCode: null,
       rejectedVersion: null,
       incompatible: false,
+      pluginIncompatibility: null,
     };
     if (hello.protocolVersion !== PROTOCOL_VERSION) {
       const message = `protocol version ${hello.protocolVersion} is not supported (this control plane speaks ${PROTOCOL_VERSION})`;
@@ -307,9 +320,15 @@ export class DataPlaneSession {
     if (sameEpoch && this.acked.version === mirror.version && this.acked.hash === mirror.hashHex() && !this.forceSnapshot) return;
     if (this.rejected && this.rejected.epoch === mirror.epoch && this.rejected.version >= mirror.version) return;
     if (sameEpoch && this.acked.version > mirror.version) return; // the data plane is ahead: wait for this replica to catch up
+    if (!this.checkPlugins()) return;
     if (!this.forceSnapshot && sameEpoch && this.acked.version < mirror.version) {
       const delta = await mirror.delta(this.acked.version);
       if (this.state !== 'active' || this.inflight) return;
+      if (delta && delta.toVersion !== mirror.version) {
+        // The head moved while the delta was read: the plugin check above was for another version.
+        this.pushAgain = true;
+        return;
+      }
       if (delta) {
         const nonce = ++this.nonce;
         this.inflight = { nonce, kind: 'delta', epoch: delta.epoch, toVersion: delta.toVersion, sentAt: Date.now() };
@@ -335,6 +354,8 @@ export class DataPlaneSession {
     const stopWatching = this.watchForStall(release);
     try {
       if (this.state !== 'active' || this.inflight) return;
+      // The head may have moved while this waited for a slot: check the version about to be sent.
+      if (!this.checkPlugins()) return;
       const snap = this.ctx.mirror.snapshot();
       const chunks = splitChunks(snap.body.data, SNAPSHOT_CHUNK_BYTES);
       const nonce = ++this.nonce;
@@ -393,6 +414,27 @@ export class DataPlaneSession {
       this.log.warn({ bufferedBytes, stalledMs }, 'snapshot send stalled; freeing its slot and closing the data plane');
       this.close(CloseCode.SLOW_CONSUMER, `snapshot stalled: nothing written for ${snapshotStallTimeoutMs} ms`);
     });
+  }
+
+  /**
+   * Capability negotiation: whether the head may go to this data plane, i.e. it announced every
+   * plugin the head uses with a compatible version (plugin-compatibility.ts). O(plugin names in
+   * use): the mirror keeps them per version. A change of finding is logged and recorded (the
+   * registry shows `sync_status: incompatible` with the missing plugins); the data plane keeps
+   * serving what it has, and sending resumes once the head no longer uses them.
+   */
+  private checkPlugins(): boolean {
+    const finding = pluginIncompatibility(this.ctx.mirror.pluginsInUse.names(), this.plugins);
+    if (!isSameIncompatibility(finding, this.withheld)) {
+      if (finding !== null) {
+        this.log.warn({ version: this.ctx.mirror.version, missingPlugins: finding.missingPlugins, versionMismatches: finding.versionMismatches }, 'withholding the config: the data plane lacks plugins it uses');
+      } else {
+        this.log.info({ version: this.ctx.mirror.version }, 'the config no longer uses plugins the data plane lacks; sending resumes');
+      }
+      this.withheld = finding;
+      this.updateRecord({ pluginIncompatibility: finding });
+    }
+    return finding === null;
   }
 
   private onAck(ack: AckMessage): void {
@@ -497,7 +539,8 @@ export class DataPlaneSession {
       return this.close(CloseCode.SLOW_CONSUMER, 'data plane reads too slowly');
     }
     if (buffered < highWaterBytes) {
-      void this.send({ heartbeat: { sentAtMs: now, state: this.headState(), inflightNonce: this.inflight?.nonce ?? 0 } }).catch(() => {});
+      const missingPlugins = this.withheld === null ? [] : incompatiblePluginNames(this.withheld);
+      void this.send({ heartbeat: { sentAtMs: now, state: this.headState(), inflightNonce: this.inflight?.nonce ?? 0, missingPlugins } }).catch(() => {});
       this.ws.ping();
     }
     if (this.record) this.record = { ...this.record, lastSeen: Math.max(this.record.lastSeen, this.lastHeardAt) };

@@ -40,5 +40,10 @@ describe('hello decision', () => {
     const labels = Object.fromEntries(Array.from({ length: HELLO_LIMITS.maxLabels + 1 }, (_, i) => [`k${i}`, 'v']));
     expect(isHelloWithinLimits({ nodeId: 'n', labels })).toBe(false);
     expect(isHelloWithinLimits({ nodeId: 'n', labels: { k: 'v'.repeat(HELLO_LIMITS.maxStringLength + 1) } })).toBe(false);
+    const plugins = Array.from({ length: HELLO_LIMITS.maxPlugins + 1 }, (_, i) => ({ name: `p${i}`, version: '1.0.0' }));
+    expect(isHelloWithinLimits({ nodeId: 'n', plugins: plugins.slice(1) })).toBe(true);
+    expect(isHelloWithinLimits({ nodeId: 'n', plugins })).toBe(false);
+    expect(isHelloWithinLimits({ nodeId: 'n', plugins: [{ name: 'p'.repeat(HELLO_LIMITS.maxStringLength + 1), version: '1' }] })).toBe(false);
+    expect(isHelloWithinLimits({ nodeId: 'n', plugins: [{ name: 'p', version: '1'.repeat(HELLO_LIMITS.maxStringLength + 1) }] })).toBe(false);
   });
 });

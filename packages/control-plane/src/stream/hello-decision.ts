@@ -7,19 +7,22 @@ import { type ConfigStateView, type HelloMessage, pb } from '@sluice/protocol';
 import type { ConfigMirror } from '../changes/config-mirror.js';
 
 /** Bounds on what a Hello may carry; anything larger is a policy violation (close 1008). */
-export const HELLO_LIMITS = { maxIdLength: 128, maxStringLength: 256, maxLabels: 64 } as const;
+export const HELLO_LIMITS = { maxIdLength: 128, maxStringLength: 256, maxLabels: 64, maxPlugins: 256 } as const;
 
 /** True when a Hello names a node and stays within {@link HELLO_LIMITS}. */
 export function isHelloWithinLimits(hello: HelloMessage): boolean {
   const nodeId = hello.nodeId ?? '';
   const labels = hello.labels ?? {};
+  const plugins = hello.plugins ?? [];
   return (
     nodeId.length > 0 &&
     nodeId.length <= HELLO_LIMITS.maxIdLength &&
     (hello.hostname ?? '').length <= HELLO_LIMITS.maxStringLength &&
     (hello.buildVersion ?? '').length <= HELLO_LIMITS.maxStringLength &&
     Object.keys(labels).length <= HELLO_LIMITS.maxLabels &&
-    Object.entries(labels).every(([k, v]) => k.length <= HELLO_LIMITS.maxStringLength && v.length <= HELLO_LIMITS.maxStringLength)
+    Object.entries(labels).every(([k, v]) => k.length <= HELLO_LIMITS.maxStringLength && v.length <= HELLO_LIMITS.maxStringLength) &&
+    plugins.length <= HELLO_LIMITS.maxPlugins &&
+    plugins.every((p) => (p.name ?? '').length <= HELLO_LIMITS.maxStringLength && (p.version ?? '').length <= HELLO_LIMITS.maxStringLength)
   );
 }
 

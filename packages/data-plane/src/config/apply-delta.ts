@@ -4,6 +4,8 @@ import { runSteps, type Steps } from '../steps.js';
 import { ackErrorFor, projectionRefusal, reject, type ApplyOptions, type ApplyResult } from './apply-snapshot.js';
 import { checkReferences, checkResource, referenceView, ResourceErrorList, type CheckedEntity } from './entity-checks.js';
 import type { ImmutableMap } from './immutable-map.js';
+import { BUNDLED_PLUGINS } from './loaded-plugins.js';
+import { checkPluginAvailability } from './plugin-availability.js';
 import { changeProjections, projectionValuesOf, type EntityChanges } from './projections.js';
 import { ConfigOrigin, resourceKey, RuntimeConfig, type ConfigResource, type EntityMaps } from './runtime-config.js';
 
@@ -27,7 +29,8 @@ export interface DeltaInput {
  * one per change.
  *
  * Refusals: epoch or `fromVersion` not the applied state, or a target not above it →
- * `ERROR_BASE_MISMATCH`; an entity twice in the batch or invalid → `ERROR_INVALID`; undecodable →
+ * `ERROR_BASE_MISMATCH`; an entity twice in the batch or invalid, or a plugin instance whose plugin
+ * is not loaded (`loadedPlugins`) → `ERROR_INVALID`; undecodable →
  * `ERROR_DECODE`; an entity referencing one missing from the result (a route whose service is
  * missing), or a removed entity still referenced → `ERROR_DANGLING_REF`; a result whose hash is not
  * `targetHash` → `ERROR_HASH_MISMATCH`; a projection that refuses the result → `ERROR_INVALID`.
@@ -99,6 +102,7 @@ export function* deltaSteps(current: RuntimeConfig | null, delta: DeltaInput, op
     yield;
   }
   if (errors.count > 0) return reject(ackErrorFor(errors), errors.summary(), version, errors);
+  if (!checkPluginAvailability(upserts, options.loadedPlugins ?? BUNDLED_PLUGINS, errors)) return reject(AckError.ERROR_INVALID, errors.summary(), version, errors);
 
   let resources = current.resources;
   let hashSum = current.hashSum;

@@ -17,6 +17,8 @@ import { AckError, ConfigRejectedError, ResourceErrorCode } from '../errors.js';
 import { runSteps, type Steps } from '../steps.js';
 import { checkReferences, checkResource, referenceView, ResourceErrorList, type CheckedEntity } from './entity-checks.js';
 import { ImmutableMap } from './immutable-map.js';
+import { BUNDLED_PLUGINS } from './loaded-plugins.js';
+import { checkPluginAvailability } from './plugin-availability.js';
 import { buildProjections, type ProjectionFailure } from './projections.js';
 import { ConfigOrigin, resourceKey, RuntimeConfig, type ConfigResource, type EntityMaps } from './runtime-config.js';
 
@@ -41,6 +43,12 @@ export interface ApplyOptions {
    * workers): the per-entity schema validation is skipped. Default false.
    */
   readonly isSchemaChecked?: boolean;
+  /**
+   * The plugins this data plane has loaded (`--plugins`; default every bundled plugin): a config
+   * with a `plugins` entity of any other name is refused (`ERROR_INVALID`, one
+   * `SLUICE_DP_ENTITY_PLUGIN_NOT_LOADED` per instance), whatever `isSchemaChecked` says.
+   */
+  readonly loadedPlugins?: ReadonlySet<string>;
 }
 
 /** The outcome of an apply: a new config to swap in, or the refusal to NACK (nothing changed). */
@@ -67,7 +75,7 @@ export function projectionRefusal(name: string, failure: ProjectionFailure, caus
 /**
  * Validates a whole config and builds it: the data-plane half of a snapshot. All-or-nothing:
  * every resource is decoded and checked against Kong's schema, duplicates are refused, every
- * reference must point at an entity of the snapshot (protocol's `checkConsistency`), the hash over
+ * plugin instance must be of a loaded plugin (`loadedPlugins`), every reference must point at an entity of the snapshot (protocol's `checkConsistency`), the hash over
  * the exact payload bytes must equal `target.hash`, and every projection (the router) must build.
  * A snapshot that would lower the version within the current epoch is refused
  * (`ERROR_BASE_MISMATCH`, the monotonic rule). O(config).
@@ -110,6 +118,7 @@ export function* snapshotSteps(batch: ResourceBatchMessage, target: ConfigTarget
     yield;
   }
   if (errors.count > 0) return reject(ackErrorFor(errors), errors.summary(), version, errors);
+  if (!checkPluginAvailability(upserts, options.loadedPlugins ?? BUNDLED_PLUGINS, errors)) return reject(AckError.ERROR_INVALID, errors.summary(), version, errors);
 
   const counts = new Map<string, number>();
   for (const { kind, entity } of upserts) {

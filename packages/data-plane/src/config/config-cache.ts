@@ -40,6 +40,11 @@ export interface ConfigCacheOptions {
   readonly writeIntervalMs?: number;
   /** Test hook called after each step of each write (see `writeFileAtomic`). */
   readonly onWriteStep?: (step: WriteStep) => void | Promise<void>;
+  /**
+   * The plugins this data plane has loaded (`--plugins`; default every bundled plugin): a cache
+   * file whose config uses another (written under another `--plugins`) is refused, never served.
+   */
+  readonly loadedPlugins?: ReadonlySet<string>;
 }
 
 /** What `load()` found: the config to serve (or null), which file it came from, and why others were refused. */
@@ -71,6 +76,7 @@ export class ConfigCache {
   private readonly logger: Logger;
   private readonly writeIntervalMs: number;
   private readonly onWriteStep: ConfigCacheOptions['onWriteStep'];
+  private readonly loadedPlugins: ReadonlySet<string> | undefined;
   private pending: RuntimeConfig | null = null;
   private writing: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -90,6 +96,7 @@ export class ConfigCache {
     this.logger = options.logger ?? silentLogger;
     this.writeIntervalMs = options.writeIntervalMs ?? CACHE_WRITE_INTERVAL_MS;
     this.onWriteStep = options.onWriteStep;
+    this.loadedPlugins = options.loadedPlugins;
   }
 
   /** Creates the directory if needed and removes temp files a crash left behind. */
@@ -134,7 +141,7 @@ export class ConfigCache {
         // it is what was written: Kong's schema rules need not run again (they dominate a cold start
         // with a large config). A file from another build is validated in full.
         const isSchemaChecked = contents.writtenBy === SLUICE_VERSION;
-        const result = applySnapshot(contents.batch, { epoch: contents.epoch, version: contents.version, hash: contents.hash }, { source: ConfigOrigin.CACHE, isSchemaChecked });
+        const result = applySnapshot(contents.batch, { epoch: contents.epoch, version: contents.version, hash: contents.hash }, { source: ConfigOrigin.CACHE, isSchemaChecked, loadedPlugins: this.loadedPlugins });
         if (!result.ok) throw new CacheCorruptError(file, `does not validate: ${result.error.message}`, { cause: result.error });
         this.written = { epoch: result.config.epoch, version: result.config.version, hashHex: result.config.hashHex };
         this.isCurrentFileGood = file === this.path;

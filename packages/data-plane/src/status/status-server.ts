@@ -32,6 +32,8 @@ export interface StatusView {
     readonly since: string;
     readonly url: string;
     readonly applying: { readonly nonce: number; readonly kind: PushInFlight['kind']; readonly since: string } | null;
+    /** The plugins the control plane's head uses that this data plane has not loaded: non-empty while it withholds the head (capability negotiation). */
+    readonly missing_plugins: readonly string[];
   } | null;
   /** The control plane's head as last announced (HelloAck or Heartbeat), or null. */
   readonly control_plane_head: Readonly<ConfigStateView> | null;
@@ -40,6 +42,8 @@ export interface StatusView {
   readonly services: number;
   /** Entities of the serving config by kind, every kind of the registry (0 when none is loaded). */
   readonly entities: Readonly<Record<EntityKind, number>>;
+  /** The plugins this data plane loads (`--plugins`), sorted. */
+  readonly loaded_plugins: readonly string[];
 }
 
 /** What the status server reads: the data plane. */

@@ -92,6 +92,11 @@ export interface SyncClientOptions {
    * config keeps serving.
    */
   readonly applySliceMs?: number;
+  /**
+   * The plugins this data plane has loaded (`--plugins`; default every bundled plugin): Hello
+   * announces them with their versions, and a push using another plugin is NACKed.
+   */
+  readonly loadedPlugins?: ReadonlySet<string>;
 }
 
 /**
@@ -156,6 +161,11 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
   /** The push being applied now (its nonce, kind, and since when in ms since the Unix epoch), or null. */
   get applying(): PushInFlight | null {
     return this.session?.applying ?? null;
+  }
+
+  /** The plugins the head uses that this data plane has not loaded, as the control plane last said (empty unless it withholds the head). */
+  get missingPlugins(): readonly string[] {
+    return this.session?.missingPlugins ?? [];
   }
 
   /** The control plane's head as last announced (HelloAck or Heartbeat), or null. */

@@ -10,6 +10,7 @@ import {
   type EnvelopeProperties,
   type HelloAckMessage,
 } from '@sluice/protocol';
+import { BUNDLED_PLUGINS, pluginCapabilities } from '../config/loaded-plugins.js';
 import type { RuntimeConfig } from '../config/runtime-config.js';
 import { DataPlaneErrorCode, SyncProtocolError, type DataPlaneError } from '../errors.js';
 import type { ClusterTls } from './cluster-tls.js';
@@ -90,6 +91,8 @@ export class SyncSession {
   /** When the handshake completed or a stall resync was sent: stall detection counts from the later of this and the last push frame. */
   private stallBaseMs = 0;
   private headValue: ConfigStateMessage | null = null;
+  /** The plugins the control plane's last heartbeat said the head uses and this data plane lacks (it withholds the head meanwhile). */
+  private missingPluginsValue: readonly string[] = [];
   private goAway: { minMs: number; maxMs: number } | null = null;
   private retryAfterMs: number | null = null;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -128,6 +131,11 @@ export class SyncSession {
     return this.headValue;
   }
 
+  /** The plugins the head uses that this data plane has not loaded, as the control plane last said; non-empty while it withholds the head. */
+  get missingPlugins(): readonly string[] {
+    return this.missingPluginsValue;
+  }
+
   /** The push being applied now, or null. */
   get applying(): PushInFlight | null {
     return this.pushes.applying;
@@ -159,6 +167,7 @@ export class SyncSession {
       hostname: options.hostname ?? osHostname(),
       labels: { ...(options.labels ?? {}) },
       capabilities: [],
+      plugins: pluginCapabilities(options.loadedPlugins ?? BUNDLED_PLUGINS),
       codecs: [pb.Codec.CODEC_NONE, pb.Codec.CODEC_GZIP],
       maxFrameBytes: options.maxFrameBytes ?? MAX_FRAME_BYTES,
       applied: appliedState(options.getConfig()),
@@ -183,7 +192,7 @@ export class SyncSession {
         return this.onHelloAck(frame.helloAck!);
       case 'heartbeat':
         this.headValue = frame.heartbeat!.state ?? this.headValue;
-        return;
+        return this.noteMissingPlugins(frame.heartbeat!.missingPlugins ?? []);
       case 'goAway': {
         const g = frame.goAway!;
         this.goAway = { minMs: g.reconnectMinMs ?? 0, maxMs: g.reconnectMaxMs ?? 0 };
@@ -199,6 +208,21 @@ export class SyncSession {
       }
       default:
         this.protocolFailure(new SyncProtocolError(`unexpected ${frame.msg} frame from the control plane`, CloseCode.PROTOCOL_ERROR));
+    }
+  }
+
+  /** Takes the heartbeat's `missing_plugins`: logs and records when the control plane starts or stops withholding the head. */
+  private noteMissingPlugins(missing: readonly string[]): void {
+    const previous = this.missingPluginsValue;
+    if (missing.length === previous.length && missing.every((name, i) => name === previous[i])) return;
+    this.missingPluginsValue = [...missing];
+    const head = configStateView(this.headValue);
+    if (missing.length > 0) {
+      const message = `the control plane withholds version ${head.version}: it uses plugins this data plane has not loaded (--plugins): ${missing.join(', ')}`;
+      this.host.recordError(DataPlaneErrorCode.SYNC_INCOMPATIBLE, message);
+      this.options.logger.warn({ head, missingPlugins: missing }, 'the control plane withholds its config: plugins missing here; serving the last config');
+    } else {
+      this.options.logger.info({ head }, 'the control plane no longer withholds its config');
     }
   }
 
@@ -247,7 +271,8 @@ export class SyncSession {
       const now = this.options.now();
       const config = this.options.getConfig();
       this.stream.send({ heartbeat: { sentAtMs: now, state: appliedState(config), inflightNonce: this.pushes.inFlightNonce } });
-      if (this.isBehind(config) && this.pushes.isIdle && now - Math.max(this.stallBaseMs, this.pushes.lastFrameMs) >= 2 * interval) {
+      // While the control plane withholds the head (missing plugins), a resync would not bring it.
+      if (this.isBehind(config) && this.missingPluginsValue.length === 0 && this.pushes.isIdle && now - Math.max(this.stallBaseMs, this.pushes.lastFrameMs) >= 2 * interval) {
         this.stallBaseMs = now;
         this.stream.send({ resync: { reason: pb.ResyncRequest.Reason.REASON_STALL, applied: appliedState(config) } });
         this.options.logger.warn({ head: configStateView(this.headValue), applied: config ? `${config.epoch}@${config.version}` : null }, 'head is ahead and nothing arrives; asking for a resync');

@@ -40,6 +40,8 @@ export class FakeControlPlane {
   readonly received: Received = { hellos: [], acks: [], heartbeats: [], resyncs: [], closes: [] };
   readonly sockets = new Set<WebSocket>();
   heartbeatIntervalMs = 5_000;
+  /** What its heartbeats carry as `missing_plugins` (non-empty: it withholds the head). */
+  missingPlugins: string[] = [];
   /** Whether to answer heartbeats and send its own (false simulates a hung control plane). */
   isResponsive = true;
   /** Scripted handshake; the default follows docs/protocol.md. */
@@ -166,7 +168,7 @@ export class FakeControlPlane {
   private startHeartbeats(ws: WebSocket): void {
     const t = setInterval(() => {
       if (!this.isResponsive || ws.readyState !== ws.OPEN) return;
-      this.send(ws, { heartbeat: { sentAtMs: Date.now(), state: { epoch: this.model.epoch, version: this.model.version, hash: this.model.hashAt() } } });
+      this.send(ws, { heartbeat: { sentAtMs: Date.now(), state: { epoch: this.model.epoch, version: this.model.version, hash: this.model.hashAt() }, missingPlugins: this.missingPlugins } });
     }, this.heartbeatIntervalMs);
     this.timers.add(t);
     ws.on('close', () => {
