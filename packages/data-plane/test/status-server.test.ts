@@ -22,7 +22,7 @@ function view(ready: boolean): StatusView {
     last_error: null,
     routes: 0,
     services: 0,
-    entities: { services: 0, routes: 0, consumers: 0 },
+    entities: { services: 0, routes: 0, consumers: 0, plugins: 0, keyauth_credentials: 0, basicauth_credentials: 0, acls: 0 },
     loaded_plugins: ['acl'],
   };
 }
