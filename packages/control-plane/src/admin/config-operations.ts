@@ -117,6 +117,10 @@ export class ConfigOperations {
     const transform = options.transform ?? true;
     const cp = CONTROL_PLANE_KINDS[kind];
     const context = { mode, existing: existing as Record<string, unknown> | null, transform, now };
+    // Fields Kong's entity does not have are not Admin API input, even where Sluice stores them.
+    for (const field of cp.hiddenFields ?? []) {
+      if (transform && Object.hasOwn(input, field)) throw KongDaoError.schemaViolation({ [field]: 'unknown field' });
+    }
     let data = this.#takeTtl(kind, input, transform, now);
     if (cp.fillInput) data = cp.fillInput(data, context);
     if (!cp.transformInput) return data;

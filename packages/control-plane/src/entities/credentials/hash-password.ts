@@ -2,7 +2,7 @@
  * Hashes a basic-auth password for storage: scrypt (memory-hard) with a random salt and
  * {@link DEFAULT_SCRYPT_PARAMS}, in the self-describing form of `@sluice/protocol`'s
  * `password-hash.ts` (`$scrypt$ln=14,r=8,p=1$<salt>$<hash>`). Runs on libuv's thread pool, so the
- * event loop stays free for the ~30–55 ms a hash costs.
+ * event loop stays free for the ~50 ms a hash costs.
  */
 import { randomBytes, scrypt } from 'node:crypto';
 import { DEFAULT_SCRYPT_PARAMS, SCRYPT_HASH_BYTES, SCRYPT_SALT_BYTES, type ScryptParams, formatScryptHash, scryptMemoryBytes } from '@sluice/protocol';

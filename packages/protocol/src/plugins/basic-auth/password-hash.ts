@@ -23,9 +23,9 @@ export interface ScryptParams {
 
 /**
  * The parameters the control plane hashes new passwords with: N = 2^14, r = 8, p = 1, i.e. 16 MiB of
- * memory and about 30–55 ms of CPU on one core of the reference machine (2 shared cores, Node 20).
- * A data plane verifies a credential once and caches the outcome, so the cost is per credential,
- * not per request.
+ * memory and about 50 ms of CPU (measured on the reference machine, 2 shared cores, Node 20, with
+ * other work running; 2–4 times that when both cores are saturated). A data plane is meant to
+ * verify a credential once and cache the outcome, so the cost is per credential, not per request.
  */
 export const DEFAULT_SCRYPT_PARAMS: ScryptParams = Object.freeze({ ln: 14, r: 8, p: 1 });
 
