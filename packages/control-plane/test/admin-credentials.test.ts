@@ -96,6 +96,11 @@ describeEachDatabase('admin api: consumers credentials', (env) => {
       expect((await admin.json('GET', '/keyauth_credentials')).statusCode).toBe(404);
       expect((await admin.json('GET', '/consumers/bob/keyauth_credentials')).statusCode).toBe(404);
 
+      await admin.json('POST', '/consumers/bob/key-auth', { key: 'second' });
+      expect((await admin.json('GET', '/key-auths?size=1')).json().next).toMatch(/^\/key-auths\?offset=/);
+      expect((await admin.json('GET', '/consumers/bob/key-auth?size=1')).json().next).toMatch(/^\/consumers\/bob\/key-auth\?offset=/);
+      expect((await admin.json('DELETE', '/key-auths/second')).statusCode).toBe(204);
+
       const put = await admin.json('PUT', '/consumers/bob/key-auth/other-key', { tags: ['p'] });
       expect(put.statusCode).toBe(200);
       expect(put.json()).toMatchObject({ key: 'other-key', consumer: { id: bob.id }, tags: ['p'] });
