@@ -12,6 +12,7 @@ import { type Store, openStore } from './store/index.js';
 import { randomUUID } from 'node:crypto';
 import { ConfigMirror } from './changes/config-mirror.js';
 import { ChangeLogJanitor } from './changes/change-log-janitor.js';
+import { ExpiredEntityJanitor } from './changes/expired-entity-janitor.js';
 import { clusteringApi } from './stream/clustering-api.js';
 import { DataPlaneRegistry, STALE_AFTER_HEARTBEATS } from './stream/data-plane-registry.js';
 import { StreamServer } from './stream/stream-server.js';
@@ -103,6 +104,7 @@ export class ControlPlane {
   #admin: FastifyInstance | null = null;
   #mirror: ConfigMirror | null = null;
   #janitor: ChangeLogJanitor | null = null;
+  #expiryJanitor: ExpiredEntityJanitor | null = null;
   #stream: StreamServer | null = null;
   #isStopped = false;
   /** This process's id among control-plane replicas (stamped on the data planes it serves). */
@@ -134,6 +136,9 @@ export class ControlPlane {
       const janitor = new ChangeLogJanitor({ db: store.db, logger: logger.child({ component: 'janitor' }), retentionVersions: this.#options.changeLogRetentionVersions });
       janitor.start();
       this.#janitor = janitor;
+      const expiryJanitor = new ExpiredEntityJanitor({ store, logger: logger.child({ component: 'expiry-janitor' }) });
+      expiryJanitor.start();
+      this.#expiryJanitor = expiryJanitor;
       const registry = new DataPlaneRegistry({
         db: store.db,
         logger: logger.child({ component: 'registry' }),
@@ -182,6 +187,7 @@ export class ControlPlane {
     if (stream) await stream.close();
     this.#mirror?.stop();
     this.#janitor?.stop();
+    this.#expiryJanitor?.stop();
     const admin = this.#admin;
     this.#admin = null;
     if (admin) await admin.close();

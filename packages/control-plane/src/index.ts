@@ -13,3 +13,6 @@ export {
   packageVersion,
 } from './control-plane.js';
 export { ClusterTls, ClusterMtlsMode, type ClusterTlsOptions, type ClusterTlsFiles } from './stream/cluster-tls.js';
+export { ExpiredEntityJanitor, type ExpiredEntityJanitorOptions, DEFAULT_EXPIRY_SWEEP_INTERVAL_MS, DEFAULT_EXPIRY_SWEEP_BATCH } from './changes/expired-entity-janitor.js';
+export { hashPassword } from './entities/credentials/hash-password.js';
+export { generateKey, GENERATED_KEY_BYTES } from './entities/credentials/generate-key.js';

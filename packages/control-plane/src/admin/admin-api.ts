@@ -125,7 +125,7 @@ export function buildAdminApi(options: AdminApiOptions): FastifyInstance {
   app.setNotFoundHandler(async (_request, reply) => reply.code(404).send({ message: 'Not found' }));
 
   registerNodeEndpoints(app, options.store, { version, ...options.nodeInfo });
-  registerCrudEndpoints(app, options.store, ops);
+  registerCrudEndpoints(app, ops);
   for (const extension of options.extensions ?? []) void app.register(extension);
   return app;
 }

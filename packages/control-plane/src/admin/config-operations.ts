@@ -9,9 +9,31 @@
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { ENTITIES, type EntityKind, type EntityOf, type PrepareResult, type WriteMode, isEntityKind, isUuid } from '@sluice/protocol';
+import { CONTROL_PLANE_KINDS } from '../entities/kinds.js';
 import { KongDaoError } from '../errors.js';
-import type { ConfigWriter, EntityKey, Store } from '../store/index.js';
+import type { ConfigWriter, EntityKey, Page, PageQuery, Store } from '../store/index.js';
 import { keyForError } from './entity-key.js';
+
+/** Largest `ttl` a write accepts, in seconds (Kong's `DAO_MAX_TTL`, 1e8: about 3 years). */
+export const MAX_TTL_SECONDS = 100_000_000;
+
+/** Options of a write. */
+export interface WriteInputOptions {
+  /**
+   * False when the input is already in stored form, as an import of a Kong database or
+   * declarative export is (Kong's declarative `_transform: false`): nothing is generated or hashed,
+   * a basic-auth `password` must be a hash Sluice recognises (Kong's sha1, or scrypt) and is stored
+   * verbatim, and a kind that expires takes its absolute `expires_at` instead of a `ttl`. Default
+   * true, which is what the Admin API always uses: every password it receives is clear text.
+   */
+  transform?: boolean;
+}
+
+/** Options of a read. */
+export interface GetOptions {
+  /** Also return an entity that has expired but is not deleted yet (default false: it is absent). */
+  includeExpired?: boolean;
+}
 
 /** The outcome of a write: the stored entity and the config version it committed. */
 export interface Written<T> {
@@ -56,8 +78,54 @@ export class ConfigOperations {
     this.#clock = clock;
   }
 
-  #prepare<K extends EntityKind>(kind: K, input: unknown, mode: WriteMode, existing: EntityOf<K> | null): EntityOf<K> {
-    return unwrap(ENTITIES[kind].prepare(input, { mode, existing, now: this.#clock.nowSeconds(), newId: this.#clock.newId() }) as PrepareResult<EntityOf<K>>);
+  #prepare<K extends EntityKind>(kind: K, input: unknown, mode: WriteMode, existing: EntityOf<K> | null, now = this.#clock.nowSeconds()): EntityOf<K> {
+    return unwrap(ENTITIES[kind].prepare(input, { mode, existing, now, newId: this.#clock.newId() }) as PrepareResult<EntityOf<K>>);
+  }
+
+  /**
+   * The input of a kind that expires with Kong's `ttl` (seconds from now; 0 or null: never)
+   * turned into its absolute expiry field; code 11 `invalid option (ttl: …)` when it is not an
+   * integer in [0, {@link MAX_TTL_SECONDS}]. The expiry field itself is not an Admin API field.
+   */
+  #takeTtl(kind: EntityKind, input: Record<string, unknown>, transform: boolean, now: number): Record<string, unknown> {
+    const field = ENTITIES[kind].expiresAtField;
+    if (field === null || !transform) return input;
+    if (Object.hasOwn(input, field)) throw KongDaoError.schemaViolation({ [field]: 'unknown field' });
+    if (!Object.hasOwn(input, 'ttl')) return input;
+    const { ttl, ...rest } = input;
+    // A form body sends the number as text.
+    const seconds = typeof ttl === 'string' && /^[0-9]{1,9}$/.test(ttl) ? Number(ttl) : ttl;
+    if (seconds !== null && (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds < 0 || seconds > MAX_TTL_SECONDS)) {
+      throw KongDaoError.invalidOptions({ ttl: `must be an integer between 0 and ${MAX_TTL_SECONDS}` });
+    }
+    return { ...rest, [field]: seconds === null || seconds === 0 ? null : now + seconds };
+  }
+
+  /**
+   * The input a write stores: `ttl` made absolute, generated fields filled, then (once the input is
+   * known to be valid) the kind's transformation (basic-auth's hash). Validation errors come
+   * before any hashing is paid for.
+   */
+  async #storedInput<K extends EntityKind>(
+    kind: K,
+    input: Record<string, unknown>,
+    mode: WriteMode,
+    existing: EntityOf<K> | null,
+    options: WriteInputOptions,
+    now: number,
+  ): Promise<Record<string, unknown>> {
+    const transform = options.transform ?? true;
+    const cp = CONTROL_PLANE_KINDS[kind];
+    const context = { mode, existing: existing as Record<string, unknown> | null, transform, now };
+    // Fields Kong's entity does not have are not Admin API input, even where Sluice stores them.
+    for (const field of cp.hiddenFields ?? []) {
+      if (transform && Object.hasOwn(input, field)) throw KongDaoError.schemaViolation({ [field]: 'unknown field' });
+    }
+    let data = this.#takeTtl(kind, input, transform, now);
+    if (cp.fillInput) data = cp.fillInput(data, context);
+    if (!cp.transformInput) return data;
+    const entity = this.#prepare(kind, data, mode, existing, now);
+    return cp.transformInput(data, entity as unknown as Record<string, unknown>, context);
   }
 
   /** Input with the URL key injected, as Kong's PUT does (`PUT /routes/x` → `name: "x"`). */
@@ -106,36 +174,55 @@ export class ConfigOperations {
     return { entity: result, version, epoch };
   }
 
-  /** An entity by id or endpoint key, or `null`. */
-  get<K extends EntityKind>(kind: K, key: EntityKey): Promise<EntityOf<K> | null> {
-    return this.#store.find(kind, key);
+  /** Current time of this API's clock, integer seconds since the epoch (what `ttl` counts from). */
+  nowSeconds(): number {
+    return this.#clock.nowSeconds();
+  }
+
+  /** An entity by id or endpoint key, or `null` (also when it has expired, unless `includeExpired`). */
+  get<K extends EntityKind>(kind: K, key: EntityKey, options: GetOptions = {}): Promise<EntityOf<K> | null> {
+    return this.#store.find(kind, key, options.includeExpired ? {} : { aliveAt: this.#clock.nowSeconds() });
+  }
+
+  /** A page of entities in id order, expired ones left out. */
+  page<K extends EntityKind>(kind: K, query: PageQuery): Promise<Page<EntityOf<K>>> {
+    return this.#store.page(kind, { ...query, aliveAt: this.#clock.nowSeconds() });
   }
 
   /** POST /{kind} (and nested collections, with the parent's foreign key set by the caller). */
-  async create<K extends EntityKind>(kind: K, input: Record<string, unknown>): Promise<Written<EntityOf<K>>> {
-    const entity = this.#prepare(kind, await this.#resolveReferences(kind, input), 'create', null);
+  async create<K extends EntityKind>(kind: K, input: Record<string, unknown>, options: WriteInputOptions = {}): Promise<Written<EntityOf<K>>> {
+    const now = this.#clock.nowSeconds();
+    const data = await this.#storedInput(kind, await this.#resolveReferences(kind, input), 'create', null, options, now);
+    const entity = this.#prepare(kind, data, 'create', null, now);
     return this.#write((w) => w.insert(kind, entity));
   }
 
-  /** PUT /{kind}/{key}: an upsert that replaces every field. */
-  async replace<K extends EntityKind>(kind: K, key: EntityKey, input: Record<string, unknown>): Promise<Written<EntityOf<K>>> {
+  /**
+   * PUT /{kind}/{key}: an upsert that replaces every field (an expired entity not deleted yet is
+   * replaced too, keeping its id).
+   */
+  async replace<K extends EntityKind>(kind: K, key: EntityKey, input: Record<string, unknown>, options: WriteInputOptions = {}): Promise<Written<EntityOf<K>>> {
+    const now = this.#clock.nowSeconds();
     const resolved = await this.#resolveReferences(kind, input);
     const existing = await this.#store.find(kind, key);
     await this.#assertFreeId(kind, key, existing, resolved);
-    const entity = this.#prepare(kind, this.#withKey(resolved, key, existing), 'replace', existing);
+    const data = await this.#storedInput(kind, this.#withKey(resolved, key, existing), 'replace', existing, options, now);
+    const entity = this.#prepare(kind, data, 'replace', existing, now);
     return this.#write((w) => w.upsert(kind, entity));
   }
 
-  /** PATCH /{kind}/{key}: merges into the stored entity; code 6 when it does not exist. */
-  async update<K extends EntityKind>(kind: K, key: EntityKey, input: Record<string, unknown>): Promise<Written<EntityOf<K>>> {
+  /** PATCH /{kind}/{key}: merges into the stored entity; code 6 when it does not exist (or has expired). */
+  async update<K extends EntityKind>(kind: K, key: EntityKey, input: Record<string, unknown>, options: WriteInputOptions = {}): Promise<Written<EntityOf<K>>> {
+    const now = this.#clock.nowSeconds();
     const resolved = await this.#resolveReferences(kind, input);
-    const existing = await this.#store.find(kind, key);
+    const existing = await this.#store.find(kind, key, { aliveAt: now });
     if (!existing) throw KongDaoError.notFound(keyForError(key));
-    let entity = this.#prepare(kind, resolved, 'update', existing);
+    const data = await this.#storedInput(kind, resolved, 'update', existing, options, now);
+    let entity = this.#prepare(kind, data, 'update', existing, now);
     return this.#write(async (w) => {
-      const locked = await w.lock(kind, { id: existing.id });
+      const locked = await w.lock(kind, { id: existing.id }, { aliveAt: now });
       if (!locked) throw KongDaoError.notFound(keyForError(key));
-      if (!isDeepStrictEqual(locked, existing)) entity = this.#prepare(kind, resolved, 'update', locked);
+      if (!isDeepStrictEqual(locked, existing)) entity = this.#prepare(kind, data, 'update', locked, now);
       const updated = await w.update(kind, entity);
       if (!updated) throw KongDaoError.notFound(keyForError(key));
       return updated;

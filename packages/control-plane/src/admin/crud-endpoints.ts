@@ -1,28 +1,35 @@
 /**
  * The Admin API's entity endpoints, generated from the entity registry as Kong generates them from
- * its schemas (`kong/api/endpoints.lua`). For each kind `{kind}` (singular `{one}`):
+ * its schemas (`kong/api/endpoints.lua`). For each kind with collection name `{kind}` (its
+ * `adminName`: `/services`, `/key-auths`), nested name `{nested}` (`nestedAdminName`:
+ * `/consumers/{c}/key-auth`) and singular `{one}`:
  *
  * | path | methods | from |
  * |---|---|---|
  * | `/{kind}` | GET (page, `?tags=`), POST | every kind |
  * | `/{kind}/{id or endpoint key}` | GET, PUT, PATCH, DELETE | every kind |
- * | `/{parents}/{p}/{kind}` | GET (page), POST (sets the foreign key) | each of the kind's `parents` |
- * | `/{parents}/{p}/{kind}/{k}` | GET, PUT, PATCH, DELETE (404 unless it belongs to `p`) | each parent |
+ * | `/{parents}/{p}/{nested}` | GET (page), POST (sets the foreign key) | each of the kind's `parents` |
+ * | `/{parents}/{p}/{nested}/{k}` | GET, PUT, PATCH, DELETE (404 unless it belongs to `p`) | each parent |
  * | `/{kind}/{k}/{field}` | GET, PUT (creates and links when unset), PATCH, DELETE (405 when linked) | each foreign field to a registered kind |
  *
- * e.g. `/services/{s}/routes` and `/routes/{r}/service`. A kind's extras (Kong's
- * `/consumers?custom_id=`) come from its control-plane definition, not from code here.
+ * e.g. `/services/{s}/routes` and `/routes/{r}/service`. Under a parent, `{k}` is an id, the
+ * endpoint key, or, for a kind with a `nestedEndpointKey`, that field within the parent
+ * (`/consumers/{c}/acls/{group}`, Kong's `acl/api.lua`: 404 when the consumer has no such group,
+ * except PUT, which creates it with the group from the URL unless the body names one). Entities
+ * that have expired are absent everywhere; responses go through `present-entity.ts`. A kind's
+ * extras (Kong's `/consumers?custom_id=`) come from its control-plane definition, not from code here.
  */
 import { type AnyEntity, ENTITIES, ENTITY_KINDS, type EntityKind, type EntitySchema, isEntityKind, isUuid } from '@sluice/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CONTROL_PLANE_KINDS } from '../entities/kinds.js';
 import { HttpError, KongDaoError } from '../errors.js';
-import type { Store } from '../store/index.js';
+import type { EntityKey } from '../store/index.js';
 import type { ConfigOperations } from './config-operations.js';
 import { registerEndpoint, sendWrite } from './endpoint.js';
 import { parseEntityKey } from './entity-key.js';
 import { inferFormArguments } from './form-arguments.js';
 import { type PageParams, pageResponse, parsePageParams } from './pagination.js';
+import { presentEntity } from './present-entity.js';
 import { bodyOf } from './request-body.js';
 
 /** The write input of a request: JSON as sent, form values converted to the schema's types. */
@@ -59,11 +66,16 @@ function afterId(params: PageParams): string | null {
 }
 
 /** Registers every entity endpoint of every kind on `app`. */
-export function registerCrudEndpoints(app: FastifyInstance, store: Store, ops: ConfigOperations): void {
-  for (const kind of ENTITY_KINDS) registerKind(app, store, ops, kind);
+export function registerCrudEndpoints(app: FastifyInstance, ops: ConfigOperations): void {
+  for (const kind of ENTITY_KINDS) registerKind(app, ops, kind);
 }
 
-function registerKind(app: FastifyInstance, store: Store, ops: ConfigOperations, kind: EntityKind): void {
+/** Sends a write's result, the entity as the Admin API shows it (no body for 204). */
+function sendWritten(ops: ConfigOperations, kind: EntityKind, reply: FastifyReply, status: number, written: { version: number; epoch: string; entity: unknown }) {
+  return sendWrite(reply, status, written, status === 204 ? null : presentEntity(kind, written.entity as object, ops.nowSeconds()));
+}
+
+function registerKind(app: FastifyInstance, ops: ConfigOperations, kind: EntityKind): void {
   const def = ENTITIES[kind];
   const one = def.singular;
   const input = (request: FastifyRequest) => entityInput(request, def.schema);
@@ -73,27 +85,33 @@ function registerKind(app: FastifyInstance, store: Store, ops: ConfigOperations,
     if (!entity) throw HttpError.notFound();
     return entity as AnyEntity;
   };
+  const present = (entity: object) => presentEntity(kind, entity, ops.nowSeconds());
   const sent = (reply: FastifyReply, status: number) => (written: { version: number; epoch: string; entity: unknown }) =>
-    sendWrite(reply, status, written, status === 204 ? null : written.entity);
+    sendWritten(ops, kind, reply, status, written);
 
-  registerEndpoint(app, `/${kind}`, {
+  registerEndpoint(app, `/${def.adminName}`, {
     GET: async (request) => {
       const q = query(request);
       const lookup = CONTROL_PLANE_KINDS[kind].listLookup?.(q);
       if (lookup !== undefined) {
-        const found = await store.find(kind, lookup);
-        return { data: found ? [found] : [], next: null };
+        const found = await ops.get(kind, lookup);
+        return { data: found ? [present(found)] : [], next: null };
       }
       const params = parsePageParams(q, { allowTags: true });
-      const page = await store.page(kind, { size: params.size, afterId: afterId(params), tags: params.tags });
+      const page = await ops.page(kind, { size: params.size, afterId: afterId(params), tags: params.tags });
       const last = page.data[page.data.length - 1];
-      return pageResponse(page.data, { basePath: `/${kind}`, lastKey: page.hasMore && last ? [last.id] : null, params, echoFilters: true });
+      return pageResponse(page.data.map(present), {
+        basePath: `/${def.adminName}`,
+        lastKey: page.hasMore && last ? [last.id] : null,
+        params,
+        echoFilters: true,
+      });
     },
     POST: async (request, reply) => sent(reply, 201)(await ops.create(kind, input(request))),
   });
 
-  registerEndpoint(app, `/${kind}/:${one}`, {
-    GET: async (request) => findOr404(request),
+  registerEndpoint(app, `/${def.adminName}/:${one}`, {
+    GET: async (request) => present(await findOr404(request)),
     PUT: async (request, reply) => sent(reply, 200)(await ops.replace(kind, keyOf(request), input(request))),
     PATCH: async (request, reply) => sent(reply, 200)(await ops.update(kind, keyOf(request), input(request))),
     DELETE: async (request, reply) => sent(reply, 204)(await ops.delete(kind, keyOf(request))),
@@ -102,7 +120,7 @@ function registerKind(app: FastifyInstance, store: Store, ops: ConfigOperations,
   for (const field of def.parents) {
     const parentKind = def.foreignFields.find((f) => f.field === field)!.reference;
     if (!isEntityKind(parentKind)) continue;
-    registerNested(app, store, ops, kind, field, parentKind);
+    registerNested(app, ops, kind, field, parentKind);
   }
 
   for (const f of def.foreignFields) {
@@ -114,20 +132,21 @@ function registerKind(app: FastifyInstance, store: Store, ops: ConfigOperations,
       if (id === undefined) throw HttpError.notFound();
       return { entity, id };
     };
-    registerEndpoint(app, `/${kind}/:${one}/${f.field}`, {
+    registerEndpoint(app, `/${def.adminName}/:${one}/${f.field}`, {
       GET: async (request) => {
         const { id } = await referencedOr404(request);
         const referenced = await ops.get(reference, { id });
         if (!referenced) throw HttpError.notFound();
-        return referenced;
+        return presentEntity(reference, referenced, ops.nowSeconds());
       },
       PUT: async (request, reply) => {
         const entity = await findOr404(request);
-        return sent(reply, 200)(await ops.replaceReferenced(kind, entity as never, f.field, reference, entityInput(request, ENTITIES[reference].schema)));
+        const written = await ops.replaceReferenced(kind, entity as never, f.field, reference, entityInput(request, ENTITIES[reference].schema));
+        return sendWritten(ops, reference, reply, 200, written);
       },
       PATCH: async (request, reply) => {
         const { id } = await referencedOr404(request);
-        return sent(reply, 200)(await ops.update(reference, { id }, entityInput(request, ENTITIES[reference].schema)));
+        return sendWritten(ops, reference, reply, 200, await ops.update(reference, { id }, entityInput(request, ENTITIES[reference].schema)));
       },
       DELETE: async (request) => {
         await referencedOr404(request);
@@ -137,53 +156,71 @@ function registerKind(app: FastifyInstance, store: Store, ops: ConfigOperations,
   }
 }
 
-/** `/{parents}/{p}/{kind}` and `/{parents}/{p}/{kind}/{k}`: the kind's entities that reference one parent. */
-function registerNested(app: FastifyInstance, store: Store, ops: ConfigOperations, kind: EntityKind, field: string, parentKind: EntityKind): void {
+/** `/{parents}/{p}/{nested}` and `/{parents}/{p}/{nested}/{k}`: the kind's entities that reference one parent. */
+function registerNested(app: FastifyInstance, ops: ConfigOperations, kind: EntityKind, field: string, parentKind: EntityKind): void {
   const def = ENTITIES[kind];
   const one = def.singular;
-  const parentOne = ENTITIES[parentKind].singular;
+  const parentDef = ENTITIES[parentKind];
+  const parentOne = parentDef.singular;
   const input = (request: FastifyRequest) => entityInput(request, def.schema);
+  const present = (entity: object) => presentEntity(kind, entity, ops.nowSeconds());
   const parentOr404 = async (request: FastifyRequest) => {
     const parent = await ops.get(parentKind, parseEntityKey(parentKind, param(request, parentOne)));
     if (!parent) throw HttpError.notFound();
     return parent as AnyEntity;
   };
+  /** The key the child segment names under the parent: an id, the endpoint key, or the nested endpoint key within the parent. */
+  const childKey = (request: FastifyRequest, parentId: string): EntityKey => {
+    const segment = param(request, one);
+    if (isUuid(segment) || def.nestedEndpointKey === null) return parseEntityKey(kind, segment);
+    return { field: def.nestedEndpointKey, value: segment, within: { field, id: parentId } };
+  };
   /** The child named in the URL, when it belongs to the parent; 404 otherwise. */
   const childOr404 = async (request: FastifyRequest, parentId: string) => {
-    const child = await ops.get(kind, parseEntityKey(kind, param(request, one)));
+    const child = await ops.get(kind, childKey(request, parentId));
     if (!child || foreignId(child as AnyEntity, field) !== parentId) throw HttpError.notFound();
     return child as AnyEntity;
   };
-  const base = `/${parentKind}/:${parentOne}/${kind}`;
+  const base = `/${parentDef.adminName}/:${parentOne}/${def.nestedAdminName}`;
 
   registerEndpoint(app, base, {
     GET: async (request) => {
       const parent = await parentOr404(request);
       const params = parsePageParams(query(request), { allowTags: false });
-      const page = await store.page(kind, { size: params.size, afterId: afterId(params), where: { field, value: parent.id } });
+      const page = await ops.page(kind, { size: params.size, afterId: afterId(params), where: { field, value: parent.id } });
       const last = page.data[page.data.length - 1];
-      return pageResponse(page.data, { basePath: `/${parentKind}/${rawSegment(request, 1)}/${kind}`, lastKey: page.hasMore && last ? [last.id] : null });
+      return pageResponse(page.data.map(present), {
+        basePath: `/${parentDef.adminName}/${rawSegment(request, 1)}/${def.nestedAdminName}`,
+        lastKey: page.hasMore && last ? [last.id] : null,
+      });
     },
     POST: async (request, reply) => {
       const parent = await parentOr404(request);
-      const written = await ops.create(kind, { ...input(request), [field]: { id: parent.id } });
-      return sendWrite(reply, 201, written, written.entity);
+      return sendWritten(ops, kind, reply, 201, await ops.create(kind, { ...input(request), [field]: { id: parent.id } }));
     },
   });
 
   registerEndpoint(app, `${base}/:${one}`, {
-    GET: async (request) => childOr404(request, (await parentOr404(request)).id),
+    GET: async (request) => present(await childOr404(request, (await parentOr404(request)).id)),
     PUT: async (request, reply) => {
       const parent = await parentOr404(request);
-      const written = await ops.replace(kind, parseEntityKey(kind, param(request, one)), { ...input(request), [field]: { id: parent.id } });
-      return sendWrite(reply, 200, written, written.entity);
+      const key = childKey(request, parent.id);
+      const data = { ...input(request), [field]: { id: parent.id } };
+      // Another parent's entity is not reachable through this URL, not even to replace it.
+      const existing = await ops.get(kind, key, { includeExpired: true });
+      if (existing && foreignId(existing as AnyEntity, field) !== parent.id) throw HttpError.notFound();
+      if (!('within' in key)) return sendWritten(ops, kind, reply, 200, await ops.replace(kind, key, data));
+      // A nested endpoint key (an ACL group): the URL names the field unless the body does.
+      const named = { [key.field]: key.value, ...data };
+      const written = existing ? await ops.replace(kind, { id: existing.id }, named) : await ops.create(kind, named);
+      return sendWritten(ops, kind, reply, 200, written);
     },
     PATCH: async (request, reply) => {
       const parent = await parentOr404(request);
       const child = await childOr404(request, parent.id);
       const data = input(request);
       const written = await ops.update(kind, { id: child.id }, Object.hasOwn(data, field) ? data : { ...data, [field]: { id: parent.id } });
-      return sendWrite(reply, 200, written, written.entity);
+      return sendWritten(ops, kind, reply, 200, written);
     },
     DELETE: async (request, reply) => {
       const child = await childOr404(request, (await parentOr404(request)).id);

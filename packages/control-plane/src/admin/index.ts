@@ -15,5 +15,6 @@ export {
 export { parseEntityKey } from './entity-key.js';
 export { CorsPolicy, parseAllowedOrigin, CORS_PREFLIGHT_MAX_AGE_SECONDS, type OriginKind } from './cors-policy.js';
 export { MAX_FORM_ARGUMENTS, MAX_FORM_ARRAY_INDEX, MAX_BODY_DEPTH } from './request-limits.js';
-export { ConfigOperations, type Written, type OperationsClock } from './config-operations.js';
+export { ConfigOperations, type Written, type OperationsClock, type WriteInputOptions, type GetOptions, MAX_TTL_SECONDS } from './config-operations.js';
+export { presentEntity } from './present-entity.js';
 export type { NodeInfo } from './node-endpoints.js';

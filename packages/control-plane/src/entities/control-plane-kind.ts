@@ -1,10 +1,25 @@
 /** What the control plane adds to a registry kind: where it is stored, and Admin API extras. */
+import type { WriteMode } from '@sluice/protocol';
 import type { EntityTable } from './entity-table.js';
 
 /** A lookup by a unique field that answers `GET /{kind}` instead of a page (Kong's `/consumers?custom_id=x`). */
 export interface ListLookup {
   readonly field: string;
   readonly value: string;
+}
+
+/** What a kind's write hooks know about the write. */
+export interface KindWriteContext {
+  readonly mode: WriteMode;
+  /** The stored entity a PATCH merges into or a PUT replaces; null for a new entity. */
+  readonly existing: Readonly<Record<string, unknown>> | null;
+  /**
+   * False when the input is already in stored form (an import; Kong's declarative
+   * `_transform: false`): nothing is generated or hashed, stored forms are only checked.
+   */
+  readonly transform: boolean;
+  /** The write time, integer seconds since the epoch. */
+  readonly now: number;
 }
 
 /** The control plane's side of one kind. */
@@ -16,4 +31,24 @@ export interface ControlPlaneKind {
    * bad value.
    */
   readonly listLookup?: (query: Readonly<Record<string, unknown>>) => ListLookup | undefined;
+  /**
+   * Fills fields the control plane generates when the input omits them (Kong's `auto` fields:
+   * key-auth's `key`), before validation. Returns the input to validate.
+   */
+  readonly fillInput?: (input: Readonly<Record<string, unknown>>, context: KindWriteContext) => Record<string, unknown>;
+  /**
+   * Turns valid input into its stored form (Kong's `transformations`: basic-auth hashes the
+   * password), given the entity it validated to. Runs once per write, outside the transaction;
+   * throws an Admin API error to refuse the write.
+   */
+  readonly transformInput?: (
+    input: Readonly<Record<string, unknown>>,
+    entity: Readonly<Record<string, unknown>>,
+    context: KindWriteContext,
+  ) => Promise<Record<string, unknown>>;
+  /**
+   * Stored fields the Admin API never shows, because Kong's entity has none (the credential kinds
+   * have no `updated_at`). Default none.
+   */
+  readonly hiddenFields?: readonly string[];
 }

@@ -33,6 +33,11 @@ export interface EntityTable {
   readonly columns: readonly EntityColumn[];
   /** Fields that are not stored and read back as null. */
   readonly virtualFields: readonly string[];
+  /**
+   * The constraint name of each of the kind's composite `uniqueKeys`, in the same order: Kong calls
+   * such a key the cache key, so the first is `<table>_cache_key`, later ones `<table>_cache_key_<n>`.
+   */
+  readonly uniqueKeyConstraints: readonly string[];
   /** Migrations that create and change this table, by name (`NNNN-what`), merged with the store's. */
   readonly migrations: Readonly<Record<string, Migration>>;
   /** The column a field is stored in (`service` → `service_id`). */
@@ -69,6 +74,7 @@ export function defineTable(definition: EntityDefinition, migrations: Readonly<R
     table: definition.kind,
     columns,
     virtualFields,
+    uniqueKeyConstraints: definition.uniqueKeys.map((_, i) => (i === 0 ? `${definition.kind}_cache_key` : `${definition.kind}_cache_key_${i + 1}`)),
     migrations,
     columnOf(field: string): string {
       const column = byField.get(field);

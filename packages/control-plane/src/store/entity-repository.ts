@@ -25,8 +25,21 @@ import { ENTITY_TABLES } from '../entities/kinds.js';
 import { KongDaoError } from '../errors.js';
 import type { Database } from './database.js';
 
-/** How to find an entity: by primary key, or by the value of one of its unique fields. */
-export type EntityKey = { id: string } | { field: string; value: string };
+/**
+ * How to find an entity: by primary key, or by the value of one of its unique fields, or by a
+ * field's value among the entities of one parent (`within`: an ACL's group of one consumer, a
+ * composite unique key of the kind).
+ */
+export type EntityKey = { id: string } | { field: string; value: string; within?: { field: string; id: string } };
+
+/** Options of a read. */
+export interface ReadOptions {
+  /**
+   * Integer seconds since the epoch: an entity of a kind that expires (`expiresAtField`) whose
+   * expiry is at or before this time is treated as absent. Omitted: expired rows are returned too.
+   */
+  aliveAt?: number;
+}
 
 /** A tag filter: every tag (`and`, `?tags=a,b`) or any tag (`or`, `?tags=a/b`). */
 export interface TagFilter {
@@ -41,6 +54,8 @@ export interface PageQuery {
   tags?: TagFilter | null;
   /** Only entities whose field has this value: a foreign field (`service` = its id) or a plain one (`custom_id`). */
   where?: { field: string; value: string } | null;
+  /** Leaves out entities expired at this time ({@link ReadOptions.aliveAt}). */
+  aliveAt?: number;
 }
 
 /** A page of entities; `hasMore` is true when rows follow the last one. */
@@ -75,9 +90,20 @@ function tableOf(kind: EntityKind): string {
   return ENTITY_TABLES[kind].table;
 }
 
-function keyFilter(kind: EntityKind, key: EntityKey): { column: string; value: string } {
-  if ('id' in key) return { column: 'id', value: key.id.toLowerCase() };
-  return { column: ENTITY_TABLES[kind].columnOf(key.field), value: key.value };
+/** The column conditions that select `key`. */
+function keyFilter(kind: EntityKind, key: EntityKey): { column: string; value: string }[] {
+  if ('id' in key) return [{ column: 'id', value: key.id.toLowerCase() }];
+  const filter = [{ column: ENTITY_TABLES[kind].columnOf(key.field), value: key.value }];
+  if (key.within) filter.push({ column: ENTITY_TABLES[kind].columnOf(key.within.field), value: key.within.id.toLowerCase() });
+  return filter;
+}
+
+/** The condition "not expired at `aliveAt`" of a kind that expires, or null. */
+function aliveCondition(kind: EntityKind, aliveAt: number | undefined) {
+  const field = ENTITIES[kind].expiresAtField;
+  if (aliveAt === undefined || field === null) return null;
+  const column = sql.ref(ENTITY_TABLES[kind].columnOf(field));
+  return sql<boolean>`(${column} is null or ${column} > ${aliveAt})`;
 }
 
 function toEntity<K extends EntityKind>(kind: K, row: Record<string, unknown>): EntityOf<K> {
@@ -99,10 +125,22 @@ export class EntityReader {
   }
 
   /** An entity by id or unique field, or `null`. */
-  async find<K extends EntityKind>(kind: K, key: EntityKey): Promise<EntityOf<K> | null> {
-    const { column, value } = keyFilter(kind, key);
-    const row = await this.#db.selectFrom(tableOf(kind)).selectAll().where(column, '=', value).executeTakeFirst();
+  async find<K extends EntityKind>(kind: K, key: EntityKey, options: ReadOptions = {}): Promise<EntityOf<K> | null> {
+    let q = this.#db.selectFrom(tableOf(kind)).selectAll();
+    for (const { column, value } of keyFilter(kind, key)) q = q.where(column, '=', value);
+    const alive = aliveCondition(kind, options.aliveAt);
+    if (alive) q = q.where(alive);
+    const row = await q.executeTakeFirst();
     return row ? toEntity(kind, row) : null;
+  }
+
+  /** Ids of entities expired at `now` (seconds), at most `limit`, in id order; none for a kind that never expires. */
+  async expiredIds(kind: EntityKind, now: number, limit: number): Promise<string[]> {
+    const field = ENTITIES[kind].expiresAtField;
+    if (field === null) return [];
+    const column = ENTITY_TABLES[kind].columnOf(field);
+    const rows = await this.#db.selectFrom(tableOf(kind)).select('id').where(column, '<=', now).orderBy('id').limit(limit).execute();
+    return rows.map((r: { id: string }) => r.id);
   }
 
   /** A page of entities in id order. */
@@ -110,6 +148,8 @@ export class EntityReader {
     let q = this.#db.selectFrom(tableOf(kind)).selectAll().orderBy('id').limit(query.size + 1);
     if (query.afterId) q = q.where('id', '>', query.afterId);
     if (query.where) q = q.where(ENTITY_TABLES[kind].columnOf(query.where.field), '=', query.where.value);
+    const alive = aliveCondition(kind, query.aliveAt);
+    if (alive) q = q.where(alive);
     const tags = tagCondition(query.tags);
     if (tags) q = q.where(tags);
     const rows = await q.execute();
@@ -144,9 +184,12 @@ export class ConfigWriter {
   }
 
   /** Finds an entity inside the transaction, locking its row (`for update`). */
-  async lock<K extends EntityKind>(kind: K, key: EntityKey): Promise<EntityOf<K> | null> {
-    const { column, value } = keyFilter(kind, key);
-    const row = await this.#db.selectFrom(tableOf(kind)).selectAll().where(column, '=', value).forUpdate().executeTakeFirst();
+  async lock<K extends EntityKind>(kind: K, key: EntityKey, options: ReadOptions = {}): Promise<EntityOf<K> | null> {
+    let q = this.#db.selectFrom(tableOf(kind)).selectAll();
+    for (const { column, value } of keyFilter(kind, key)) q = q.where(column, '=', value);
+    const alive = aliveCondition(kind, options.aliveAt);
+    if (alive) q = q.where(alive);
+    const row = await q.forUpdate().executeTakeFirst();
     return row ? toEntity(kind, row) : null;
   }
 
@@ -256,9 +299,15 @@ export class ConfigWriter {
   }
 }
 
+/** The value of a composite unique key of `entity`, as Kong prints it: foreign fields as `{id}`. */
+function uniqueKeyValue(fields: Record<string, unknown>, key: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(key.map((field) => [field, fields[field] ?? null]));
+}
+
 /**
  * Turns Postgres constraint failures into Kong's DAO errors, by constraint name (Postgres names
- * them `<table>_pkey`, `<table>_<column>_key`, `<table>_<column>_fkey`).
+ * them `<table>_pkey`, `<table>_<column>_key`, `<table>_<column>_fkey`; a composite unique key is
+ * named by the table, `EntityTable.uniqueKeyConstraints`).
  */
 async function mapConstraintErrors<T>(kind: EntityKind, entity: AnyEntity | null, fn: () => Promise<T>): Promise<T> {
   try {
@@ -272,6 +321,9 @@ async function mapConstraintErrors<T>(kind: EntityKind, entity: AnyEntity | null
       for (const field of ENTITIES[kind].uniqueFields) {
         if (constraint === `${table.table}_${table.columnOf(field)}_key`) throw KongDaoError.uniqueViolation({ [field]: fields[field] }, err);
       }
+      const index = table.uniqueKeyConstraints.indexOf(constraint);
+      const key = ENTITIES[kind].uniqueKeys[index];
+      if (key !== undefined) throw KongDaoError.uniqueViolation(uniqueKeyValue(fields, key), err);
     }
     if (code === '23503' && constraint) {
       for (const f of ENTITIES[kind].foreignFields) {

@@ -14,7 +14,7 @@ import { type Kysely, sql } from 'kysely';
 import type { Logger } from 'pino';
 import { ClosedError, StoreError } from '../errors.js';
 import type { Database } from './database.js';
-import { ConfigWriter, type EntityKey, EntityReader, type Page, type PageQuery } from './entity-repository.js';
+import { ConfigWriter, type EntityKey, EntityReader, type Page, type PageQuery, type ReadOptions } from './entity-repository.js';
 import type { NotificationListener } from './notification-listener.js';
 import { runExclusive } from './pglite-dialect.js';
 
@@ -283,9 +283,15 @@ export class Store {
   }
 
   /** An entity by id or unique field, or `null`. */
-  find<K extends EntityKind>(kind: K, key: EntityKey): Promise<EntityOf<K> | null> {
+  find<K extends EntityKind>(kind: K, key: EntityKey, options?: ReadOptions): Promise<EntityOf<K> | null> {
     this.#assertOpen();
-    return this.#reader.find(kind, key);
+    return this.#reader.find(kind, key, options);
+  }
+
+  /** Ids of entities of `kind` expired at `now` (seconds), at most `limit`; none for a kind that never expires. */
+  expiredIds(kind: EntityKind, now: number, limit: number): Promise<string[]> {
+    this.#assertOpen();
+    return this.#reader.expiredIds(kind, now, limit);
   }
 
   /** A page of entities in id order. */

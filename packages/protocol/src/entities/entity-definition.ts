@@ -26,8 +26,18 @@ export interface ForeignField {
 
 /** The definition of one entity kind; see the module comment. */
 export interface EntityDefinition<T extends BaseEntity = BaseEntity> {
-  /** The Admin API collection name, also the kind's name on the stream and in the change log. */
+  /** The kind's name: its table, its name on the stream and in the change log (`keyauth_credentials`). */
   readonly kind: string;
+  /**
+   * The Admin API collection name (Kong's `admin_api_name`: `/key-auths`); the kind when Kong
+   * gives none (`/services`).
+   */
+  readonly adminName: string;
+  /**
+   * The collection name under a parent (Kong's `admin_api_nested_name`:
+   * `/consumers/{c}/key-auth`); `adminName` when Kong gives none (`/services/{s}/routes`).
+   */
+  readonly nestedAdminName: string;
   /** The singular name: the URL parameter and the foreign field other kinds use (`service`). */
   readonly singular: string;
   /** The protobuf `EntityType` value its resources carry. */
@@ -42,6 +52,25 @@ export interface EntityDefinition<T extends BaseEntity = BaseEntity> {
   readonly endpointKey: string | null;
   /** Fields whose values are unique across the kind (a duplicate is Kong's 409). */
   readonly uniqueFields: readonly string[];
+  /**
+   * Composite keys unique across the kind, each a list of fields (Kong's `cache_key` when it has
+   * more than one field: `acls` has `[['consumer', 'group']]`). A duplicate is Kong's 409
+   * `UNIQUE violation detected on '{consumer={id="…"},group="x"}'`. A foreign field compares by id.
+   */
+  readonly uniqueKeys: readonly (readonly string[])[];
+  /**
+   * Under a parent (`/consumers/{c}/acls/{x}`), a segment that is not a UUID names the entity by
+   * this field together with the parent (Kong's `acl/api.lua`: a group), or null to use
+   * `endpointKey` as everywhere else. The field and the parent's foreign field are a `uniqueKeys` entry.
+   */
+  readonly nestedEndpointKey: string | null;
+  /**
+   * The integer field holding when the entity expires, seconds since the epoch (null = never), or
+   * null when the kind has no expiry. Kong's `ttl = true`: the Admin API takes and shows a relative
+   * `ttl` instead; an entity is gone once `now >= expires_at` (404, left out of lists, ignored by
+   * data planes) and the control plane deletes it eventually.
+   */
+  readonly expiresAtField: string | null;
   /**
    * Foreign fields that give nested Admin API collections: `routes` has `['service']`, so
    * `/services/{s}/routes` lists and creates routes of one service.
@@ -63,12 +92,22 @@ export interface EntityDefinition<T extends BaseEntity = BaseEntity> {
 /** The parts of a definition a kind writes; the rest is derived by {@link defineEntity}. */
 export interface EntityDefinitionInput<T extends BaseEntity> {
   readonly kind: string;
+  /** Default: the kind. */
+  readonly adminName?: string;
+  /** Default: `adminName`. */
+  readonly nestedAdminName?: string;
   readonly singular: string;
   readonly wireType: number;
   readonly schema: EntitySchema;
   readonly hooks?: EntityHooks;
   readonly endpointKey: string | null;
   readonly uniqueFields?: readonly string[];
+  /** Default none. */
+  readonly uniqueKeys?: readonly (readonly string[])[];
+  /** Default null. */
+  readonly nestedEndpointKey?: string | null;
+  /** Default null (the kind never expires). */
+  readonly expiresAtField?: string | null;
   readonly parents?: readonly string[];
   encode(entity: T): Uint8Array;
   decode(bytes: Uint8Array): T;
@@ -90,15 +129,30 @@ export function defineEntity<T extends BaseEntity>(input: EntityDefinitionInput<
   for (const parent of input.parents ?? []) {
     if (!foreignFields.some((f) => f.field === parent)) throw new TypeError(`${input.kind}: parent ${parent} is not a foreign field`);
   }
+  for (const key of input.uniqueKeys ?? []) {
+    for (const field of key) if (input.schema.fields[field] === undefined) throw new TypeError(`${input.kind}: unique key field ${field} is not in the schema`);
+  }
+  const nestedEndpointKey = input.nestedEndpointKey ?? null;
+  if (nestedEndpointKey !== null && !(input.uniqueKeys ?? []).some((key) => key.includes(nestedEndpointKey) && key.length === 2 && key.some((f) => (input.parents ?? []).includes(f)))) {
+    throw new TypeError(`${input.kind}: nested endpoint key ${nestedEndpointKey} is not unique with a parent`);
+  }
+  const expiresAtField = input.expiresAtField ?? null;
+  if (expiresAtField !== null && input.schema.fields[expiresAtField]?.type !== 'integer') throw new TypeError(`${input.kind}: ${expiresAtField} is not an integer field`);
   const hooks = input.hooks ?? {};
+  const adminName = input.adminName ?? input.kind;
   return Object.freeze({
     kind: input.kind,
+    adminName,
+    nestedAdminName: input.nestedAdminName ?? adminName,
     singular: input.singular,
     wireType: input.wireType,
     schema: input.schema,
     hooks,
     endpointKey: input.endpointKey,
     uniqueFields: input.uniqueFields ?? (input.endpointKey === null ? [] : [input.endpointKey]),
+    uniqueKeys: input.uniqueKeys ?? [],
+    nestedEndpointKey,
+    expiresAtField,
     parents: input.parents ?? [],
     foreignFields,
     encode: input.encode,

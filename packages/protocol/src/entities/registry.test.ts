@@ -76,6 +76,11 @@ describe('entity registry', () => {
     expect(ENTITIES.routes).toMatchObject({ singular: 'route', endpointKey: 'name', uniqueFields: ['name'], parents: ['service'] });
     expect(ENTITIES.consumers).toMatchObject({ singular: 'consumer', endpointKey: 'username', uniqueFields: ['username', 'custom_id'], parents: [], foreignFields: [] });
     expect(ENTITIES.routes.foreignFields).toEqual([{ field: 'service', reference: 'services', onDelete: 'restrict' }]);
+    // Kong's admin_api_name / admin_api_nested_name, composite keys, the ACL group URL and ttl.
+    expect(ENTITIES.services).toMatchObject({ adminName: 'services', nestedAdminName: 'services', uniqueKeys: [], nestedEndpointKey: null, expiresAtField: null });
+    expect(ENTITIES.keyauth_credentials).toMatchObject({ adminName: 'key-auths', nestedAdminName: 'key-auth', endpointKey: 'key', expiresAtField: 'expires_at' });
+    expect(ENTITIES.basicauth_credentials).toMatchObject({ adminName: 'basic-auths', nestedAdminName: 'basic-auth', endpointKey: 'username', expiresAtField: null });
+    expect(ENTITIES.acls).toMatchObject({ adminName: 'acls', nestedAdminName: 'acls', endpointKey: null, uniqueKeys: [['consumer', 'group']], nestedEndpointKey: 'group' });
   });
 
   it('lists the referrers of a kind, including references to kinds not registered yet', () => {

@@ -114,21 +114,32 @@ export function decodeAcl(bytes: Uint8Array): Acl {
   return { id: m.id, created_at: m.createdAt, updated_at: m.updatedAt, consumer: foreign(m.consumer) ?? { id: '' }, group: m.group, tags: unlist(m.tags) };
 }
 
-/** key-auth keys: looked up by id or key; the key is unique. */
+/**
+ * key-auth keys: `/key-auths` and `/consumers/{c}/key-auth`, looked up by id or key; the key is
+ * unique, generated when omitted (by the control plane), and may expire (Kong's `ttl = true`).
+ */
 export const KEYAUTH_CREDENTIALS = defineEntity<KeyAuthCredential>({
   kind: 'keyauth_credentials',
+  adminName: 'key-auths',
+  nestedAdminName: 'key-auth',
   singular: 'keyauth_credential',
   wireType: pb.EntityType.ENTITY_TYPE_KEYAUTH_CREDENTIAL,
   schema: KEYAUTH_CREDENTIAL_SCHEMA,
   endpointKey: 'key',
+  expiresAtField: 'expires_at',
   parents: ['consumer'],
   encode: encodeKeyAuthCredential,
   decode: decodeKeyAuthCredential,
 });
 
-/** basic-auth users: looked up by id or username; the username is unique. */
+/**
+ * basic-auth users: `/basic-auths` and `/consumers/{c}/basic-auth`, looked up by id or username;
+ * the username is unique. The password is stored hashed (`plugins/basic-auth/password-hash.ts`).
+ */
 export const BASICAUTH_CREDENTIALS = defineEntity<BasicAuthCredential>({
   kind: 'basicauth_credentials',
+  adminName: 'basic-auths',
+  nestedAdminName: 'basic-auth',
   singular: 'basicauth_credential',
   wireType: pb.EntityType.ENTITY_TYPE_BASICAUTH_CREDENTIAL,
   schema: BASICAUTH_CREDENTIAL_SCHEMA,
@@ -138,13 +149,18 @@ export const BASICAUTH_CREDENTIALS = defineEntity<BasicAuthCredential>({
   decode: decodeBasicAuthCredential,
 });
 
-/** ACL group memberships: by id; (consumer, group) is unique. */
+/**
+ * ACL group memberships: `/acls` by id, `/consumers/{c}/acls/{id or group}`; (consumer, group) is
+ * unique (the table's constraint `acls_cache_key`).
+ */
 export const ACLS = defineEntity<Acl>({
   kind: 'acls',
   singular: 'acl',
   wireType: pb.EntityType.ENTITY_TYPE_ACL,
   schema: ACL_SCHEMA,
   endpointKey: null,
+  uniqueKeys: [['consumer', 'group']],
+  nestedEndpointKey: 'group',
   parents: ['consumer'],
   encode: encodeAcl,
   decode: decodeAcl,
