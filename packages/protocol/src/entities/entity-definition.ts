@@ -43,6 +43,11 @@ export interface EntityDefinition<T extends BaseEntity = BaseEntity> {
   /** Fields whose values are unique across the kind (a duplicate is Kong's 409). */
   readonly uniqueFields: readonly string[];
   /**
+   * Kong's `cache_key`: fields whose values together are unique (null counts as a value), or null.
+   * A duplicate is Kong's 409 naming every one of them (`{consumer=null,name="acl",…}`).
+   */
+  readonly cacheKey: readonly string[] | null;
+  /**
    * Foreign fields that give nested Admin API collections: `routes` has `['service']`, so
    * `/services/{s}/routes` lists and creates routes of one service.
    */
@@ -58,6 +63,11 @@ export interface EntityDefinition<T extends BaseEntity = BaseEntity> {
    * default applied, or Kong's field errors. Foreign ids come back lower-cased.
    */
   prepare(input: unknown, options: PrepareOptions<T>): PrepareResult<T>;
+  /**
+   * The entity as the Admin API shows it: the stored entity plus what Kong echoes on reads (the
+   * deprecated shorthands of a plugin's config). Identity for most kinds.
+   */
+  present(entity: T): T;
 }
 
 /** The parts of a definition a kind writes; the rest is derived by {@link defineEntity}. */
@@ -69,7 +79,9 @@ export interface EntityDefinitionInput<T extends BaseEntity> {
   readonly hooks?: EntityHooks;
   readonly endpointKey: string | null;
   readonly uniqueFields?: readonly string[];
+  readonly cacheKey?: readonly string[];
   readonly parents?: readonly string[];
+  present?(entity: T): T;
   encode(entity: T): Uint8Array;
   decode(bytes: Uint8Array): T;
 }
@@ -87,6 +99,9 @@ export function foreignFieldsOf(schema: EntitySchema): ForeignField[] {
 /** Builds a definition: derives the foreign fields and the `prepare` pipeline from the schema. */
 export function defineEntity<T extends BaseEntity>(input: EntityDefinitionInput<T>): EntityDefinition<T> {
   const foreignFields = foreignFieldsOf(input.schema);
+  for (const field of input.cacheKey ?? []) {
+    if (!Object.hasOwn(input.schema.fields, field)) throw new TypeError(`${input.kind}: cache key field ${field} is not a field`);
+  }
   for (const parent of input.parents ?? []) {
     if (!foreignFields.some((f) => f.field === parent)) throw new TypeError(`${input.kind}: parent ${parent} is not a foreign field`);
   }
@@ -99,6 +114,8 @@ export function defineEntity<T extends BaseEntity>(input: EntityDefinitionInput<
     hooks,
     endpointKey: input.endpointKey,
     uniqueFields: input.uniqueFields ?? (input.endpointKey === null ? [] : [input.endpointKey]),
+    cacheKey: input.cacheKey ?? null,
+    present: input.present ?? ((entity: T) => entity),
     parents: input.parents ?? [],
     foreignFields,
     encode: input.encode,
