@@ -2,13 +2,16 @@
  * The Admin API's writes and reads of entities, for every kind of the registry, independent of
  * HTTP: Kong's DAO semantics (`kong/db/dao/init.lua`) over the {@link Store}.
  *
- * Input is validated before any transaction, so bad input never writes a row nor uses a version.
+ * Input is validated before any transaction, so bad input never writes a row nor uses a version;
+ * checks against other entities (a plugin's protocols against its route's) run inside the write
+ * transaction, just before the row is written.
  * Writes that depend on the stored entity (PATCH) lock its row inside the transaction and
  * re-validate if it changed since it was read, so concurrent PATCHes never lose an update.
  */
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import { ENTITIES, type EntityKind, type EntityOf, type PrepareResult, type WriteMode, isEntityKind, isUuid } from '@sluice/protocol';
+import { type AnyEntity, ENTITIES, type EntityKind, type EntityOf, type PrepareResult, type WriteMode, isEntityKind, isUuid } from '@sluice/protocol';
+import { CONTROL_PLANE_KINDS } from '../entities/kinds.js';
 import { KongDaoError } from '../errors.js';
 import type { ConfigWriter, EntityKey, Store } from '../store/index.js';
 import { keyForError } from './entity-key.js';
@@ -101,6 +104,11 @@ export class ConfigOperations {
     if (await this.#store.find(kind, { id })) throw KongDaoError.primaryKeyViolation(id);
   }
 
+  /** The kind's checks against other entities, inside the write (see `ControlPlaneKind.checkWrite`). */
+  async #check(w: ConfigWriter, kind: EntityKind, entity: AnyEntity, mode: WriteMode, input: Record<string, unknown>): Promise<void> {
+    await CONTROL_PLANE_KINDS[kind].checkWrite?.(entity, w, { mode, input });
+  }
+
   async #write<T>(fn: (w: ConfigWriter) => Promise<T>): Promise<Written<T>> {
     const { result, version, epoch } = await this.#store.write(fn);
     return { entity: result, version, epoch };
@@ -114,7 +122,10 @@ export class ConfigOperations {
   /** POST /{kind} (and nested collections, with the parent's foreign key set by the caller). */
   async create<K extends EntityKind>(kind: K, input: Record<string, unknown>): Promise<Written<EntityOf<K>>> {
     const entity = this.#prepare(kind, await this.#resolveReferences(kind, input), 'create', null);
-    return this.#write((w) => w.insert(kind, entity));
+    return this.#write(async (w) => {
+      await this.#check(w, kind, entity, 'create', input);
+      return w.insert(kind, entity);
+    });
   }
 
   /** PUT /{kind}/{key}: an upsert that replaces every field. */
@@ -123,7 +134,10 @@ export class ConfigOperations {
     const existing = await this.#store.find(kind, key);
     await this.#assertFreeId(kind, key, existing, resolved);
     const entity = this.#prepare(kind, this.#withKey(resolved, key, existing), 'replace', existing);
-    return this.#write((w) => w.upsert(kind, entity));
+    return this.#write(async (w) => {
+      await this.#check(w, kind, entity, 'replace', input);
+      return w.upsert(kind, entity);
+    });
   }
 
   /** PATCH /{kind}/{key}: merges into the stored entity; code 6 when it does not exist. */
@@ -136,6 +150,7 @@ export class ConfigOperations {
       const locked = await w.lock(kind, { id: existing.id });
       if (!locked) throw KongDaoError.notFound(keyForError(key));
       if (!isDeepStrictEqual(locked, existing)) entity = this.#prepare(kind, resolved, 'update', locked);
+      await this.#check(w, kind, entity, 'update', input);
       const updated = await w.update(kind, entity);
       if (!updated) throw KongDaoError.notFound(keyForError(key));
       return updated;

@@ -11,9 +11,11 @@
  * | `/{kind}/{k}/{field}` | GET, PUT (creates and links when unset), PATCH, DELETE (405 when linked) | each foreign field to a registered kind |
  *
  * e.g. `/services/{s}/routes` and `/routes/{r}/service`. A kind's extras (Kong's
- * `/consumers?custom_id=`) come from its control-plane definition, not from code here.
+ * `/consumers?custom_id=`) come from its control-plane definition, not from code here. Every
+ * entity in a response is shown as its definition presents it (a plugin's deprecated config
+ * shorthands echoed).
  */
-import { type AnyEntity, ENTITIES, ENTITY_KINDS, type EntityKind, type EntitySchema, isEntityKind, isUuid } from '@sluice/protocol';
+import { type AnyEntity, ENTITIES, ENTITY_KINDS, type EntityDefinition, type EntityKind, type EntitySchema, isEntityKind, isUuid } from '@sluice/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CONTROL_PLANE_KINDS } from '../entities/kinds.js';
 import { HttpError, KongDaoError } from '../errors.js';
@@ -50,6 +52,11 @@ function foreignId(entity: AnyEntity, field: string): string | undefined {
   return ((entity as unknown as Record<string, { id: string } | null>)[field] ?? undefined)?.id;
 }
 
+/** An entity as responses show it (its definition's `present`). */
+function shown(kind: EntityKind, entity: unknown): unknown {
+  return (ENTITIES[kind] as EntityDefinition<AnyEntity>).present(entity as AnyEntity);
+}
+
 /** The id an entity page starts after, from a decoded offset (code 7 when it is not one). */
 function afterId(params: PageParams): string | null {
   if (params.after === null) return null;
@@ -73,8 +80,8 @@ function registerKind(app: FastifyInstance, store: Store, ops: ConfigOperations,
     if (!entity) throw HttpError.notFound();
     return entity as AnyEntity;
   };
-  const sent = (reply: FastifyReply, status: number) => (written: { version: number; epoch: string; entity: unknown }) =>
-    sendWrite(reply, status, written, status === 204 ? null : written.entity);
+  const sent = (reply: FastifyReply, status: number, as: EntityKind = kind) => (written: { version: number; epoch: string; entity: unknown }) =>
+    sendWrite(reply, status, written, status === 204 ? null : shown(as, written.entity));
 
   registerEndpoint(app, `/${kind}`, {
     GET: async (request) => {
@@ -82,18 +89,18 @@ function registerKind(app: FastifyInstance, store: Store, ops: ConfigOperations,
       const lookup = CONTROL_PLANE_KINDS[kind].listLookup?.(q);
       if (lookup !== undefined) {
         const found = await store.find(kind, lookup);
-        return { data: found ? [found] : [], next: null };
+        return { data: found ? [shown(kind, found)] : [], next: null };
       }
       const params = parsePageParams(q, { allowTags: true });
       const page = await store.page(kind, { size: params.size, afterId: afterId(params), tags: params.tags });
       const last = page.data[page.data.length - 1];
-      return pageResponse(page.data, { basePath: `/${kind}`, lastKey: page.hasMore && last ? [last.id] : null, params, echoFilters: true });
+      return pageResponse(page.data.map((e) => shown(kind, e)), { basePath: `/${kind}`, lastKey: page.hasMore && last ? [last.id] : null, params, echoFilters: true });
     },
     POST: async (request, reply) => sent(reply, 201)(await ops.create(kind, input(request))),
   });
 
   registerEndpoint(app, `/${kind}/:${one}`, {
-    GET: async (request) => findOr404(request),
+    GET: async (request) => shown(kind, await findOr404(request)),
     PUT: async (request, reply) => sent(reply, 200)(await ops.replace(kind, keyOf(request), input(request))),
     PATCH: async (request, reply) => sent(reply, 200)(await ops.update(kind, keyOf(request), input(request))),
     DELETE: async (request, reply) => sent(reply, 204)(await ops.delete(kind, keyOf(request))),
@@ -119,15 +126,15 @@ function registerKind(app: FastifyInstance, store: Store, ops: ConfigOperations,
         const { id } = await referencedOr404(request);
         const referenced = await ops.get(reference, { id });
         if (!referenced) throw HttpError.notFound();
-        return referenced;
+        return shown(reference, referenced);
       },
       PUT: async (request, reply) => {
         const entity = await findOr404(request);
-        return sent(reply, 200)(await ops.replaceReferenced(kind, entity as never, f.field, reference, entityInput(request, ENTITIES[reference].schema)));
+        return sent(reply, 200, reference)(await ops.replaceReferenced(kind, entity as never, f.field, reference, entityInput(request, ENTITIES[reference].schema)));
       },
       PATCH: async (request, reply) => {
         const { id } = await referencedOr404(request);
-        return sent(reply, 200)(await ops.update(reference, { id }, entityInput(request, ENTITIES[reference].schema)));
+        return sent(reply, 200, reference)(await ops.update(reference, { id }, entityInput(request, ENTITIES[reference].schema)));
       },
       DELETE: async (request) => {
         await referencedOr404(request);
@@ -162,28 +169,28 @@ function registerNested(app: FastifyInstance, store: Store, ops: ConfigOperation
       const params = parsePageParams(query(request), { allowTags: false });
       const page = await store.page(kind, { size: params.size, afterId: afterId(params), where: { field, value: parent.id } });
       const last = page.data[page.data.length - 1];
-      return pageResponse(page.data, { basePath: `/${parentKind}/${rawSegment(request, 1)}/${kind}`, lastKey: page.hasMore && last ? [last.id] : null });
+      return pageResponse(page.data.map((e) => shown(kind, e)), { basePath: `/${parentKind}/${rawSegment(request, 1)}/${kind}`, lastKey: page.hasMore && last ? [last.id] : null });
     },
     POST: async (request, reply) => {
       const parent = await parentOr404(request);
       const written = await ops.create(kind, { ...input(request), [field]: { id: parent.id } });
-      return sendWrite(reply, 201, written, written.entity);
+      return sendWrite(reply, 201, written, shown(kind, written.entity));
     },
   });
 
   registerEndpoint(app, `${base}/:${one}`, {
-    GET: async (request) => childOr404(request, (await parentOr404(request)).id),
+    GET: async (request) => shown(kind, await childOr404(request, (await parentOr404(request)).id)),
     PUT: async (request, reply) => {
       const parent = await parentOr404(request);
       const written = await ops.replace(kind, parseEntityKey(kind, param(request, one)), { ...input(request), [field]: { id: parent.id } });
-      return sendWrite(reply, 200, written, written.entity);
+      return sendWrite(reply, 200, written, shown(kind, written.entity));
     },
     PATCH: async (request, reply) => {
       const parent = await parentOr404(request);
       const child = await childOr404(request, parent.id);
       const data = input(request);
       const written = await ops.update(kind, { id: child.id }, Object.hasOwn(data, field) ? data : { ...data, [field]: { id: parent.id } });
-      return sendWrite(reply, 200, written, written.entity);
+      return sendWrite(reply, 200, written, shown(kind, written.entity));
     },
     DELETE: async (request, reply) => {
       const child = await childOr404(request, (await parentOr404(request)).id);

@@ -1,10 +1,25 @@
 /** What the control plane adds to a registry kind: where it is stored, and Admin API extras. */
+import type { AnyEntity, EntityKind, EntityOf, WriteMode } from '@sluice/protocol';
 import type { EntityTable } from './entity-table.js';
 
 /** A lookup by a unique field that answers `GET /{kind}` instead of a page (Kong's `/consumers?custom_id=x`). */
 export interface ListLookup {
   readonly field: string;
   readonly value: string;
+}
+
+/** What a write check reads, inside the write's transaction (the subset of the store's writer it needs). */
+export interface WriteCheckReader {
+  find<K extends EntityKind>(kind: K, key: { id: string }): Promise<EntityOf<K> | null>;
+  /** Every entity of `kind` whose field has this value (a foreign field: the referenced id). */
+  list<K extends EntityKind>(kind: K, where: { field: string; value: string }): Promise<EntityOf<K>[]>;
+}
+
+/** The write a check looks at. */
+export interface WriteCheckContext {
+  readonly mode: WriteMode;
+  /** The request's input (a PATCH's fields only). */
+  readonly input: Readonly<Record<string, unknown>>;
 }
 
 /** The control plane's side of one kind. */
@@ -16,4 +31,10 @@ export interface ControlPlaneKind {
    * bad value.
    */
   readonly listLookup?: (query: Readonly<Record<string, unknown>>) => ListLookup | undefined;
+  /**
+   * Checks of an entity against others, run inside the write's transaction just before it is
+   * written (Kong's DAO overrides, e.g. a plugin's protocols against its route's). Throws an Admin
+   * API error to refuse the write.
+   */
+  readonly checkWrite?: (entity: AnyEntity, reader: WriteCheckReader, context: WriteCheckContext) => Promise<void>;
 }

@@ -116,6 +116,13 @@ export class EntityReader {
     return { data: rows.slice(0, query.size).map((r: Record<string, unknown>) => toEntity(kind, r)), hasMore: rows.length > query.size };
   }
 
+  /** The distinct non-null values of one stored field, sorted (e.g. the plugin names in use). */
+  async distinct(kind: EntityKind, field: string): Promise<unknown[]> {
+    const column = ENTITY_TABLES[kind].columnOf(field);
+    const rows = await this.#db.selectFrom(tableOf(kind)).select(column).distinct().where(column, 'is not', null).orderBy(column).execute();
+    return rows.map((r: Record<string, unknown>) => r[column]);
+  }
+
   /** Every entity of a kind in id order (a snapshot load, inside the caller's transaction). */
   static async all<K extends EntityKind>(db: Kysely<Database> | Transaction<Database>, kind: K): Promise<EntityOf<K>[]> {
     const rows = await (db as unknown as AnyDb).selectFrom(tableOf(kind)).selectAll().orderBy('id').execute();
@@ -148,6 +155,24 @@ export class ConfigWriter {
     const { column, value } = keyFilter(kind, key);
     const row = await this.#db.selectFrom(tableOf(kind)).selectAll().where(column, '=', value).forUpdate().executeTakeFirst();
     return row ? toEntity(kind, row) : null;
+  }
+
+  /** Finds an entity inside the transaction, without locking it. */
+  async find<K extends EntityKind>(kind: K, key: EntityKey): Promise<EntityOf<K> | null> {
+    const { column, value } = keyFilter(kind, key);
+    const row = await this.#db.selectFrom(tableOf(kind)).selectAll().where(column, '=', value).executeTakeFirst();
+    return row ? toEntity(kind, row) : null;
+  }
+
+  /** Every entity of a kind whose field has this value (a foreign field: the referenced id), in id order. */
+  async list<K extends EntityKind>(kind: K, where: { field: string; value: string }): Promise<EntityOf<K>[]> {
+    const rows = await this.#db
+      .selectFrom(tableOf(kind))
+      .selectAll()
+      .where(ENTITY_TABLES[kind].columnOf(where.field), '=', where.value)
+      .orderBy('id')
+      .execute();
+    return rows.map((r: Record<string, unknown>) => toEntity(kind, r));
   }
 
   /** Inserts a new entity; an existing id is a primary-key violation. */
@@ -257,8 +282,19 @@ export class ConfigWriter {
 }
 
 /**
+ * The values of a kind's cache key in an entity, keys sorted as Kong prints them, foreign keys as
+ * `{id}`, unset ones null: the `fields` of Kong's 409 (`{consumer: null, name: "acl", …}`).
+ */
+function cacheKeyOf(fields: readonly string[], entity: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const field of [...fields].sort()) out[field] = entity[field] ?? null;
+  return out;
+}
+
+/**
  * Turns Postgres constraint failures into Kong's DAO errors, by constraint name (Postgres names
- * them `<table>_pkey`, `<table>_<column>_key`, `<table>_<column>_fkey`).
+ * them `<table>_pkey`, `<table>_<column>_key`, `<table>_<column>_fkey`; a kind's composite
+ * `cacheKey` is the constraint `<table>_cache_key`, named so by its migration).
  */
 async function mapConstraintErrors<T>(kind: EntityKind, entity: AnyEntity | null, fn: () => Promise<T>): Promise<T> {
   try {
@@ -272,6 +308,8 @@ async function mapConstraintErrors<T>(kind: EntityKind, entity: AnyEntity | null
       for (const field of ENTITIES[kind].uniqueFields) {
         if (constraint === `${table.table}_${table.columnOf(field)}_key`) throw KongDaoError.uniqueViolation({ [field]: fields[field] }, err);
       }
+      const cacheKey = ENTITIES[kind].cacheKey;
+      if (cacheKey !== null && constraint === `${table.table}_cache_key`) throw KongDaoError.uniqueViolation(cacheKeyOf(cacheKey, fields), err);
     }
     if (code === '23503' && constraint) {
       for (const f of ENTITIES[kind].foreignFields) {
