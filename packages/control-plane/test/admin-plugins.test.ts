@@ -56,6 +56,15 @@ describeEachDatabase('admin api: plugins', (env) => {
       });
       expect(res.statusCode).toBe(201);
       expect(res.json()).toMatchObject({ protocols: ['http'], config: { minute: 6, hide_client_headers: true, redis: { port: 7000, timeout: 2000 } } });
+      // A form PATCH without `name` is typed by the stored plugin's schema.
+      const patched = await admin.request({
+        method: 'PATCH',
+        url: `/plugins/${res.json().id}`,
+        payload: 'config.hour=600&config.fault_tolerant=false',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      expect(patched.statusCode).toBe(200);
+      expect(patched.json().config).toMatchObject({ minute: 6, hour: 600, fault_tolerant: false });
     });
   });
 
@@ -270,7 +279,7 @@ describeEachDatabase('admin api: plugins', (env) => {
       });
       const routes = (await admin.json('GET', '/schemas/routes')).json();
       expect(routes.fields.find((f: object) => 'service' in f)).toEqual({ service: { type: 'foreign', reference: 'services' } });
-      expect((await admin.json('GET', '/schemas/consumers')).statusCode).toBe(200);
+      expect((await admin.json('GET', '/schemas/consumers')).json().entity_checks).toEqual([{ at_least_one_of: ['custom_id', 'username'] }]);
       expect((await admin.json('GET', '/schemas/not-present')).json()).toEqual({ message: "No entity named 'not-present'" });
     });
 

@@ -27,10 +27,19 @@ import { inferFormArguments } from './form-arguments.js';
 import { type PageParams, pageResponse, parsePageParams } from './pagination.js';
 import { bodyOf } from './request-body.js';
 
-/** The write input of a request: JSON as sent, form values converted to the schema's types. */
-function entityInput(request: FastifyRequest, schema: EntitySchema): Record<string, unknown> {
+/**
+ * The write input of a request: JSON as sent, form values converted to the schema's types (for a
+ * PATCH of a kind with subschemas, the `stored` entity's subschema when the form does not name one).
+ */
+function entityInput(request: FastifyRequest, schema: EntitySchema, stored: object | null = null): Record<string, unknown> {
   const body = bodyOf(request.body);
-  return body.kind === 'json' ? body.value : inferFormArguments(body.args, schema);
+  return body.kind === 'json' ? body.value : inferFormArguments(body.args, schema, stored);
+}
+
+/** True when a form PATCH must read the stored entity to type its values (the subschema key is not in the form). */
+function needsStoredSchema(request: FastifyRequest, schema: EntitySchema): boolean {
+  const body = bodyOf(request.body);
+  return schema.subschemas !== undefined && body.kind !== 'json' && !Object.hasOwn(body.args, schema.subschemas.key);
 }
 
 function param(request: FastifyRequest, name: string): string {
@@ -102,7 +111,10 @@ function registerKind(app: FastifyInstance, store: Store, ops: ConfigOperations,
   registerEndpoint(app, `/${kind}/:${one}`, {
     GET: async (request) => shown(kind, await findOr404(request)),
     PUT: async (request, reply) => sent(reply, 200)(await ops.replace(kind, keyOf(request), input(request))),
-    PATCH: async (request, reply) => sent(reply, 200)(await ops.update(kind, keyOf(request), input(request))),
+    PATCH: async (request, reply) => {
+      const stored = needsStoredSchema(request, def.schema) ? await ops.get(kind, keyOf(request)) : null;
+      return sent(reply, 200)(await ops.update(kind, keyOf(request), entityInput(request, def.schema, stored)));
+    },
     DELETE: async (request, reply) => sent(reply, 204)(await ops.delete(kind, keyOf(request))),
   });
 
@@ -188,7 +200,7 @@ function registerNested(app: FastifyInstance, store: Store, ops: ConfigOperation
     PATCH: async (request, reply) => {
       const parent = await parentOr404(request);
       const child = await childOr404(request, parent.id);
-      const data = input(request);
+      const data = entityInput(request, def.schema, child);
       const written = await ops.update(kind, { id: child.id }, Object.hasOwn(data, field) ? data : { ...data, [field]: { id: parent.id } });
       return sendWrite(reply, 200, written, shown(kind, written.entity));
     },

@@ -174,12 +174,14 @@ export function inferValue(value: unknown, spec: FieldSpec | undefined): unknown
 
 /**
  * Converts every known field of a decoded form body to its schema type (a plugin's `config` to
- * the types of the plugin named by `name`). Reads own keys only and returns an object without a
- * prototype (unknown keys are kept, for the pipeline to refuse).
+ * the types of the plugin named by `name`, or by the `stored` entity's when a PATCH does not name
+ * it, as Kong's `patch_plugin` reads the row first). Reads own keys only and returns an object
+ * without a prototype (unknown keys are kept, for the pipeline to refuse).
  */
-export function inferFormArguments(args: Record<string, unknown>, schema: EntitySchema): Record<string, unknown> {
+export function inferFormArguments(args: Record<string, unknown>, schema: EntitySchema, stored: object | null = null): Record<string, unknown> {
   const out = Object.create(null) as Record<string, unknown>;
-  const effective = schemaFor(schema, args);
+  const key = schema.subschemas?.key;
+  const effective = schemaFor(schema, key !== undefined && !Object.hasOwn(args, key) && stored !== null ? stored : args);
   for (const [name, value] of Object.entries(args)) {
     const spec = fieldSpecOf(effective, name) ?? shorthandSpecOf(effective, name);
     out[name] = spec ? inferValue(value, spec) : value;

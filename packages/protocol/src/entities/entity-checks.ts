@@ -7,7 +7,9 @@
  * failure appends its message to `@entity`, and a conditional also files its error under the
  * field it names (`config.header_name: required field missing`). A check whose path runs through a
  * value that is not a record (a `config` that is a string) is skipped: the record's own error
- * says what is wrong.
+ * says what is wrong. On a PATCH, Kong's `validate_update` words two messages for the update:
+ * `when updating, at least one of these fields must be non-empty: …` and `field required for
+ * entity check when updating`.
  */
 import { type FieldError, type FieldErrors, VALIDATION_MESSAGES, addEntityError } from './field-errors.js';
 import { isNonEmpty } from './field-spec.js';
@@ -87,12 +89,12 @@ function mismatchMessage(match: FieldMatch, value: unknown): string {
   return `expected one of: ${(match.one_of ?? []).join(', ')}`;
 }
 
-function runConditional(check: ConditionalCheck, data: Record<string, unknown>, errors: FieldErrors): void {
+function runConditional(check: ConditionalCheck, data: Record<string, unknown>, errors: FieldErrors, isUpdate: boolean): void {
   const ifValue = getPath(data, check.if_field);
   const thenValue = getPath(data, check.then_field);
   if (!ifValue.isReachable || !thenValue.isReachable) return;
   if (ifValue.value === undefined) {
-    setError(errors, check.if_field, 'field required for entity check');
+    setError(errors, check.if_field, isUpdate ? 'field required for entity check when updating' : 'field required for entity check');
     return;
   }
   if (!matches(check.if_match, ifValue.value)) return;
@@ -102,11 +104,11 @@ function runConditional(check: ConditionalCheck, data: Record<string, unknown>, 
   addEntityError(errors, `failed conditional validation given value of field '${check.if_field}'`);
 }
 
-/** Runs `checks` over a complete entity; see the module comment. */
-export function runEntityChecks(checks: readonly EntityCheck[], data: Record<string, unknown>, errors: FieldErrors): void {
+/** Runs `checks` over a complete entity (`isUpdate` for a PATCH); see the module comment. */
+export function runEntityChecks(checks: readonly EntityCheck[], data: Record<string, unknown>, errors: FieldErrors, isUpdate = false): void {
   for (const check of checks) {
     if ('conditional' in check) {
-      runConditional(check.conditional, data, errors);
+      runConditional(check.conditional, data, errors, isUpdate);
       continue;
     }
     const fields = 'at_least_one_of' in check ? check.at_least_one_of : check.only_one_of;
@@ -114,7 +116,7 @@ export function runEntityChecks(checks: readonly EntityCheck[], data: Record<str
     if (values.some((v) => !v.isReachable)) continue;
     const nonEmpty = values.filter((v) => isNonEmpty(v.value)).length;
     if ('at_least_one_of' in check) {
-      if (nonEmpty === 0) addEntityError(errors, `at least one of these fields must be non-empty: ${quotedList(fields)}`);
+      if (nonEmpty === 0) addEntityError(errors, `${isUpdate ? 'when updating, ' : ''}at least one of these fields must be non-empty: ${quotedList(fields)}`);
     } else if (values.every((v) => v.value !== undefined) && nonEmpty !== 1) {
       addEntityError(errors, `exactly one of these fields must be non-empty: ${quotedList(fields)}`);
     }

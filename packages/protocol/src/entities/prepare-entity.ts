@@ -285,7 +285,7 @@ export function prepareEntity<T extends object>(
     if (spec.required && (merged[name] === null || merged[name] === undefined)) errors[name] = VALIDATION_MESSAGES.required;
   }
   hooks.entityChecks?.(merged, errors);
-  if (schema.entityChecks) runEntityChecks(schema.entityChecks, merged, errors);
+  if (schema.entityChecks) runEntityChecks(schema.entityChecks, merged, errors, options.mode === 'update');
   if (hasErrors(errors)) return { ok: false, errors };
 
   const entity: Record<string, unknown> = {};

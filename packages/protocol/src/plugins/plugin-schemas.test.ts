@@ -266,10 +266,27 @@ describe('PATCH merges nested records (Kong merge_values)', () => {
     expect(replaced.ok && replaced.entity.config.allow).toEqual(['c']);
   });
 
+  it("words the update's entity-check message as Kong's validate_update does", () => {
+    const stored = created({ name: 'rate-limiting', config: { minute: 6 } });
+    const patched = PLUGINS.prepare({ config: { minute: null } }, { ...OPTS, mode: 'update', existing: stored, now: 2000 });
+    expect(patched).toEqual({ ok: false, errors: { '@entity': [`when updating, ${AT_LEAST_ONE_PERIOD}`] } });
+  });
+
   it('learns the subschema from the stored entity when the PATCH has no name', () => {
     const stored = created({ name: 'key-auth' });
     const patched = PLUGINS.prepare({ config: { nope: 1 } }, { ...OPTS, mode: 'update', existing: stored, now: 2000 });
     expect(patched).toEqual({ ok: false, errors: { config: { nope: 'unknown field' } } });
+  });
+});
+
+describe('hostile config keys', () => {
+  it('are unknown fields at every level and never reach Object.prototype', () => {
+    const config = JSON.parse('{"second": 1, "__proto__": {"polluted": true}, "redis": {"__proto__": {"polluted": true}, "constructor": 1}}') as unknown;
+    expect(refusal({ name: 'rate-limiting', config })).toEqual({
+      fields: JSON.parse('{"config": {"__proto__": "unknown field", "redis": {"__proto__": "unknown field", "constructor": "unknown field"}}}'),
+      message: expect.stringContaining('config.__proto__: unknown field'),
+    });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 });
 
