@@ -32,7 +32,7 @@ const BASE_PLUGIN_SCHEMA: EntitySchema = {
     route: { type: 'foreign', reference: 'routes', onDelete: 'cascade' },
     service: { type: 'foreign', reference: 'services', onDelete: 'cascade' },
     consumer: { type: 'foreign', reference: 'consumers', onDelete: 'cascade' },
-    config: { type: 'record', fields: null, required: true, default: {} },
+    config: { type: 'record', fields: null, description: "The plugin's configuration; its fields are the plugin's (`/schemas/plugins/{name}`)." },
     protocols: {
       type: 'set',
       required: true,
