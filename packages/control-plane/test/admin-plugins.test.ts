@@ -113,6 +113,9 @@ describeEachDatabase('admin api: plugins', (env) => {
       expect(res.statusCode).toBe(400);
       expect(res.json()).toEqual({ code: 2, name: 'schema violation', message: 'schema violation (config: expected a record)', fields: { config: 'expected a record' } });
       expect((await admin.json('GET', `/plugins/${plugin.id}`)).json().config.key_names).toEqual(['testkey']);
+      // The config stays in schema order through a PATCH (its bytes, and hash, do not depend on the request).
+      const patched = await admin.json('PATCH', `/plugins/${plugin.id}`, { config: { realm: 'r', hide_credentials: true } });
+      expect(Object.keys(patched.json().config)).toEqual(['key_names', 'hide_credentials', 'anonymous', 'key_in_header', 'key_in_query', 'key_in_body', 'run_on_preflight', 'realm']);
       const missing = await admin.json('PATCH', '/plugins/f4aecadc-05c7-11e6-8d41-1f3b3d5fa15c', { enabled: false });
       expect(missing.statusCode).toBe(404);
     });
@@ -150,6 +153,11 @@ describeEachDatabase('admin api: plugins', (env) => {
       expect(global.statusCode).toBe(409);
       expect(global.json().fields).toEqual({ consumer: null, name: 'acl', route: null, service: null });
       expect((await store.readHead()).version).toBe(6);
+
+      await admin.json('POST', `/routes/${routeId}/plugins`, { name: 'acl', instance_name: 'gate', config: { allow: ['a'] } });
+      const named = await admin.json('POST', `/services/${serviceId}/plugins`, { name: 'acl', instance_name: 'gate', config: { allow: ['a'] } });
+      expect(named.statusCode).toBe(409);
+      expect(named.json()).toEqual({ code: 5, name: 'unique constraint violation', message: `UNIQUE violation detected on '{instance_name="gate"}'`, fields: { instance_name: 'gate' } });
     });
   });
 
