@@ -51,7 +51,8 @@ export {
 export { normalizePath, removeDotSegments } from './normalize-path.js';
 export { checkRouteRegex, compileRouteRegex } from './route-regex.js';
 export { expandServiceUrl, type ServiceUrlFields } from './service-url.js';
-export { WRITE_MODES, type WriteMode, type PrepareOptions, type PrepareResult, type EntityHooks, withShorthandEcho, schemaFor } from './prepare-entity.js';
+export { WRITE_MODES, type WriteMode, type PrepareOptions, type PrepareResult, type EntityHooks, schemaFor } from './prepare-entity.js';
+export { withShorthandEcho } from './record-values.js';
 export { SERVICE_SCHEMA, SERVICE_TIMEOUT_RANGE_MS, DEFAULT_SERVICE_TIMEOUT_MS, TAGS_FIELD, NAME_FIELD } from './service-schema.js';
 export { ROUTE_SCHEMA } from './route-schema.js';
 export { type BaseEntity, type EntityDefinition, type EntityDefinitionInput, type ForeignField, defineEntity, foreignFieldsOf, atLeastOneOf } from './entity-definition.js';
