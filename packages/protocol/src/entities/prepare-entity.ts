@@ -38,13 +38,14 @@ export interface PrepareOptions<T> {
 export interface EntityHooks {
   /** Expands shorthand fields of `data` in place; errors go to `errors`. */
   expandShorthands?(data: Record<string, unknown>, errors: FieldErrors): void;
-  /** Runs before field validation; a non-null result stops validation (Kong's subschema key check). */
+  /** Runs before field validation; a non-null result stops validation (a route's protocols, which pick its checks). */
   precheck?(data: Record<string, unknown>): FieldErrors | null;
   /** Cross-field checks run after field validation (Kong's `entity_checks`). */
   entityChecks?(data: Record<string, unknown>, errors: FieldErrors): void;
 }
 
 const AUTO_FIELDS = ['id', 'created_at', 'updated_at'] as const;
+
 /**
  * Picks the subschema named by the entity's subschema key (Kong's `get_subschema`); a PATCH
  * without the key uses the stored entity's. Only the key's error comes back when it names none.
