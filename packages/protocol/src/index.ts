@@ -29,3 +29,35 @@ export {
   parsePasswordHash,
   scryptMemoryBytes,
 } from './plugins/basic-auth/password-hash.js';
+export {
+  type PluginSchema,
+  HTTP_PROTOCOLS,
+  PROTOCOLS_HTTP_FIELD,
+  NO_CONSUMER_FIELD,
+  HEADER_NAME_FIELD,
+  HOST_FIELD,
+  PORT_FIELD,
+  TIMEOUT_FIELD_MS,
+  PATH_FIELD,
+  SNI_FIELD,
+} from './plugins/plugin-schema.js';
+export { preparePluginConfig, validatePluginConfig, type PluginConfigResult } from './plugins/plugin-config.js';
+export { pluginSchemaToJson, pluginConfigSchemaToJson } from './plugins/plugin-schema-json.js';
+export {
+  RATE_LIMITING_SCHEMA,
+  RATE_LIMITING_CONFIG_FIELD,
+  REDIS_CONFIG_FIELD,
+  RATE_LIMIT_PERIODS,
+  RATE_LIMIT_BY,
+  RATE_LIMIT_POLICIES,
+  SYNC_RATE_REALTIME,
+  DEFAULT_REDIS_TIMEOUT_MS,
+  type RateLimitPeriod,
+  type RateLimitBy,
+  type RateLimitPolicy,
+  type RateLimitingConfig,
+  type RateLimitingRedisConfig,
+} from './plugins/rate-limiting/schema.js';
+export { KEY_AUTH_SCHEMA, type KeyAuthConfig } from './plugins/key-auth/schema.js';
+export { BASIC_AUTH_SCHEMA, type BasicAuthConfig } from './plugins/basic-auth/schema.js';
+export { ACL_PLUGIN_SCHEMA, type AclConfig } from './plugins/acl/schema.js';

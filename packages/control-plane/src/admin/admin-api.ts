@@ -1,6 +1,7 @@
 /**
- * The Admin API server: a Fastify app, Kong-compatible (see `entity-endpoints.ts` for the
- * services/routes endpoints and `node-endpoints.ts` for `/` and `/status`).
+ * The Admin API server: a Fastify app, Kong-compatible (see `crud-endpoints.ts` for the entity
+ * endpoints, `plugin-endpoints.ts` and `schema-endpoints.ts` for the plugin and schema ones, and
+ * `node-endpoints.ts` for `/` and `/status`).
  *
  * Cross-cutting behaviour, as Kong: unknown paths answer 404 `{"message":"Not found"}`, unknown
  * methods 405, a trailing slash is tolerated, bodies are JSON or forms (else 415) up to
@@ -18,6 +19,8 @@ import { ConfigOperations, type OperationsClock } from './config-operations.js';
 import { CorsPolicy } from './cors-policy.js';
 import { registerCrudEndpoints } from './crud-endpoints.js';
 import { type NodeInfo, registerNodeEndpoints } from './node-endpoints.js';
+import { registerPluginEndpoints } from './plugin-endpoints.js';
+import { registerSchemaEndpoints } from './schema-endpoints.js';
 import { installBodyParsers } from './request-body.js';
 
 /** Default largest request body accepted, in bytes (10 MiB). */
@@ -126,6 +129,8 @@ export function buildAdminApi(options: AdminApiOptions): FastifyInstance {
 
   registerNodeEndpoints(app, options.store, { version, ...options.nodeInfo });
   registerCrudEndpoints(app, ops);
+  registerPluginEndpoints(app);
+  registerSchemaEndpoints(app);
   for (const extension of options.extensions ?? []) void app.register(extension);
   return app;
 }

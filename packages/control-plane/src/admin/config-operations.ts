@@ -2,13 +2,15 @@
  * The Admin API's writes and reads of entities, for every kind of the registry, independent of
  * HTTP: Kong's DAO semantics (`kong/db/dao/init.lua`) over the {@link Store}.
  *
- * Input is validated before any transaction, so bad input never writes a row nor uses a version.
+ * Input is validated before any transaction, so bad input never writes a row nor uses a version;
+ * checks against other entities (a plugin's protocols against its route's) run inside the write
+ * transaction, just before the row is written.
  * Writes that depend on the stored entity (PATCH) lock its row inside the transaction and
  * re-validate if it changed since it was read, so concurrent PATCHes never lose an update.
  */
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import { ENTITIES, type EntityKind, type EntityOf, type PrepareResult, type WriteMode, isEntityKind, isUuid } from '@sluice/protocol';
+import { type AnyEntity, ENTITIES, type EntityKind, type EntityOf, type PrepareResult, type WriteMode, isEntityKind, isUuid } from '@sluice/protocol';
 import { CONTROL_PLANE_KINDS } from '../entities/kinds.js';
 import { KongDaoError } from '../errors.js';
 import type { ConfigWriter, EntityKey, Page, PageQuery, Store } from '../store/index.js';
@@ -169,6 +171,11 @@ export class ConfigOperations {
     if (await this.#store.find(kind, { id })) throw KongDaoError.primaryKeyViolation(id);
   }
 
+  /** The kind's checks against other entities, inside the write (see `ControlPlaneKind.checkWrite`). */
+  async #check(w: ConfigWriter, kind: EntityKind, entity: AnyEntity, mode: WriteMode, input: Record<string, unknown>): Promise<void> {
+    await CONTROL_PLANE_KINDS[kind].checkWrite?.(entity, w, { mode, input });
+  }
+
   async #write<T>(fn: (w: ConfigWriter) => Promise<T>): Promise<Written<T>> {
     const { result, version, epoch } = await this.#store.write(fn);
     return { entity: result, version, epoch };
@@ -194,7 +201,10 @@ export class ConfigOperations {
     const now = this.#clock.nowSeconds();
     const data = await this.#storedInput(kind, await this.#resolveReferences(kind, input), 'create', null, options, now);
     const entity = this.#prepare(kind, data, 'create', null, now);
-    return this.#write((w) => w.insert(kind, entity));
+    return this.#write(async (w) => {
+      await this.#check(w, kind, entity, 'create', input);
+      return w.insert(kind, entity);
+    });
   }
 
   /**
@@ -208,7 +218,10 @@ export class ConfigOperations {
     await this.#assertFreeId(kind, key, existing, resolved);
     const data = await this.#storedInput(kind, this.#withKey(resolved, key, existing), 'replace', existing, options, now);
     const entity = this.#prepare(kind, data, 'replace', existing, now);
-    return this.#write((w) => w.upsert(kind, entity));
+    return this.#write(async (w) => {
+      await this.#check(w, kind, entity, 'replace', input);
+      return w.upsert(kind, entity);
+    });
   }
 
   /** PATCH /{kind}/{key}: merges into the stored entity; code 6 when it does not exist (or has expired). */
@@ -223,6 +236,7 @@ export class ConfigOperations {
       const locked = await w.lock(kind, { id: existing.id }, { aliveAt: now });
       if (!locked) throw KongDaoError.notFound(keyForError(key));
       if (!isDeepStrictEqual(locked, existing)) entity = this.#prepare(kind, data, 'update', locked, now);
+      await this.#check(w, kind, entity, 'update', input);
       const updated = await w.update(kind, entity);
       if (!updated) throw KongDaoError.notFound(keyForError(key));
       return updated;

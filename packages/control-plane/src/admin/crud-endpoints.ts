@@ -16,8 +16,9 @@
  * endpoint key, or, for a kind with a `nestedEndpointKey`, that field within the parent
  * (`/consumers/{c}/acls/{group}`, Kong's `acl/api.lua`: 404 when the consumer has no such group,
  * except PUT, which creates it with the group from the URL unless the body names one). Entities
- * that have expired are absent everywhere; responses go through `present-entity.ts`. A kind's
- * extras (Kong's `/consumers?custom_id=`) come from its control-plane definition, not from code here.
+ * that have expired are absent everywhere; responses go through `present-entity.ts` (a plugin's
+ * deprecated config shorthands echoed, a credential's `ttl`). A kind's extras (Kong's
+ * `/consumers?custom_id=`) come from its control-plane definition, not from code here.
  */
 import { type AnyEntity, ENTITIES, ENTITY_KINDS, type EntityKind, type EntitySchema, isEntityKind, isUuid } from '@sluice/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -32,10 +33,19 @@ import { type PageParams, pageResponse, parsePageParams } from './pagination.js'
 import { presentEntity } from './present-entity.js';
 import { bodyOf } from './request-body.js';
 
-/** The write input of a request: JSON as sent, form values converted to the schema's types. */
-function entityInput(request: FastifyRequest, schema: EntitySchema): Record<string, unknown> {
+/**
+ * The write input of a request: JSON as sent, form values converted to the schema's types (for a
+ * PATCH of a kind with subschemas, the `stored` entity's subschema when the form does not name one).
+ */
+function entityInput(request: FastifyRequest, schema: EntitySchema, stored: object | null = null): Record<string, unknown> {
   const body = bodyOf(request.body);
-  return body.kind === 'json' ? body.value : inferFormArguments(body.args, schema);
+  return body.kind === 'json' ? body.value : inferFormArguments(body.args, schema, stored);
+}
+
+/** True when a form PATCH must read the stored entity to type its values (the subschema key is not in the form). */
+function needsStoredSchema(request: FastifyRequest, schema: EntitySchema): boolean {
+  const body = bodyOf(request.body);
+  return schema.subschemas !== undefined && body.kind !== 'json' && !Object.hasOwn(body.args, schema.subschemas.key);
 }
 
 function param(request: FastifyRequest, name: string): string {
@@ -113,7 +123,10 @@ function registerKind(app: FastifyInstance, ops: ConfigOperations, kind: EntityK
   registerEndpoint(app, `/${def.adminName}/:${one}`, {
     GET: async (request) => present(await findOr404(request)),
     PUT: async (request, reply) => sent(reply, 200)(await ops.replace(kind, keyOf(request), input(request))),
-    PATCH: async (request, reply) => sent(reply, 200)(await ops.update(kind, keyOf(request), input(request))),
+    PATCH: async (request, reply) => {
+      const stored = needsStoredSchema(request, def.schema) ? await ops.get(kind, keyOf(request)) : null;
+      return sent(reply, 200)(await ops.update(kind, keyOf(request), entityInput(request, def.schema, stored)));
+    },
     DELETE: async (request, reply) => sent(reply, 204)(await ops.delete(kind, keyOf(request))),
   });
 
@@ -218,7 +231,7 @@ function registerNested(app: FastifyInstance, ops: ConfigOperations, kind: Entit
     PATCH: async (request, reply) => {
       const parent = await parentOr404(request);
       const child = await childOr404(request, parent.id);
-      const data = input(request);
+      const data = entityInput(request, def.schema, child);
       const written = await ops.update(kind, { id: child.id }, Object.hasOwn(data, field) ? data : { ...data, [field]: { id: parent.id } });
       return sendWritten(ops, kind, reply, 200, written);
     },

@@ -10,7 +10,7 @@
  * {@link MAX_BODY_DEPTH} deep; work and memory stay proportional to the body, never to a number
  * written in it. Breaking a limit is a {@link FormArgumentError} (400).
  */
-import { type EntitySchema, type FieldSpec, fieldSpecOf, shorthandSpecOf } from '@sluice/protocol';
+import { type EntitySchema, type FieldSpec, fieldSpecOf, schemaFor, shorthandSpecOf } from '@sluice/protocol';
 import { FormArgumentError } from '../errors.js';
 import { MAX_BODY_DEPTH, MAX_FORM_ARRAY_INDEX } from './request-limits.js';
 
@@ -138,6 +138,7 @@ export function inferValue(value: unknown, spec: FieldSpec | undefined): unknown
   if (value === '') return null;
   switch (spec.type) {
     case 'integer':
+    case 'number':
       return typeof value === 'string' ? (luaToNumber(value) ?? value) : value;
     case 'boolean':
       return value === 'true' ? true : value === 'false' ? false : value;
@@ -156,19 +157,33 @@ export function inferValue(value: unknown, spec: FieldSpec | undefined): unknown
         return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, v === '' ? null : v]));
       }
       return value;
+    case 'record': {
+      if (spec.fields === null || typeof value !== 'object' || Array.isArray(value)) return value;
+      const fields = spec.fields;
+      const out = Object.create(null) as Record<string, unknown>;
+      for (const [k, v] of Object.entries(value)) {
+        const nested = Object.hasOwn(fields, k) ? fields[k] : spec.shorthands && Object.hasOwn(spec.shorthands, k) ? spec.shorthands[k]?.spec : undefined;
+        out[k] = inferValue(v, nested);
+      }
+      return out;
+    }
     default:
       return value;
   }
 }
 
 /**
- * Converts every known field of a decoded form body to its schema type. Reads own keys only and
- * returns an object without a prototype (unknown keys are kept, for the pipeline to refuse).
+ * Converts every known field of a decoded form body to its schema type (a plugin's `config` to
+ * the types of the plugin named by `name`, or by the `stored` entity's when a PATCH does not name
+ * it, as Kong's `patch_plugin` reads the row first). Reads own keys only and returns an object
+ * without a prototype (unknown keys are kept, for the pipeline to refuse).
  */
-export function inferFormArguments(args: Record<string, unknown>, schema: EntitySchema): Record<string, unknown> {
+export function inferFormArguments(args: Record<string, unknown>, schema: EntitySchema, stored: object | null = null): Record<string, unknown> {
   const out = Object.create(null) as Record<string, unknown>;
+  const key = schema.subschemas?.key;
+  const effective = schemaFor(schema, key !== undefined && !Object.hasOwn(args, key) && stored !== null ? stored : args);
   for (const [name, value] of Object.entries(args)) {
-    const spec = fieldSpecOf(schema, name) ?? shorthandSpecOf(schema, name);
+    const spec = fieldSpecOf(effective, name) ?? shorthandSpecOf(effective, name);
     out[name] = spec ? inferValue(value, spec) : value;
   }
   return out;

@@ -1,9 +1,12 @@
 /**
- * `GET /` (node information) and `GET /status` (server counters, database reachability and the
- * config head), shaped like Kong's (`kong/api/routes/kong.lua`).
+ * `GET /` (node information, with `plugins.available_on_server`: the plugins this build implements
+ * with their version and priority, and `plugins.enabled_in_cluster`: the names of the plugins in
+ * use) and `GET /status` (server counters, database reachability and the config head), shaped
+ * like Kong's (`kong/api/routes/kong.lua`).
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { PLUGIN_DESCRIPTORS } from '@sluice/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { Store } from '../store/index.js';
 import { registerEndpoint } from './endpoint.js';
@@ -44,6 +47,8 @@ export function registerNodeEndpoints(app: FastifyInstance, store: Store, info: 
     counters.inFlight--;
   });
 
+  const availableOnServer = Object.fromEntries([...PLUGIN_DESCRIPTORS.values()].map((d) => [d.name, { version: d.version, priority: d.priority }]));
+
   registerEndpoint(app, '/', {
     GET: async () => ({
       tagline: 'Welcome to Sluice',
@@ -51,7 +56,7 @@ export function registerNodeEndpoints(app: FastifyInstance, store: Store, info: 
       edition: 'community',
       hostname: node.hostname,
       node_id: node.nodeId,
-      plugins: { available_on_server: {}, enabled_in_cluster: [] },
+      plugins: { available_on_server: availableOnServer, enabled_in_cluster: await store.distinct('plugins', 'name') },
       configuration: { role: 'control_plane', database: 'postgres', ...node.configuration },
       pids: { master: process.pid, workers: [process.pid] },
     }),

@@ -1,5 +1,5 @@
 /** What the control plane adds to a registry kind: where it is stored, and Admin API extras. */
-import type { WriteMode } from '@sluice/protocol';
+import type { AnyEntity, EntityKind, EntityOf, WriteMode } from '@sluice/protocol';
 import type { EntityTable } from './entity-table.js';
 
 /** A lookup by a unique field that answers `GET /{kind}` instead of a page (Kong's `/consumers?custom_id=x`). */
@@ -20,6 +20,20 @@ export interface KindWriteContext {
   readonly transform: boolean;
   /** The write time, integer seconds since the epoch. */
   readonly now: number;
+}
+
+/** What a write check reads, inside the write's transaction (the subset of the store's writer it needs). */
+export interface WriteCheckReader {
+  find<K extends EntityKind>(kind: K, key: { id: string }): Promise<EntityOf<K> | null>;
+  /** Every entity of `kind` whose field has this value (a foreign field: the referenced id). */
+  list<K extends EntityKind>(kind: K, where: { field: string; value: string }): Promise<EntityOf<K>[]>;
+}
+
+/** The write a check looks at. */
+export interface WriteCheckContext {
+  readonly mode: WriteMode;
+  /** The request's input (a PATCH's fields only). */
+  readonly input: Readonly<Record<string, unknown>>;
 }
 
 /** The control plane's side of one kind. */
@@ -51,4 +65,10 @@ export interface ControlPlaneKind {
    * have no `updated_at`). Default none.
    */
   readonly hiddenFields?: readonly string[];
+  /**
+   * Checks of an entity against others, run inside the write's transaction just before it is
+   * written (Kong's DAO overrides, e.g. a plugin's protocols against its route's). Throws an Admin
+   * API error to refuse the write.
+   */
+  readonly checkWrite?: (entity: AnyEntity, reader: WriteCheckReader, context: WriteCheckContext) => Promise<void>;
 }

@@ -156,6 +156,13 @@ export class EntityReader {
     return { data: rows.slice(0, query.size).map((r: Record<string, unknown>) => toEntity(kind, r)), hasMore: rows.length > query.size };
   }
 
+  /** The distinct non-null values of one stored field, sorted (e.g. the plugin names in use). */
+  async distinct(kind: EntityKind, field: string): Promise<unknown[]> {
+    const column = ENTITY_TABLES[kind].columnOf(field);
+    const rows = await this.#db.selectFrom(tableOf(kind)).select(column).distinct().where(column, 'is not', null).orderBy(column).execute();
+    return rows.map((r: Record<string, unknown>) => r[column]);
+  }
+
   /** Every entity of a kind in id order (a snapshot load, inside the caller's transaction). */
   static async all<K extends EntityKind>(db: Kysely<Database> | Transaction<Database>, kind: K): Promise<EntityOf<K>[]> {
     const rows = await (db as unknown as AnyDb).selectFrom(tableOf(kind)).selectAll().orderBy('id').execute();
@@ -191,6 +198,25 @@ export class ConfigWriter {
     if (alive) q = q.where(alive);
     const row = await q.forUpdate().executeTakeFirst();
     return row ? toEntity(kind, row) : null;
+  }
+
+  /** Finds an entity inside the transaction, without locking it. */
+  async find<K extends EntityKind>(kind: K, key: EntityKey): Promise<EntityOf<K> | null> {
+    let q = this.#db.selectFrom(tableOf(kind)).selectAll();
+    for (const { column, value } of keyFilter(kind, key)) q = q.where(column, '=', value);
+    const row = await q.executeTakeFirst();
+    return row ? toEntity(kind, row) : null;
+  }
+
+  /** Every entity of a kind whose field has this value (a foreign field: the referenced id), in id order. */
+  async list<K extends EntityKind>(kind: K, where: { field: string; value: string }): Promise<EntityOf<K>[]> {
+    const rows = await this.#db
+      .selectFrom(tableOf(kind))
+      .selectAll()
+      .where(ENTITY_TABLES[kind].columnOf(where.field), '=', where.value)
+      .orderBy('id')
+      .execute();
+    return rows.map((r: Record<string, unknown>) => toEntity(kind, r));
   }
 
   /** Inserts a new entity; an existing id is a primary-key violation. */
@@ -299,9 +325,12 @@ export class ConfigWriter {
   }
 }
 
-/** The value of a composite unique key of `entity`, as Kong prints it: foreign fields as `{id}`. */
+/**
+ * The value of a composite unique key of `entity` as Kong prints it in a 409: fields sorted,
+ * foreign fields as `{id}`, unset ones null (`{consumer=null,name="acl",route=null,service={id=…}}`).
+ */
 function uniqueKeyValue(fields: Record<string, unknown>, key: readonly string[]): Record<string, unknown> {
-  return Object.fromEntries(key.map((field) => [field, fields[field] ?? null]));
+  return Object.fromEntries([...key].sort().map((field) => [field, fields[field] ?? null]));
 }
 
 /**

@@ -300,6 +300,12 @@ export class Store {
     return this.#reader.page(kind, query);
   }
 
+  /** The distinct non-null values of one stored field of a kind, sorted (`GET /`'s plugins in use). */
+  distinct(kind: EntityKind, field: string): Promise<unknown[]> {
+    this.#assertOpen();
+    return this.#reader.distinct(kind, field);
+  }
+
   /** Stops listening, then closes the pool or the embedded database. Idempotent. */
   async close(): Promise<void> {
     if (this.#isClosed) return;

@@ -87,6 +87,11 @@ export interface EntityDefinition<T extends BaseEntity = BaseEntity> {
    * default applied, or Kong's field errors. Foreign ids come back lower-cased.
    */
   prepare(input: unknown, options: PrepareOptions<T>): PrepareResult<T>;
+  /**
+   * The entity as the Admin API shows it: the stored entity plus what Kong echoes on reads (the
+   * deprecated shorthands of a plugin's config). Identity for most kinds.
+   */
+  present(entity: T): T;
 }
 
 /** The parts of a definition a kind writes; the rest is derived by {@link defineEntity}. */
@@ -109,6 +114,8 @@ export interface EntityDefinitionInput<T extends BaseEntity> {
   /** Default null (the kind never expires). */
   readonly expiresAtField?: string | null;
   readonly parents?: readonly string[];
+  /** Default: the entity as stored. */
+  present?(entity: T): T;
   encode(entity: T): Uint8Array;
   decode(bytes: Uint8Array): T;
 }
@@ -130,7 +137,7 @@ export function defineEntity<T extends BaseEntity>(input: EntityDefinitionInput<
     if (!foreignFields.some((f) => f.field === parent)) throw new TypeError(`${input.kind}: parent ${parent} is not a foreign field`);
   }
   for (const key of input.uniqueKeys ?? []) {
-    for (const field of key) if (input.schema.fields[field] === undefined) throw new TypeError(`${input.kind}: unique key field ${field} is not in the schema`);
+    for (const field of key) if (!Object.hasOwn(input.schema.fields, field)) throw new TypeError(`${input.kind}: unique key field ${field} is not in the schema`);
   }
   const nestedEndpointKey = input.nestedEndpointKey ?? null;
   if (nestedEndpointKey !== null && !(input.uniqueKeys ?? []).some((key) => key.includes(nestedEndpointKey) && key.length === 2 && key.some((f) => (input.parents ?? []).includes(f)))) {
@@ -153,6 +160,7 @@ export function defineEntity<T extends BaseEntity>(input: EntityDefinitionInput<
     uniqueKeys: input.uniqueKeys ?? [],
     nestedEndpointKey,
     expiresAtField,
+    present: input.present ?? ((entity: T) => entity),
     parents: input.parents ?? [],
     foreignFields,
     encode: input.encode,

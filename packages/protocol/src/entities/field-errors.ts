@@ -59,6 +59,35 @@ export function formatLuaTable(value: unknown): string {
   return `{${entries.join(',')}}`;
 }
 
+const LUA_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * Renders a nested error table the way Penlight's `pretty.write(t)` prints it with its default
+ * two-space indent (what Kong's schema-violation message uses below the first level of nesting):
+ * one entry per line, `key = value`, array positions first (up to the first hole), then keys
+ * sorted, then the remaining positions as `[n] = value`.
+ */
+export function formatLuaPretty(value: unknown, indent = ''): string {
+  if (value === null || value === undefined) return 'null';
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value !== 'object') return String(value);
+  const inner = `${indent}  `;
+  const lines: string[] = [];
+  if (Array.isArray(value)) {
+    let i = 0;
+    for (; i < value.length && value[i] !== null && value[i] !== undefined; i++) lines.push(`${inner}${formatLuaPretty(value[i], inner)}`);
+    for (let j = i; j < value.length; j++) {
+      if (value[j] !== null && value[j] !== undefined) lines.push(`${inner}[${j + 1}] = ${formatLuaPretty(value[j], inner)}`);
+    }
+  } else {
+    for (const k of Object.keys(value).sort()) {
+      const key = LUA_IDENTIFIER.test(k) ? k : `[${JSON.stringify(k)}]`;
+      lines.push(`${inner}${key} = ${formatLuaPretty((value as Record<string, unknown>)[k], inner)}`);
+    }
+  }
+  return lines.length === 0 ? '{}' : `{\n${lines.join(',\n')}\n${indent}}`;
+}
+
 /** Lua-style sorted keys of an error node: array positions become 1-based indices. */
 function subKeys(node: FieldError): [string, FieldError][] {
   if (Array.isArray(node)) {
@@ -78,7 +107,8 @@ function subKeys(node: FieldError): [string, FieldError][] {
 
 /**
  * Builds Kong's schema-violation message: entity errors first, then fields in sorted order, one
- * level of nesting spelled `parent.key`; one error → `schema violation (X)`, more →
+ * level of nesting spelled `parent.key` (deeper levels pretty-printed as a Lua table:
+ * `config.redis: {\n  host = "required field missing"\n}`); one error → `schema violation (X)`, more →
  * `N schema violations (X; Y)`.
  */
 export function schemaViolationMessage(errors: FieldErrors): string {
@@ -93,7 +123,7 @@ export function schemaViolationMessage(errors: FieldErrors): string {
       continue;
     }
     for (const [key, value] of subKeys(node)) {
-      parts.push(`${name}.${key}: ${typeof value === 'string' ? value : formatLuaTable(value)}`);
+      parts.push(`${name}.${key}: ${typeof value === 'string' ? value : formatLuaPretty(value)}`);
     }
   }
   return parts.length === 1 ? `schema violation (${parts[0]})` : `${parts.length} schema violations (${parts.join('; ')})`;

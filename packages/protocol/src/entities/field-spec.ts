@@ -4,6 +4,7 @@
  * interprets it with Kong's messages and order of checks.
  */
 import { type FieldError, VALIDATION_MESSAGES } from './field-errors.js';
+import type { EntityCheck } from './entity-checks.js';
 import { isUuid, validateUtf8String } from './field-validators.js';
 
 interface FieldSpecBase {
@@ -18,16 +19,35 @@ interface FieldSpecBase {
   nullMeansDefault?: boolean;
   /** The field must stay `null`; any other value is refused with this message (Kong's `eq = null` + `err`). */
   mustBeNull?: string;
+  /** What the field is, for people (the Admin API's schema endpoints and the forms built from them). */
+  description?: string;
+}
+
+/** A `match_none` rule: a value matching `pattern` is refused with `err`. */
+export interface PatternRule {
+  readonly pattern: RegExp;
+  readonly err: string;
 }
 
 /**
- * A string field; strings are never empty (`length must be at least 1`) and always valid UTF-8
- * (`invalid utf-8 character sequence detected at position N`, checked before `check`).
+ * A string field; strings are never empty unless `lenMin` says so (`length must be at least 1`)
+ * and always valid UTF-8 (`invalid utf-8 character sequence detected at position N`, checked
+ * before `check`). Validators run in Kong's order: `oneOf`, `uuid`, `lenMin`, `lenMax`,
+ * `startsWith`, `matchNone`, `match`, then `check`.
  */
 export interface StringFieldSpec extends FieldSpecBase {
   type: 'string';
   oneOf?: readonly string[];
   uuid?: boolean;
+  /** Shortest length in characters; default 1 (Kong's default for every string). */
+  lenMin?: number;
+  lenMax?: number;
+  /** `should start with: <prefix>`. */
+  startsWith?: string;
+  /** Kong's `match_none`: the first matching rule's `err`. */
+  matchNone?: readonly PatternRule[];
+  /** Kong's `match`: a value that does not match is `invalid value: <v>`. */
+  match?: RegExp;
   /** The typedef's custom validator: the error message, or `null`. */
   check?: (value: string) => string | null;
 }
@@ -36,6 +56,17 @@ export interface StringFieldSpec extends FieldSpecBase {
 export interface IntegerFieldSpec extends FieldSpecBase {
   type: 'integer';
   oneOf?: readonly number[];
+  /** `value must be greater than <gt>`. */
+  gt?: number;
+  between?: readonly [number, number];
+}
+
+/** A number field (Kong's `number`: any JSON number, fractions included). */
+export interface NumberFieldSpec extends FieldSpecBase {
+  type: 'number';
+  oneOf?: readonly number[];
+  /** `value must be greater than <gt>`. */
+  gt?: number;
   between?: readonly [number, number];
 }
 
@@ -43,11 +74,15 @@ export interface BooleanFieldSpec extends FieldSpecBase {
   type: 'boolean';
 }
 
-/** An array, or a set (an array whose duplicates are removed before validation). */
+/**
+ * An array, or a set (an array whose duplicates are removed before validation). Elements are
+ * any field spec (strings, numbers, integers, booleans, records), always required.
+ */
 export interface ListFieldSpec extends FieldSpecBase {
   type: 'array' | 'set';
-  elements: StringFieldSpec;
+  elements: FieldSpec;
   lenMin?: number;
+  lenMax?: number;
 }
 
 /** A map from a validated string key to a list of strings (route `headers`). */
@@ -75,17 +110,56 @@ export interface ForeignFieldSpec extends FieldSpecBase {
 }
 
 /**
+ * A deprecated alias of a nested field (Kong's `shorthand_fields` with `deprecation.replaced_with`):
+ * accepted on input and moved to `path` inside the record, refused when both are given with
+ * different values, never stored, and echoed on reads (Kong echoes deprecated shorthands).
+ */
+export interface ShorthandFieldSpec {
+  /** The shorthand's own type and checks (validated before it is moved). */
+  readonly spec: FieldSpec;
+  /** Where its value goes, relative to the record (`['redis', 'host']`). */
+  readonly path: readonly string[];
+  readonly deprecation: { readonly message: string; readonly removalInVersion: string };
+}
+
+/**
  * A nested record (Kong's `type = "record"`): a JSON object with its own fields. `fields: null`
- * is Kong's `abstract = true`: the entity's hooks validate it (a plugin's `config`, whose fields
- * come from the plugin named by the entity).
+ * is Kong's `abstract = true`: a subschema supplies the fields (a plugin's `config`, whose fields
+ * come from the plugin named by the entity). A required record that is absent is produced whole
+ * from its fields' defaults (Kong makes records of entities required, so an omitted `config` is
+ * every default).
  */
 export interface RecordFieldSpec extends FieldSpecBase {
   type: 'record';
   fields: Readonly<Record<string, FieldSpec>> | null;
+  /** Deprecated aliases of nested fields, by name. */
+  shorthands?: Readonly<Record<string, ShorthandFieldSpec>>;
+  /** Kong's `custom_validator` on the record: runs when its fields are valid; the message is the record's error. */
+  customValidator?: (value: Readonly<Record<string, unknown>>) => string | null;
 }
 
 /** One field of an entity schema. */
-export type FieldSpec = StringFieldSpec | IntegerFieldSpec | BooleanFieldSpec | ListFieldSpec | MapFieldSpec | ForeignFieldSpec | RecordFieldSpec;
+export type FieldSpec =
+  | StringFieldSpec
+  | IntegerFieldSpec
+  | NumberFieldSpec
+  | BooleanFieldSpec
+  | ListFieldSpec
+  | MapFieldSpec
+  | ForeignFieldSpec
+  | RecordFieldSpec;
+
+/**
+ * Kong's subschemas (`subschema_key`): the value of `key` picks the schema an entity is validated
+ * with (a plugin's `name` picks its config fields). Each schema in `schemas` is complete (the
+ * parent's fields with the subschema's overrides, and both sets of entity checks).
+ */
+export interface Subschemas {
+  readonly key: string;
+  readonly schemas: ReadonlyMap<string, EntitySchema>;
+  /** The error for a value with no subschema (Kong's `subschema_error`). */
+  error(value: string): string;
+}
 
 /**
  * An entity's fields in Kong's schema order (the order responses list them in). Look fields up
@@ -98,6 +172,9 @@ export interface EntitySchema {
   fields: Readonly<Record<string, FieldSpec>>;
   /** Shorthand fields accepted on input and expanded before validation (never stored). */
   shorthands: Readonly<Record<string, StringFieldSpec>>;
+  /** Cross-field checks as data, run after field validation (see `entity-checks.ts`). */
+  entityChecks?: readonly EntityCheck[];
+  subschemas?: Subschemas;
 }
 
 /** The schema's own field called `name`, or `undefined` (inherited members are not fields). */
@@ -139,15 +216,30 @@ function validateString(spec: StringFieldSpec, value: unknown): FieldError | nul
   if (typeof value !== 'string') return VALIDATION_MESSAGES.string;
   if (spec.oneOf && !spec.oneOf.includes(value)) return `expected one of: ${spec.oneOf.join(', ')}`;
   if (spec.uuid && !isUuid(value)) return VALIDATION_MESSAGES.uuid;
-  if (value.length < 1) return 'length must be at least 1';
+  const lenMin = spec.lenMin ?? 1;
+  if (value.length < lenMin) return `length must be at least ${lenMin}`;
+  if (spec.lenMax !== undefined && value.length > spec.lenMax) return `length must be at most ${spec.lenMax}`;
+  if (spec.startsWith !== undefined && !value.startsWith(spec.startsWith)) return `should start with: ${spec.startsWith}`;
+  for (const rule of spec.matchNone ?? []) if (rule.pattern.test(value)) return rule.err;
+  if (spec.match && !spec.match.test(value)) return `invalid value: ${value}`;
   const utf8 = validateUtf8String(value);
   if (utf8 !== null) return utf8;
   return spec.check ? spec.check(value) : null;
 }
 
+/** Kong's number validators in order: `one_of`, `gt`, `between`. */
+function validateNumber(spec: IntegerFieldSpec | NumberFieldSpec, value: number): FieldError | null {
+  if (spec.oneOf && !spec.oneOf.includes(value)) return `expected one of: ${spec.oneOf.join(', ')}`;
+  if (spec.gt !== undefined && !(value > spec.gt)) return `value must be greater than ${spec.gt}`;
+  if (spec.between && (value < spec.between[0] || value > spec.between[1])) {
+    return `value should be between ${spec.between[0]} and ${spec.between[1]}`;
+  }
+  return null;
+}
+
 function validateList(spec: ListFieldSpec, value: unknown): FieldError | null {
   if (!Array.isArray(value)) return spec.type === 'set' ? VALIDATION_MESSAGES.set : VALIDATION_MESSAGES.array;
-  const elementSpec: StringFieldSpec = { ...spec.elements, required: true };
+  const elementSpec = { ...spec.elements, required: true } as FieldSpec;
   const errors: (FieldError | null)[] = [];
   let failed = false;
   value.forEach((element, i) => {
@@ -159,6 +251,7 @@ function validateList(spec: ListFieldSpec, value: unknown): FieldError | null {
   });
   if (failed) return Array.from(errors, (e) => e ?? null);
   if (spec.lenMin !== undefined && value.length < spec.lenMin) return `length must be at least ${spec.lenMin}`;
+  if (spec.lenMax !== undefined && value.length > spec.lenMax) return `length must be at most ${spec.lenMax}`;
   return null;
 }
 
@@ -175,6 +268,10 @@ function validateMap(spec: MapFieldSpec, value: unknown): FieldError | null {
   return null;
 }
 
+/**
+ * A record's fields (unknown ones refused, required ones present), then, when they are valid,
+ * the record's custom validator. Nested errors come back as an object keyed by field name.
+ */
 function validateRecord(spec: RecordFieldSpec, value: unknown): FieldError | null {
   if (!isPlainObject(value)) return VALIDATION_MESSAGES.record;
   if (spec.fields === null) return null;
@@ -194,7 +291,8 @@ function validateRecord(spec: RecordFieldSpec, value: unknown): FieldError | nul
       failed = true;
     }
   }
-  return failed ? errors : null;
+  if (failed) return errors;
+  return spec.customValidator ? spec.customValidator(value) : null;
 }
 
 /** Validates a foreign key value: an object whose `id` is a UUID; other keys are ignored. */
@@ -209,8 +307,8 @@ function validateForeign(value: unknown): FieldError | null {
 
 /**
  * Validates one field value as Kong's `Schema:validate_field` does: `null` (refused only when
- * required), then the type, then the elements of a list, then the validators in Kong's order.
- * Returns the error, or `null` when the value is valid.
+ * required), then the type, then the elements of a list or the fields of a record, then the
+ * validators in Kong's order. Returns the error, or `null` when the value is valid.
  */
 export function validateField(spec: FieldSpec, value: unknown): FieldError | null {
   if (value === null || value === undefined) return spec.required ? VALIDATION_MESSAGES.required : null;
@@ -220,11 +318,10 @@ export function validateField(spec: FieldSpec, value: unknown): FieldError | nul
       return validateString(spec, value);
     case 'integer':
       if (typeof value !== 'number' || !Number.isInteger(value)) return VALIDATION_MESSAGES.integer;
-      if (spec.oneOf && !spec.oneOf.includes(value)) return `expected one of: ${spec.oneOf.join(', ')}`;
-      if (spec.between && (value < spec.between[0] || value > spec.between[1])) {
-        return `value should be between ${spec.between[0]} and ${spec.between[1]}`;
-      }
-      return null;
+      return validateNumber(spec, value);
+    case 'number':
+      if (typeof value !== 'number' || !Number.isFinite(value)) return VALIDATION_MESSAGES.number;
+      return validateNumber(spec, value);
     case 'boolean':
       return typeof value === 'boolean' ? null : VALIDATION_MESSAGES.boolean;
     case 'array':

@@ -7,8 +7,32 @@ export {
   VALIDATION_MESSAGES,
   schemaViolationMessage,
   formatLuaTable,
+  formatLuaPretty,
+  addEntityError,
 } from './field-errors.js';
-export { type FieldSpec, type ForeignFieldSpec, type RecordFieldSpec, type EntitySchema, type OnDelete, ON_DELETE, validateField, isNonEmpty, fieldSpecOf, shorthandSpecOf } from './field-spec.js';
+export {
+  type FieldSpec,
+  type StringFieldSpec,
+  type IntegerFieldSpec,
+  type NumberFieldSpec,
+  type BooleanFieldSpec,
+  type ListFieldSpec,
+  type MapFieldSpec,
+  type ForeignFieldSpec,
+  type RecordFieldSpec,
+  type ShorthandFieldSpec,
+  type PatternRule,
+  type Subschemas,
+  type EntitySchema,
+  type OnDelete,
+  ON_DELETE,
+  validateField,
+  isNonEmpty,
+  fieldSpecOf,
+  shorthandSpecOf,
+} from './field-spec.js';
+export { type EntityCheck, type ConditionalCheck, type FieldMatch, runEntityChecks } from './entity-checks.js';
+export { type JsonValue, type JsonSchemaDocument, fieldToJson, fieldsToJson, entitySchemaToJson, entityChecksToJson } from './schema-json.js';
 export {
   isUuid,
   parseHost,
@@ -27,7 +51,8 @@ export {
 export { normalizePath, removeDotSegments } from './normalize-path.js';
 export { checkRouteRegex, compileRouteRegex } from './route-regex.js';
 export { expandServiceUrl, type ServiceUrlFields } from './service-url.js';
-export { WRITE_MODES, type WriteMode, type PrepareOptions, type PrepareResult, type EntityHooks } from './prepare-entity.js';
+export { WRITE_MODES, type WriteMode, type PrepareOptions, type PrepareResult, type EntityHooks, schemaFor } from './prepare-entity.js';
+export { withShorthandEcho } from './record-values.js';
 export { SERVICE_SCHEMA, SERVICE_TIMEOUT_RANGE_MS, DEFAULT_SERVICE_TIMEOUT_MS, TAGS_FIELD, NAME_FIELD } from './service-schema.js';
 export { ROUTE_SCHEMA } from './route-schema.js';
 export { type BaseEntity, type EntityDefinition, type EntityDefinitionInput, type ForeignField, defineEntity, foreignFieldsOf, atLeastOneOf } from './entity-definition.js';
@@ -61,7 +86,7 @@ export {
 export { SERVICES, encodeService, decodeService, prepareService } from './kinds/services.js';
 export { ROUTES, encodeRoute, decodeRoute, prepareRoute } from './kinds/routes.js';
 export { CONSUMERS, CONSUMER_SCHEMA, encodeConsumer, decodeConsumer } from './kinds/consumers.js';
-export { PLUGINS, PLUGIN_SCHEMA, DEFAULT_PLUGIN_PROTOCOLS, encodePlugin, decodePlugin } from './kinds/plugins.js';
+export { PLUGINS, PLUGIN_SCHEMA, PLUGIN_PROTOCOLS, DEFAULT_PLUGIN_PROTOCOLS, pluginEntitySchema, encodePlugin, decodePlugin } from './kinds/plugins.js';
 export {
   KEYAUTH_CREDENTIALS,
   BASICAUTH_CREDENTIALS,

@@ -1,15 +1,19 @@
 /**
  * The write pipeline shared by every entity, modelled on Kong's DAO `check_insert` /
- * `check_upsert` / `check_update`: expand shorthands, merge or fill defaults, deduplicate sets,
- * validate every field, then run the entity's cross-field checks. Pure: no I/O, no clock, no
+ * `check_upsert` / `check_update`: pick the subschema (a plugin's, by `name`), expand shorthands
+ * (nested records' deprecated ones included), merge (PATCH: records field by field, Kong's
+ * `merge_values`) or fill defaults (nested records' too), deduplicate sets, validate every field,
+ * then run the entity's cross-field checks. Pure: no I/O, no clock, no
  * randomness (the caller passes `now` and the id to use).
  *
  * Input is hostile: only its own properties are read, and every working object (the copy of the
  * input, the merged entity, the error tree) has no prototype, so a key such as `__proto__`,
  * `constructor` or `toString` is an ordinary unknown field and never reaches `Object.prototype`.
  */
+import { runEntityChecks } from './entity-checks.js';
 import { type FieldErrors, VALIDATION_MESSAGES, hasErrors } from './field-errors.js';
-import { type EntitySchema, dedupeSet, fieldSpecOf, validateField } from './field-spec.js';
+import { type EntitySchema, fieldSpecOf, validateField } from './field-spec.js';
+import { bare, clone, expandRecordShorthands, isPlainObject, mergeValues, normalize } from './record-values.js';
 import { isUuid } from './field-validators.js';
 
 /** How a write treats the input: create (POST), replace (PUT, an upsert), or merge (PATCH). */
@@ -34,7 +38,7 @@ export interface PrepareOptions<T> {
 export interface EntityHooks {
   /** Expands shorthand fields of `data` in place; errors go to `errors`. */
   expandShorthands?(data: Record<string, unknown>, errors: FieldErrors): void;
-  /** Runs before field validation; a non-null result stops validation (Kong's subschema key check). */
+  /** Runs before field validation; a non-null result stops validation (a route's protocols, which pick its checks). */
   precheck?(data: Record<string, unknown>): FieldErrors | null;
   /** Cross-field checks run after field validation (Kong's `entity_checks`). */
   entityChecks?(data: Record<string, unknown>, errors: FieldErrors): void;
@@ -42,37 +46,24 @@ export interface EntityHooks {
 
 const AUTO_FIELDS = ['id', 'created_at', 'updated_at'] as const;
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** An empty object without a prototype: every key, `__proto__` included, is an own data property. */
-function bare(): Record<string, unknown> {
-  return Object.create(null) as Record<string, unknown>;
-}
-
 /**
- * A deep copy of a JSON value (what request bodies and decoded entities are made of), so the
- * pipeline never mutates its input. Own enumerable keys only; an own `__proto__` key stays an own
- * key (assigning it would set the copy's prototype instead). Hand-written: JSON round-trips
- * dominated the data plane's validation of a large config. Recursive: request bodies are bounded
- * in depth before they get here (the Admin API's `MAX_BODY_DEPTH`).
+ * Picks the subschema named by the entity's subschema key (Kong's `get_subschema`); a PATCH
+ * without the key uses the stored entity's. Only the key's error comes back when it names none.
  */
-function clone<T>(value: T): T {
-  if (typeof value !== 'object' || value === null) return value;
-  if (Array.isArray(value)) return value.map(clone) as T;
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) {
-    const copy = clone((value as Record<string, unknown>)[key]);
-    if (key === '__proto__') Object.defineProperty(out, key, { value: copy, enumerable: true, writable: true, configurable: true });
-    else out[key] = copy;
-  }
-  return out as T;
+function selectSchema(schema: EntitySchema, data: Record<string, unknown>, existing: object | null): { schema: EntitySchema } | { errors: FieldErrors } {
+  const sub = schema.subschemas;
+  if (sub === undefined) return { schema };
+  const value = Object.hasOwn(data, sub.key) ? data[sub.key] : (existing as Record<string, unknown> | null)?.[sub.key];
+  const fail = (message: string) => ({ errors: Object.assign(bare(), { [sub.key]: message }) as FieldErrors });
+  if (value === null || value === undefined) return fail(VALIDATION_MESSAGES.required);
+  if (typeof value !== 'string') return fail(VALIDATION_MESSAGES.string);
+  const chosen = sub.schemas.get(value);
+  return chosen === undefined ? fail(sub.error(value)) : { schema: chosen };
 }
 
 /** Prepares an entity for a write; see the module comment. */
 export function prepareEntity<T extends object>(
-  schema: EntitySchema,
+  baseSchema: EntitySchema,
   hooks: EntityHooks,
   input: unknown,
   options: PrepareOptions<T>,
@@ -81,6 +72,11 @@ export function prepareEntity<T extends object>(
   const errors = bare() as FieldErrors;
   const data = bare();
   for (const [k, v] of Object.entries(input)) data[k] = clone(v);
+  const existing = options.existing ?? null;
+
+  const selected = selectSchema(baseSchema, data, options.mode === 'update' ? existing : null);
+  if ('errors' in selected) return { ok: false, errors: selected.errors };
+  const schema = selected.schema;
 
   for (const [name, spec] of Object.entries(schema.shorthands)) {
     if (!Object.hasOwn(data, name)) continue;
@@ -92,8 +88,10 @@ export function prepareEntity<T extends object>(
   }
   if (!hasErrors(errors)) hooks.expandShorthands?.(data, errors);
   for (const name of Object.keys(schema.shorthands)) delete data[name];
+  const shorthandErrors = bare() as FieldErrors;
+  expandRecordShorthands(schema.fields, data, shorthandErrors);
+  if (hasErrors(shorthandErrors)) return { ok: false, errors: Object.assign(errors, shorthandErrors) };
 
-  const existing = options.existing ?? null;
   const idErr = data.id === undefined ? null : validateField({ type: 'string', uuid: true }, data.id);
   if (idErr !== null) errors.id = idErr;
   const createdErr = data.created_at === undefined ? null : validateField({ type: 'integer', between: [0, Number.MAX_SAFE_INTEGER] }, data.created_at);
@@ -104,14 +102,11 @@ export function prepareEntity<T extends object>(
   let merged: Record<string, unknown>;
   if (options.mode === 'update') {
     if (existing === null) throw new TypeError('prepareEntity: update needs the existing entity');
-    merged = Object.assign(bare(), clone(existing), data);
+    merged = mergeValues(schema.fields, data, clone(existing) as Record<string, unknown>);
     merged.id = (existing as Record<string, unknown>).id;
     merged.created_at = (existing as Record<string, unknown>).created_at;
   } else {
     merged = Object.assign(bare(), data);
-    for (const [name, spec] of Object.entries(schema.fields)) {
-      if (merged[name] === undefined && spec.default !== undefined) merged[name] = clone(spec.default);
-    }
     const givenId = typeof data.id === 'string' && isUuid(data.id) ? data.id.toLowerCase() : undefined;
     merged.id = givenId ?? (existing as Record<string, unknown> | null)?.id ?? options.newId;
     merged.created_at =
@@ -120,8 +115,9 @@ export function prepareEntity<T extends object>(
   merged.updated_at = options.now;
 
   for (const [name, spec] of Object.entries(schema.fields)) {
-    if (merged[name] === null && spec.nullMeansDefault) merged[name] = clone(spec.default);
-    if (spec.type === 'set' && Array.isArray(merged[name])) merged[name] = dedupeSet(merged[name] as unknown[]);
+    if ((AUTO_FIELDS as readonly string[]).includes(name)) continue;
+    const value = normalize(spec, merged[name]);
+    if (value !== undefined) merged[name] = value;
   }
 
   const pre = hooks.precheck?.(merged);
@@ -141,6 +137,7 @@ export function prepareEntity<T extends object>(
     if (spec.required && (merged[name] === null || merged[name] === undefined)) errors[name] = VALIDATION_MESSAGES.required;
   }
   hooks.entityChecks?.(merged, errors);
+  if (schema.entityChecks) runEntityChecks(schema.entityChecks, merged, errors, options.mode === 'update');
   if (hasErrors(errors)) return { ok: false, errors };
 
   const entity: Record<string, unknown> = {};
@@ -150,4 +147,12 @@ export function prepareEntity<T extends object>(
   }
   for (const name of AUTO_FIELDS) entity[name] = merged[name];
   return { ok: true, entity: entity as T };
+}
+
+/** The schema an entity is validated with: its subschema when the schema has them (a plugin's, by `name`). */
+export function schemaFor(schema: EntitySchema, entity: object): EntitySchema {
+  const sub = schema.subschemas;
+  if (sub === undefined) return schema;
+  const key = (entity as Record<string, unknown>)[sub.key];
+  return (typeof key === 'string' ? sub.schemas.get(key) : undefined) ?? schema;
 }

@@ -4,7 +4,7 @@
  * is required; both are unique.
  */
 import { pb } from '../../proto.js';
-import { defineEntity, atLeastOneOf } from '../entity-definition.js';
+import { defineEntity } from '../entity-definition.js';
 import type { EntitySchema } from '../field-spec.js';
 import { TAGS_FIELD } from '../service-schema.js';
 import type { Consumer } from '../types.js';
@@ -22,6 +22,7 @@ export const CONSUMER_SCHEMA: EntitySchema = {
     tags: TAGS_FIELD,
   },
   shorthands: {},
+  entityChecks: [{ at_least_one_of: ['custom_id', 'username'] }],
 };
 
 /** Encodes a Consumer into its protobuf bytes (deterministic). */
@@ -55,7 +56,6 @@ export const CONSUMERS = defineEntity<Consumer>({
   singular: 'consumer',
   wireType: pb.EntityType.ENTITY_TYPE_CONSUMER,
   schema: CONSUMER_SCHEMA,
-  hooks: { entityChecks: atLeastOneOf(['custom_id', 'username']) },
   endpointKey: 'username',
   uniqueFields: ['username', 'custom_id'],
   encode: encodeConsumer,
