@@ -11,3 +11,4 @@ export * from './config-state.js';
 export * from './entities/index.js';
 export * from './cluster-identity.js';
 export { PLUGIN_SCHEMA_VERSION, PLUGIN_DESCRIPTORS, type PluginDescriptor, pluginNotEnabledMessage } from './plugins/plugin-catalog.js';
+export { SCRYPT_HASH_PREFIX, SCRYPT_LIMITS, isKongSha1Hash, parseScryptHash, formatScryptHash, type ScryptHash } from './plugins/basic-auth/password-hash.js';

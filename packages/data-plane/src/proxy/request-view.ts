@@ -1,5 +1,6 @@
 import { validateHeaderName, validateHeaderValue, type IncomingMessage } from 'node:http';
 import { InvalidArgumentError } from '../errors.js';
+import { decodeQueryComponent } from '../plugins/query-args.js';
 import type { RouteMatch, RouterRequest } from '../router/router.js';
 import { dropConnectionListed, firstHeaderValue, HEADER_KINDS, headerKind, removeHeader, REQUEST_ID_HEADER } from './header-names.js';
 import type { Origin } from './origin-pools.js';
@@ -44,6 +45,8 @@ export class RequestView implements RouterRequest {
   hasBody = false;
   /** The client's Content-Length as sent (the first, as Node keeps it), noted by the header scan. */
   contentLength: string | undefined = undefined;
+  /** The upstream query string (without `?`) once a plugin changed it; null: the client's, as sent. */
+  private upstreamQuery: string | null = null;
   /** The client headers that are forwarded (flat name/value list), filled by {@link scanHeaders}. */
   private readonly forwardedHeaders: string[] = [];
 
@@ -188,8 +191,21 @@ export class RequestView implements RouterRequest {
 
   /** The upstream request target: the matched route's upstream path, then the client's query string as sent. */
   upstreamPath(match: RouteMatch): string {
+    if (this.upstreamQuery !== null) return this.upstreamQuery === '' ? match.upstreamPath : `${match.upstreamPath}?${this.upstreamQuery}`;
     const queryAt = this.target.indexOf('?', 1);
     return queryAt === -1 ? match.upstreamPath : match.upstreamPath + this.target.slice(queryAt);
+  }
+
+  /** Removes every `name` argument (names compared decoded) from the upstream query, keeping the others in order. */
+  clearQueryArg(name: string): void {
+    let query = this.upstreamQuery;
+    if (query === null) {
+      const queryAt = this.target.indexOf('?', 1);
+      if (queryAt === -1) return;
+      query = this.target.slice(queryAt + 1);
+    }
+    const kept = query.split('&').filter((arg) => arg === '' || decodeQueryComponent(arg.split('=', 1)[0]!) !== name);
+    this.upstreamQuery = kept.filter((arg) => arg !== '').join('&');
   }
 
   // --- the plugin context's request header view (see RequestHeaderView) ---
@@ -226,6 +242,23 @@ export class RequestView implements RouterRequest {
         return Array.isArray(value) ? value[0] : value;
       }
     }
+  }
+
+  /** Every value of header `name` as it will go upstream (the client's, for headers the proxy does not forward). */
+  headerValues(name: string): readonly string[] {
+    const kind = headerKind(name);
+    if (kind === HEADER_KINDS.other || kind === HEADER_KINDS.server || kind === HEADER_KINDS.contentLength) {
+      const lower = name.toLowerCase();
+      const out: string[] = [];
+      const list = this.forwardedHeaders;
+      for (let i = 0; i + 1 < list.length; i += 2) if (list[i]!.length === lower.length && list[i]!.toLowerCase() === lower) out.push(list[i + 1]!);
+      return out;
+    }
+    if (kind === HEADER_KINDS.hopByHop || kind === HEADER_KINDS.expect || kind === HEADER_KINDS.requestId || kind === HEADER_KINDS.connection || kind === HEADER_KINDS.transferEncoding) {
+      return this.req.headersDistinct[name.toLowerCase()] ?? [];
+    }
+    const value = this.header(name);
+    return value === undefined ? [] : [value];
   }
 
   /** Sets (`value` a string) or clears (undefined) header `name` on the upstream request. */
