@@ -149,7 +149,7 @@ export function* deltaSteps(current: RuntimeConfig | null, delta: DeltaInput, op
     return reject(AckError.ERROR_HASH_MISMATCH, `delta result hashes to ${hash.hex()}, announced ${hashHex(delta.targetHash)}`, version);
   }
 
-  const changed = yield* changeProjections(projectionValuesOf(current), changes as EntityChanges, entities);
+  const changed = yield* changeProjections(projectionValuesOf(current), changes as EntityChanges, entities, { plugins: current.plugins.runtime });
   if (!changed.ok) return projectionRefusal(changed.name, changed.failure, changed.cause, version, errors);
   const config = new RuntimeConfig({
     epoch: current.epoch,

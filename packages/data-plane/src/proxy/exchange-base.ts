@@ -37,6 +37,11 @@ export abstract class ExchangeBase {
     this.context.service = match.service;
   }
 
+  /** Sets the chain an answer given without running the request phases goes through (a request no route matched: the global chain). */
+  useChain(chain: PluginChain): void {
+    this.chain = chain;
+  }
+
   /**
    * Runs `chain` (the route's, with the process-wide handlers): its rewrite and access handlers,
    * then forwards to `origin` unless one answered. The match must have been noted.
