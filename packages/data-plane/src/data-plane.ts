@@ -6,6 +6,8 @@ import { loadOrCreateNodeId } from './config/node-id.js';
 import { ConfigOrigin, type RuntimeConfig } from './config/runtime-config.js';
 import { ackErrorName, InvalidArgumentError } from './errors.js';
 import type { ListenAddress } from './listen-address.js';
+import { BUNDLED_PLUGIN_FACTORIES, createPluginEnv, createPluginRuntime } from './plugins/plugin-factories.js';
+import type { PluginRuntime } from './plugins/plugin-factory.js';
 import { silentLogger, type Logger } from './logger.js';
 import { ProxyServer } from './proxy/proxy-server.js';
 import type { ProxyServerOptions } from './proxy/proxy-server-options.js';
@@ -54,6 +56,13 @@ export interface DataPlaneOptions {
   readonly sync?: Partial<Pick<SyncClientOptions, 'backoff' | 'heartbeatGraceMs' | 'maxFrameBytes' | 'resetAfterMs' | 'instanceId' | 'applySliceMs'>>;
   /** Least time between cache writes, in ms (default `CACHE_WRITE_INTERVAL_MS`). */
   readonly cacheWriteIntervalMs?: number;
+  /**
+   * The plugins this data plane runs and the services their handlers share (default:
+   * `defaultPluginRuntime()`, every bundled plugin). A config (pushed, cached or declarative)
+   * naming a plugin missing from it is refused, never served with the plugin skipped. Proxy
+   * workers make their own (`ProxyWorkerOptions.plugins`).
+   */
+  readonly plugins?: PluginRuntime;
 }
 
 /** Events of a DataPlane. */
@@ -112,6 +121,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
           logger: this.logger,
           getConfig: () => this.currentConfig,
           commit: (config, change) => this.commit(config, change),
+          plugins: options.plugins,
           ...options.sync,
         })
       : null;
@@ -144,7 +154,9 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     }
     const cacheDir = options.cacheDir ?? DEFAULT_CACHE_DIR;
     const logger = options.logger ?? silentLogger;
-    const cache = new ConfigCache({ dir: cacheDir, logger, writeIntervalMs: options.cacheWriteIntervalMs });
+    // One runtime for every apply of this process (pushed, cached, declarative): its handlers share one env.
+    options = { ...options, plugins: options.plugins ?? createPluginRuntime(BUNDLED_PLUGIN_FACTORIES, createPluginEnv({ logger })) };
+    const cache = new ConfigCache({ dir: cacheDir, logger, writeIntervalMs: options.cacheWriteIntervalMs, plugins: options.plugins });
     await cache.open();
     const nodeId = options.nodeId ?? (await loadOrCreateNodeId(cacheDir));
     const dp = new DataPlane(options, nodeId, cache);
@@ -160,7 +172,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   private async boot(): Promise<void> {
     const options = this.options;
     if (options.declarativeConfig) {
-      const config = await loadDeclarativeConfig(options.declarativeConfig);
+      const config = await loadDeclarativeConfig(options.declarativeConfig, { plugins: options.plugins });
       this.swap(config);
       this.metrics.applies.inc({ kind: 'declarative' });
       this.logger.info({ file: options.declarativeConfig, routes: config.routes.size, services: config.services.size, hash: config.hashHex }, 'serving the declarative config');

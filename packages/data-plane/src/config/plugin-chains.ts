@@ -139,10 +139,12 @@ export class PluginChains {
     };
     const shared = unscopedOf(indexes);
     const chains = new Map<string, PluginChain>();
-    for (const route of entities.routes.values()) {
-      const chain = compileRouteChain(route, indexes, shared);
-      if (chain !== EMPTY_CHAIN) chains.set(route.id, chain);
-      yield;
+    if (instances.size > 0) {
+      for (const route of entities.routes.values()) {
+        const chain = compileRouteChain(route, indexes, shared);
+        if (chain !== EMPTY_CHAIN) chains.set(route.id, chain);
+        yield;
+      }
     }
     return new PluginChains(yield* ImmutableMap.fromSteps(chains), globalChainOf(shared), indexes, shared, runtime);
   }
@@ -303,6 +305,7 @@ interface Candidates {
  */
 function compileRouteChain(route: Route, indexes: ChainIndexes, shared: Unscoped): PluginChain {
   const serviceId = route.service?.id ?? null;
+  if (shared.globals.size === 0 && shared.consumerOnly.size === 0 && !indexes.byRoute.has(route.id) && (serviceId === null || !indexes.byService.has(serviceId))) return EMPTY_CHAIN;
   const byName = new Map<string, Candidates>();
   const candidatesOf = (instance: Instance): Candidates => {
     const name = instance.plugin.name;
