@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes, scryptSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { http, startControlPlane, startDataPlane, tempDir, waitFor, type ControlPlaneHandle, type DataPlaneHandle } from './support/processes.js';
 import { startEchoUpstream } from './support/upstream.js';
@@ -14,15 +14,17 @@ const BASIC_AUTH_DEFAULTS = { anonymous: null, hide_credentials: false, realm: '
 const ACL_DEFAULTS = { allow: null, deny: null, hide_groups_header: false, always_use_authenticated_groups: false };
 
 describe('auth plugins through a real data plane', () => {
-  const dirs = [tempDir('cp'), tempDir('dp')];
+  const dirs = [tempDir('cp'), tempDir('dp'), tempDir('dp-workers')];
   let cp: ControlPlaneHandle;
   let dp: DataPlaneHandle;
+  /** A second data plane running its proxy in two worker processes (each compiles the chains itself). */
+  let workers: DataPlaneHandle;
   let upstream: Awaited<ReturnType<typeof startEchoUpstream>>;
   const ids: Record<string, string> = {};
 
   /** Waits until the data plane serves config `version`. */
   async function propagated(version: number): Promise<void> {
-    const wait = await http('GET', `${cp.admin}/clustering/propagation/${version}?timeout_ms=15000&min_data_planes=1`);
+    const wait = await http('GET', `${cp.admin}/clustering/propagation/${version}?timeout_ms=15000&min_data_planes=2`);
     if (wait.body?.propagated !== true) throw new Error(`version ${version} did not reach the data plane: ${wait.text}`);
   }
 
@@ -39,8 +41,11 @@ describe('auth plugins through a real data plane', () => {
   beforeAll(async () => {
     upstream = await startEchoUpstream('echo');
     cp = await startControlPlane({ dataDir: dirs[0].path });
-    dp = await startDataPlane({ controlPlane: cp.cluster, cacheDir: dirs[1].path });
-    await waitFor(async () => (await http('GET', `${dp.status}/status/ready`)).status === 200, 'data plane ready');
+    [dp, workers] = await Promise.all([
+      startDataPlane({ controlPlane: cp.cluster, cacheDir: dirs[1].path }),
+      startDataPlane({ controlPlane: cp.cluster, cacheDir: dirs[2].path, args: ['--workers', '2'] }),
+    ]);
+    for (const d of [dp, workers]) await waitFor(async () => (await http('GET', `${d.status}/status/ready`)).status === 200, 'data plane ready');
     ids.service = (await admin('POST', '/services', { name: 'echo', url: upstream.url }, true)).id;
     for (const name of ['keyed', 'basic', 'members', 'open']) ids[name] = (await admin('POST', '/services/echo/routes', { name, paths: [`/${name}`] }, true)).id;
     ids.bob = (await admin('POST', '/consumers', { username: 'bob', custom_id: 'bob-1' }, true)).id;
@@ -51,6 +56,10 @@ describe('auth plugins through a real data plane', () => {
     // Kong's stored hash form: hex(sha1(password .. consumer_id)).
     const hash = createHash('sha1').update(`kong${ids.bob}`).digest('hex');
     await admin('POST', '/consumers/bob/basicauth_credentials', { username: 'bob-basic', password: hash }, true);
+    // Sluice's stored hash form: $scrypt$ln=<log2 N>,r=<r>,p=<p>$<salt>$<hash>.
+    const salt = randomBytes(16);
+    const scrypted = `$scrypt$ln=14,r=8,p=1$${salt.toString('base64')}$${scryptSync('s3cret', salt, 32, { N: 2 ** 14, r: 8, p: 1 }).toString('base64')}`;
+    await admin('POST', '/consumers/alice/basicauth_credentials', { username: 'alice-basic', password: scrypted }, true);
     await admin('POST', '/consumers/alice/acls', { group: 'admin' }, true);
     await admin('POST', '/consumers/bob/acls', { group: 'staff' }, true);
     await admin('POST', '/consumers/bob/acls', { group: 'pro' }, true);
@@ -63,7 +72,7 @@ describe('auth plugins through a real data plane', () => {
   }, 120_000);
 
   afterAll(async () => {
-    await Promise.all([dp?.proc.kill(), cp?.proc.kill()]);
+    await Promise.all([dp?.proc.kill(), workers?.proc.kill(), cp?.proc.kill()]);
     await upstream?.close();
     for (const d of dirs) d.cleanup();
   });
@@ -119,6 +128,27 @@ describe('auth plugins through a real data plane', () => {
     expect(ok.body.headers['x-consumer-username']).toBe('bob');
     expect(ok.body.headers['x-credential-identifier']).toBe('bob-basic');
     expect(ok.body.headers.authorization).toBe(`Basic ${Buffer.from('bob-basic:kong').toString('base64')}`);
+  });
+
+  it('basic-auth: a scrypt hash verifies (then from the verification cache); a wrong password still fails', async () => {
+    const good = { authorization: `Basic ${Buffer.from('alice-basic:s3cret').toString('base64')}` };
+    for (let i = 0; i < 2; i++) {
+      const res = await proxy('/basic', good);
+      expect(res.status).toBe(200);
+      expect(res.body.headers['x-consumer-username']).toBe('alice');
+    }
+    expect((await proxy('/basic', { authorization: `Basic ${Buffer.from('alice-basic:guess').toString('base64')}` })).status).toBe(401);
+  });
+
+  it('proxy workers compile the same chains from the configs the primary forwards', async () => {
+    const get = (path: string, headers: Record<string, string> = {}) => http('GET', `${workers.proxy}${path}`, undefined, headers);
+    for (let i = 0; i < 4; i++) {
+      expect((await get('/keyed')).status).toBe(401);
+      const ok = await get('/keyed', { apikey: 'bob-key' });
+      expect(ok.status).toBe(200);
+      expect(ok.body.headers['x-consumer-id']).toBe(ids.bob);
+      expect((await get('/members', { apikey: 'bob-key' })).status).toBe(403);
+    }
   });
 
   it('acl: a member passes with X-Consumer-Groups; others get 403; no key gets key-auth\'s 401 first', async () => {

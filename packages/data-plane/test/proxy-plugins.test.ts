@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Route, Service } from '@sluice/protocol';
 import type { Logger } from '../src/logger.js';
 import type { AccessLogSink } from '../src/plugins/access-log/access-log-sink.js';
-import { compilePluginChain, type PluginChain } from '../src/plugins/plugin-chain.js';
+import { compilePluginChain, PluginChain } from '../src/plugins/plugin-chain.js';
 import type { PluginContext } from '../src/plugins/plugin-context.js';
 import type { PluginHandler } from '../src/plugins/plugin-handler.js';
 import { ProxyServer, type ProxyConfig } from '../src/proxy/proxy-server.js';
@@ -380,6 +380,19 @@ describe('plugin chains on proxied requests', () => {
     const after = await send(proxyPort, { path: '/afterwards', headers: { 'x-marker': 'after' } });
     expect(after.status).toBe(200);
     expect(upstream.requests.slice(requestsBefore).map((r) => r.headers['x-marker'])).toEqual(['after']);
+  });
+
+  it('runs the global chain\'s header_filter and log on a request no route matched (Kong\'s fallback), and no access handler', async () => {
+    route('somewhere', []);
+    const globalStamp = tracer('global', 5, { header_filter: (ctx) => ctx.response.set('X-Global', String(ctx.status)) });
+    config = { ...config!, globalChain: new PluginChain([globalStamp], { rewrite: [], access: [], header_filter: [globalStamp], body_filter: [], log: [globalStamp] }) };
+    const reply = await send(proxyPort, { path: '/nowhere-at-all' });
+    expect(reply.status).toBe(404);
+    expect(reply.headers['x-global']).toBe('404');
+    await loggedCount(1);
+    expect(logged[0]).toMatchObject({ plugin: 'global', status: 404, route: null });
+    expect(events).not.toContain('global:access');
+    config = { ...config, globalChain: undefined };
   });
 });
 
