@@ -148,6 +148,18 @@ export interface PluginContext {
    */
   clearQueryArg(name: string): void;
   /**
+   * The request body, read whole (Kong's `kong.request.get_raw_body`): an empty buffer for a
+   * request without one; null when it is larger than the proxy's `requestBufferBytes` (what was
+   * read is still forwarded, followed by the rest). Reading it makes the upstream request carry
+   * the buffered body. Rewrite and access only. Rejects when the client's body fails to arrive.
+   */
+  readBody(): Promise<Buffer | null>;
+  /**
+   * Replaces the body sent upstream (Kong's `kong.service.request.set_raw_body`; `Content-Length`
+   * follows). Call after {@link readBody} resolved with a buffer. Rewrite and access only.
+   */
+  setBody(body: Buffer): void;
+  /**
    * Answers the request with a generated response instead of forwarding it (Kong's
    * `kong.response.error`): `status` 400–599, `message` (default Kong's text for the status)
    * rendered in the format the request's `Accept` asks for (JSON by default) with the request id,

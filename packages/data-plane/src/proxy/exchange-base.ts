@@ -27,6 +27,7 @@ export abstract class ExchangeBase {
   ) {
     this.view = new RequestView(ctx, req);
     this.context = new ExchangeContext(this.view, isUpgrade);
+    this.context.bodyLimitBytes = ctx.options.requestBufferBytes;
     this.chain = ctx.baseChain;
   }
 

@@ -172,6 +172,19 @@ export class ExchangeContext implements PluginContext, RequestTiming {
     this.#view.clearQueryArg(name);
   }
 
+  /** @internal the proxy's body bound (`requestBufferBytes`), set by the exchange. */
+  bodyLimitBytes = 0;
+
+  readBody(): Promise<Buffer | null> {
+    if (this.stage !== EXCHANGE_STAGES.request) return Promise.reject(new InvalidArgumentError('a plugin can read the request body only in the rewrite and access phases'));
+    return this.#view.readBody(this.bodyLimitBytes);
+  }
+
+  setBody(body: Buffer): void {
+    if (this.stage !== EXCHANGE_STAGES.request) throw new InvalidArgumentError('a plugin can set the request body only in the rewrite and access phases');
+    this.#view.setBody(body);
+  }
+
   answer(status: number, message?: string, headers?: Readonly<Record<string, string>>): void {
     if (this.stage !== EXCHANGE_STAGES.request) throw new InvalidArgumentError('a plugin can answer only in the rewrite and access phases');
     if (!Number.isInteger(status) || status < 400 || status > 599) throw new InvalidArgumentError(`a plugin answers with a status from 400 to 599, not ${status}`);

@@ -1,4 +1,5 @@
 import { validateHeaderName, validateHeaderValue, type IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
 import { InvalidArgumentError } from '../errors.js';
 import { decodeQueryComponent } from '../plugins/query-args.js';
 import type { RouteMatch, RouterRequest } from '../router/router.js';
@@ -47,6 +48,11 @@ export class RequestView implements RouterRequest {
   contentLength: string | undefined = undefined;
   /** The upstream query string (without `?`) once a plugin changed it; null: the client's, as sent. */
   private upstreamQuery: string | null = null;
+  /** The body a plugin read (or set): what is sent upstream in place of the client's stream; null until read. */
+  private bodyBuffer: Buffer | null = null;
+  /** A body read only in part (past the bound): the chunks read, to send before the rest of the stream. */
+  private bodyPrefix: Buffer[] | null = null;
+  private bodyReading: Promise<Buffer | null> | null = null;
   /** The client headers that are forwarded (flat name/value list), filled by {@link scanHeaders}. */
   private readonly forwardedHeaders: string[] = [];
 
@@ -189,6 +195,68 @@ export class RequestView implements RouterRequest {
     return out;
   }
 
+  /**
+   * Reads the client's body whole, up to `limit` bytes (see `PluginContext.readBody`): an empty
+   * buffer without a body, null past the bound (what was read is kept to be forwarded first).
+   */
+  readBody(limit: number): Promise<Buffer | null> {
+    if (this.bodyReading !== null) return this.bodyReading;
+    if (!this.hasBody) return (this.bodyReading = Promise.resolve((this.bodyBuffer = Buffer.alloc(0))));
+    const req = this.req;
+    this.bodyReading = new Promise<Buffer | null>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const cleanup = (): void => {
+        req.off('data', onData);
+        req.off('end', onEnd);
+        req.off('error', onError);
+        req.off('aborted', onAborted);
+      };
+      const onData = (chunk: Buffer): void => {
+        chunks.push(chunk);
+        size += chunk.length;
+        if (size > limit) {
+          cleanup();
+          req.pause();
+          this.bodyPrefix = chunks;
+          resolve(null);
+        }
+      };
+      const onEnd = (): void => {
+        cleanup();
+        this.bodyBuffer = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+        resolve(this.bodyBuffer);
+      };
+      const onError = (err: Error): void => {
+        cleanup();
+        reject(err);
+      };
+      const onAborted = (): void => onError(new Error('the client closed the connection while sending its body'));
+      req.on('data', onData);
+      req.on('end', onEnd);
+      req.on('error', onError);
+      req.on('aborted', onAborted);
+    });
+    return this.bodyReading;
+  }
+
+  /** Replaces the body sent upstream, with its Content-Length. */
+  setBody(body: Buffer): void {
+    this.bodyBuffer = body;
+    this.bodyPrefix = null;
+    this.hasBody = true;
+    removeHeader(this.forwardedHeaders, 'content-length');
+    this.forwardedHeaders.push('Content-Length', String(body.length));
+    this.contentLength = String(body.length);
+  }
+
+  /** What to send upstream as the body: the buffer a plugin read or set, the read part then the rest of the stream, or the client's stream. */
+  upstreamBody(): IncomingMessage | Readable | Buffer | null {
+    if (this.bodyBuffer !== null) return this.bodyBuffer.length === 0 && !this.hasBody ? null : this.bodyBuffer;
+    if (this.bodyPrefix !== null) return Readable.from(prefixThenRest(this.bodyPrefix, this.req), { objectMode: false });
+    return this.hasBody ? this.req : null;
+  }
+
   /** The upstream request target: the matched route's upstream path, then the client's query string as sent. */
   upstreamPath(match: RouteMatch): string {
     if (this.upstreamQuery !== null) return this.upstreamQuery === '' ? match.upstreamPath : `${match.upstreamPath}?${this.upstreamQuery}`;
@@ -316,6 +384,11 @@ function hostWithoutPort(host: string | undefined): string | undefined {
   }
   const bare = end === host.length ? host : host.slice(0, end);
   return bare.toLowerCase();
+}
+
+async function* prefixThenRest(prefix: readonly Buffer[], rest: IncomingMessage): AsyncGenerator<Buffer> {
+  yield* prefix;
+  for await (const chunk of rest) yield chunk as Buffer;
 }
 
 function rawPath(target: string): string {

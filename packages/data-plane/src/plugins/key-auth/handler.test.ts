@@ -43,6 +43,15 @@ function run(cfg: KeyAuthConfig, request: FakeRequest, dir = directory()): FakeP
   return ctx;
 }
 
+/** {@link run} for key_in_body, whose access awaits the body. */
+async function runBody(cfg: KeyAuthConfig, request: FakeRequest): Promise<FakePluginContext> {
+  const ctx = new FakePluginContext({ consumers: directory(), method: 'POST', ...request });
+  await new KeyAuthHandler(cfg).access(ctx);
+  return ctx;
+}
+
+const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+
 describe('key-auth', () => {
   it('acts in access only, at Kong priority 1250', () => {
     const handler = KEY_AUTH_FACTORY.create({ name: 'key-auth', config: config() } as unknown as Plugin, undefined as never);
@@ -149,5 +158,48 @@ describe('key-auth', () => {
   it('refuses a config it cannot run (the apply then refuses the plugin entity)', () => {
     expect(() => keyAuthConfig({ key_names: 'apikey' })).toThrow(/key_names/);
     expect(() => keyAuthConfig({ hide_credentials: 'yes' })).toThrow(/hide_credentials/);
+  });
+
+  describe('key_in_body', () => {
+    const inBody = config({ key_in_body: true });
+
+    it('finds the key in an urlencoded, JSON or multipart body', async () => {
+      expect((await runBody(inBody, { headers: FORM, body: 'a=1&apikey=kong' })).consumer?.username).toBe('bob');
+      expect((await runBody(inBody, { headers: { 'content-type': 'application/json; charset=utf-8' }, body: '{"apikey":"kong"}' })).consumer?.username).toBe('bob');
+      const multipart = '--XyZ\r\nContent-Disposition: form-data; name="other"\r\n\r\nx\r\n--XyZ\r\nContent-Disposition: form-data; name="apikey"\r\n\r\nkong\r\n--XyZ--\r\n';
+      expect((await runBody(inBody, { headers: { 'content-type': 'multipart/form-data; boundary=XyZ' }, body: multipart })).consumer?.username).toBe('bob');
+    });
+
+    it('KA9: `apikey[]` or `apikey[1]` in a form body is not the key', async () => {
+      for (const body of ['apikey[]=kong', 'apikey[1]=kong']) expect((await runBody(inBody, { headers: FORM, body })).answered).toMatchObject({ status: 401, message: KEY_AUTH_MESSAGES.noKey });
+    });
+
+    it('KA10: the header, then the query, then the body: the first that has the name wins', async () => {
+      expect((await runBody(inBody, { headers: { ...FORM, apikey: 'wrong' }, body: 'apikey=kong' })).answered).toMatchObject({ status: 401, message: 'Unauthorized' });
+      expect((await runBody(inBody, { headers: FORM, uri: '/?apikey=wrong', body: 'apikey=kong' })).answered).toMatchObject({ status: 401, message: 'Unauthorized' });
+      expect((await runBody(config({ key_in_body: true, key_in_header: false, key_in_query: false }), { headers: { ...FORM, apikey: 'wrong' }, uri: '/?apikey=wrong', body: 'apikey=kong' })).answered).toBeNull();
+      expect((await runBody(inBody, { headers: FORM, body: 'apikey=kong&apikey=kong' })).answered).toMatchObject({ status: 401, message: KEY_AUTH_MESSAGES.duplicate });
+    });
+
+    it('answers 400 Cannot process request body for a body Kong cannot parse (no or another Content-Type, bad JSON, too large)', async () => {
+      for (const request of [{ body: 'apikey=kong' }, { headers: { 'content-type': 'text/plain' }, body: 'kong' }, { headers: { 'content-type': 'application/json' }, body: '{bad' }, { headers: FORM, body: 'apikey=kong', bodyLimitBytes: 4 }]) {
+        expect((await runBody(inBody, request)).answered).toEqual({ status: 400, message: KEY_AUTH_MESSAGES.badBody, headers: undefined });
+      }
+    });
+
+    it('hide_credentials re-serializes the body without the key', async () => {
+      const cfg = config({ key_in_body: true, hide_credentials: true });
+      const form = await runBody(cfg, { headers: FORM, body: 'a=1&apikey=kong&b=2' });
+      expect(form.upstreamBody.toString()).toBe('a=1&b=2');
+      expect(form.upstreamHeader('content-length')).toBe('7');
+      const json = await runBody(cfg, { headers: { 'content-type': 'application/json' }, body: '{"apikey":"kong","x":[1]}' });
+      expect(JSON.parse(json.upstreamBody.toString())).toEqual({ x: [1] });
+      const multipart = '--B\r\nContent-Disposition: form-data; name="apikey"\r\n\r\nkong\r\n--B\r\nContent-Disposition: form-data; name="keep"\r\n\r\nme\r\n--B--\r\n';
+      const parts = await runBody(cfg, { headers: { 'content-type': 'multipart/form-data; boundary=B' }, body: multipart });
+      expect(parts.upstreamBody.toString()).toBe('--B\r\nContent-Disposition: form-data; name="keep"\r\n\r\nme\r\n--B--\r\n');
+      // A key found in a header leaves the body alone.
+      const header = await runBody(cfg, { headers: { ...FORM, apikey: 'kong' }, body: 'a=1' });
+      expect(header.upstreamBody.toString()).toBe('a=1');
+    });
   });
 });

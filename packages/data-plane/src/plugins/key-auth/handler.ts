@@ -3,6 +3,7 @@ import type { PluginContext } from '../plugin-context.js';
 import type { PluginEnv, PluginFactory } from '../plugin-factory.js';
 import type { PluginHandler } from '../plugin-handler.js';
 import { queryArgValues } from '../query-args.js';
+import { parseBodyArgs, type BodyArgs } from './request-body-args.js';
 
 /** key-auth's config (`kong/plugins/key-auth/schema.lua`), complete as the control plane sends it. */
 export interface KeyAuthConfig {
@@ -14,9 +15,10 @@ export interface KeyAuthConfig {
   readonly key_in_header: boolean;
   readonly key_in_query: boolean;
   /**
-   * Kong also reads the request body (urlencoded, JSON, multipart). Sluice's proxy streams bodies
-   * and does not parse them in the access phase: a key sent only in the body is not found (401,
-   * closed, never open).
+   * Whether the body is searched too (urlencoded, JSON, multipart: Kong's `get_body`). The body is
+   * then read whole before the lookup (bounded by the proxy's `requestBufferBytes`), and a request
+   * whose body cannot be parsed (no or another Content-Type, bad JSON, too large) gets 400
+   * `Cannot process request body`, as in Kong.
    */
   readonly key_in_body: boolean;
   /** Whether an OPTIONS (CORS preflight) request is authenticated too (default true). */
@@ -29,6 +31,7 @@ export const KEY_AUTH_MESSAGES = {
   noKey: 'No API key found in request',
   invalid: 'Unauthorized',
   duplicate: 'Duplicate API key found',
+  badBody: 'Cannot process request body',
   unexpected: 'An unexpected error occurred',
 } as const;
 
@@ -66,8 +69,10 @@ function headerValues(ctx: PluginContext, name: string, dashed: string | null): 
   return values.length > 0 || dashed === null ? values : ctx.request.getAll(dashed);
 }
 
-/** What a lookup found: a key, a failure message, or (a bare query arg) nothing usable under that name. */
+/** A lookup found the name more than once. */
 const DUPLICATE = Symbol('duplicate');
+/** The body could not be read or parsed (key_in_body). */
+const BAD_BODY = Symbol('bad body');
 
 /**
  * Kong's key-auth (PRIORITY 1250, access): finds an API key under each of `key_names` in turn, in
@@ -76,7 +81,8 @@ const DUPLICATE = Symbol('duplicate');
  * upstream headers); an expired credential is as good as none. Failures answer 401 with Kong's
  * message and `WWW-Authenticate: Key[ realm="…"]`, or, with `anonymous`, authenticate the
  * anonymous consumer instead (500 when it does not exist). `hide_credentials` removes the header
- * and query argument of the name the key was found under.
+ * and query argument of the name the key was found under (and, with key_in_body, re-serializes
+ * the body without it).
  */
 export class KeyAuthHandler implements PluginHandler {
   readonly name = 'key-auth';
@@ -93,20 +99,34 @@ export class KeyAuthHandler implements PluginHandler {
     this.names = config.key_names.map((n) => [n, n.includes('_') ? n.replace(/_/g, '-') : null] as const);
   }
 
-  access(ctx: PluginContext): void {
+  access(ctx: PluginContext): void | Promise<void> {
     const config = this.config;
     if (!config.run_on_preflight && ctx.method === 'OPTIONS') return;
     if (config.anonymous !== null && ctx.credential !== null) return; // logical OR: another plugin authenticated
-    const failure = this.authenticate(ctx);
+    if (!config.key_in_body) return this.conclude(ctx, this.authenticate(ctx, null));
+    return ctx.readBody().then((body) => {
+      const args = body === null ? null : parseBodyArgs(body, ctx.request.get('content-type'));
+      if (args === null) return this.conclude(ctx, BAD_BODY);
+      this.conclude(ctx, this.authenticate(ctx, args));
+    });
+  }
+
+  /** Answers (or falls back to the anonymous consumer) for `failure`; nothing on success (null). */
+  private conclude(ctx: PluginContext, failure: string | typeof BAD_BODY | null): void {
+    const config = this.config;
     if (failure === null) return;
+    if (failure === BAD_BODY) {
+      if (config.anonymous === null) return ctx.answer(400, KEY_AUTH_MESSAGES.badBody);
+      failure = KEY_AUTH_MESSAGES.badBody;
+    }
     if (config.anonymous === null) return ctx.answer(401, failure, this.wwwAuthenticate);
     const anonymous = ctx.consumers.anonymousConsumer(config.anonymous);
     if (anonymous === undefined) return ctx.answer(500, `anonymous consumer ${config.anonymous} is configured but doesn't exist`);
     ctx.authenticate(anonymous, null);
   }
 
-  /** Authenticates the request from its key; returns null on success, else the 401 message. */
-  private authenticate(ctx: PluginContext): string | null {
+  /** Authenticates the request from its key (`body`: the parsed body with key_in_body); returns null on success, else the 401 message. */
+  private authenticate(ctx: PluginContext, body: BodyArgs | null): string | null {
     const config = this.config;
     let key: string | undefined;
     for (const [name, dashed] of this.names) {
@@ -121,6 +141,10 @@ export class KeyAuthHandler implements PluginHandler {
         if (values.length > 1) found = DUPLICATE;
         else if (values.length === 1) found = values[0];
       }
+      if (found === undefined && body !== null) {
+        const value = body.get(name);
+        found = value === undefined ? undefined : value.kind === 'string' ? value.value : value.kind === 'many' ? DUPLICATE : true;
+      }
       if (found === DUPLICATE) return KEY_AUTH_MESSAGES.duplicate;
       if (typeof found === 'string') {
         key = found;
@@ -128,6 +152,7 @@ export class KeyAuthHandler implements PluginHandler {
           ctx.clearQueryArg(name);
           ctx.request.clear(name);
           if (dashed !== null) ctx.request.clear(dashed);
+          if (body !== null && body.get(name) !== undefined) ctx.setBody(body.without(name));
         }
         break;
       }

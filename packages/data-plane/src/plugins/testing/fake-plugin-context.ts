@@ -23,6 +23,10 @@ export interface FakeRequest {
   readonly headers?: Readonly<Record<string, string | readonly string[]>>;
   /** The consumers and credentials handlers look up (default: none). */
   readonly consumers?: ConsumerDirectoryView;
+  /** The request body (default none). */
+  readonly body?: string | Buffer;
+  /** The bound past which `readBody` gives null (default 8 MiB, the proxy's `requestBufferBytes`). */
+  readonly bodyLimitBytes?: number;
   readonly route?: Route | null;
   readonly service?: Service | null;
   readonly isUpgrade?: boolean;
@@ -67,6 +71,9 @@ export class FakePluginContext implements PluginContext, RequestTiming {
   consumer: PluginConsumer | null = null;
   credential: PluginCredential | null = null;
   consumers: ConsumerDirectoryView;
+  /** The body sent upstream: the client's, or what {@link setBody} put there. */
+  upstreamBody: Buffer;
+  private readonly bodyLimitBytes: number;
   /** The upstream request's query string (without `?`), as {@link clearQueryArg} left it; null when the request has none. */
   upstreamQuery: string | null;
   /** The phase the handler is in: governs what the context allows. Default `access`. */
@@ -101,6 +108,8 @@ export class FakePluginContext implements PluginContext, RequestTiming {
     this.startMs = performance.now();
     this.bodyBytesSent = this.isUpgrade ? null : 0;
     this.consumers = request.consumers ?? EMPTY_CONSUMER_DIRECTORY;
+    this.upstreamBody = typeof request.body === 'string' ? Buffer.from(request.body) : (request.body ?? Buffer.alloc(0));
+    this.bodyLimitBytes = request.bodyLimitBytes ?? 8 * 1024 * 1024;
     const queryAt = this.uri.indexOf('?');
     this.upstreamQuery = queryAt === -1 ? null : this.uri.slice(queryAt + 1);
     for (const [name, value] of Object.entries(request.headers ?? {})) {
@@ -164,6 +173,17 @@ export class FakePluginContext implements PluginContext, RequestTiming {
       .split('&')
       .filter((arg) => arg !== '' && decodeQueryComponent(arg.split('=', 1)[0]!) !== name)
       .join('&');
+  }
+
+  readBody(): Promise<Buffer | null> {
+    if (this.phase !== 'rewrite' && this.phase !== 'access') return Promise.reject(new InvalidArgumentError('a plugin can read the request body only in the rewrite and access phases'));
+    return Promise.resolve(this.upstreamBody.length > this.bodyLimitBytes ? null : this.upstreamBody);
+  }
+
+  setBody(body: Buffer): void {
+    if (this.phase !== 'rewrite' && this.phase !== 'access') throw new InvalidArgumentError('a plugin can set the request body only in the rewrite and access phases');
+    this.upstreamBody = body;
+    this.request.set('Content-Length', String(body.length));
   }
 
   answer(status: number, message?: string, headers?: Readonly<Record<string, string>>): void {
