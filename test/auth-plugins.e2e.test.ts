@@ -116,6 +116,21 @@ describe('auth plugins through a real data plane', () => {
     expect(header.body.headers.apikey).toBeUndefined();
   });
 
+  it('key-auth: key_in_body finds the key in a form body and hide_credentials takes it out', async () => {
+    await admin('POST', '/services/echo/routes', { name: 'formkey', paths: ['/formkey'] }, true);
+    await admin('POST', '/routes/formkey/plugins', { name: 'key-auth', config: { ...KEY_AUTH_DEFAULTS, key_in_body: true, hide_credentials: true } });
+    const post = (body: string, contentType = 'application/x-www-form-urlencoded') =>
+      fetch(`${dp.proxy}/formkey`, { method: 'POST', body, headers: { 'content-type': contentType }, signal: AbortSignal.timeout(10_000) });
+    const ok = await post('a=1&apikey=bob-key&b=2');
+    expect(ok.status).toBe(200);
+    const echo = (await ok.json()) as { body: string; headers: Record<string, string> };
+    expect(echo.body).toBe('a=1&b=2');
+    expect(echo.headers['x-consumer-username']).toBe('bob');
+    const bad = await post('apikey=bob-key', 'text/plain');
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { message: string }).message).toBe('Cannot process request body');
+  });
+
   it('basic-auth: Kong\'s sha1 hash verifies; failures get the Basic challenge', async () => {
     const none = await proxy('/basic');
     expect(none.status).toBe(401);
