@@ -28,8 +28,8 @@ export interface ProjectionContext {
 }
 
 /**
- * A structure derived from a config's entities that the proxy reads per request (the router; the
- * balancer's pools, the consumer index and the plugin chains to come), built once per config
+ * A structure derived from a config's entities that the proxy reads per request (the router, the
+ * consumer directory, the plugin chains; the balancer's pools to come), built once per config
  * version and kept in the RuntimeConfig beside the entities. Pure and immutable, like the config:
  * `change` returns a new value sharing structure with the previous one, in work proportional to the
  * change. Both are {@link Steps}, so a serving data plane builds them in slices.
