@@ -1,6 +1,7 @@
 import { ACL_FACTORY } from './acl/handler.js';
 import { BASIC_AUTH_FACTORY } from './basic-auth/handler.js';
 import { BASIC_AUTH_CACHE_MAX_ENTRIES, PasswordVerificationCache } from './basic-auth/password-verification-cache.js';
+import { SlowHashQueue } from './basic-auth/slow-hash-queue.js';
 import { KEY_AUTH_FACTORY } from './key-auth/handler.js';
 import type { PluginEnv, PluginFactory, PluginLogger, PluginRuntime } from './plugin-factory.js';
 
@@ -27,6 +28,7 @@ export function createPluginEnv(options: PluginEnvOptions = {}): PluginEnv {
     now: options.now ?? Date.now,
     logger: options.logger ?? SILENT,
     basicAuthVerifications: new PasswordVerificationCache(options.basicAuthCacheEntries ?? BASIC_AUTH_CACHE_MAX_ENTRIES),
+    basicAuthSlowHashes: new SlowHashQueue(),
   });
 }
 

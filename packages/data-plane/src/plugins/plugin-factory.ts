@@ -1,5 +1,6 @@
 import type { Plugin } from '@sluice/protocol';
 import type { PasswordVerificationCache } from './basic-auth/password-verification-cache.js';
+import type { SlowHashQueue } from './basic-auth/slow-hash-queue.js';
 import type { PluginHandler } from './plugin-handler.js';
 
 /** The logging a handler may do: the data plane's logger shape (structured object first). */
@@ -19,6 +20,8 @@ export interface PluginEnv {
   readonly logger: PluginLogger;
   /** basic-auth's bounded cache of successful password verifications (so a slow hash runs once per credential). */
   readonly basicAuthVerifications: PasswordVerificationCache;
+  /** basic-auth's bound on slow hashes running and waiting at once. */
+  readonly basicAuthSlowHashes: SlowHashQueue;
 }
 
 /**

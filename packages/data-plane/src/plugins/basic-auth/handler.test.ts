@@ -6,6 +6,7 @@ import { fakeConsumerDirectory } from '../testing/fake-consumer-directory.js';
 import { FakePluginContext, type FakeRequest } from '../testing/fake-plugin-context.js';
 import { BASIC_AUTH_FACTORY, BasicAuthHandler, basicAuthConfig, parseBasicCredentials, type BasicAuthConfig } from './handler.js';
 import { PasswordVerificationCache } from './password-verification-cache.js';
+import { SlowHashQueue } from './slow-hash-queue.js';
 
 // Kong's basic-auth access spec (spec/03-plugins/10-basic-auth/03-access_spec.lua, BA1–BA9 in
 // kong-plugins.md §4.3) against the fake context, with Kong's sha1 hashes and Sluice's scrypt ones.
@@ -44,7 +45,7 @@ async function run(cfg: BasicAuthConfig, request: FakeRequest, cache = new Passw
 
 describe('basic-auth', () => {
   it('is made by its factory at Kong priority 1100, sharing the env cache', () => {
-    const env = { basicAuthVerifications: new PasswordVerificationCache(), logger: { warn() {}, error() {} }, now: Date.now } satisfies PluginEnv;
+    const env = { basicAuthVerifications: new PasswordVerificationCache(), basicAuthSlowHashes: new SlowHashQueue(), logger: { warn() {}, error() {} }, now: Date.now } satisfies PluginEnv;
     expect(BASIC_AUTH_FACTORY.create({ name: 'basic-auth', config: config() } as unknown as Plugin, env).priority).toBe(1100);
   });
 
@@ -117,6 +118,22 @@ describe('basic-auth', () => {
     expect(cache.size).toBe(1); // failures are not cached
   });
 
+  it('answers 503 instead of queueing more slow hashes than the process allows', async () => {
+    const queue = new SlowHashQueue(1, 0);
+    const handler = new BasicAuthHandler(config(), new PasswordVerificationCache(), { warn() {}, error() {} }, queue);
+    const first = new FakePluginContext({ consumers: directory, headers: { authorization: basic('alice:wrong-1') } });
+    const second = new FakePluginContext({ consumers: directory, headers: { authorization: basic('alice:wrong-2') } });
+    const pending = handler.access(first);
+    expect(handler.access(second)).toBeUndefined();
+    expect(second.answered?.status).toBe(503);
+    await pending;
+    expect(first.answered?.status).toBe(401);
+    // Kong's sha1 hashes are fast and never queued.
+    const sha1 = new FakePluginContext({ consumers: directory, headers: { authorization: basic('bob:kong') } });
+    expect(handler.access(sha1)).toBeUndefined();
+    expect(sha1.consumer).toEqual(BOB);
+  });
+
   it('parses Kong\'s header patterns', () => {
     expect(parseBasicCredentials('  basic Ym9iOmtvbmc=')).toEqual({ username: 'bob', password: 'kong' });
     expect(parseBasicCredentials('Basic Ym9iOmtvbmc')).toEqual({ username: 'bob', password: 'kong' }); // padding optional, as nginx's decoder
@@ -143,5 +160,33 @@ describe('PasswordVerificationCache', () => {
     expect(key).not.toContain('hunter2');
     expect(key).not.toBe(cache.keyOf('cred', 'other-hash', 'hunter2'));
     expect(key).not.toBe(cache.keyOf('other', 'hash', 'hunter2'));
+  });
+});
+
+describe('SlowHashQueue', () => {
+  it('runs at most `concurrency` tasks at once, in arrival order, and refuses past `maxWaiting`', async () => {
+    const queue = new SlowHashQueue(2, 2);
+    const releases: (() => void)[] = [];
+    const started: number[] = [];
+    const task = (n: number) => () =>
+      new Promise<number>((resolve) => {
+        started.push(n);
+        releases.push(() => resolve(n));
+      });
+    const results = [1, 2, 3, 4].map((n) => queue.run(task(n)));
+    expect(queue.run(task(5))).toBeNull();
+    expect([queue.active, queue.queued]).toEqual([2, 2]);
+    expect(started).toEqual([1, 2]);
+    releases[0]!();
+    await results[0];
+    await new Promise((r) => setImmediate(r));
+    expect(started).toEqual([1, 2, 3]);
+    expect(queue.active).toBe(2);
+    for (let i = 1; i < 4; i++) {
+      await new Promise((r) => setImmediate(r));
+      releases[i]!();
+    }
+    expect(await Promise.all(results)).toEqual([1, 2, 3, 4]);
+    expect([queue.active, queue.queued]).toEqual([0, 0]);
   });
 });

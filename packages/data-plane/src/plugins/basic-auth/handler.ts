@@ -4,6 +4,7 @@ import type { PluginEnv, PluginFactory, PluginLogger } from '../plugin-factory.j
 import type { PluginHandler } from '../plugin-handler.js';
 import type { PasswordVerificationCache } from './password-verification-cache.js';
 import { verifyPassword } from './password-verifier.js';
+import { SlowHashQueue } from './slow-hash-queue.js';
 
 /** basic-auth's config (`kong/plugins/basic-auth/schema.lua`), complete as the control plane sends it. */
 export interface BasicAuthConfig {
@@ -56,8 +57,9 @@ export function parseBasicCredentials(value: string): { readonly username: strin
 /**
  * Kong's basic-auth (PRIORITY 1100, access): `Proxy-Authorization`, then `Authorization`, each
  * `Basic base64(user:password)`; the user's credential and a password matching its stored hash
- * (Kong's sha1, or Sluice's scrypt verified off the event loop, each success remembered in the
- * process's bounded {@link PasswordVerificationCache}) attribute the request to its consumer.
+ * (Kong's sha1, or Sluice's scrypt verified off the event loop, at most a few at once per process
+ * ({@link SlowHashQueue}: 503 when its queue is full), each success remembered in the process's
+ * bounded {@link PasswordVerificationCache}) attribute the request to its consumer.
  * Failures answer 401 `Unauthorized` with `WWW-Authenticate: Basic realm="<realm>"`, or, with
  * `anonymous`, authenticate the anonymous consumer (500 when it does not exist).
  * `hide_credentials` removes the `Authorization` header parsed (`Proxy-Authorization` is
@@ -73,6 +75,7 @@ export class BasicAuthHandler implements PluginHandler {
     config: BasicAuthConfig,
     private readonly verifications: PasswordVerificationCache,
     private readonly logger: PluginLogger,
+    private readonly slowHashes: SlowHashQueue = new SlowHashQueue(),
     priority: number = BASIC_AUTH_PRIORITY,
   ) {
     this.config = config;
@@ -97,7 +100,12 @@ export class BasicAuthHandler implements PluginHandler {
     const { password } = presented!;
     const cacheKey = this.verifications.keyOf(record.credential.id, record.passwordHash, password);
     if (this.verifications.has(cacheKey)) return this.succeed(ctx, record);
-    const verified = verifyPassword(record.passwordHash, password, record.credential.consumerId);
+    const verified = verifyPassword(record.passwordHash, password, record.credential.consumerId, this.slowHashes);
+    if (verified === null) {
+      // Too many slow hashes pending (a flood of wrong passwords is never cached): refuse, bounded.
+      this.logger.warn({ plugin: this.name, queued: this.slowHashes.queued }, 'basic-auth password verifications saturated; answered 503');
+      return ctx.answer(503);
+    }
     if (typeof verified === 'boolean') {
       if (!verified) return this.fail(ctx);
       this.verifications.add(cacheKey);
@@ -136,5 +144,5 @@ export const BASIC_AUTH_PRIORITY = PLUGIN_DESCRIPTORS.get('basic-auth')?.priorit
 export const BASIC_AUTH_FACTORY: PluginFactory = {
   name: 'basic-auth',
   priority: BASIC_AUTH_PRIORITY,
-  create: (plugin: Plugin, env: PluginEnv) => new BasicAuthHandler(basicAuthConfig(plugin.config), env.basicAuthVerifications, env.logger),
+  create: (plugin: Plugin, env: PluginEnv) => new BasicAuthHandler(basicAuthConfig(plugin.config), env.basicAuthVerifications, env.logger, env.basicAuthSlowHashes),
 };
