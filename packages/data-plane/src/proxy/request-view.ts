@@ -272,7 +272,9 @@ export class RequestView implements RouterRequest {
       if (queryAt === -1) return;
       query = this.target.slice(queryAt + 1);
     }
-    const kept = query.split('&').filter((arg) => arg === '' || decodeQueryComponent(arg.split('=', 1)[0]!) !== name);
+    const args = query.split('&');
+    const kept = args.filter((arg) => arg === '' || decodeQueryComponent(arg.split('=', 1)[0]!) !== name);
+    if (kept.length === args.length) return; // nothing removed: the query goes as sent
     this.upstreamQuery = kept.filter((arg) => arg !== '').join('&');
   }
 
