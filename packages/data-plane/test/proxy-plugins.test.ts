@@ -8,6 +8,8 @@ import type { AccessLogSink } from '../src/plugins/access-log/access-log-sink.js
 import { compilePluginChain, PluginChain } from '../src/plugins/plugin-chain.js';
 import type { PluginContext } from '../src/plugins/plugin-context.js';
 import type { PluginHandler } from '../src/plugins/plugin-handler.js';
+import { KeyAuthHandler, keyAuthConfig } from '../src/plugins/key-auth/handler.js';
+import { fakeConsumerDirectory } from '../src/plugins/testing/fake-consumer-directory.js';
 import { ProxyServer, type ProxyConfig } from '../src/proxy/proxy-server.js';
 import { makeRoute, makeService } from './fixtures/entities.js';
 import { configOf, refusingPort, send, sendUpgrade, startUpstream, waitFor } from './proxy-helpers.js';
@@ -380,6 +382,27 @@ describe('plugin chains on proxied requests', () => {
     const after = await send(proxyPort, { path: '/afterwards', headers: { 'x-marker': 'after' } });
     expect(after.status).toBe(200);
     expect(upstream.requests.slice(requestsBefore).map((r) => r.headers['x-marker'])).toEqual(['after']);
+  });
+
+  it('runs Kong\'s key-auth on the real request view: repeated headers, `_` names, consumer headers replacing the client\'s', async () => {
+    const bob = { id: '0b0b0b0b-0000-4000-8000-00000000000b', username: 'bob', custom_id: null };
+    const handler = new KeyAuthHandler(keyAuthConfig({ key_names: ['api_key'], hide_credentials: true }));
+    route('real-key-auth', [handler]);
+    config = { ...config!, consumers: fakeConsumerDirectory({ consumers: [bob], keys: [{ id: 'cred-b', consumerId: bob.id, key: 'k' }] }) };
+    const twice = await send(proxyPort, { path: '/real-key-auth', headers: { api_key: ['k', 'k'] } });
+    expect(twice.status).toBe(401);
+    expect(twice.json().message).toBe('Duplicate API key found');
+    const ok = await send(proxyPort, { path: '/real-key-auth?x=1&api_key=k', headers: { 'x-consumer-id': 'spoofed', 'x-anonymous-consumer': 'true' } });
+    expect(ok.status).toBe(200);
+    const echo = ok.json() as { url: string; headers: Record<string, string> };
+    expect(echo.url).toBe('/?x=1'); // strip_path, and the key taken out
+    expect(echo.headers['x-consumer-id']).toBe(bob.id);
+    expect(echo.headers['x-consumer-username']).toBe('bob');
+    expect(echo.headers['x-credential-identifier']).toBe('cred-b');
+    expect(echo.headers['x-anonymous-consumer']).toBeUndefined();
+    const dashed = await send(proxyPort, { path: '/real-key-auth', headers: { 'api-key': 'k' } });
+    expect(dashed.status).toBe(200);
+    expect((dashed.json() as { headers: Record<string, string> }).headers['api-key']).toBeUndefined();
   });
 
   it('runs the global chain\'s header_filter and log on a request no route matched (Kong\'s fallback), and no access handler', async () => {
