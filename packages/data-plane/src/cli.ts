@@ -10,7 +10,8 @@ import pino from 'pino';
 import { isUuid } from '@sluice/protocol';
 import { AccessLogDestination } from './access-log-destination.js';
 import { DEFAULT_CACHE_DIR } from './config/config-cache.js';
-import { BUNDLED_PLUGINS, DEFAULT_PLUGINS_SETTING, resolveLoadedPlugins } from './config/loaded-plugins.js';
+import { BUNDLED_PLUGINS, DEFAULT_PLUGINS_SETTING, pluginFactoriesFor, resolveLoadedPlugins } from './config/loaded-plugins.js';
+import { createPluginEnv, createPluginRuntime } from './plugins/plugin-factories.js';
 import { DEFAULT_RESPONSE_HEADERS, DEFAULT_UPSTREAM_HEADERS, injectedHeaders } from './proxy/injected-headers.js';
 import { TrustedIps } from './proxy/trusted-ips.js';
 import { DataPlane } from './data-plane.js';
@@ -295,7 +296,7 @@ async function main(): Promise<void> {
       nodeId: options.nodeId,
       labels: options.labels,
       workers: options.workers,
-      loadedPlugins: options.loadedPlugins,
+      plugins: createPluginRuntime(pluginFactoriesFor(options.loadedPlugins), createPluginEnv({ logger })),
       proxy: { ...options.proxy, accessLog },
       buildVersion: buildVersion(),
       logger,

@@ -2,11 +2,13 @@ import { EventEmitter } from 'node:events';
 import { ENTITY_KINDS, type EntityKind } from '@sluice/protocol';
 import { ConfigCache, DEFAULT_CACHE_DIR } from './config/config-cache.js';
 import { loadDeclarativeConfig } from './config/declarative-config.js';
-import { BUNDLED_PLUGINS } from './config/loaded-plugins.js';
+import { loadedPluginNames } from './config/loaded-plugins.js';
 import { loadOrCreateNodeId } from './config/node-id.js';
 import { ConfigOrigin, type RuntimeConfig } from './config/runtime-config.js';
 import { ackErrorName, InvalidArgumentError } from './errors.js';
 import type { ListenAddress } from './listen-address.js';
+import { BUNDLED_PLUGIN_FACTORIES, createPluginEnv, createPluginRuntime } from './plugins/plugin-factories.js';
+import type { PluginRuntime } from './plugins/plugin-factory.js';
 import { silentLogger, type Logger } from './logger.js';
 import { ProxyServer } from './proxy/proxy-server.js';
 import type { ProxyServerOptions } from './proxy/proxy-server-options.js';
@@ -56,11 +58,12 @@ export interface DataPlaneOptions {
   /** Least time between cache writes, in ms (default `CACHE_WRITE_INTERVAL_MS`). */
   readonly cacheWriteIntervalMs?: number;
   /**
-   * The plugins this data plane loads (`--plugins`, resolved by `resolveLoadedPlugins`; default
-   * every bundled plugin, `BUNDLED_PLUGINS`). Hello announces them with their versions
-   * (capability negotiation), and a config using any other plugin, pushed or cached, is refused.
+   * The plugins this data plane runs and the services their handlers share (default:
+   * `defaultPluginRuntime()`, every bundled plugin). A config (pushed, cached or declarative)
+   * naming a plugin missing from it is refused, never served with the plugin skipped. Proxy
+   * workers make their own (`ProxyWorkerOptions.plugins`).
    */
-  readonly loadedPlugins?: ReadonlySet<string>;
+  readonly plugins?: PluginRuntime;
 }
 
 /** Events of a DataPlane. */
@@ -82,7 +85,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   readonly metrics: DataPlaneMetrics;
   /** The sync client, or null without a control plane. */
   readonly sync: SyncClient | null;
-  /** The plugins this data plane loads (`DataPlaneOptions.loadedPlugins`). */
+  /** The names of the plugins this data plane runs (`DataPlaneOptions.plugins`): what its Hello announces. */
   readonly loadedPlugins: ReadonlySet<string>;
   private currentConfig: RuntimeConfig | null = null;
   private readonly options: DataPlaneOptions;
@@ -100,7 +103,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     this.logger = options.logger ?? silentLogger;
     this.nodeId = nodeId;
     this.cache = cache;
-    this.loadedPlugins = options.loadedPlugins ?? BUNDLED_PLUGINS;
+    this.loadedPlugins = loadedPluginNames(options.plugins);
     this.metrics = new DataPlaneMetrics({
       configVersion: () => this.currentConfig?.version ?? null,
       configAppliedAtMs: () => this.currentConfig?.appliedAtMs ?? null,
@@ -122,7 +125,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
           logger: this.logger,
           getConfig: () => this.currentConfig,
           commit: (config, change) => this.commit(config, change),
-          loadedPlugins: this.loadedPlugins,
+          plugins: options.plugins,
           ...options.sync,
         })
       : null;
@@ -155,7 +158,9 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     }
     const cacheDir = options.cacheDir ?? DEFAULT_CACHE_DIR;
     const logger = options.logger ?? silentLogger;
-    const cache = new ConfigCache({ dir: cacheDir, logger, writeIntervalMs: options.cacheWriteIntervalMs, loadedPlugins: options.loadedPlugins });
+    // One runtime for every apply of this process (pushed, cached, declarative): its handlers share one env.
+    options = { ...options, plugins: options.plugins ?? createPluginRuntime(BUNDLED_PLUGIN_FACTORIES, createPluginEnv({ logger })) };
+    const cache = new ConfigCache({ dir: cacheDir, logger, writeIntervalMs: options.cacheWriteIntervalMs, plugins: options.plugins });
     await cache.open();
     const nodeId = options.nodeId ?? (await loadOrCreateNodeId(cacheDir));
     const dp = new DataPlane(options, nodeId, cache);
@@ -171,7 +176,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   private async boot(): Promise<void> {
     const options = this.options;
     if (options.declarativeConfig) {
-      const config = await loadDeclarativeConfig(options.declarativeConfig);
+      const config = await loadDeclarativeConfig(options.declarativeConfig, { plugins: options.plugins });
       this.swap(config);
       this.metrics.applies.inc({ kind: 'declarative' });
       this.logger.info({ file: options.declarativeConfig, routes: config.routes.size, services: config.services.size, hash: config.hashHex }, 'serving the declarative config');

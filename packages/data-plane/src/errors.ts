@@ -90,8 +90,10 @@ export const ResourceErrorCode = {
   DANGLING_REF: 'SLUICE_DP_ENTITY_DANGLING_REF',
   /** The router refused the entity (e.g. a regex it cannot compile). */
   ROUTER: 'SLUICE_DP_ENTITY_ROUTER',
-  /** A plugin instance whose plugin this data plane has not loaded (`--plugins`): the whole config is refused. */
-  PLUGIN_NOT_LOADED: 'SLUICE_DP_ENTITY_PLUGIN_NOT_LOADED',
+  /** A plugin entity names a plugin this data plane does not run (not bundled, or left out by `--plugins`): refused, never skipped. */
+  PLUGIN_UNAVAILABLE: 'SLUICE_DP_ENTITY_PLUGIN_UNAVAILABLE',
+  /** A plugin's handler refused its config (a config the control plane should not have let through). */
+  PLUGIN_CONFIG: 'SLUICE_DP_ENTITY_PLUGIN_CONFIG',
 } as const;
 export type ResourceErrorCode = (typeof ResourceErrorCode)[keyof typeof ResourceErrorCode];
 

@@ -20,6 +20,8 @@
  * - The declarative (DB-less) loader.
  * - The building blocks `bench/` measures, usable on their own: `Router`, `ProxyServer` (to embed
  *   a proxy with a config of one's own), `applySnapshot` / `snapshotSteps` / `runStepsSliced`.
+ * - The plugin runtime (`DataPlaneOptions.plugins`): the bundled factories and how to make a
+ *   runtime of a subset of them (Kong's `plugins` setting).
  */
 export { DataPlane, type DataPlaneOptions, type DataPlaneEvents } from './data-plane.js';
 export type { ListenAddress } from './listen-address.js';
@@ -69,5 +71,7 @@ export type { StatusView } from './status/status-server.js';
 export type { DataPlaneMetrics } from './status/data-plane-metrics.js';
 export { Router, type RouterRequest, type RouteMatch, type RouterChange } from './router/router.js';
 export { ProxyServer, type ProxyConfig } from './proxy/proxy-server.js';
+export { BUNDLED_PLUGIN_FACTORIES, createPluginEnv, createPluginRuntime, defaultPluginRuntime, type PluginEnvOptions } from './plugins/plugin-factories.js';
+export type { PluginEnv, PluginFactory, PluginRuntime, PluginLogger } from './plugins/plugin-factory.js';
 export { PROXY_SERVER_DEFAULTS, type ProxyServerOptions } from './proxy/proxy-server-options.js';
 export type { TrafficSnapshot } from './proxy/traffic-stats.js';

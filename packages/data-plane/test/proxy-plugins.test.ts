@@ -5,9 +5,11 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Route, Service } from '@sluice/protocol';
 import type { Logger } from '../src/logger.js';
 import type { AccessLogSink } from '../src/plugins/access-log/access-log-sink.js';
-import { compilePluginChain, type PluginChain } from '../src/plugins/plugin-chain.js';
+import { compilePluginChain, PluginChain } from '../src/plugins/plugin-chain.js';
 import type { PluginContext } from '../src/plugins/plugin-context.js';
 import type { PluginHandler } from '../src/plugins/plugin-handler.js';
+import { KeyAuthHandler, keyAuthConfig } from '../src/plugins/key-auth/handler.js';
+import { fakeConsumerDirectory } from '../src/plugins/testing/fake-consumer-directory.js';
 import { ProxyServer, type ProxyConfig } from '../src/proxy/proxy-server.js';
 import { makeRoute, makeService } from './fixtures/entities.js';
 import { configOf, refusingPort, send, sendUpgrade, startUpstream, waitFor } from './proxy-helpers.js';
@@ -74,7 +76,7 @@ const keyAuth: PluginHandler = {
     if (ctx.request.get('apikey') !== 'good') return ctx.answer(401, 'No API key found in request', { 'WWW-Authenticate': 'Key realm="kong"' });
     ctx.request.clear('apikey');
     ctx.request.set('X-Consumer-Username', 'alice');
-    ctx.consumer = { id: 'c-1', username: 'alice' };
+    ctx.authenticate({ id: 'c-1', username: 'alice' }, { id: 'cred-1', consumerId: 'c-1', identifier: 'cred-1' });
   },
 };
 
@@ -154,8 +156,9 @@ describe('plugin chains on proxied requests', () => {
   });
 
   it('composes a route chain with the process-wide handlers once, not per request', async () => {
-    // Compiling a chain reads every phase of each handler once (to file it); serving a request
-    // reads only the phases the handler acts in, so reads of one it lacks count compilations.
+    // Compiling a chain reads every phase of each handler once (to file it); composing it with the
+    // process-wide handlers reuses its phase lists, and serving a request reads only the phases the
+    // handler acts in, so reads of one it lacks count compilations.
     let compilations = 0;
     const handler = {
       name: 'counted',
@@ -169,7 +172,7 @@ describe('plugin chains on proxied requests', () => {
     route('counted', [handler]);
     expect(compilations).toBe(1);
     for (let i = 0; i < 3; i++) expect((await send(proxyPort, { path: '/counted' })).status).toBe(200);
-    expect(compilations).toBe(2);
+    expect(compilations).toBe(1);
   });
 
   it('lets access handlers change the upstream request, and a route without plugins is untouched', async () => {
@@ -379,6 +382,40 @@ describe('plugin chains on proxied requests', () => {
     const after = await send(proxyPort, { path: '/afterwards', headers: { 'x-marker': 'after' } });
     expect(after.status).toBe(200);
     expect(upstream.requests.slice(requestsBefore).map((r) => r.headers['x-marker'])).toEqual(['after']);
+  });
+
+  it('runs Kong\'s key-auth on the real request view: repeated headers, `_` names, consumer headers replacing the client\'s', async () => {
+    const bob = { id: '0b0b0b0b-0000-4000-8000-00000000000b', username: 'bob', custom_id: null };
+    const handler = new KeyAuthHandler(keyAuthConfig({ key_names: ['api_key'], hide_credentials: true }));
+    route('real-key-auth', [handler]);
+    config = { ...config!, consumers: fakeConsumerDirectory({ consumers: [bob], keys: [{ id: 'cred-b', consumerId: bob.id, key: 'k' }] }) };
+    const twice = await send(proxyPort, { path: '/real-key-auth', headers: { api_key: ['k', 'k'] } });
+    expect(twice.status).toBe(401);
+    expect(twice.json().message).toBe('Duplicate API key found');
+    const ok = await send(proxyPort, { path: '/real-key-auth?x=1&api_key=k', headers: { 'x-consumer-id': 'spoofed', 'x-anonymous-consumer': 'true' } });
+    expect(ok.status).toBe(200);
+    const echo = ok.json() as { url: string; headers: Record<string, string> };
+    expect(echo.url).toBe('/?x=1'); // strip_path, and the key taken out
+    expect(echo.headers['x-consumer-id']).toBe(bob.id);
+    expect(echo.headers['x-consumer-username']).toBe('bob');
+    expect(echo.headers['x-credential-identifier']).toBe('cred-b');
+    expect(echo.headers['x-anonymous-consumer']).toBeUndefined();
+    const dashed = await send(proxyPort, { path: '/real-key-auth', headers: { 'api-key': 'k' } });
+    expect(dashed.status).toBe(200);
+    expect((dashed.json() as { headers: Record<string, string> }).headers['api-key']).toBeUndefined();
+  });
+
+  it('runs the global chain\'s header_filter and log on a request no route matched (Kong\'s fallback), and no access handler', async () => {
+    route('somewhere', []);
+    const globalStamp = tracer('global', 5, { header_filter: (ctx) => ctx.response.set('X-Global', String(ctx.status)) });
+    config = { ...config!, globalChain: new PluginChain([globalStamp], { rewrite: [], access: [], header_filter: [globalStamp], body_filter: [], log: [globalStamp] }) };
+    const reply = await send(proxyPort, { path: '/nowhere-at-all' });
+    expect(reply.status).toBe(404);
+    expect(reply.headers['x-global']).toBe('404');
+    await loggedCount(1);
+    expect(logged[0]).toMatchObject({ plugin: 'global', status: 404, route: null });
+    expect(events).not.toContain('global:access');
+    config = { ...config, globalChain: undefined };
   });
 });
 

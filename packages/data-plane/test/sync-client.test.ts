@@ -10,6 +10,8 @@ import { ConfigCache } from '../src/config/config-cache.js';
 import type { RuntimeConfig } from '../src/config/runtime-config.js';
 import { ConfigRejectedError } from '../src/errors.js';
 import { SyncClient, type SyncClientOptions } from '../src/sync/sync-client.js';
+import { pluginFactoriesFor } from '../src/config/loaded-plugins.js';
+import { createPluginRuntime } from '../src/plugins/plugin-factories.js';
 import { ConfigModel, makeConsumer, makeRoute, makeService, uuidFor } from './helpers/config-model.js';
 import { FakeControlPlane, waitFor } from './helpers/fake-control-plane.js';
 
@@ -254,7 +256,7 @@ describe('SyncClient against a control plane on a real socket', () => {
     cp.heartbeatIntervalMs = 50;
     cp.missingPlugins = ['rate-limiting'];
     cp.onHello = (ws) => cp.helloAck(ws, pb.HelloAck.Mode.MODE_UP_TO_DATE);
-    const dp = startClient(cp, { initial: configAt(cp.model), loadedPlugins: new Set(['key-auth', 'acl']) });
+    const dp = startClient(cp, { initial: configAt(cp.model), plugins: createPluginRuntime(pluginFactoriesFor(new Set(['key-auth', 'acl']))) });
     const hello = await waitFor(() => cp.received.hellos[0], 'hello');
     expect(hello.plugins).toEqual([
       { name: 'acl', version: PLUGIN_SCHEMA_VERSION },

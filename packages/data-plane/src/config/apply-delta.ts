@@ -4,8 +4,6 @@ import { runSteps, type Steps } from '../steps.js';
 import { ackErrorFor, projectionRefusal, reject, type ApplyOptions, type ApplyResult } from './apply-snapshot.js';
 import { checkReferences, checkResource, referenceView, ResourceErrorList, type CheckedEntity } from './entity-checks.js';
 import type { ImmutableMap } from './immutable-map.js';
-import { BUNDLED_PLUGINS } from './loaded-plugins.js';
-import { checkPluginAvailability } from './plugin-availability.js';
 import { changeProjections, projectionValuesOf, type EntityChanges } from './projections.js';
 import { ConfigOrigin, resourceKey, RuntimeConfig, type ConfigResource, type EntityMaps } from './runtime-config.js';
 
@@ -102,7 +100,6 @@ export function* deltaSteps(current: RuntimeConfig | null, delta: DeltaInput, op
     yield;
   }
   if (errors.count > 0) return reject(ackErrorFor(errors), errors.summary(), version, errors);
-  if (!checkPluginAvailability(upserts, options.loadedPlugins ?? BUNDLED_PLUGINS, errors)) return reject(AckError.ERROR_INVALID, errors.summary(), version, errors);
 
   let resources = current.resources;
   let hashSum = current.hashSum;
@@ -153,7 +150,7 @@ export function* deltaSteps(current: RuntimeConfig | null, delta: DeltaInput, op
     return reject(AckError.ERROR_HASH_MISMATCH, `delta result hashes to ${hash.hex()}, announced ${hashHex(delta.targetHash)}`, version);
   }
 
-  const changed = yield* changeProjections(projectionValuesOf(current), changes as EntityChanges, entities);
+  const changed = yield* changeProjections(projectionValuesOf(current), changes as EntityChanges, entities, { plugins: current.plugins.runtime });
   if (!changed.ok) return projectionRefusal(changed.name, changed.failure, changed.cause, version, errors);
   const config = new RuntimeConfig({
     epoch: current.epoch,

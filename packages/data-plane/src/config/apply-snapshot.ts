@@ -17,8 +17,8 @@ import { AckError, ConfigRejectedError, ResourceErrorCode } from '../errors.js';
 import { runSteps, type Steps } from '../steps.js';
 import { checkReferences, checkResource, referenceView, ResourceErrorList, type CheckedEntity } from './entity-checks.js';
 import { ImmutableMap } from './immutable-map.js';
-import { BUNDLED_PLUGINS } from './loaded-plugins.js';
-import { checkPluginAvailability } from './plugin-availability.js';
+import { defaultPluginRuntime } from '../plugins/plugin-factories.js';
+import type { PluginRuntime } from '../plugins/plugin-factory.js';
 import { buildProjections, type ProjectionFailure } from './projections.js';
 import { ConfigOrigin, resourceKey, RuntimeConfig, type ConfigResource, type EntityMaps } from './runtime-config.js';
 
@@ -44,11 +44,12 @@ export interface ApplyOptions {
    */
   readonly isSchemaChecked?: boolean;
   /**
-   * The plugins this data plane has loaded (`--plugins`; default every bundled plugin): a config
-   * with a `plugins` entity of any other name is refused (`ERROR_INVALID`, one
-   * `SLUICE_DP_ENTITY_PLUGIN_NOT_LOADED` per instance), whatever `isSchemaChecked` says.
+   * The plugins this data plane runs and their shared services (default: the current config's,
+   * else every bundled plugin, `defaultPluginRuntime()`). A config naming a plugin it lacks is
+   * refused (`SLUICE_DP_ENTITY_PLUGIN_UNAVAILABLE`). A delta keeps the runtime of the config it
+   * applies to.
    */
-  readonly loadedPlugins?: ReadonlySet<string>;
+  readonly plugins?: PluginRuntime;
 }
 
 /** The outcome of an apply: a new config to swap in, or the refusal to NACK (nothing changed). */
@@ -118,7 +119,6 @@ export function* snapshotSteps(batch: ResourceBatchMessage, target: ConfigTarget
     yield;
   }
   if (errors.count > 0) return reject(ackErrorFor(errors), errors.summary(), version, errors);
-  if (!checkPluginAvailability(upserts, options.loadedPlugins ?? BUNDLED_PLUGINS, errors)) return reject(AckError.ERROR_INVALID, errors.summary(), version, errors);
 
   const counts = new Map<string, number>();
   for (const { kind, entity } of upserts) {
@@ -141,7 +141,8 @@ export function* snapshotSteps(batch: ResourceBatchMessage, target: ConfigTarget
 
   const entities: Record<string, ImmutableMap<AnyEntity>> = {};
   for (const kind of ENTITY_KINDS) entities[kind] = yield* ImmutableMap.fromSteps(byKind[kind]);
-  const built = yield* buildProjections(entities as EntityMaps);
+  const plugins = options.plugins ?? current?.plugins.runtime ?? defaultPluginRuntime();
+  const built = yield* buildProjections(entities as EntityMaps, { plugins });
   if (!built.ok) return projectionRefusal(built.name, built.failure, built.cause, version, errors);
   const config = new RuntimeConfig({
     epoch: target.epoch,

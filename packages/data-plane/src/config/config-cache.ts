@@ -2,6 +2,7 @@ import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CacheCorruptError, CacheIoError, type DataPlaneError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
+import type { PluginRuntime } from '../plugins/plugin-factory.js';
 import { applySnapshot } from './apply-snapshot.js';
 import { decodeCacheFile, encodeCacheFileAsync } from './cache-file.js';
 import { SLUICE_VERSION } from '../proxy/proxy-server-options.js';
@@ -40,11 +41,8 @@ export interface ConfigCacheOptions {
   readonly writeIntervalMs?: number;
   /** Test hook called after each step of each write (see `writeFileAtomic`). */
   readonly onWriteStep?: (step: WriteStep) => void | Promise<void>;
-  /**
-   * The plugins this data plane has loaded (`--plugins`; default every bundled plugin): a cache
-   * file whose config uses another (written under another `--plugins`) is refused, never served.
-   */
-  readonly loadedPlugins?: ReadonlySet<string>;
+  /** The plugins this data plane runs (default every bundled one): a cached config naming another is refused. */
+  readonly plugins?: PluginRuntime;
 }
 
 /** What `load()` found: the config to serve (or null), which file it came from, and why others were refused. */
@@ -76,7 +74,7 @@ export class ConfigCache {
   private readonly logger: Logger;
   private readonly writeIntervalMs: number;
   private readonly onWriteStep: ConfigCacheOptions['onWriteStep'];
-  private readonly loadedPlugins: ReadonlySet<string> | undefined;
+  private readonly plugins: ConfigCacheOptions['plugins'];
   private pending: RuntimeConfig | null = null;
   private writing: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -96,7 +94,7 @@ export class ConfigCache {
     this.logger = options.logger ?? silentLogger;
     this.writeIntervalMs = options.writeIntervalMs ?? CACHE_WRITE_INTERVAL_MS;
     this.onWriteStep = options.onWriteStep;
-    this.loadedPlugins = options.loadedPlugins;
+    this.plugins = options.plugins;
   }
 
   /** Creates the directory if needed and removes temp files a crash left behind. */
@@ -141,7 +139,7 @@ export class ConfigCache {
         // it is what was written: Kong's schema rules need not run again (they dominate a cold start
         // with a large config). A file from another build is validated in full.
         const isSchemaChecked = contents.writtenBy === SLUICE_VERSION;
-        const result = applySnapshot(contents.batch, { epoch: contents.epoch, version: contents.version, hash: contents.hash }, { source: ConfigOrigin.CACHE, isSchemaChecked, loadedPlugins: this.loadedPlugins });
+        const result = applySnapshot(contents.batch, { epoch: contents.epoch, version: contents.version, hash: contents.hash }, { source: ConfigOrigin.CACHE, isSchemaChecked, plugins: this.plugins });
         if (!result.ok) throw new CacheCorruptError(file, `does not validate: ${result.error.message}`, { cause: result.error });
         this.written = { epoch: result.config.epoch, version: result.config.version, hashHex: result.config.hashHex };
         this.isCurrentFileGood = file === this.path;

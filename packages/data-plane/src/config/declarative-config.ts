@@ -15,6 +15,7 @@ import {
   type ResourceMessage,
 } from '@sluice/protocol';
 import { DeclarativeConfigError } from '../errors.js';
+import type { PluginRuntime } from '../plugins/plugin-factory.js';
 import { applySnapshot } from './apply-snapshot.js';
 import { ConfigOrigin, type RuntimeConfig } from './runtime-config.js';
 
@@ -83,7 +84,7 @@ function identityKey(kind: EntityKind, data: Record<string, unknown>, index: num
  *
  * Throws DeclarativeConfigError listing the faulty entities.
  */
-export function buildDeclarativeConfig(document: unknown, options: { nowSeconds: number }): RuntimeConfig {
+export function buildDeclarativeConfig(document: unknown, options: { nowSeconds: number; plugins?: PluginRuntime }): RuntimeConfig {
   if (!isObject(document)) throw new DeclarativeConfigError('a declarative config is a JSON object {services: [...], routes: [...]}');
   for (const key of Object.keys(document)) {
     if (!key.startsWith('_') && !isEntityKind(key)) throw new DeclarativeConfigError(`unknown top-level key ${JSON.stringify(key)}`);
@@ -170,7 +171,7 @@ export function buildDeclarativeConfig(document: unknown, options: { nowSeconds:
     hash.set(kind, entity.id, payload);
     upserts.push({ type: ENTITY_TYPE_BY_KIND[kind], id: entity.id, version: 1, payload });
   }
-  const result = applySnapshot({ upserts, removals: [] }, { epoch: DECLARATIVE_EPOCH, version: 1, hash: hash.bytes() }, { source: ConfigOrigin.DECLARATIVE });
+  const result = applySnapshot({ upserts, removals: [] }, { epoch: DECLARATIVE_EPOCH, version: 1, hash: hash.bytes() }, { source: ConfigOrigin.DECLARATIVE, plugins: options.plugins });
   if (!result.ok) {
     throw declarativeError(result.error.resourceErrors.map((e) => `${e.kind ?? e.type} ${e.id}: ${e.message}`).concat(result.error.resourceErrors.length ? [] : [result.error.message]));
   }
@@ -184,9 +185,10 @@ function declarativeError(errors: string[]): DeclarativeConfigError {
 
 /**
  * Reads, parses and builds a declarative config file (JSON). Timestamps are the file's mtime, so
- * the same file always gives the same config hash. Throws DeclarativeConfigError.
+ * the same file always gives the same config hash. `plugins`: the plugins this data plane runs
+ * (default every bundled one). Throws DeclarativeConfigError.
  */
-export async function loadDeclarativeConfig(path: string): Promise<RuntimeConfig> {
+export async function loadDeclarativeConfig(path: string, options: { plugins?: PluginRuntime } = {}): Promise<RuntimeConfig> {
   let text: string;
   let mtimeSeconds: number;
   try {
@@ -203,5 +205,5 @@ export async function loadDeclarativeConfig(path: string): Promise<RuntimeConfig
   } catch (cause) {
     throw new DeclarativeConfigError(`declarative config ${path} is not JSON: ${(cause as Error).message}`, { cause });
   }
-  return buildDeclarativeConfig(document, { nowSeconds: mtimeSeconds });
+  return buildDeclarativeConfig(document, { nowSeconds: mtimeSeconds, plugins: options.plugins });
 }

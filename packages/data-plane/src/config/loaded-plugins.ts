@@ -2,15 +2,28 @@
  * Which plugins a data plane loads: Kong's `plugins` property (`sluice-dp --plugins`,
  * `SLUICE_PLUGINS`), resolved as Kong's conf_loader does it. A comma-separated list of plugin
  * names and/or `bundled` (every plugin this build implements); `off` as the first item loads
- * none (elsewhere it is ignored, as in Kong); default `bundled`. The resolved set is what Hello
- * announces (capability negotiation) and what the apply accepts (config/plugin-availability.ts):
- * a config using any other plugin is refused, never served without it.
+ * none (elsewhere it is ignored, as in Kong); default `bundled`. The resolved set picks the
+ * factories of the data plane's plugin runtime (`pluginFactoriesFor`): Hello announces their names
+ * (capability negotiation), and a config using any other plugin is refused by the plugin chains'
+ * projection, never served without it.
  */
 import { PLUGIN_DESCRIPTORS, type PluginCapabilityMessage } from '@sluice/protocol';
 import { InvalidArgumentError } from '../errors.js';
+import { BUNDLED_PLUGIN_FACTORIES, defaultPluginRuntime } from '../plugins/plugin-factories.js';
+import type { PluginFactory, PluginRuntime } from '../plugins/plugin-factory.js';
 
-/** The plugins this build implements (`bundled`), by name. */
-export const BUNDLED_PLUGINS: ReadonlySet<string> = new Set(PLUGIN_DESCRIPTORS.keys());
+/** The plugins this build implements (`bundled`): those it has a handler factory for. */
+export const BUNDLED_PLUGINS: ReadonlySet<string> = new Set(BUNDLED_PLUGIN_FACTORIES.keys());
+
+/** The bundled factories of the `loaded` plugins, for `createPluginRuntime`. */
+export function pluginFactoriesFor(loaded: ReadonlySet<string>): ReadonlyMap<string, PluginFactory> {
+  return new Map([...BUNDLED_PLUGIN_FACTORIES].filter(([name]) => loaded.has(name)));
+}
+
+/** The names of the plugins a runtime runs (default: the process's default runtime, every bundled plugin). */
+export function loadedPluginNames(runtime: PluginRuntime | undefined): ReadonlySet<string> {
+  return new Set((runtime ?? defaultPluginRuntime()).factories.keys());
+}
 
 /** The default of `--plugins`. */
 export const DEFAULT_PLUGINS_SETTING = 'bundled';

@@ -1,8 +1,14 @@
 import type { EntityKind, EntityTypes } from '@sluice/protocol';
 import { ResourceErrorCode } from '../errors.js';
+import type { PluginRuntime } from '../plugins/plugin-factory.js';
 import { Router } from '../router/router.js';
 import type { Steps } from '../steps.js';
+import { CONSUMERS_PROJECTION } from './consumer-directory.js';
+import type { ProjectionFailure } from './entity-refusal.js';
+import { PLUGIN_CHAINS_PROJECTION } from './plugin-chains.js';
 import type { EntityMaps } from './runtime-config.js';
+
+export type { ProjectionFailure } from './entity-refusal.js';
 
 /** The entities of one kind a delta changed: new or different entities, and the ids it removed. */
 export interface KindChange<T> {
@@ -13,18 +19,17 @@ export interface KindChange<T> {
 /** A delta's changed entities by kind; a kind the delta did not change is absent. */
 export type EntityChanges = { readonly [K in EntityKind]?: KindChange<EntityTypes[K]> };
 
-/** Why a projection refused a config, as one per-entity error of the NACK. */
-export interface ProjectionFailure {
-  readonly kind: EntityKind;
-  /** The entity it names, or '' when the projection cannot say which. */
-  readonly id: string;
-  readonly code: ResourceErrorCode;
-  readonly message: string;
+/**
+ * What projections are built with besides the entities: the plugins this data plane runs and the
+ * services their handlers share (`ApplyOptions.plugins`, default every bundled plugin).
+ */
+export interface ProjectionContext {
+  readonly plugins: PluginRuntime;
 }
 
 /**
- * A structure derived from a config's entities that the proxy reads per request (the router; the
- * balancer's pools, the consumer index and the plugin chains to come), built once per config
+ * A structure derived from a config's entities that the proxy reads per request (the router, the
+ * consumer directory, the plugin chains; the balancer's pools to come), built once per config
  * version and kept in the RuntimeConfig beside the entities. Pure and immutable, like the config:
  * `change` returns a new value sharing structure with the previous one, in work proportional to the
  * change. Both are {@link Steps}, so a serving data plane builds them in slices.
@@ -36,12 +41,12 @@ export interface Projection<V> {
    */
   readonly dependsOn: readonly EntityKind[];
   /** The value for a whole config (a snapshot, the cache, a declarative file). */
-  build(entities: EntityMaps): Steps<V>;
+  build(entities: EntityMaps, context: ProjectionContext): Steps<V>;
   /**
    * The value after a delta, from the previous one and the delta's changed entities (`changes`
    * holds at least one of the `dependsOn` kinds); `entities` is the resulting config's.
    */
-  change(previous: V, changes: EntityChanges, entities: EntityMaps): Steps<V>;
+  change(previous: V, changes: EntityChanges, entities: EntityMaps, context: ProjectionContext): Steps<V>;
   /** How a throw from `build` or `change` is reported in the refusal. */
   failure(cause: unknown): ProjectionFailure;
 }
@@ -73,6 +78,8 @@ export const ROUTER_PROJECTION: Projection<Router> = {
  */
 export const PROJECTIONS = {
   router: ROUTER_PROJECTION,
+  consumers: CONSUMERS_PROJECTION,
+  plugins: PLUGIN_CHAINS_PROJECTION,
 } as const satisfies { readonly [name: string]: Projection<unknown> };
 
 /** The name of a projection. */
@@ -89,12 +96,12 @@ export type ProjectionsResult =
   | { readonly ok: false; readonly name: ProjectionName; readonly failure: ProjectionFailure; readonly cause: unknown };
 
 /** Builds every projection of a whole config. O(config), in steps. */
-export function* buildProjections(entities: EntityMaps): Steps<ProjectionsResult> {
+export function* buildProjections(entities: EntityMaps, context: ProjectionContext): Steps<ProjectionsResult> {
   const values: Record<string, unknown> = {};
   for (const name of PROJECTION_NAMES) {
     const projection: Projection<unknown> = PROJECTIONS[name];
     try {
-      values[name] = yield* projection.build(entities);
+      values[name] = yield* projection.build(entities, context);
     } catch (cause) {
       return { ok: false, name, failure: projection.failure(cause), cause };
     }
@@ -106,7 +113,7 @@ export function* buildProjections(entities: EntityMaps): Steps<ProjectionsResult
  * Changes every projection by a delta: a projection none of whose `dependsOn` kinds changed keeps
  * its previous value (===); the others get `change`. O(changes), in steps.
  */
-export function* changeProjections(previous: ProjectionValues, changes: EntityChanges, entities: EntityMaps): Steps<ProjectionsResult> {
+export function* changeProjections(previous: ProjectionValues, changes: EntityChanges, entities: EntityMaps, context: ProjectionContext): Steps<ProjectionsResult> {
   const values: Record<string, unknown> = {};
   for (const name of PROJECTION_NAMES) {
     const projection: Projection<unknown> = PROJECTIONS[name];
@@ -115,7 +122,7 @@ export function* changeProjections(previous: ProjectionValues, changes: EntityCh
       continue;
     }
     try {
-      values[name] = yield* projection.change(previous[name], changes, entities);
+      values[name] = yield* projection.change(previous[name], changes, entities, context);
     } catch (cause) {
       return { ok: false, name, failure: projection.failure(cause), cause };
     }

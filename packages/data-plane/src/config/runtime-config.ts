@@ -10,6 +10,7 @@ import {
   type Route,
   type Service,
 } from '@sluice/protocol';
+import type { PluginChain } from '../plugins/plugin-chain.js';
 import type { ProxyConfig } from '../proxy/proxy-server.js';
 import type { ImmutableMap } from './immutable-map.js';
 import { projectionValuesOf, type ProjectionValues } from './projections.js';
@@ -129,6 +130,16 @@ export class RuntimeConfig implements ProxyConfig {
   /** Decoded routes by id: `entities.routes`. */
   get routes(): ImmutableMap<Route> {
     return this.entities.routes;
+  }
+
+  /** The plugin chain of each route with plugins: `plugins.chains`, as the proxy reads them. */
+  get chains(): ImmutableMap<PluginChain> {
+    return this.plugins.chains;
+  }
+
+  /** What a request matching no route runs: `plugins.globalChain`. */
+  get globalChain(): PluginChain {
+    return this.plugins.globalChain;
   }
 
   /** The parts this config is made of, e.g. to build the same config with another source. */

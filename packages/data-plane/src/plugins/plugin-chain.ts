@@ -18,6 +18,19 @@ function handlersOf(handlers: readonly PluginHandler[], phase: keyof PluginHandl
 }
 
 /**
+ * The handlers of a chain per phase, in run order, when they are not simply "every handler with a
+ * method for the phase": Kong runs only global instances in rewrite, and a consumer-scoped entry
+ * acts in access (where it picks its instance) whatever its instances implement.
+ */
+export interface ChainPhases {
+  readonly rewrite: readonly PluginHandler[];
+  readonly access: readonly PluginHandler[];
+  readonly header_filter: readonly PluginHandler[];
+  readonly body_filter: readonly PluginHandler[];
+  readonly log: readonly PluginHandler[];
+}
+
+/**
  * The plugin handlers of one (route, service), compiled once: per phase, the array of the handlers
  * acting in it, in run order, frozen. Per request the proxy iterates those arrays and never
  * looks up which plugins apply. Build with {@link compilePluginChain}; {@link EMPTY_CHAIN} has none.
@@ -39,14 +52,18 @@ export class PluginChain {
   /** The rewrite handlers, then the access handlers. */
   private readonly requestSteps: readonly RequestStep[];
 
-  /** A chain running `handlers` in the order given (see {@link compilePluginChain} for Kong's order). */
-  constructor(handlers: readonly PluginHandler[]) {
+  /**
+   * A chain running `handlers` in the order given (see {@link compilePluginChain} for Kong's
+   * order), each in the phases it has a method for; or, with `phases`, exactly those per phase
+   * (`handlers` then lists them all, for logs).
+   */
+  constructor(handlers: readonly PluginHandler[], phases?: ChainPhases) {
     this.handlers = Object.freeze([...handlers]);
-    this.rewrite = handlersOf(this.handlers, 'rewrite');
-    this.access = handlersOf(this.handlers, 'access');
-    this.header_filter = handlersOf(this.handlers, 'header_filter');
-    this.body_filter = handlersOf(this.handlers, 'body_filter');
-    this.log = handlersOf(this.handlers, 'log');
+    this.rewrite = phases ? Object.freeze([...phases.rewrite]) : handlersOf(this.handlers, 'rewrite');
+    this.access = phases ? Object.freeze([...phases.access]) : handlersOf(this.handlers, 'access');
+    this.header_filter = phases ? Object.freeze([...phases.header_filter]) : handlersOf(this.handlers, 'header_filter');
+    this.body_filter = phases ? Object.freeze([...phases.body_filter]) : handlersOf(this.handlers, 'body_filter');
+    this.log = phases ? Object.freeze([...phases.log]) : handlersOf(this.handlers, 'log');
     const steps: RequestStep[] = [];
     for (const handler of this.rewrite) steps.push(Object.freeze({ handler, phase: 'rewrite' }));
     for (const handler of this.access) steps.push(Object.freeze({ handler, phase: 'access' }));
@@ -61,7 +78,14 @@ export class PluginChain {
    * never per request.
    */
   withFirst(first: readonly PluginHandler[]): PluginChain {
-    return first.length === 0 ? this : new PluginChain([...first, ...this.handlers]);
+    if (first.length === 0) return this;
+    return new PluginChain([...first, ...this.handlers], {
+      rewrite: [...handlersOf(first, 'rewrite'), ...this.rewrite],
+      access: [...handlersOf(first, 'access'), ...this.access],
+      header_filter: [...handlersOf(first, 'header_filter'), ...this.header_filter],
+      body_filter: [...handlersOf(first, 'body_filter'), ...this.body_filter],
+      log: [...handlersOf(first, 'log'), ...this.log],
+    });
   }
 
   /**

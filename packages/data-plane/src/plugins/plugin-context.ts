@@ -11,6 +11,46 @@ export interface PluginConsumer {
 }
 
 /**
+ * The credential a request authenticated with (Kong's `kong.client.get_credential()`): a key-auth
+ * or basic-auth credential entity, reduced to what the pipeline reads.
+ */
+export interface PluginCredential {
+  /** The credential entity's id (rate-limiting's `limit_by: credential` counts by it). */
+  readonly id: string;
+  /** The consumer it belongs to. */
+  readonly consumerId: string;
+  /** What `X-Credential-Identifier` carries: key-auth the credential id, basic-auth the username (Kong's choice). */
+  readonly identifier: string;
+}
+
+/** A basic-auth credential as the directory holds it: the credential and its stored password hash. */
+export interface BasicAuthRecord {
+  readonly credential: PluginCredential;
+  /** Kong's 40-hex `sha1(password .. consumer_id)` or Sluice's `$scrypt$…` (never the clear text). */
+  readonly passwordHash: string;
+}
+
+/**
+ * The consumers and credentials of the config a request is served with, as authentication and
+ * ACL handlers look them up: every lookup is one or two map hits, built when the config was applied.
+ */
+export interface ConsumerDirectoryView {
+  /** The key-auth credential whose key is `key`; undefined when none, or when it expired (`expires_at <= now`). */
+  keyAuthCredential(key: string): PluginCredential | undefined;
+  /** The basic-auth credential of `username` (case-sensitive, as Kong's). */
+  basicAuthCredential(username: string): BasicAuthRecord | undefined;
+  /** The consumer with id `id`. */
+  consumer(id: string): PluginConsumer | undefined;
+  /**
+   * The consumer a plugin's `anonymous` names (Kong's `kong.client.load_consumer(x, true)`): by id
+   * when `idOrUsername` is a UUID, else (or when no consumer has that id) by username; never by custom_id.
+   */
+  anonymousConsumer(idOrUsername: string): PluginConsumer | undefined;
+  /** The consumer's ACL groups in the order they were created (oldest first); empty without any. */
+  groupsOf(consumerId: string): readonly string[];
+}
+
+/**
  * The request's headers as the upstream will receive them: the client's (less the hop-by-hop ones),
  * with the changes handlers made. Names are case-insensitive. The proxy's own headers are added
  * after the access phase, as Kong's nginx template adds them: `Host` set here replaces the upstream
@@ -20,6 +60,8 @@ export interface PluginConsumer {
 export interface RequestHeaderView {
   /** The first value of the header, or undefined. */
   get(name: string): string | undefined;
+  /** Every value of the header, in order (empty when absent): a repeated credential header is visible here. */
+  getAll(name: string): readonly string[];
   /**
    * Replaces every value of the header on the upstream request.
    * @throws TypeError for an invalid name or value; InvalidArgumentError for a header the proxy frames
@@ -85,8 +127,38 @@ export interface PluginContext {
   readonly route: Route | null;
   /** The matched route's service; null without one. */
   readonly service: Service | null;
-  /** The consumer the request is attributed to, set by an authentication handler; null until then. */
-  consumer: PluginConsumer | null;
+  /** The consumer the request is attributed to, set by {@link authenticate}; null until then. */
+  readonly consumer: PluginConsumer | null;
+  /** The credential it authenticated with, set by {@link authenticate}; null until then and for an anonymous consumer. */
+  readonly credential: PluginCredential | null;
+  /** The consumers and credentials of the config this request is served with. */
+  readonly consumers: ConsumerDirectoryView;
+  /**
+   * Attributes the request to `consumer` with `credential` (Kong's `kong.client.authenticate` and
+   * the auth plugins' `set_consumer`), and sets Kong's upstream headers from them, replacing
+   * whatever the client sent: `X-Consumer-ID`, `X-Consumer-Custom-ID`, `X-Consumer-Username` (each
+   * set when the consumer has it, else cleared), `X-Credential-Identifier` (the credential's
+   * identifier, cleared without one), `X-Anonymous-Consumer: true` without a credential (the
+   * anonymous consumer), cleared otherwise. A later call (another auth plugin) replaces all of them.
+   */
+  authenticate(consumer: PluginConsumer | null, credential: PluginCredential | null): void;
+  /**
+   * Removes every `name` argument from the upstream request's query string, keeping the other
+   * arguments in their order (Kong's `kong.service.request.clear_query_arg`). Names compare decoded.
+   */
+  clearQueryArg(name: string): void;
+  /**
+   * The request body, read whole (Kong's `kong.request.get_raw_body`): an empty buffer for a
+   * request without one; null when it is larger than the proxy's `requestBufferBytes` (what was
+   * read is still forwarded, followed by the rest). Reading it makes the upstream request carry
+   * the buffered body. Rewrite and access only. Rejects when the client's body fails to arrive.
+   */
+  readBody(): Promise<Buffer | null>;
+  /**
+   * Replaces the body sent upstream (Kong's `kong.service.request.set_raw_body`; `Content-Length`
+   * follows). Call after {@link readBody} resolved with a buffer. Rewrite and access only.
+   */
+  setBody(body: Buffer): void;
   /**
    * Answers the request with a generated response instead of forwarding it (Kong's
    * `kong.response.error`): `status` 400–599, `message` (default Kong's text for the status)

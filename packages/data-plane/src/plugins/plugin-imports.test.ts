@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const src = resolve(here, '..');
-const PLUGIN_API = new Set(['plugin-context.ts', 'plugin-handler.ts', 'phases.ts'].map((f) => join(here, f)));
+const PLUGIN_API = new Set(['plugin-context.ts', 'plugin-handler.ts', 'phases.ts', 'plugin-factory.ts', 'consumer-headers.ts', 'query-args.ts'].map((f) => join(here, f)));
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

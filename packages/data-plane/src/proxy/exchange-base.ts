@@ -27,6 +27,7 @@ export abstract class ExchangeBase {
   ) {
     this.view = new RequestView(ctx, req);
     this.context = new ExchangeContext(this.view, isUpgrade);
+    this.context.bodyLimitBytes = ctx.options.requestBufferBytes;
     this.chain = ctx.baseChain;
   }
 
@@ -35,6 +36,11 @@ export abstract class ExchangeBase {
     this.match = match;
     this.context.route = match.route;
     this.context.service = match.service;
+  }
+
+  /** Sets the chain an answer given without running the request phases goes through (a request no route matched: the global chain). */
+  useChain(chain: PluginChain): void {
+    this.chain = chain;
   }
 
   /**

@@ -2,7 +2,9 @@ import { validateHeaderName, validateHeaderValue } from 'node:http';
 import type { Route, Service } from '@sluice/protocol';
 import { InvalidArgumentError, LifecycleError } from '../errors.js';
 import type { PluginChain } from '../plugins/plugin-chain.js';
-import type { PluginConsumer, PluginContext, RequestHeaderView, RequestTiming, ResponseHeaderView } from '../plugins/plugin-context.js';
+import { setConsumerHeaders } from '../plugins/consumer-headers.js';
+import { EMPTY_CONSUMER_DIRECTORY } from '../plugins/empty-consumer-directory.js';
+import type { ConsumerDirectoryView, PluginConsumer, PluginContext, PluginCredential, RequestHeaderView, RequestTiming, ResponseHeaderView } from '../plugins/plugin-context.js';
 import { defaultErrorMessage } from './error-responses.js';
 import { firstHeaderValue, removeHeader } from './header-names.js';
 import type { RequestView } from './request-view.js';
@@ -31,6 +33,10 @@ class RequestHeaders implements RequestHeaderView {
 
   get(name: string): string | undefined {
     return this.#view.header(name);
+  }
+
+  getAll(name: string): readonly string[] {
+    return this.#view.headerValues(name);
   }
 
   set(name: string, value: string): void {
@@ -81,6 +87,9 @@ export class ExchangeContext implements PluginContext, RequestTiming {
   route: Route | null = null;
   service: Service | null = null;
   consumer: PluginConsumer | null = null;
+  credential: PluginCredential | null = null;
+  /** The directory of the config the request is served with (the proxy sets it once routed). */
+  consumers: ConsumerDirectoryView = EMPTY_CONSUMER_DIRECTORY;
   status = 0;
   dispatchMs = -1;
   upstreamHeadMs = -1;
@@ -151,6 +160,29 @@ export class ExchangeContext implements PluginContext, RequestTiming {
 
   get hasAnswered(): boolean {
     return this.answerStatus !== 0;
+  }
+
+  authenticate(consumer: PluginConsumer | null, credential: PluginCredential | null): void {
+    this.consumer = consumer;
+    this.credential = credential;
+    setConsumerHeaders(this.request, consumer, credential);
+  }
+
+  clearQueryArg(name: string): void {
+    this.#view.clearQueryArg(name);
+  }
+
+  /** @internal the proxy's body bound (`requestBufferBytes`), set by the exchange. */
+  bodyLimitBytes = 0;
+
+  readBody(): Promise<Buffer | null> {
+    if (this.stage !== EXCHANGE_STAGES.request) return Promise.reject(new InvalidArgumentError('a plugin can read the request body only in the rewrite and access phases'));
+    return this.#view.readBody(this.bodyLimitBytes);
+  }
+
+  setBody(body: Buffer): void {
+    if (this.stage !== EXCHANGE_STAGES.request) throw new InvalidArgumentError('a plugin can set the request body only in the rewrite and access phases');
+    this.#view.setBody(body);
   }
 
   answer(status: number, message?: string, headers?: Readonly<Record<string, string>>): void {

@@ -41,7 +41,7 @@ export class ProxyExchange extends ExchangeBase implements UpstreamCallSink, Res
     this.call = call;
     const headers = view.upstreamHeaders(match, origin);
     const bufferBytes = match.route.request_buffering !== false ? this.ctx.options.requestBufferBytes : -1;
-    call.send(view.upstreamPath(match), headers, view.hasBody ? view.req : null, bufferBytes, view.contentLength);
+    call.send(view.upstreamPath(match), headers, view.upstreamBody(), bufferBytes, view.contentLength);
   }
 
   /**

@@ -7,6 +7,7 @@ import { silentLogger, type Logger } from '../logger.js';
 import type { RouteMatch, Router } from '../router/router.js';
 import { AccessLogHandler } from '../plugins/access-log/handler.js';
 import { EMPTY_CHAIN, type PluginChain } from '../plugins/plugin-chain.js';
+import type { ConsumerDirectoryView } from '../plugins/plugin-context.js';
 import type { PluginHandler } from '../plugins/plugin-handler.js';
 import { TrafficStatsHandler } from '../plugins/traffic-stats/handler.js';
 import { generatedResponseHeaders, PROXY_MESSAGES, rawResponse } from './error-responses.js';
@@ -26,6 +27,8 @@ import { UpgradeExchange } from './upgrade-exchange.js';
 interface Answerer {
   /** Notes the matched route (before any refusal, so the log phase counts the response against it). */
   noteMatch(match: RouteMatch): void;
+  /** Sets the chain whose header_filter, body_filter and log handlers run on the answer (no route: the global one). */
+  useChain(chain: PluginChain): void;
   fail(status: number, message: string, extraHeaders?: readonly string[]): void;
 }
 
@@ -43,6 +46,13 @@ export interface ProxyConfig {
    * No entry (or no map): the route has no plugins.
    */
   readonly chains?: ReadonlyMap<string, PluginChain>;
+  /**
+   * What a request matching no route runs on its 404: the global plugin instances' header_filter,
+   * body_filter and log handlers (Kong). Absent: none.
+   */
+  readonly globalChain?: PluginChain;
+  /** The consumers and credentials the auth plugins look up (`ctx.consumers`). Absent: none. */
+  readonly consumers?: ConsumerDirectoryView;
 }
 
 function resolveOptions(options: ProxyServerOptions): ResolvedProxyServerOptions {
@@ -222,7 +232,10 @@ export class ProxyServer {
     try {
       const config = this.getConfig();
       const match = this.routeOrAnswer(config, exchange.view, exchange, false);
-      if (match !== null) exchange.start(this.chainFor(config!, match), this.ctx.pools.originFor(match.service));
+      if (match !== null) {
+        if (config!.consumers !== undefined) exchange.context.consumers = config!.consumers;
+        exchange.start(this.chainFor(config!, match), this.ctx.pools.originFor(match.service));
+      }
     } catch (err) {
       this.ctx.logger.error({ err, requestId: exchange.view.id }, 'proxy failed to handle a request');
       exchange.fail(500, PROXY_MESSAGES.internal);
@@ -234,7 +247,11 @@ export class ProxyServer {
    * handlers first. A route without plugins costs one map lookup.
    */
   private chainFor(config: ProxyConfig, match: RouteMatch): PluginChain {
-    const routeChain = config.chains?.get(match.route.id);
+    return this.composed(config.chains?.get(match.route.id));
+  }
+
+  /** `routeChain` with the process-wide handlers first, composed once per chain object. */
+  private composed(routeChain: PluginChain | undefined): PluginChain {
     if (routeChain === undefined || routeChain === EMPTY_CHAIN) return this.ctx.baseChain;
     let chain = this.composedChains.get(routeChain);
     if (chain === undefined) {
@@ -256,7 +273,10 @@ export class ProxyServer {
     if (config === null) return answered(answerer, 503, PROXY_MESSAGES.noService);
     if (!view.normalizeTarget()) return answered(answerer, 400, PROXY_MESSAGES.badRequest);
     const match = config.router.match(view);
-    if (match === null) return answered(answerer, 404, PROXY_MESSAGES.noRoute);
+    if (match === null) {
+      if (config.globalChain !== undefined) answerer.useChain(this.composed(config.globalChain));
+      return answered(answerer, 404, PROXY_MESSAGES.noRoute);
+    }
     // Noted before any refusal below, so the traffic stats count it against its route.
     answerer.noteMatch(match);
     const protocols = Array.isArray(match.route.protocols) ? match.route.protocols : [];
@@ -287,7 +307,10 @@ export class ProxyServer {
     try {
       const config = this.getConfig();
       const match = this.routeOrAnswer(config, tunnel.view, tunnel, true);
-      if (match !== null) tunnel.start(this.chainFor(config!, match), this.ctx.pools.originFor(match.service));
+      if (match !== null) {
+        if (config!.consumers !== undefined) tunnel.context.consumers = config!.consumers;
+        tunnel.start(this.chainFor(config!, match), this.ctx.pools.originFor(match.service));
+      }
     } catch (err) {
       this.ctx.logger.error({ err, requestId: tunnel.view.id }, 'proxy failed to handle an upgrade');
       tunnel.fail(500, PROXY_MESSAGES.internal);

@@ -1,5 +1,7 @@
 import { validateHeaderName, validateHeaderValue, type IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
 import { InvalidArgumentError } from '../errors.js';
+import { decodeQueryComponent } from '../plugins/query-args.js';
 import type { RouteMatch, RouterRequest } from '../router/router.js';
 import { dropConnectionListed, firstHeaderValue, HEADER_KINDS, headerKind, removeHeader, REQUEST_ID_HEADER } from './header-names.js';
 import type { Origin } from './origin-pools.js';
@@ -44,6 +46,13 @@ export class RequestView implements RouterRequest {
   hasBody = false;
   /** The client's Content-Length as sent (the first, as Node keeps it), noted by the header scan. */
   contentLength: string | undefined = undefined;
+  /** The upstream query string (without `?`) once a plugin changed it; null: the client's, as sent. */
+  private upstreamQuery: string | null = null;
+  /** The body a plugin read (or set): what is sent upstream in place of the client's stream; null until read. */
+  private bodyBuffer: Buffer | null = null;
+  /** A body read only in part (past the bound): the chunks read, to send before the rest of the stream. */
+  private bodyPrefix: Buffer[] | null = null;
+  private bodyReading: Promise<Buffer | null> | null = null;
   /** The client headers that are forwarded (flat name/value list), filled by {@link scanHeaders}. */
   private readonly forwardedHeaders: string[] = [];
 
@@ -186,10 +195,87 @@ export class RequestView implements RouterRequest {
     return out;
   }
 
+  /**
+   * Reads the client's body whole, up to `limit` bytes (see `PluginContext.readBody`): an empty
+   * buffer without a body, null past the bound (what was read is kept to be forwarded first).
+   */
+  readBody(limit: number): Promise<Buffer | null> {
+    if (this.bodyReading !== null) return this.bodyReading;
+    if (!this.hasBody) return (this.bodyReading = Promise.resolve((this.bodyBuffer = Buffer.alloc(0))));
+    const req = this.req;
+    this.bodyReading = new Promise<Buffer | null>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const cleanup = (): void => {
+        req.off('data', onData);
+        req.off('end', onEnd);
+        req.off('error', onError);
+        req.off('aborted', onAborted);
+      };
+      const onData = (chunk: Buffer): void => {
+        chunks.push(chunk);
+        size += chunk.length;
+        if (size > limit) {
+          cleanup();
+          req.pause();
+          this.bodyPrefix = chunks;
+          resolve(null);
+        }
+      };
+      const onEnd = (): void => {
+        cleanup();
+        this.bodyBuffer = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+        resolve(this.bodyBuffer);
+      };
+      const onError = (err: Error): void => {
+        cleanup();
+        reject(err);
+      };
+      const onAborted = (): void => onError(new Error('the client closed the connection while sending its body'));
+      req.on('data', onData);
+      req.on('end', onEnd);
+      req.on('error', onError);
+      req.on('aborted', onAborted);
+    });
+    return this.bodyReading;
+  }
+
+  /** Replaces the body sent upstream, with its Content-Length. */
+  setBody(body: Buffer): void {
+    this.bodyBuffer = body;
+    this.bodyPrefix = null;
+    this.hasBody = true;
+    removeHeader(this.forwardedHeaders, 'content-length');
+    this.forwardedHeaders.push('Content-Length', String(body.length));
+    this.contentLength = String(body.length);
+  }
+
+  /** What to send upstream as the body: the buffer a plugin read or set, the read part then the rest of the stream, or the client's stream. */
+  upstreamBody(): IncomingMessage | Readable | Buffer | null {
+    if (this.bodyBuffer !== null) return this.bodyBuffer.length === 0 && !this.hasBody ? null : this.bodyBuffer;
+    if (this.bodyPrefix !== null) return Readable.from(prefixThenRest(this.bodyPrefix, this.req), { objectMode: false });
+    return this.hasBody ? this.req : null;
+  }
+
   /** The upstream request target: the matched route's upstream path, then the client's query string as sent. */
   upstreamPath(match: RouteMatch): string {
+    if (this.upstreamQuery !== null) return this.upstreamQuery === '' ? match.upstreamPath : `${match.upstreamPath}?${this.upstreamQuery}`;
     const queryAt = this.target.indexOf('?', 1);
     return queryAt === -1 ? match.upstreamPath : match.upstreamPath + this.target.slice(queryAt);
+  }
+
+  /** Removes every `name` argument (names compared decoded) from the upstream query, keeping the others in order. */
+  clearQueryArg(name: string): void {
+    let query = this.upstreamQuery;
+    if (query === null) {
+      const queryAt = this.target.indexOf('?', 1);
+      if (queryAt === -1) return;
+      query = this.target.slice(queryAt + 1);
+    }
+    const args = query.split('&');
+    const kept = args.filter((arg) => arg === '' || decodeQueryComponent(arg.split('=', 1)[0]!) !== name);
+    if (kept.length === args.length) return; // nothing removed: the query goes as sent
+    this.upstreamQuery = kept.filter((arg) => arg !== '').join('&');
   }
 
   // --- the plugin context's request header view (see RequestHeaderView) ---
@@ -226,6 +312,23 @@ export class RequestView implements RouterRequest {
         return Array.isArray(value) ? value[0] : value;
       }
     }
+  }
+
+  /** Every value of header `name` as it will go upstream (the client's, for headers the proxy does not forward). */
+  headerValues(name: string): readonly string[] {
+    const kind = headerKind(name);
+    if (kind === HEADER_KINDS.other || kind === HEADER_KINDS.server || kind === HEADER_KINDS.contentLength) {
+      const lower = name.toLowerCase();
+      const out: string[] = [];
+      const list = this.forwardedHeaders;
+      for (let i = 0; i + 1 < list.length; i += 2) if (list[i]!.length === lower.length && list[i]!.toLowerCase() === lower) out.push(list[i + 1]!);
+      return out;
+    }
+    if (kind === HEADER_KINDS.hopByHop || kind === HEADER_KINDS.expect || kind === HEADER_KINDS.requestId || kind === HEADER_KINDS.connection || kind === HEADER_KINDS.transferEncoding) {
+      return this.req.headersDistinct[name.toLowerCase()] ?? [];
+    }
+    const value = this.header(name);
+    return value === undefined ? [] : [value];
   }
 
   /** Sets (`value` a string) or clears (undefined) header `name` on the upstream request. */
@@ -283,6 +386,11 @@ function hostWithoutPort(host: string | undefined): string | undefined {
   }
   const bare = end === host.length ? host : host.slice(0, end);
   return bare.toLowerCase();
+}
+
+async function* prefixThenRest(prefix: readonly Buffer[], rest: IncomingMessage): AsyncGenerator<Buffer> {
+  yield* prefix;
+  for await (const chunk of rest) yield chunk as Buffer;
 }
 
 function rawPath(target: string): string {

@@ -75,10 +75,20 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
    * >= 0, Kong's `request_buffering`) read whole first when its declared length and actual size
    * stay within `bufferBytes` (replayable on retry), else streamed from where reading stopped.
    */
-  send(path: string, headers: string[], body: IncomingMessage | null, bufferBytes: number, declaredLength: string | undefined): void {
+  send(path: string, headers: string[], body: IncomingMessage | Readable | Buffer | null, bufferBytes: number, declaredLength: string | undefined): void {
     const readTimeout = this.origin.readTimeoutMs;
     if (body === null) {
       this.dispatch({ path, method: this.method, headers, body: null, headersTimeout: readTimeout, bodyTimeout: readTimeout });
+      return;
+    }
+    if (Buffer.isBuffer(body)) {
+      // Read whole by a plugin: sent as is (replayable on retry).
+      if (!headers.some((h, i) => i % 2 === 0 && headerKind(h) === HEADER_KINDS.contentLength)) headers.push('Content-Length', String(body.length));
+      this.dispatch({ path, method: this.method, headers, body, headersTimeout: readTimeout, bodyTimeout: readTimeout });
+      return;
+    }
+    if (!isIncoming(body)) {
+      this.dispatch({ path, method: this.method, headers, body, headersTimeout: readTimeout, bodyTimeout: readTimeout });
       return;
     }
     const declared = Number(declaredLength);
@@ -222,6 +232,10 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
 async function* concatChunks(head: readonly Buffer[], rest: Readable): AsyncGenerator<Buffer> {
   yield* head;
   for await (const chunk of rest) yield chunk as Buffer;
+}
+
+function isIncoming(body: IncomingMessage | Readable): body is IncomingMessage {
+  return typeof (body as IncomingMessage).httpVersion === 'string';
 }
 
 function concatStream(head: readonly Buffer[], rest: Readable): Readable {

@@ -5,6 +5,7 @@ import { snapshotSteps, type ApplyResult, type ConfigTarget } from '../config/ap
 import { ConfigOrigin, type RuntimeConfig } from '../config/runtime-config.js';
 import { AckError, ConfigRejectedError, SyncProtocolError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { PluginRuntime } from '../plugins/plugin-factory.js';
 import { APPLY_SLICE_MS, runStepsSliced, StepsCancelledError, type Steps } from '../steps.js';
 import type { StreamFrame } from './stream-connection.js';
 
@@ -44,8 +45,8 @@ export interface PushPipelineOptions {
   /** The clock, ms since the Unix epoch. */
   readonly now: () => number;
   readonly logger: Logger;
-  /** The plugins this data plane has loaded (`--plugins`; default every bundled plugin): a push using another is NACKed. */
-  readonly loadedPlugins?: ReadonlySet<string>;
+  /** The plugins this data plane runs (`ApplyOptions.plugins`; a snapshot naming another is refused). */
+  readonly plugins?: PluginRuntime;
 }
 
 /** What a push pipeline needs from the connection it runs on, and where it reports (the sync client's last error and events). */
@@ -150,7 +151,7 @@ export class PushPipeline {
       targetHash: delta.targetHash ?? new Uint8Array(0),
       batch,
     };
-    this.apply(nonce, deltaSteps(this.options.getConfig(), input, { source: ConfigOrigin.CONTROL_PLANE, now: this.options.now, loadedPlugins: this.options.loadedPlugins }), { kind: 'delta', delta: input });
+    this.apply(nonce, deltaSteps(this.options.getConfig(), input, { source: ConfigOrigin.CONTROL_PLANE, now: this.options.now, plugins: this.options.plugins }), { kind: 'delta', delta: input });
   }
 
   private onSnapshotBegin(begin: SnapshotBeginMessage): void {
@@ -236,7 +237,7 @@ export class PushPipeline {
       this.host.send({ ack: { nonce, applied: current.state(), error: AckError.ERROR_NONE, rejectedVersion: 0 } });
       return;
     }
-    this.apply(nonce, snapshotSteps(batch, t, { current, source: ConfigOrigin.CONTROL_PLANE, now: this.options.now, loadedPlugins: this.options.loadedPlugins }), { kind: 'snapshot', target: t, batch });
+    this.apply(nonce, snapshotSteps(batch, t, { current, source: ConfigOrigin.CONTROL_PLANE, now: this.options.now, plugins: this.options.plugins }), { kind: 'snapshot', target: t, batch });
   }
 
   /** Decompresses and decodes a push body; NACKs (ERROR_TOO_LARGE / ERROR_DECODE) and returns null when it cannot. */

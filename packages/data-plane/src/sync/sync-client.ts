@@ -4,6 +4,7 @@ import { CloseCode, configStateView, type ConfigStateView } from '@sluice/protoc
 import type { RuntimeConfig } from '../config/runtime-config.js';
 import { InvalidArgumentError, type ConfigRejectedError, type DataPlaneError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
+import type { PluginRuntime } from '../plugins/plugin-factory.js';
 import type { ClusterTls } from './cluster-tls.js';
 import type { AppliedChange, PushInFlight } from './push-pipeline.js';
 import { ReconnectBackoff, RECONNECT_RESET_AFTER_MS, type ReconnectBackoffOptions } from './reconnect-backoff.js';
@@ -92,11 +93,8 @@ export interface SyncClientOptions {
    * config keeps serving.
    */
   readonly applySliceMs?: number;
-  /**
-   * The plugins this data plane has loaded (`--plugins`; default every bundled plugin): Hello
-   * announces them with their versions, and a push using another plugin is NACKed.
-   */
-  readonly loadedPlugins?: ReadonlySet<string>;
+  /** The plugins this data plane runs (default every bundled one): a snapshot naming another is refused. */
+  readonly plugins?: PluginRuntime;
 }
 
 /**

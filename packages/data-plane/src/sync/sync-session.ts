@@ -10,7 +10,7 @@ import {
   type EnvelopeProperties,
   type HelloAckMessage,
 } from '@sluice/protocol';
-import { BUNDLED_PLUGINS, pluginCapabilities } from '../config/loaded-plugins.js';
+import { loadedPluginNames, pluginCapabilities } from '../config/loaded-plugins.js';
 import type { RuntimeConfig } from '../config/runtime-config.js';
 import { DataPlaneErrorCode, SyncProtocolError, type DataPlaneError } from '../errors.js';
 import type { ClusterTls } from './cluster-tls.js';
@@ -167,7 +167,7 @@ export class SyncSession {
       hostname: options.hostname ?? osHostname(),
       labels: { ...(options.labels ?? {}) },
       capabilities: [],
-      plugins: pluginCapabilities(options.loadedPlugins ?? BUNDLED_PLUGINS),
+      plugins: pluginCapabilities(loadedPluginNames(options.plugins)),
       codecs: [pb.Codec.CODEC_NONE, pb.Codec.CODEC_GZIP],
       maxFrameBytes: options.maxFrameBytes ?? MAX_FRAME_BYTES,
       applied: appliedState(options.getConfig()),

@@ -5,6 +5,7 @@ import { APPLY_SLICE_MS, runStepsSliced } from '../steps.js';
 import { deltaSteps } from '../config/apply-delta.js';
 import { snapshotSteps, type ApplyResult } from '../config/apply-snapshot.js';
 import type { RuntimeConfig } from '../config/runtime-config.js';
+import type { PluginRuntime } from '../plugins/plugin-factory.js';
 import { isConfigChannelMessage, unb64, type ConfigChannelMessage, type ConfigChannelPort } from './worker-messages.js';
 
 /** Config messages a worker holds while it applies an earlier one (default 1,000); past it, it drops them and asks for a snapshot. */
@@ -23,16 +24,19 @@ export class ConfigFollower {
   private readonly port: ConfigChannelPort;
   private readonly logger: Logger;
   private readonly sliceMs: number;
+  /** The plugins this worker's handlers come from (default every bundled plugin). */
+  private readonly plugins: PluginRuntime | undefined;
   private answered = false;
   private readonly waiters: (() => void)[] = [];
   private readonly pending: Exclude<ConfigChannelMessage, { type: 'sluice:config-resync' }>[] = [];
   private isApplying = false;
   private readonly idleWaiters: (() => void)[] = [];
 
-  constructor(port: ConfigChannelPort, logger: Logger = silentLogger, options: { readonly sliceMs?: number } = {}) {
+  constructor(port: ConfigChannelPort, logger: Logger = silentLogger, options: { readonly sliceMs?: number; readonly plugins?: PluginRuntime } = {}) {
     this.port = port;
     this.logger = logger;
     this.sliceMs = options.sliceMs ?? APPLY_SLICE_MS;
+    this.plugins = options.plugins;
   }
 
   /** The config this worker serves, or null before the first snapshot. */
@@ -88,7 +92,7 @@ export class ConfigFollower {
     try {
       steps =
         message.type === 'sluice:config-snapshot'
-          ? snapshotSteps(pb.ResourceBatch.decode(unb64(message.batch)), { epoch: message.epoch, version: message.version, hash: unb64(message.hash) }, { source: message.source, isSchemaChecked: true })
+          ? snapshotSteps(pb.ResourceBatch.decode(unb64(message.batch)), { epoch: message.epoch, version: message.version, hash: unb64(message.hash) }, { source: message.source, isSchemaChecked: true, plugins: this.plugins })
           : deltaSteps(
               this.currentValue,
               { epoch: message.epoch, fromVersion: message.fromVersion, toVersion: message.toVersion, targetHash: unb64(message.targetHash), batch: pb.ResourceBatch.decode(unb64(message.batch)) },

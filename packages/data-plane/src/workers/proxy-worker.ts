@@ -3,6 +3,8 @@ import { LifecycleError } from '../errors.js';
 import type { ListenAddress } from '../listen-address.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { ProxyServer } from '../proxy/proxy-server.js';
+import { BUNDLED_PLUGIN_FACTORIES, createPluginEnv, createPluginRuntime } from '../plugins/plugin-factories.js';
+import type { PluginRuntime } from '../plugins/plugin-factory.js';
 import type { ProxyServerOptions } from '../proxy/proxy-server-options.js';
 import { ConfigFollower } from './config-follower.js';
 import type { ConfigChannelMessage, WorkerControlMessage } from './worker-messages.js';
@@ -14,6 +16,8 @@ export interface ProxyWorkerOptions {
   /** Proxy tuning (limits, timeouts, trusted IPs, access log). */
   readonly proxy?: ProxyServerOptions;
   readonly logger?: Logger;
+  /** The plugins this worker runs (default every bundled plugin); the primary's config was checked against its own set. */
+  readonly plugins?: PluginRuntime;
 }
 
 /**
@@ -25,7 +29,8 @@ export async function runProxyWorker(options: ProxyWorkerOptions): Promise<void>
   if (!cluster.isWorker || !process.send) throw new LifecycleError('runProxyWorker runs in a node:cluster worker');
   const logger = options.logger ?? silentLogger;
   const port = { send: (m: ConfigChannelMessage) => process.send!(m) };
-  const follower = new ConfigFollower(port, logger);
+  const plugins = options.plugins ?? createPluginRuntime(BUNDLED_PLUGIN_FACTORIES, createPluginEnv({ logger }));
+  const follower = new ConfigFollower(port, logger, { plugins });
   const proxy = new ProxyServer({ ...options.proxy, logger: options.proxy?.logger ?? logger, getConfig: () => follower.current });
   let stopping = false;
   const stop = () => {

@@ -1,7 +1,10 @@
 import type { Route, Service } from '@sluice/protocol';
 import { InvalidArgumentError, LifecycleError } from '../../errors.js';
 import type { Phase } from '../phases.js';
-import type { PluginConsumer, PluginContext, RequestHeaderView, RequestTiming, ResponseHeaderView } from '../plugin-context.js';
+import { setConsumerHeaders } from '../consumer-headers.js';
+import { EMPTY_CONSUMER_DIRECTORY } from '../empty-consumer-directory.js';
+import type { ConsumerDirectoryView, PluginConsumer, PluginContext, PluginCredential, RequestHeaderView, RequestTiming, ResponseHeaderView } from '../plugin-context.js';
+import { decodeQueryComponent } from '../query-args.js';
 
 // Test-only (left out of the build): a PluginContext without a proxy, for handler unit tests in
 // fastify's inject() spirit. Build one with the request a handler should see, call the handler's
@@ -16,8 +19,14 @@ export interface FakeRequest {
   readonly host?: string;
   /** Default `127.0.0.1`. */
   readonly clientIp?: string;
-  /** The client's request headers (names any case). */
-  readonly headers?: Readonly<Record<string, string>>;
+  /** The client's request headers (names any case; an array for a repeated header). */
+  readonly headers?: Readonly<Record<string, string | readonly string[]>>;
+  /** The consumers and credentials handlers look up (default: none). */
+  readonly consumers?: ConsumerDirectoryView;
+  /** The request body (default none). */
+  readonly body?: string | Buffer;
+  /** The bound past which `readBody` gives null (default 8 MiB, the proxy's `requestBufferBytes`). */
+  readonly bodyLimitBytes?: number;
   readonly route?: Route | null;
   readonly service?: Service | null;
   readonly isUpgrade?: boolean;
@@ -60,6 +69,13 @@ export class FakePluginContext implements PluginContext, RequestTiming {
   route: Route | null;
   service: Service | null;
   consumer: PluginConsumer | null = null;
+  credential: PluginCredential | null = null;
+  consumers: ConsumerDirectoryView;
+  /** The body sent upstream: the client's, or what {@link setBody} put there. */
+  upstreamBody: Buffer;
+  private readonly bodyLimitBytes: number;
+  /** The upstream request's query string (without `?`), as {@link clearQueryArg} left it; null when the request has none. */
+  upstreamQuery: string | null;
   /** The phase the handler is in: governs what the context allows. Default `access`. */
   phase: Phase = 'access';
   status = 0;
@@ -91,13 +107,21 @@ export class FakePluginContext implements PluginContext, RequestTiming {
     this.service = request.service ?? null;
     this.startMs = performance.now();
     this.bodyBytesSent = this.isUpgrade ? null : 0;
-    for (const [name, value] of Object.entries(request.headers ?? {})) this.upstreamHeaders.push(name, value);
+    this.consumers = request.consumers ?? EMPTY_CONSUMER_DIRECTORY;
+    this.upstreamBody = typeof request.body === 'string' ? Buffer.from(request.body) : (request.body ?? Buffer.alloc(0));
+    this.bodyLimitBytes = request.bodyLimitBytes ?? 8 * 1024 * 1024;
+    const queryAt = this.uri.indexOf('?');
+    this.upstreamQuery = queryAt === -1 ? null : this.uri.slice(queryAt + 1);
+    for (const [name, value] of Object.entries(request.headers ?? {})) {
+      for (const v of typeof value === 'string' ? [value] : value) this.upstreamHeaders.push(name, v);
+    }
     const upstream = this.upstreamHeaders;
     this.request = {
       get: (name) => {
         const [i] = indexesOf(upstream, name);
         return i === undefined ? undefined : upstream[i + 1];
       },
+      getAll: (name) => indexesOf(upstream, name).map((i) => upstream[i + 1]!),
       set: (name, value) => {
         removeAll(upstream, name);
         upstream.push(name, value);
@@ -135,6 +159,31 @@ export class FakePluginContext implements PluginContext, RequestTiming {
 
   get hasAnswered(): boolean {
     return this.answered !== null;
+  }
+
+  authenticate(consumer: PluginConsumer | null, credential: PluginCredential | null): void {
+    this.consumer = consumer;
+    this.credential = credential;
+    setConsumerHeaders(this.request, consumer, credential);
+  }
+
+  clearQueryArg(name: string): void {
+    if (this.upstreamQuery === null) return;
+    this.upstreamQuery = this.upstreamQuery
+      .split('&')
+      .filter((arg) => arg !== '' && decodeQueryComponent(arg.split('=', 1)[0]!) !== name)
+      .join('&');
+  }
+
+  readBody(): Promise<Buffer | null> {
+    if (this.phase !== 'rewrite' && this.phase !== 'access') return Promise.reject(new InvalidArgumentError('a plugin can read the request body only in the rewrite and access phases'));
+    return Promise.resolve(this.upstreamBody.length > this.bodyLimitBytes ? null : this.upstreamBody);
+  }
+
+  setBody(body: Buffer): void {
+    if (this.phase !== 'rewrite' && this.phase !== 'access') throw new InvalidArgumentError('a plugin can set the request body only in the rewrite and access phases');
+    this.upstreamBody = body;
+    this.request.set('Content-Length', String(body.length));
   }
 
   answer(status: number, message?: string, headers?: Readonly<Record<string, string>>): void {

@@ -4,8 +4,10 @@ import { ConfigModel, makeService, NOW, uuidFor } from '../../test/helpers/confi
 import { AckError, InvalidArgumentError, ResourceErrorCode } from '../errors.js';
 import { applyDelta } from './apply-delta.js';
 import { applySnapshot } from './apply-snapshot.js';
-import { BUNDLED_PLUGINS, pluginCapabilities, resolveLoadedPlugins } from './loaded-plugins.js';
-import { pluginNotLoadedMessage } from './plugin-availability.js';
+import { createPluginRuntime } from '../plugins/plugin-factories.js';
+import { BUNDLED_PLUGINS, pluginCapabilities, pluginFactoriesFor, resolveLoadedPlugins } from './loaded-plugins.js';
+
+const runtimeOf = (names: ReadonlySet<string>) => createPluginRuntime(pluginFactoriesFor(names));
 
 /** rate-limiting's config with every field at Kong's default (a limit of 5 a minute). */
 const RATE_LIMITING_CONFIG = {
@@ -62,7 +64,7 @@ describe('loaded plugins (--plugins, Kong semantics)', () => {
   });
 });
 
-describe('plugin availability in the apply (fail closed)', () => {
+describe('a plugin set in the apply (fail closed)', () => {
   const model = new ConfigModel('epoch-plugins');
   const v1 = model.commit({ upsert: [makeService('svc')] });
   const limit = makePlugin('rate-limiting', RATE_LIMITING_CONFIG);
@@ -74,33 +76,33 @@ describe('plugin availability in the apply (fail closed)', () => {
   const snapshot = (v: number, options: Parameters<typeof applySnapshot>[2] = {}) => applySnapshot(model.snapshot(v), { epoch: model.epoch, version: v, hash: model.hashAt(v) }, options);
 
   it('refuses a snapshot using a plugin not loaded, naming the plugin entity; accepts it where the plugin is loaded', () => {
-    const refused = snapshot(v2, { loadedPlugins: WITHOUT_RATE_LIMITING });
+    const refused = snapshot(v2, { plugins: runtimeOf(WITHOUT_RATE_LIMITING) });
     expect(refused.ok).toBe(false);
     if (refused.ok) return;
     expect(refused.error.ackError).toBe(AckError.ERROR_INVALID);
     expect(refused.error.rejectedVersion).toBe(v2);
-    expect(refused.error.resourceErrors).toEqual([{ type: expect.any(Number), kind: 'plugins', id: limit.id, code: ResourceErrorCode.PLUGIN_NOT_LOADED, message: pluginNotLoadedMessage('rate-limiting') }]);
-    expect(refused.error.message).toContain(`plugins/${limit.id}: plugin 'rate-limiting' is not loaded on this data plane`);
+    expect(refused.error.resourceErrors).toEqual([{ type: expect.any(Number), kind: 'plugins', id: limit.id, code: ResourceErrorCode.PLUGIN_UNAVAILABLE, message: 'rate-limiting plugin is in use but not enabled' }]);
+    expect(refused.error.message).toContain('rate-limiting plugin is in use but not enabled');
     expect(snapshot(v2).ok).toBe(true); // default: every bundled plugin
-    expect(snapshot(v2, { loadedPlugins: BUNDLED_PLUGINS }).ok).toBe(true);
-    expect(snapshot(v1, { loadedPlugins: new Set() }).ok).toBe(true);
+    expect(snapshot(v2, { plugins: runtimeOf(BUNDLED_PLUGINS) }).ok).toBe(true);
+    expect(snapshot(v1, { plugins: runtimeOf(new Set()) }).ok).toBe(true);
   });
 
   it('counts a disabled instance too, and checks a cache this build wrote (isSchemaChecked) as well', () => {
-    expect(snapshot(v3, { loadedPlugins: WITHOUT_RATE_LIMITING }).ok).toBe(false);
-    expect(snapshot(v2, { loadedPlugins: WITHOUT_RATE_LIMITING, isSchemaChecked: true }).ok).toBe(false);
+    expect(snapshot(v3, { plugins: runtimeOf(WITHOUT_RATE_LIMITING) }).ok).toBe(false);
+    expect(snapshot(v2, { plugins: runtimeOf(WITHOUT_RATE_LIMITING), isSchemaChecked: true }).ok).toBe(false);
   });
 
   it('refuses a delta that adds such a plugin and leaves the serving config as it was; applies one that does not', () => {
-    const at1 = snapshot(v1, { loadedPlugins: WITHOUT_RATE_LIMITING });
+    const at1 = snapshot(v1, { plugins: runtimeOf(WITHOUT_RATE_LIMITING) });
     if (!at1.ok) throw at1.error;
     const delta = (from: number, to: number) => ({ epoch: model.epoch, fromVersion: from, toVersion: to, targetHash: model.hashAt(to), batch: model.delta(from, to) });
-    const refused = applyDelta(at1.config, delta(v1, v2), { loadedPlugins: WITHOUT_RATE_LIMITING });
+    const refused = applyDelta(at1.config, delta(v1, v2), { plugins: runtimeOf(WITHOUT_RATE_LIMITING) });
     expect(refused.ok).toBe(false);
-    if (!refused.ok) expect(refused.error.resourceErrors.map((e) => [e.kind, e.id, e.code])).toEqual([['plugins', limit.id, ResourceErrorCode.PLUGIN_NOT_LOADED]]);
+    if (!refused.ok) expect(refused.error.resourceErrors.map((e) => [e.kind, e.id, e.code])).toEqual([['plugins', limit.id, ResourceErrorCode.PLUGIN_UNAVAILABLE]]);
     expect(at1.config.version).toBe(v1);
     // The head withheld meanwhile, once the plugin is gone: one delta from v1 (its removal of a plugin never held is a no-op).
-    const caughtUp = applyDelta(at1.config, delta(v1, v4), { loadedPlugins: WITHOUT_RATE_LIMITING });
+    const caughtUp = applyDelta(at1.config, delta(v1, v4), { plugins: runtimeOf(WITHOUT_RATE_LIMITING) });
     expect(caughtUp.ok).toBe(true);
     if (caughtUp.ok) expect(caughtUp.config.hashHex).toBe(Buffer.from(model.hashAt(v4)).toString('hex'));
     expect(applyDelta(at1.config, delta(v1, v2)).ok).toBe(true);
