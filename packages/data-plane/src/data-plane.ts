@@ -3,6 +3,7 @@ import { ENTITY_KINDS, type EntityKind } from '@sluice/protocol';
 import { ConfigCache, DEFAULT_CACHE_DIR } from './config/config-cache.js';
 import { loadDeclarativeConfig } from './config/declarative-config.js';
 import { loadOrCreateNodeId } from './config/node-id.js';
+import { setProcessRateLimitCounters } from './config/rate-limiting-chains.js';
 import { ConfigOrigin, type RuntimeConfig } from './config/runtime-config.js';
 import { ackErrorName, InvalidArgumentError } from './errors.js';
 import type { ListenAddress } from './listen-address.js';
@@ -10,6 +11,7 @@ import { silentLogger, type Logger } from './logger.js';
 import { ProxyServer } from './proxy/proxy-server.js';
 import type { ProxyServerOptions } from './proxy/proxy-server-options.js';
 import { EMPTY_TRAFFIC_SNAPSHOT, type TrafficSnapshot } from './proxy/traffic-stats.js';
+import { RateLimitService } from './rate-limiting/rate-limit-service.js';
 import { DataPlaneMetrics } from './status/data-plane-metrics.js';
 import { StatusServer, type StatusView } from './status/status-server.js';
 import type { ClusterTls } from './sync/cluster-tls.js';
@@ -54,6 +56,8 @@ export interface DataPlaneOptions {
   readonly sync?: Partial<Pick<SyncClientOptions, 'backoff' | 'heartbeatGraceMs' | 'maxFrameBytes' | 'resetAfterMs' | 'instanceId' | 'applySliceMs'>>;
   /** Least time between cache writes, in ms (default `CACHE_WRITE_INTERVAL_MS`). */
   readonly cacheWriteIntervalMs?: number;
+  /** Entries of the rate-limiting local counter table (default `DEFAULT_LOCAL_COUNTER_CAPACITY`, 100,000). */
+  readonly rateLimitCounterCapacity?: number;
 }
 
 /** Events of a DataPlane. */
@@ -75,6 +79,11 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   readonly metrics: DataPlaneMetrics;
   /** The sync client, or null without a control plane. */
   readonly sync: SyncClient | null;
+  /**
+   * The rate-limiting counters of this data plane: the local table and the Redis connections.
+   * In this process with the in-process proxy; with `--workers` the workers count through it.
+   */
+  readonly rateLimits: RateLimitService;
   private currentConfig: RuntimeConfig | null = null;
   private readonly options: DataPlaneOptions;
   private readonly logger: Logger;
@@ -91,6 +100,11 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     this.logger = options.logger ?? silentLogger;
     this.nodeId = nodeId;
     this.cache = cache;
+    this.rateLimits = new RateLimitService({
+      logger: this.logger,
+      localCapacity: options.rateLimitCounterCapacity,
+      connectedDataPlanes: () => this.sync?.connectedDataPlanes ?? null,
+    });
     this.metrics = new DataPlaneMetrics({
       configVersion: () => this.currentConfig?.version ?? null,
       configAppliedAtMs: () => this.currentConfig?.appliedAtMs ?? null,
@@ -100,8 +114,11 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       serviceCount: () => this.currentConfig?.services.size ?? 0,
       entityCounts: () => entityCounts(this.currentConfig),
       trafficSnapshot: () => this.trafficSnapshot(),
+      rateLimiting: () => this.rateLimits.status(),
     });
-    this.workerPool = (options.workers ?? 0) > 0 ? new ProxyWorkerPool({ count: options.workers!, exec: options.workerExec, getConfig: () => this.currentConfig, logger: this.logger }) : null;
+    this.workerPool =
+      (options.workers ?? 0) > 0 ? new ProxyWorkerPool({ count: options.workers!, exec: options.workerExec, getConfig: () => this.currentConfig, rateLimits: this.rateLimits, logger: this.logger }) : null;
+    if (this.workerPool === null) setProcessRateLimitCounters(this.rateLimits);
     this.sync = options.controlPlane
       ? new SyncClient({
           url: options.controlPlane,
@@ -245,6 +262,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       routes: config?.routes.size ?? 0,
       services: config?.services.size ?? 0,
       entities: entityCounts(config),
+      rate_limiting: this.rateLimits.status(),
     };
   }
 
@@ -276,6 +294,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       await this.proxy?.close();
       await this.workerPool?.stop();
       await this.cache.close();
+      await this.rateLimits.close();
       await this.statusServer?.close();
     })();
     return this.closing;

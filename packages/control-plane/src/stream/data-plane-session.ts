@@ -35,6 +35,8 @@ export interface SessionContext {
   logger: Logger;
   snapshots: Semaphore;
   cpInstanceId: string;
+  /** Data planes connected across the cluster (this replica's and the others', from the registry), for HelloAck and Heartbeat. */
+  connectedDataPlanes(): number;
   /** Called once the session knows its node id; returns false to refuse it (e.g. when full). */
   register(session: DataPlaneSession): void;
   unregister(session: DataPlaneSession): void;
@@ -257,6 +259,7 @@ export class DataPlaneSession {
         mode,
         heartbeatIntervalMs: this.ctx.limits.heartbeatIntervalMs,
         maxFrameBytes: this.ctx.limits.maxFrameBytes,
+        connectedDataPlanes: this.ctx.connectedDataPlanes(),
       },
     });
     this.maybePush();
@@ -497,7 +500,7 @@ export class DataPlaneSession {
       return this.close(CloseCode.SLOW_CONSUMER, 'data plane reads too slowly');
     }
     if (buffered < highWaterBytes) {
-      void this.send({ heartbeat: { sentAtMs: now, state: this.headState(), inflightNonce: this.inflight?.nonce ?? 0 } }).catch(() => {});
+      void this.send({ heartbeat: { sentAtMs: now, state: this.headState(), inflightNonce: this.inflight?.nonce ?? 0, connectedDataPlanes: this.ctx.connectedDataPlanes() } }).catch(() => {});
       this.ws.ping();
     }
     if (this.record) this.record = { ...this.record, lastSeen: Math.max(this.record.lastSeen, this.lastHeardAt) };

@@ -2,6 +2,7 @@ import type { EntityKind, EntityTypes } from '@sluice/protocol';
 import { ResourceErrorCode } from '../errors.js';
 import { Router } from '../router/router.js';
 import type { Steps } from '../steps.js';
+import { RATE_LIMITING_CHAINS_PROJECTION } from './rate-limiting-chains.js';
 import type { EntityMaps } from './runtime-config.js';
 
 /** The entities of one kind a delta changed: new or different entities, and the ids it removed. */
@@ -73,6 +74,7 @@ export const ROUTER_PROJECTION: Projection<Router> = {
  */
 export const PROJECTIONS = {
   router: ROUTER_PROJECTION,
+  chains: RATE_LIMITING_CHAINS_PROJECTION,
 } as const satisfies { readonly [name: string]: Projection<unknown> };
 
 /** The name of a projection. */

@@ -4,8 +4,10 @@ import type { ListenAddress } from '../listen-address.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { ProxyServer } from '../proxy/proxy-server.js';
 import type { ProxyServerOptions } from '../proxy/proxy-server-options.js';
+import { setProcessRateLimitCounters } from '../config/rate-limiting-chains.js';
 import { ConfigFollower } from './config-follower.js';
 import type { ConfigChannelMessage, WorkerControlMessage } from './worker-messages.js';
+import { WorkerRateLimitClient } from './worker-rate-limit-client.js';
 
 /** Options of `runProxyWorker`. */
 export interface ProxyWorkerOptions {
@@ -25,6 +27,14 @@ export async function runProxyWorker(options: ProxyWorkerOptions): Promise<void>
   if (!cluster.isWorker || !process.send) throw new LifecycleError('runProxyWorker runs in a node:cluster worker');
   const logger = options.logger ?? silentLogger;
   const port = { send: (m: ConfigChannelMessage) => process.send!(m) };
+  // Counted in the primary, so every worker of this data plane shares the counts.
+  const rateLimits = new WorkerRateLimitClient({
+    send: (m) => process.send!(m),
+    get connected() {
+      return process.connected;
+    },
+  });
+  setProcessRateLimitCounters(rateLimits);
   const follower = new ConfigFollower(port, logger);
   const proxy = new ProxyServer({ ...options.proxy, logger: options.proxy?.logger ?? logger, getConfig: () => follower.current });
   let stopping = false;
@@ -34,7 +44,7 @@ export async function runProxyWorker(options: ProxyWorkerOptions): Promise<void>
     void proxy.close().finally(() => process.exit(0));
   };
   process.on('message', (message: unknown) => {
-    if (follower.handle(message)) return;
+    if (follower.handle(message) || rateLimits.handle(message)) return;
     const control = message as WorkerControlMessage | null;
     if (control?.type === 'sluice:worker-stop') stop();
     else if (control?.type === 'sluice:traffic-stats-request' && process.connected) {

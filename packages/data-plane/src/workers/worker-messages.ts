@@ -1,5 +1,6 @@
 import { pb } from '@sluice/protocol';
 import type { ConfigOrigin, RuntimeConfig } from '../config/runtime-config.js';
+import type { RateLimitOutcome, RateLimitQuery } from '../plugins/rate-limiting/rate-limit-counters.js';
 import type { TrafficSnapshot } from '../proxy/traffic-stats.js';
 
 /**
@@ -39,7 +40,20 @@ export type WorkerControlMessage =
   /** The primary asks for the worker's traffic counts (a scrape of /metrics). */
   | { readonly type: 'sluice:traffic-stats-request'; readonly id: number }
   /** The worker's answer: everything it has counted since it started. */
-  | { readonly type: 'sluice:traffic-stats'; readonly id: number; readonly snapshot: TrafficSnapshot };
+  | { readonly type: 'sluice:traffic-stats'; readonly id: number; readonly snapshot: TrafficSnapshot }
+  /** Rate-limit queries a worker counts through the primary (one data plane, one set of counters); batched per event-loop turn. */
+  | { readonly type: 'sluice:rate-limit-consume'; readonly batch: readonly RateLimitRequestItem[] }
+  /** The primary's answers, by query id, batched likewise. */
+  | { readonly type: 'sluice:rate-limit-result'; readonly batch: readonly RateLimitResultItem[] };
+
+/** One query of a `sluice:rate-limit-consume` batch. */
+export interface RateLimitRequestItem {
+  readonly id: number;
+  readonly query: RateLimitQuery;
+}
+
+/** One answer of a `sluice:rate-limit-result` batch: the outcome, or why the store could not decide. */
+export type RateLimitResultItem = { readonly id: number; readonly outcome: RateLimitOutcome } | { readonly id: number; readonly error: string };
 
 /** The IPC endpoint role: a cluster `Worker` on the primary side, `process` on the worker side. */
 export interface ConfigChannelPort {
