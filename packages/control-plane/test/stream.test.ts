@@ -72,6 +72,8 @@ class Peer {
   readonly nodeId: string;
   readonly frames: Frame[] = [];
   heartbeats = 0;
+  /** The control plane's last Heartbeat. */
+  lastHeartbeat: { connectedDataPlanes?: number | null } | null = null;
   closeInfo: { code: number; reason: string } | null = null;
   readonly opened: Promise<void>;
   epoch = '';
@@ -91,8 +93,10 @@ class Peer {
     this.ws.on('message', (data, isBinary) => {
       if (!isBinary) throw new Error('the control plane sent a text frame');
       const frame = decodeFrame(frameBytes(data as Buffer), 64 * 1024 * 1024);
-      if (frame.msg === 'heartbeat') this.heartbeats++;
-      else this.frames.push(frame);
+      if (frame.msg === 'heartbeat') {
+        this.heartbeats++;
+        this.lastHeartbeat = frame.heartbeat!;
+      } else this.frames.push(frame);
       this.notify();
     });
     this.ws.on('close', (code, reason) => {
@@ -543,6 +547,16 @@ describeEachDatabase('cluster stream (control plane side)', (env) => {
     expect((await ahead.closed()).code).toBe(CloseCode.RETRY_LATER);
     expect(ahead.frames.map((f) => f.msg)).toEqual([]);
     expect(c.stream.sessions.has(ahead.nodeId)).toBe(false);
+  });
+
+  it('tells each data plane how many are connected across the cluster, in HelloAck and then in every Heartbeat', async () => {
+    const c = await startCluster();
+    const a = await c.connect();
+    expect((await a.handshake(Mode.MODE_SNAPSHOT)).connectedDataPlanes).toBe(1);
+    const b = await c.connect();
+    expect((await b.handshake(Mode.MODE_SNAPSHOT)).connectedDataPlanes).toBe(2);
+    await a.until(() => a.lastHeartbeat?.connectedDataPlanes === 2, 'a heartbeat saying 2');
+    expect(c.stream.connectedDataPlanes).toBe(2);
   });
 
   it('builds a delta older than the in-memory window from the change log, deletes included', async () => {
