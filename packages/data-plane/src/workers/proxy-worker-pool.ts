@@ -90,8 +90,8 @@ export class ProxyWorkerPool {
     const rateLimits = this.options.rateLimits ? new RateLimitResponder(worker, this.options.rateLimits) : null;
     return new Promise((resolve, reject) => {
       worker.on('message', (message: ConfigChannelMessage | WorkerControlMessage) => {
-        if (message?.type === 'sluice:rate-limit-consume') rateLimits?.take(message.batch);
-        else if (message?.type === 'sluice:worker-listening') resolve({ host: message.host, port: message.port });
+        if (rateLimits !== null && message !== null && typeof message === 'object' && rateLimits.handle(message as WorkerControlMessage)) return;
+        if (message?.type === 'sluice:worker-listening') resolve({ host: message.host, port: message.port });
         else if (message?.type === 'sluice:traffic-stats') this.onTraffic(worker, message.id, message.snapshot);
         else if (isConfigChannelMessage(message) && message.type === 'sluice:config-resync') {
           const config = this.options.getConfig();

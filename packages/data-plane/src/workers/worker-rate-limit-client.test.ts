@@ -23,7 +23,7 @@ function wire(service: RateLimitService) {
     client = new WorkerRateLimitClient({
       send: (m: WorkerControlMessage) => {
         if (m.type === 'sluice:rate-limit-consume') sent.push(m.batch.length);
-        setImmediate(() => responder.take((JSON.parse(JSON.stringify(m)) as Extract<WorkerControlMessage, { type: 'sluice:rate-limit-consume' }>).batch));
+        setImmediate(() => responder.handle(JSON.parse(JSON.stringify(m)) as WorkerControlMessage));
       },
       connected: true,
     });

@@ -1,6 +1,10 @@
 import { RateLimitStoreError } from '../errors.js';
 import type { RateLimitCounters, RateLimitOutcome, RateLimitQuery } from '../plugins/rate-limiting/rate-limit-counters.js';
-import type { RateLimitRequestItem, RateLimitResultItem, WorkerControlMessage } from './worker-messages.js';
+import { RATE_LIMIT_PERIODS, type RateLimitPeriod, type RedisSettings } from '../plugins/rate-limiting/rate-limiting-config.js';
+import type { RateLimitWindow } from '../plugins/rate-limiting/rate-limit-windows.js';
+import { RATE_LIMIT_FLAG_FAULT_TOLERANT, RATE_LIMIT_FLAG_REDIS, type RateLimitRequestItem, type RateLimitResultItem, type WorkerControlMessage } from './worker-messages.js';
+
+const PERIOD_INDEX = new Map<RateLimitPeriod, number>(RATE_LIMIT_PERIODS.map((p, i) => [p, i]));
 
 /** How long a worker waits for the primary's answer to a local-policy query, in ms (default 1 s); a redis query waits its `timeout` more. */
 export const WORKER_RATE_LIMIT_TIMEOUT_MS = 1_000;
@@ -38,6 +42,9 @@ export class WorkerRateLimitClient implements RateLimitCounters {
   private isFlushScheduled = false;
   private nextId = 1;
   private sweeper: NodeJS.Timeout | null = null;
+  /** The number each Redis settings record (one per plugin config) was given, by identity. */
+  private readonly redisIds = new WeakMap<RedisSettings, number>();
+  private nextRedisId = 1;
 
   constructor(port: RateLimitChannelPort) {
     this.port = port;
@@ -48,8 +55,26 @@ export class WorkerRateLimitClient implements RateLimitCounters {
     if (!this.port.connected) return Promise.reject(new RateLimitStoreError('the primary process is gone'));
     const id = this.nextId++;
     const timeoutMs = WORKER_RATE_LIMIT_TIMEOUT_MS + (query.policy === 'redis' ? query.redis.timeout : 0);
+    let redis = 0;
+    if (query.policy === 'redis') {
+      redis = this.redisIds.get(query.redis) ?? 0;
+      if (redis === 0) {
+        redis = this.nextRedisId++;
+        this.redisIds.set(query.redis, redis);
+        // Sent now, ahead of the batch that first uses it (IPC keeps the order).
+        try {
+          this.port.send({ type: 'sluice:rate-limit-redis', id: redis, settings: query.redis });
+        } catch (err) {
+          this.redisIds.delete(query.redis);
+          return Promise.reject(new RateLimitStoreError(`cannot reach the primary process: ${(err as Error).message}`));
+        }
+      }
+    }
+    const windows: number[] = [];
+    for (const w of query.windows) windows.push(PERIOD_INDEX.get(w.period)!, w.limit, w.startMs, w.endMs);
+    const flags = (query.policy === 'redis' ? RATE_LIMIT_FLAG_REDIS : 0) | (query.isFaultTolerant ? RATE_LIMIT_FLAG_FAULT_TOLERANT : 0);
     const promise = new Promise<RateLimitOutcome>((resolve, reject) => this.pending.set(id, { resolve, reject, deadlineMs: performance.now() + timeoutMs }));
-    this.outgoing.push({ id, query });
+    this.outgoing.push({ id, key: query.key, flags, redis, windows });
     if (!this.isFlushScheduled) {
       this.isFlushScheduled = true;
       setImmediate(() => this.flush());
@@ -82,8 +107,8 @@ export class WorkerRateLimitClient implements RateLimitCounters {
     const pending = this.pending.get(item.id);
     if (pending === undefined) return;
     this.pending.delete(item.id);
-    if ('outcome' in item) pending.resolve(item.outcome);
-    else pending.reject(new RateLimitStoreError(item.error));
+    if ('error' in item) pending.reject(new RateLimitStoreError(item.error));
+    else pending.resolve({ usages: item.usages, limits: item.limits, isDegraded: item.degraded === 1 });
   }
 
   private sweep(): void {
@@ -110,6 +135,12 @@ function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof (value as PromiseLike<T> | null)?.then === 'function';
 }
 
+/** Redis settings a worker may name (default 64, as `MAX_REDIS_CONNECTIONS`); past it the oldest name is forgotten. */
+const MAX_NAMED_REDIS = 64;
+
+/** The Redis settings of a query the worker named no connection for (never used: the query fails). */
+const UNNAMED_REDIS: RedisSettings = Object.freeze({ host: '', port: 0, timeout: 0, username: null, password: null, database: 0, ssl: false, ssl_verify: false, server_name: null });
+
 /**
  * The primary's side of one worker's rate-limit queries: decides each with `counters` and sends
  * the answers back, those decided in the same turn of the event loop in one message.
@@ -117,15 +148,39 @@ function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
 export class RateLimitResponder {
   private outgoing: RateLimitResultItem[] = [];
   private isFlushScheduled = false;
+  private readonly redis = new Map<number, RedisSettings>();
 
   constructor(
     private readonly port: RateLimitAnswerPort,
     private readonly counters: RateLimitCounters,
   ) {}
 
+  /** Handles a worker's message; returns true when it was one of the rate-limit channel's. */
+  handle(message: WorkerControlMessage): boolean {
+    if (message.type === 'sluice:rate-limit-consume') this.take(message.batch);
+    else if (message.type === 'sluice:rate-limit-redis') {
+      if (this.redis.size >= MAX_NAMED_REDIS) this.redis.delete(this.redis.keys().next().value!);
+      this.redis.set(message.id, message.settings);
+    } else return false;
+    return true;
+  }
+
   /** Decides the queries of one `sluice:rate-limit-consume` message. */
   take(batch: readonly RateLimitRequestItem[]): void {
-    for (const { id, query } of batch) {
+    for (const item of batch) {
+      const id = item.id;
+      const windows: RateLimitWindow[] = [];
+      for (let i = 0; i + 3 < item.windows.length; i += 4) {
+        const w = item.windows;
+        windows.push({ period: RATE_LIMIT_PERIODS[w[i]!]!, limit: w[i + 1]!, startMs: w[i + 2]!, endMs: w[i + 3]! });
+      }
+      const query: RateLimitQuery = {
+        policy: item.flags & RATE_LIMIT_FLAG_REDIS ? 'redis' : 'local',
+        redis: this.redis.get(item.redis) ?? UNNAMED_REDIS,
+        key: item.key,
+        windows,
+        isFaultTolerant: (item.flags & RATE_LIMIT_FLAG_FAULT_TOLERANT) !== 0,
+      };
       let outcome: RateLimitOutcome | PromiseLike<RateLimitOutcome>;
       try {
         outcome = this.counters.consume(query);
@@ -135,11 +190,11 @@ export class RateLimitResponder {
       }
       if (isThenable(outcome)) {
         outcome.then(
-          (decided) => this.answer({ id, outcome: decided }),
+          (decided) => this.answer(resultItem(id, decided)),
           (err: unknown) => this.answer({ id, error: err instanceof Error ? err.message : String(err) }),
         );
       } else {
-        this.answer({ id, outcome });
+        this.answer(resultItem(id, outcome));
       }
     }
   }
@@ -155,4 +210,8 @@ export class RateLimitResponder {
       if (batch.length > 0 && this.port.isConnected()) this.port.send({ type: 'sluice:rate-limit-result', batch });
     });
   }
+}
+
+function resultItem(id: number, outcome: RateLimitOutcome): RateLimitResultItem {
+  return { id, usages: outcome.usages, limits: outcome.limits, degraded: outcome.isDegraded ? 1 : 0 };
 }
