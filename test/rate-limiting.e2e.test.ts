@@ -140,12 +140,34 @@ describe('rate limiting, end to end', () => {
     expect(count(mixed, 200)).toBe(10);
     for (const dp of dps) expect((await http('GET', `${dp.status}/status`)).body.rate_limiting.redis.state).toBe('ok');
 
-    // Outage under traffic: /internal keeps flowing; /external is decided locally, 10 ÷ 2 data planes = 5 each.
-    const background = statuses(dp1!, '/internal/x', 40, false);
+    // Outage under traffic: a client loop per data plane keeps calling /external (refused by Redis:
+    // the hour's 10 are spent) and /internal while Redis is killed. From then on each data plane
+    // decides locally, 10 ÷ 2 data planes = 5 each, and /internal never notices.
+    let isRedisDown = false;
+    let isStopping = false;
+    const sent = [0, 0];
+    const loop = async (dp: DataPlaneHandle, at: number) => {
+      const external: number[] = [];
+      const internal: number[] = [];
+      let afterOutage = 0;
+      while (!isStopping || afterOutage < 12) {
+        external.push((await http('GET', `${dp.proxy}/external/x`)).status);
+        internal.push((await http('GET', `${dp.proxy}/internal/x`)).status);
+        sent[at]++;
+        if (isRedisDown) afterOutage++;
+      }
+      return { external, internal };
+    };
+    const loops = dps.map((dp, at) => loop(dp, at));
+    // Redis dies while both loops are running (each has made a few calls on it).
+    await waitFor(() => sent.every((n) => n >= 3), 'traffic on both data planes');
     await redis.stop();
-    const during = await Promise.all(dps.map((dp) => statuses(dp, '/external/x', 9, false)));
-    expect(during.map((s) => count(s, 200))).toEqual([5, 5]);
-    expect(count(await background, 200)).toBe(40);
+    isRedisDown = true;
+    isStopping = true;
+    const during = await Promise.all(loops);
+    expect(during.map((d) => count(d.external, 200))).toEqual([5, 5]);
+    expect(during.every((d) => count(d.external, 429) >= 3 + 7)).toBe(true);
+    for (const d of during) expect(count(d.internal, 200)).toBe(d.internal.length);
     const degradedResponse = await http('GET', `${dp2!.proxy}/external/x`);
     expect(degradedResponse.status).toBe(429);
     expect(degradedResponse.headers.get('x-ratelimit-limit-hour')).toBe('5');
