@@ -10,6 +10,13 @@ import { CircuitBreaker } from './circuit-breaker.js';
 export const REDIS_EXPIRY_SLACK_MS = 5_000;
 
 /**
+ * Requests one Redis connection may have waiting at once (default 10,000). Past it a request is
+ * not sent (it fails like an unreachable Redis, without opening the breaker): a slow Redis cannot
+ * make the queue grow with the traffic.
+ */
+export const MAX_REDIS_IN_FLIGHT = 10_000;
+
+/**
  * Check-and-increment over every window of one request, atomically (a Lua script runs alone on
  * the server), in one round trip. KEYS: one counter per window. ARGV: the limits, then each
  * key's expiry (ms since the Unix epoch). Returns each window's count before the request; counts
@@ -52,6 +59,7 @@ export class RedisCounterStore {
   readonly breaker: CircuitBreaker;
   private readonly client: Redis;
   private readonly logger: Logger;
+  private inFlight = 0;
 
   constructor(settings: RedisSettings, options: { logger: Logger; onBreakerChange?: (isOpen: boolean) => void }) {
     this.settings = settings;
@@ -92,6 +100,16 @@ export class RedisCounterStore {
    * @throws RateLimitStoreError (rejects) when Redis fails or does not answer within `timeout`.
    */
   async consume(key: string, windows: readonly RateLimitWindow[], limits: readonly number[]): Promise<number[]> {
+    if (this.inFlight >= MAX_REDIS_IN_FLIGHT) throw new RateLimitStoreError(`redis ${this.address}: ${this.inFlight} requests already wait for it`);
+    this.inFlight++;
+    try {
+      return await this.evaluate(key, windows, limits);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private async evaluate(key: string, windows: readonly RateLimitWindow[], limits: readonly number[]): Promise<number[]> {
     const n = windows.length;
     const args: (string | number)[] = new Array(2 * n + n);
     for (let i = 0; i < n; i++) {
