@@ -11,7 +11,7 @@ import { ROOT } from './support/processes.js';
 const ALLOWED: Record<string, readonly string[]> = {
   protocol: ['protobufjs'],
   'control-plane': ['@sluice/protocol', 'pg', 'kysely', 'ws', 'fastify', 'pino', 'prom-client', '@electric-sql/pglite'],
-  'data-plane': ['@sluice/protocol', 'ws', 'undici', 'pino', 'prom-client'],
+  'data-plane': ['@sluice/protocol', 'ws', 'undici', 'pino', 'prom-client', 'ioredis'],
 };
 
 function sourceFiles(dir: string): string[] {

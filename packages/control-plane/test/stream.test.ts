@@ -572,6 +572,16 @@ describeEachDatabase('cluster stream (control plane side)', (env) => {
     expect(c.stream.sessions.has(ahead.nodeId)).toBe(false);
   });
 
+  it('tells each data plane how many are connected across the cluster, in HelloAck and then in every Heartbeat', async () => {
+    const c = await startCluster();
+    const a = await c.connect();
+    expect((await a.handshake(Mode.MODE_SNAPSHOT)).connectedDataPlanes).toBe(1);
+    const b = await c.connect();
+    expect((await b.handshake(Mode.MODE_SNAPSHOT)).connectedDataPlanes).toBe(2);
+    await a.until(() => a.lastHeartbeat?.connectedDataPlanes === 2, 'a heartbeat saying 2');
+    expect(c.stream.connectedDataPlanes).toBe(2);
+  });
+
   it('builds a delta older than the in-memory window from the change log, deletes included', async () => {
     const c = await startCluster({}, 3_000, 2);
     await c.write('POST', '/services', service('a'));

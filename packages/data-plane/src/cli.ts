@@ -11,7 +11,6 @@ import { isUuid } from '@sluice/protocol';
 import { AccessLogDestination } from './access-log-destination.js';
 import { DEFAULT_CACHE_DIR } from './config/config-cache.js';
 import { BUNDLED_PLUGINS, DEFAULT_PLUGINS_SETTING, pluginFactoriesFor, resolveLoadedPlugins } from './config/loaded-plugins.js';
-import { createPluginEnv, createPluginRuntime } from './plugins/plugin-factories.js';
 import { DEFAULT_RESPONSE_HEADERS, DEFAULT_UPSTREAM_HEADERS, injectedHeaders } from './proxy/injected-headers.js';
 import { TrustedIps } from './proxy/trusted-ips.js';
 import { DataPlane } from './data-plane.js';
@@ -273,7 +272,7 @@ async function main(): Promise<void> {
 
   if (cluster.isWorker && process.env.SLUICE_DP_WORKER === '1') {
     const listen = parseListen('proxy-listen', process.env.SLUICE_DP_WORKER_LISTEN ?? DEFAULT_PROXY_LISTEN)!;
-    await runProxyWorker({ listen, logger, proxy: { ...options.proxy, accessLog } });
+    await runProxyWorker({ listen, logger, pluginFactories: pluginFactoriesFor(options.loadedPlugins), proxy: { ...options.proxy, accessLog } });
     return;
   }
 
@@ -296,7 +295,7 @@ async function main(): Promise<void> {
       nodeId: options.nodeId,
       labels: options.labels,
       workers: options.workers,
-      plugins: createPluginRuntime(pluginFactoriesFor(options.loadedPlugins), createPluginEnv({ logger })),
+      pluginFactories: pluginFactoriesFor(options.loadedPlugins),
       proxy: { ...options.proxy, accessLog },
       buildVersion: buildVersion(),
       logger,

@@ -7,12 +7,14 @@ import { loadOrCreateNodeId } from './config/node-id.js';
 import { ConfigOrigin, type RuntimeConfig } from './config/runtime-config.js';
 import { ackErrorName, InvalidArgumentError } from './errors.js';
 import type { ListenAddress } from './listen-address.js';
-import { BUNDLED_PLUGIN_FACTORIES, createPluginEnv, createPluginRuntime } from './plugins/plugin-factories.js';
-import type { PluginRuntime } from './plugins/plugin-factory.js';
+import { createPluginEnv, createPluginRuntime } from './config/plugin-runtime.js';
+import { BUNDLED_PLUGIN_FACTORIES } from './plugins/plugin-factories.js';
+import type { PluginFactory, PluginRuntime } from './plugins/plugin-factory.js';
 import { silentLogger, type Logger } from './logger.js';
 import { ProxyServer } from './proxy/proxy-server.js';
 import type { ProxyServerOptions } from './proxy/proxy-server-options.js';
 import { EMPTY_TRAFFIC_SNAPSHOT, type TrafficSnapshot } from './proxy/traffic-stats.js';
+import { RateLimitService } from './rate-limiting/rate-limit-service.js';
 import { DataPlaneMetrics } from './status/data-plane-metrics.js';
 import { StatusServer, type StatusView } from './status/status-server.js';
 import type { ClusterTls } from './sync/cluster-tls.js';
@@ -58,12 +60,15 @@ export interface DataPlaneOptions {
   /** Least time between cache writes, in ms (default `CACHE_WRITE_INTERVAL_MS`). */
   readonly cacheWriteIntervalMs?: number;
   /**
-   * The plugins this data plane runs and the services their handlers share (default:
-   * `defaultPluginRuntime()`, every bundled plugin). A config (pushed, cached or declarative)
-   * naming a plugin missing from it is refused, never served with the plugin skipped. Proxy
-   * workers make their own (`ProxyWorkerOptions.plugins`).
+   * The plugins this data plane runs (`--plugins`; default every bundled plugin,
+   * `BUNDLED_PLUGIN_FACTORIES`). Hello announces their names (capability negotiation), and a
+   * config (pushed, cached or declarative) naming any other plugin is refused, never served with
+   * the plugin skipped. Their handlers share one environment per process, this data plane's
+   * (its rate-limit counters included); proxy workers make their own.
    */
-  readonly plugins?: PluginRuntime;
+  readonly pluginFactories?: ReadonlyMap<string, PluginFactory>;
+  /** Entries of the rate-limiting local counter table (default `DEFAULT_LOCAL_COUNTER_CAPACITY`, 100,000). */
+  readonly rateLimitCounterCapacity?: number;
 }
 
 /** Events of a DataPlane. */
@@ -85,8 +90,15 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   readonly metrics: DataPlaneMetrics;
   /** The sync client, or null without a control plane. */
   readonly sync: SyncClient | null;
-  /** The names of the plugins this data plane runs (`DataPlaneOptions.plugins`): what its Hello announces. */
+  /** The names of the plugins this data plane runs (`DataPlaneOptions.pluginFactories`): what its Hello announces. */
   readonly loadedPlugins: ReadonlySet<string>;
+  /**
+   * The rate-limiting counters of this data plane: the local table and the Redis connections.
+   * In this process with the in-process proxy; with `--workers` the workers count through it.
+   */
+  readonly rateLimits: RateLimitService;
+  /** The plugin runtime of every apply of this process (`pluginFactories` and the shared env). */
+  private readonly plugins: PluginRuntime;
   private currentConfig: RuntimeConfig | null = null;
   private readonly options: DataPlaneOptions;
   private readonly logger: Logger;
@@ -97,13 +109,15 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   private statusAddressValue: ListenAddress | null = null;
   private closing: Promise<void> | null = null;
 
-  private constructor(options: DataPlaneOptions, nodeId: string, cache: ConfigCache) {
+  private constructor(options: DataPlaneOptions, nodeId: string, cache: ConfigCache, plugins: PluginRuntime, rateLimits: RateLimitService) {
     super();
     this.options = options;
     this.logger = options.logger ?? silentLogger;
     this.nodeId = nodeId;
     this.cache = cache;
-    this.loadedPlugins = loadedPluginNames(options.plugins);
+    this.plugins = plugins;
+    this.loadedPlugins = loadedPluginNames(plugins);
+    this.rateLimits = rateLimits;
     this.metrics = new DataPlaneMetrics({
       configVersion: () => this.currentConfig?.version ?? null,
       configAppliedAtMs: () => this.currentConfig?.appliedAtMs ?? null,
@@ -113,8 +127,10 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       serviceCount: () => this.currentConfig?.services.size ?? 0,
       entityCounts: () => entityCounts(this.currentConfig),
       trafficSnapshot: () => this.trafficSnapshot(),
+      rateLimiting: () => this.rateLimits.status(),
     });
-    this.workerPool = (options.workers ?? 0) > 0 ? new ProxyWorkerPool({ count: options.workers!, exec: options.workerExec, getConfig: () => this.currentConfig, logger: this.logger }) : null;
+    this.workerPool =
+      (options.workers ?? 0) > 0 ? new ProxyWorkerPool({ count: options.workers!, exec: options.workerExec, getConfig: () => this.currentConfig, rateLimits: this.rateLimits, logger: this.logger }) : null;
     this.sync = options.controlPlane
       ? new SyncClient({
           url: options.controlPlane,
@@ -125,7 +141,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
           logger: this.logger,
           getConfig: () => this.currentConfig,
           commit: (config, change) => this.commit(config, change),
-          plugins: options.plugins,
+          plugins,
           ...options.sync,
         })
       : null;
@@ -158,12 +174,16 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     }
     const cacheDir = options.cacheDir ?? DEFAULT_CACHE_DIR;
     const logger = options.logger ?? silentLogger;
-    // One runtime for every apply of this process (pushed, cached, declarative): its handlers share one env.
-    options = { ...options, plugins: options.plugins ?? createPluginRuntime(BUNDLED_PLUGIN_FACTORIES, createPluginEnv({ logger })) };
-    const cache = new ConfigCache({ dir: cacheDir, logger, writeIntervalMs: options.cacheWriteIntervalMs, plugins: options.plugins });
+    // One runtime for every apply of this process (pushed, cached, declarative): its handlers share
+    // one env, whose rate-limit counters are this data plane's (the fleet size comes from its sync client).
+    let connectedDataPlanes: () => number | null = () => null;
+    const rateLimits = new RateLimitService({ logger, localCapacity: options.rateLimitCounterCapacity, connectedDataPlanes: () => connectedDataPlanes() });
+    const plugins = createPluginRuntime(options.pluginFactories ?? BUNDLED_PLUGIN_FACTORIES, createPluginEnv({ logger, rateLimitCounters: rateLimits }));
+    const cache = new ConfigCache({ dir: cacheDir, logger, writeIntervalMs: options.cacheWriteIntervalMs, plugins });
     await cache.open();
     const nodeId = options.nodeId ?? (await loadOrCreateNodeId(cacheDir));
-    const dp = new DataPlane(options, nodeId, cache);
+    const dp = new DataPlane(options, nodeId, cache, plugins, rateLimits);
+    connectedDataPlanes = () => dp.sync?.connectedDataPlanes ?? null;
     try {
       await dp.boot();
     } catch (err) {
@@ -176,7 +196,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   private async boot(): Promise<void> {
     const options = this.options;
     if (options.declarativeConfig) {
-      const config = await loadDeclarativeConfig(options.declarativeConfig, { plugins: options.plugins });
+      const config = await loadDeclarativeConfig(options.declarativeConfig, { plugins: this.plugins });
       this.swap(config);
       this.metrics.applies.inc({ kind: 'declarative' });
       this.logger.info({ file: options.declarativeConfig, routes: config.routes.size, services: config.services.size, hash: config.hashHex }, 'serving the declarative config');
@@ -264,6 +284,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       services: config?.services.size ?? 0,
       entities: entityCounts(config),
       loaded_plugins: [...this.loadedPlugins].sort(),
+      rate_limiting: this.rateLimits.status(),
     };
   }
 
@@ -295,6 +316,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       await this.proxy?.close();
       await this.workerPool?.stop();
       await this.cache.close();
+      await this.rateLimits.close();
       await this.statusServer?.close();
     })();
     return this.closing;

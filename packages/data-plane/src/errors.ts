@@ -42,6 +42,8 @@ export const DataPlaneErrorCode = {
   PLUGIN_FAILED: 'SLUICE_DP_PLUGIN_FAILED',
   /** A config being applied in slices was abandoned between two slices (its connection closed). */
   APPLY_ABANDONED: 'SLUICE_DP_APPLY_ABANDONED',
+  /** The rate-limiting counter store (Redis, or for a proxy worker the primary process) could not count a request. */
+  RATE_LIMIT_STORE: 'SLUICE_DP_RATE_LIMIT_STORE',
   /** A command-line flag or environment variable has an invalid value. */
   INVALID_ARGUMENT: 'SLUICE_DP_INVALID_ARGUMENT',
   /** A listener could not bind, or the data plane was used after close. */
@@ -206,5 +208,19 @@ export class LifecycleError extends DataPlaneError {
 
   constructor(message: string, options?: { cause?: unknown }) {
     super(DataPlaneErrorCode.LIFECYCLE, message, options);
+  }
+}
+
+/**
+ * The rate-limiting counter store could not count a request: Redis failed, timed out or is
+ * skipped by its circuit breaker, or a proxy worker's primary did not answer in time. A plugin
+ * with `fault_tolerant` decides from its local share (redis) or lets the request through (local);
+ * otherwise the request is answered 500.
+ */
+export class RateLimitStoreError extends DataPlaneError {
+  override readonly name = 'RateLimitStoreError';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(DataPlaneErrorCode.RATE_LIMIT_STORE, message, options);
   }
 }

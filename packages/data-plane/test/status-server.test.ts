@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DataPlaneMetrics } from '../src/status/data-plane-metrics.js';
 import { StatusServer, type StatusView } from '../src/status/status-server.js';
+import { RateLimitService } from '../src/rate-limiting/rate-limit-service.js';
 
 let server: StatusServer | null = null;
 afterEach(async () => {
@@ -24,6 +25,7 @@ function view(ready: boolean): StatusView {
     services: 0,
     entities: { services: 0, routes: 0, consumers: 0, plugins: 0, keyauth_credentials: 0, basicauth_credentials: 0, acls: 0 },
     loaded_plugins: ['acl'],
+    rate_limiting: new RateLimitService().status(),
   };
 }
 

@@ -11,7 +11,7 @@ import type { RuntimeConfig } from '../src/config/runtime-config.js';
 import { ConfigRejectedError } from '../src/errors.js';
 import { SyncClient, type SyncClientOptions } from '../src/sync/sync-client.js';
 import { pluginFactoriesFor } from '../src/config/loaded-plugins.js';
-import { createPluginRuntime } from '../src/plugins/plugin-factories.js';
+import { createPluginRuntime } from '../src/config/plugin-runtime.js';
 import { ConfigModel, makeConsumer, makeRoute, makeService, uuidFor } from './helpers/config-model.js';
 import { FakeControlPlane, waitFor } from './helpers/fake-control-plane.js';
 
@@ -95,6 +95,21 @@ describe('SyncClient against a control plane on a real socket', () => {
     const hello = cp.received.hellos[0];
     expect(hello.protocolVersion).toBe(1);
     expect(hello.applied?.epoch).toBe('');
+  });
+
+  it('keeps the cluster\'s connected data planes from HelloAck and Heartbeat, across a reconnect', async () => {
+    const cp = await controlPlane(seeded(2));
+    const dp = startClient(cp, { initial: configAt(cp.model) });
+    cp.onHello = (ws) => cp.helloAck(ws, pb.HelloAck.Mode.MODE_UP_TO_DATE, { connectedDataPlanes: 3 });
+    expect(dp.client.connectedDataPlanes).toBeNull();
+    await waitFor(() => dp.client.connectedDataPlanes === 3, 'the count from HelloAck');
+    cp.send(cp.socket, { heartbeat: { sentAtMs: Date.now(), state: { epoch: cp.model.epoch, version: cp.model.version, hash: cp.model.hashAt() }, connectedDataPlanes: 4 } });
+    await waitFor(() => dp.client.connectedDataPlanes === 4, 'the count from a Heartbeat');
+    // A control plane that does not say (0) leaves the last count in place.
+    cp.onHello = (ws) => cp.helloAck(ws, pb.HelloAck.Mode.MODE_UP_TO_DATE);
+    cp.socket.terminate();
+    await waitFor(() => cp.received.hellos.length === 2 && dp.client.state === 'connected', 'reconnected');
+    expect(dp.client.connectedDataPlanes).toBe(4);
   });
 
   it('reassembles a snapshot sent in many small chunks', async () => {

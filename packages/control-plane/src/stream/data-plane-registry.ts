@@ -380,6 +380,20 @@ export class DataPlaneRegistry extends EventEmitter {
     return (await q.execute()).map(fromRow);
   }
 
+  /**
+   * How many data planes are connected across the cluster (every replica's rows flagged connected
+   * and refreshed within {@link staleAfterMs}), from the database.
+   */
+  async countConnected(now = Date.now()): Promise<number> {
+    const row = await this.db
+      .selectFrom('data_planes')
+      .select((eb) => eb.fn.countAll<number | string>().as('n'))
+      .where('connected', '=', true)
+      .where(sql<boolean>`last_seen >= ${now - this.staleAfterMs}`)
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
   /** Whether a record's data plane is connected now: flagged so by its replica and refreshed recently. */
   isConnected(record: DataPlaneRecord, now = Date.now()): boolean {
     return record.connected && now - record.lastSeen <= this.staleAfterMs;

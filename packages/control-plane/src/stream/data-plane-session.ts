@@ -36,6 +36,8 @@ export interface SessionContext {
   logger: Logger;
   snapshots: Semaphore;
   cpInstanceId: string;
+  /** Data planes connected across the cluster (this replica's and the others', from the registry), for HelloAck and Heartbeat. */
+  connectedDataPlanes(): number;
   /** Called once the session knows its node id; returns false to refuse it (e.g. when full). */
   register(session: DataPlaneSession): void;
   unregister(session: DataPlaneSession): void;
@@ -270,6 +272,7 @@ export class DataPlaneSession {
         mode,
         heartbeatIntervalMs: this.ctx.limits.heartbeatIntervalMs,
         maxFrameBytes: this.ctx.limits.maxFrameBytes,
+        connectedDataPlanes: this.ctx.connectedDataPlanes(),
       },
     });
     this.maybePush();
@@ -540,7 +543,7 @@ export class DataPlaneSession {
     }
     if (buffered < highWaterBytes) {
       const missingPlugins = this.withheld === null ? [] : incompatiblePluginNames(this.withheld);
-      void this.send({ heartbeat: { sentAtMs: now, state: this.headState(), inflightNonce: this.inflight?.nonce ?? 0, missingPlugins } }).catch(() => {});
+      void this.send({ heartbeat: { sentAtMs: now, state: this.headState(), inflightNonce: this.inflight?.nonce ?? 0, missingPlugins, connectedDataPlanes: this.ctx.connectedDataPlanes() } }).catch(() => {});
       this.ws.ping();
     }
     if (this.record) this.record = { ...this.record, lastSeen: Math.max(this.record.lastSeen, this.lastHeardAt) };

@@ -55,6 +55,8 @@ export class StreamServer {
   private readonly pending = new Set<DataPlaneSession>();
   private readonly ctx: SessionContext;
   private ticker: NodeJS.Timeout | null = null;
+  /** Connected data planes across the cluster as the database last counted them (refreshed each heartbeat interval). */
+  private clusterConnectedCount = 0;
   private livenessTicker: NodeJS.Timeout | null = null;
   private readonly onHead = () => {
     for (const s of this.sessions.values()) s.maybePush();
@@ -95,6 +97,8 @@ export class StreamServer {
       logger: this.logger,
       snapshots: new Semaphore(this.limits.maxConcurrentSnapshots),
       cpInstanceId: options.cpInstanceId,
+      // This replica's own sessions are always counted, even before their rows reach the database.
+      connectedDataPlanes: () => Math.max(this.sessions.size, this.clusterConnectedCount),
       stats: { snapshotsSent: 0, deltasSent: 0, acks: 0, nacks: 0, bytesSent: 0, snapshotsStalled: 0 },
       register: (session) => {
         this.pending.delete(session);
@@ -112,6 +116,11 @@ export class StreamServer {
   /** Counters since start: snapshots and deltas sent, acks and nacks received, bytes sent, snapshots given up as stalled. */
   get stats(): Readonly<SessionContext['stats']> {
     return this.ctx.stats;
+  }
+
+  /** Data planes connected across the cluster, as sent in HelloAck and Heartbeat. */
+  get connectedDataPlanes(): number {
+    return this.ctx.connectedDataPlanes();
   }
 
   /** Snapshots being sent right now. */
@@ -194,6 +203,11 @@ export class StreamServer {
       const now = Date.now();
       for (const s of this.sessions.values()) s.tick(now);
       this.options.registry.touchAll(now);
+      // Read for the next heartbeats; while the database is down the last count stands.
+      this.options.registry.countConnected(now).then(
+        (n) => (this.clusterConnectedCount = n),
+        (err: unknown) => this.logger.debug({ err }, 'cannot count the connected data planes'),
+      );
     }, this.limits.heartbeatIntervalMs);
     this.ticker.unref();
     // Liveness is checked a few times per interval (heartbeats are sent once per interval), so a

@@ -17,7 +17,7 @@ import { AckError, ConfigRejectedError, ResourceErrorCode } from '../errors.js';
 import { runSteps, type Steps } from '../steps.js';
 import { checkReferences, checkResource, referenceView, ResourceErrorList, type CheckedEntity } from './entity-checks.js';
 import { ImmutableMap } from './immutable-map.js';
-import { defaultPluginRuntime } from '../plugins/plugin-factories.js';
+import { defaultPluginRuntime } from './plugin-runtime.js';
 import type { PluginRuntime } from '../plugins/plugin-factory.js';
 import { buildProjections, type ProjectionFailure } from './projections.js';
 import { ConfigOrigin, resourceKey, RuntimeConfig, type ConfigResource, type EntityMaps } from './runtime-config.js';

@@ -2,7 +2,7 @@ import type { Acl, AnyEntity, BasicAuthCredential, Consumer, EntityKind, KeyAuth
 import { describe, expect, it } from 'vitest';
 import { ConfigModel, makeConsumer, NOW, uuidFor } from '../../test/helpers/config-model.js';
 import { ResourceErrorCode } from '../errors.js';
-import { createPluginEnv, createPluginRuntime } from '../plugins/plugin-factories.js';
+import { createPluginEnv, createPluginRuntime } from './plugin-runtime.js';
 import { applyDelta } from './apply-delta.js';
 import { applySnapshot } from './apply-snapshot.js';
 import type { RuntimeConfig } from './runtime-config.js';

@@ -9,7 +9,8 @@
  */
 import { PLUGIN_DESCRIPTORS, type PluginCapabilityMessage } from '@sluice/protocol';
 import { InvalidArgumentError } from '../errors.js';
-import { BUNDLED_PLUGIN_FACTORIES, defaultPluginRuntime } from '../plugins/plugin-factories.js';
+import { BUNDLED_PLUGIN_FACTORIES } from '../plugins/plugin-factories.js';
+import { defaultPluginRuntime } from './plugin-runtime.js';
 import type { PluginFactory, PluginRuntime } from '../plugins/plugin-factory.js';
 
 /** The plugins this build implements (`bundled`): those it has a handler factory for. */

@@ -4,7 +4,8 @@ import { ConfigModel, makeConsumer, makeRoute, makeService, NOW, uuidFor } from 
 import { AckError, ResourceErrorCode } from '../errors.js';
 import { EMPTY_CHAIN, type PluginChain } from '../plugins/plugin-chain.js';
 import type { PluginContext } from '../plugins/plugin-context.js';
-import { BUNDLED_PLUGIN_FACTORIES, createPluginRuntime } from '../plugins/plugin-factories.js';
+import { BUNDLED_PLUGIN_FACTORIES } from '../plugins/plugin-factories.js';
+import { createPluginRuntime } from './plugin-runtime.js';
 import type { PluginFactory, PluginRuntime } from '../plugins/plugin-factory.js';
 import type { PluginHandler } from '../plugins/plugin-handler.js';
 import { fakeConsumerDirectory } from '../plugins/testing/fake-consumer-directory.js';
@@ -224,8 +225,8 @@ describe('plugin chains: fail closed', () => {
     expect(result.ok ? null : result.error.resourceErrors).toEqual([expect.objectContaining({ kind: 'plugins', id: bad.id, code: ResourceErrorCode.PLUGIN_CONFIG })]);
   });
 
-  it('the bundled runtime runs key-auth, basic-auth and acl', () => {
-    expect([...BUNDLED_PLUGIN_FACTORIES.keys()].sort()).toEqual(['acl', 'basic-auth', 'key-auth']);
+  it('the bundled runtime runs key-auth, basic-auth, acl and rate-limiting', () => {
+    expect([...BUNDLED_PLUGIN_FACTORIES.keys()].sort()).toEqual(['acl', 'basic-auth', 'key-auth', 'rate-limiting']);
   });
 });
 

@@ -1,6 +1,7 @@
 import type { Plugin } from '@sluice/protocol';
 import type { PasswordVerificationCache } from './basic-auth/password-verification-cache.js';
 import type { SlowHashQueue } from './basic-auth/slow-hash-queue.js';
+import type { RateLimitCounters } from './rate-limiting/rate-limit-counters.js';
 import type { PluginHandler } from './plugin-handler.js';
 
 /** The logging a handler may do: the data plane's logger shape (structured object first). */
@@ -22,6 +23,8 @@ export interface PluginEnv {
   readonly basicAuthVerifications: PasswordVerificationCache;
   /** basic-auth's bound on slow hashes running and waiting at once. */
   readonly basicAuthSlowHashes: SlowHashQueue;
+  /** rate-limiting's counters: the data plane's local table and Redis connections (with `--workers`, the primary's). */
+  readonly rateLimitCounters: RateLimitCounters;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { EMPTY_TRAFFIC_SNAPSHOT, type TrafficSnapshot } from '../proxy/traffic-stats.js';
+import type { RateLimitingStatus } from '../rate-limiting/rate-limit-service.js';
 import { registerTrafficMetrics } from './traffic-metrics.js';
 
 /** What the metrics read at scrape time (gauges are computed then, not pushed). */
@@ -21,6 +22,8 @@ export interface MetricsSource {
    * the traffic metrics are exposed with no series and zero gauges.
    */
   trafficSnapshot?(): TrafficSnapshot | Promise<TrafficSnapshot>;
+  /** The rate-limiting counters' state (absent: the rate-limiting metrics read zero). */
+  rateLimiting?(): RateLimitingStatus;
 }
 
 /** Buckets of `sluice_dp_config_apply_duration_seconds`: a one-route delta (~1 ms) to a large snapshot (seconds). */
@@ -114,6 +117,60 @@ export class DataPlaneMetrics {
       collect() {
         this.reset();
         for (const [kind, count] of Object.entries(source.entityCounts?.() ?? {})) this.set({ kind }, count);
+      },
+    });
+    const rateLimiting = () => source.rateLimiting?.();
+    new Gauge({
+      name: 'sluice_dp_rate_limiting_degraded',
+      help: '1 while a Redis server of the rate-limiting redis policy is unreachable (its requests decided from this data plane\'s share of the limit), else 0.',
+      registers,
+      collect() {
+        this.set(rateLimiting()?.redis.state === 'degraded' ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'sluice_dp_rate_limiting_connected_data_planes',
+      help: 'Data planes connected across the cluster as the control plane last said (0: not known); degraded mode divides limits by it.',
+      registers,
+      collect() {
+        this.set(rateLimiting()?.connected_data_planes ?? 0);
+      },
+    });
+    new Counter({
+      name: 'sluice_dp_rate_limiting_decisions_total',
+      help: 'Rate-limited requests decided, by store: local (the local policy), redis, degraded (locally while Redis was unreachable), failed (not decided: Redis failed and the plugin is not fault tolerant).',
+      labelNames: ['store'],
+      registers,
+      collect() {
+        const d = rateLimiting()?.decisions;
+        this.reset();
+        for (const store of ['local', 'redis', 'degraded', 'failed'] as const) this.inc({ store }, d?.[store] ?? 0);
+      },
+    });
+    new Counter({
+      name: 'sluice_dp_rate_limiting_redis_failures_total',
+      help: 'Redis calls of the rate-limiting redis policy that failed or timed out.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(rateLimiting()?.decisions.redisFailures ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'sluice_dp_rate_limiting_local_counters',
+      help: 'Entries in the rate-limiting local counter table (the local policy and degraded mode).',
+      registers,
+      collect() {
+        this.set(rateLimiting()?.local.entries ?? 0);
+      },
+    });
+    new Counter({
+      name: 'sluice_dp_rate_limiting_local_evictions_total',
+      help: 'Local counter entries dropped to stay within the table\'s capacity while one of their windows still ran (their counts were lost).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(rateLimiting()?.local.evictions ?? 0);
       },
     });
     registerTrafficMetrics(this.registry, () => source.trafficSnapshot?.() ?? EMPTY_TRAFFIC_SNAPSHOT);

@@ -5,6 +5,7 @@ import type { ConfigOrigin } from '../config/runtime-config.js';
 import { LifecycleError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { ConnectionState, PushInFlight } from '../sync/sync-client.js';
+import type { RateLimitingStatus } from '../rate-limiting/rate-limit-service.js';
 import type { DataPlaneMetrics } from './data-plane-metrics.js';
 
 /** Default status listener (loopback only: status and metrics are for the operator, not the world). */
@@ -44,6 +45,8 @@ export interface StatusView {
   readonly entities: Readonly<Record<EntityKind, number>>;
   /** The plugins this data plane loads (`--plugins`), sorted. */
   readonly loaded_plugins: readonly string[];
+  /** The rate-limiting counters: the local table, the Redis servers (`degraded` while one is unreachable), decisions. */
+  readonly rate_limiting: RateLimitingStatus;
 }
 
 /** What the status server reads: the data plane. */

@@ -127,6 +127,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
   private lastErrorValue: SyncErrorView | null = null;
   /** Connections attempted after the first one. */
   reconnects = 0;
+  private connectedDataPlanesValue: number | null = null;
 
   constructor(options: SyncClientOptions) {
     super();
@@ -154,6 +155,14 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
   /** The last error (connection, protocol or refused config), or null. */
   get lastError(): SyncErrorView | null {
     return this.lastErrorValue;
+  }
+
+  /**
+   * The data planes connected across the cluster as the control plane last said (HelloAck or
+   * Heartbeat), kept across disconnects; null before it first said.
+   */
+  get connectedDataPlanes(): number | null {
+    return this.connectedDataPlanesValue;
   }
 
   /** The push being applied now (its nonce, kind, and since when in ms since the Unix epoch), or null. */
@@ -228,6 +237,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
         applied: (info) => this.emit('applied', info),
         rejected: (info) => this.emit('rejected', info),
         resync: (info) => this.emit('resync', info),
+        connectedDataPlanes: (count) => (this.connectedDataPlanesValue = count),
         closed: (end) => this.onClosed(session, end),
       },
     );

@@ -65,6 +65,8 @@ export interface SyncSessionHost extends Pick<PushPipelineHost, 'recordError' | 
   connected(info: { cpInstanceId: string; head: ConfigStateView; mode: string }): void;
   /** A ResyncRequest was sent. */
   resync(info: { reason: string }): void;
+  /** The control plane said how many data planes are connected across the cluster (HelloAck, Heartbeat). */
+  connectedDataPlanes(count: number): void;
   /** The connection closed: the session is over. */
   closed(end: SessionEnd): void;
 }
@@ -192,6 +194,7 @@ export class SyncSession {
         return this.onHelloAck(frame.helloAck!);
       case 'heartbeat':
         this.headValue = frame.heartbeat!.state ?? this.headValue;
+        if (frame.heartbeat!.connectedDataPlanes) this.host.connectedDataPlanes(frame.heartbeat!.connectedDataPlanes);
         return this.noteMissingPlugins(frame.heartbeat!.missingPlugins ?? []);
       case 'goAway': {
         const g = frame.goAway!;
@@ -244,6 +247,7 @@ export class SyncSession {
       return;
     }
     this.connectedAtMs = now;
+    if (ack.connectedDataPlanes) this.host.connectedDataPlanes(ack.connectedDataPlanes);
     this.startHeartbeats();
     const head = configStateView(ack.head);
     this.options.logger.info({ url: this.stream.url, mode, head }, 'connected to the control plane');

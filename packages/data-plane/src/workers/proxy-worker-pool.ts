@@ -3,8 +3,10 @@ import type { RuntimeConfig } from '../config/runtime-config.js';
 import { LifecycleError } from '../errors.js';
 import type { ListenAddress } from '../listen-address.js';
 import type { Logger } from '../logger.js';
+import type { RateLimitCounters } from '../plugins/rate-limiting/rate-limit-counters.js';
 import { EMPTY_TRAFFIC_SNAPSHOT, mergeTrafficSnapshots, type TrafficSnapshot } from '../proxy/traffic-stats.js';
 import { isConfigChannelMessage, snapshotMessage, type ConfigChannelMessage, type WorkerControlMessage } from './worker-messages.js';
+import { RateLimitResponder } from './worker-rate-limit-client.js';
 
 /** How long proxy workers may take to start listening, in ms (default 30 s). */
 export const WORKER_START_TIMEOUT_MS = 30_000;
@@ -29,6 +31,8 @@ export interface ProxyWorkerPoolOptions {
   readonly exec?: string;
   /** The serving config, sent to a worker when it starts or asks. */
   readonly getConfig: () => RuntimeConfig | null;
+  /** The data plane's rate-limit counters, which every worker counts through (one set per data plane). */
+  readonly rateLimits?: RateLimitCounters;
   readonly logger: Logger;
 }
 
@@ -42,7 +46,8 @@ interface TrafficRound {
 /**
  * The proxy workers of a data plane (`--workers N`), from the primary's side: forks them, sends
  * each the serving config when it comes online and every change after (`broadcast`), answers
- * their resync requests, restarts a crashed worker (at most {@link MAX_WORKER_RESTARTS_PER_MINUTE}),
+ * their resync requests, decides their rate-limit queries (`rateLimits`: one set of counters for
+ * every worker, so `--workers N` never allows N times a limit), restarts a crashed worker (at most {@link MAX_WORKER_RESTARTS_PER_MINUTE}),
  * and merges their traffic counts for `/metrics` (waiting at most {@link TRAFFIC_STATS_TIMEOUT_MS}).
  */
 export class ProxyWorkerPool {
@@ -82,8 +87,10 @@ export class ProxyWorkerPool {
     const worker = cluster.fork({ SLUICE_DP_WORKER: '1', SLUICE_DP_WORKER_LISTEN: `${this.listen!.host}:${this.listen!.port}` });
     this.workers.add(worker);
     const logger = this.options.logger;
+    const rateLimits = this.options.rateLimits ? new RateLimitResponder(worker, this.options.rateLimits) : null;
     return new Promise((resolve, reject) => {
       worker.on('message', (message: ConfigChannelMessage | WorkerControlMessage) => {
+        if (rateLimits !== null && message !== null && typeof message === 'object' && rateLimits.handle(message as WorkerControlMessage)) return;
         if (message?.type === 'sluice:worker-listening') resolve({ host: message.host, port: message.port });
         else if (message?.type === 'sluice:traffic-stats') this.onTraffic(worker, message.id, message.snapshot);
         else if (isConfigChannelMessage(message) && message.type === 'sluice:config-resync') {

@@ -3,11 +3,13 @@ import { LifecycleError } from '../errors.js';
 import type { ListenAddress } from '../listen-address.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { ProxyServer } from '../proxy/proxy-server.js';
-import { BUNDLED_PLUGIN_FACTORIES, createPluginEnv, createPluginRuntime } from '../plugins/plugin-factories.js';
-import type { PluginRuntime } from '../plugins/plugin-factory.js';
+import { createPluginEnv, createPluginRuntime } from '../config/plugin-runtime.js';
+import { BUNDLED_PLUGIN_FACTORIES } from '../plugins/plugin-factories.js';
+import type { PluginFactory } from '../plugins/plugin-factory.js';
 import type { ProxyServerOptions } from '../proxy/proxy-server-options.js';
 import { ConfigFollower } from './config-follower.js';
 import type { ConfigChannelMessage, WorkerControlMessage } from './worker-messages.js';
+import { WorkerRateLimitClient } from './worker-rate-limit-client.js';
 
 /** Options of `runProxyWorker`. */
 export interface ProxyWorkerOptions {
@@ -16,8 +18,8 @@ export interface ProxyWorkerOptions {
   /** Proxy tuning (limits, timeouts, trusted IPs, access log). */
   readonly proxy?: ProxyServerOptions;
   readonly logger?: Logger;
-  /** The plugins this worker runs (default every bundled plugin); the primary's config was checked against its own set. */
-  readonly plugins?: PluginRuntime;
+  /** The plugins this worker runs: the primary's set (`DataPlaneOptions.pluginFactories`; default every bundled plugin). */
+  readonly pluginFactories?: ReadonlyMap<string, PluginFactory>;
 }
 
 /**
@@ -29,7 +31,14 @@ export async function runProxyWorker(options: ProxyWorkerOptions): Promise<void>
   if (!cluster.isWorker || !process.send) throw new LifecycleError('runProxyWorker runs in a node:cluster worker');
   const logger = options.logger ?? silentLogger;
   const port = { send: (m: ConfigChannelMessage) => process.send!(m) };
-  const plugins = options.plugins ?? createPluginRuntime(BUNDLED_PLUGIN_FACTORIES, createPluginEnv({ logger }));
+  // Counted in the primary, so every worker of this data plane shares the counts.
+  const rateLimits = new WorkerRateLimitClient({
+    send: (m) => process.send!(m),
+    get connected() {
+      return process.connected;
+    },
+  });
+  const plugins = createPluginRuntime(options.pluginFactories ?? BUNDLED_PLUGIN_FACTORIES, createPluginEnv({ logger, rateLimitCounters: rateLimits }));
   const follower = new ConfigFollower(port, logger, { plugins });
   const proxy = new ProxyServer({ ...options.proxy, logger: options.proxy?.logger ?? logger, getConfig: () => follower.current });
   let stopping = false;
@@ -39,7 +48,7 @@ export async function runProxyWorker(options: ProxyWorkerOptions): Promise<void>
     void proxy.close().finally(() => process.exit(0));
   };
   process.on('message', (message: unknown) => {
-    if (follower.handle(message)) return;
+    if (follower.handle(message) || rateLimits.handle(message)) return;
     const control = message as WorkerControlMessage | null;
     if (control?.type === 'sluice:worker-stop') stop();
     else if (control?.type === 'sluice:traffic-stats-request' && process.connected) {

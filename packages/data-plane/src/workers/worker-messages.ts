@@ -1,5 +1,6 @@
 import { pb } from '@sluice/protocol';
 import type { ConfigOrigin, RuntimeConfig } from '../config/runtime-config.js';
+import type { RedisSettings } from '../plugins/rate-limiting/rate-limiting-config.js';
 import type { TrafficSnapshot } from '../proxy/traffic-stats.js';
 
 /**
@@ -39,7 +40,36 @@ export type WorkerControlMessage =
   /** The primary asks for the worker's traffic counts (a scrape of /metrics). */
   | { readonly type: 'sluice:traffic-stats-request'; readonly id: number }
   /** The worker's answer: everything it has counted since it started. */
-  | { readonly type: 'sluice:traffic-stats'; readonly id: number; readonly snapshot: TrafficSnapshot };
+  | { readonly type: 'sluice:traffic-stats'; readonly id: number; readonly snapshot: TrafficSnapshot }
+  /** Rate-limit queries a worker counts through the primary (one data plane, one set of counters); batched per event-loop turn. */
+  | { readonly type: 'sluice:rate-limit-consume'; readonly batch: readonly RateLimitRequestItem[] }
+  /** A worker names a Redis connection once, before the first query that uses it (queries then carry its number). */
+  | { readonly type: 'sluice:rate-limit-redis'; readonly id: number; readonly settings: RedisSettings }
+  /** The primary's answers, by query id, batched likewise. */
+  | { readonly type: 'sluice:rate-limit-result'; readonly batch: readonly RateLimitResultItem[] };
+
+/** `RateLimitRequestItem.flags`: the query uses the redis policy. */
+export const RATE_LIMIT_FLAG_REDIS = 1;
+/** `RateLimitRequestItem.flags`: the plugin is fault tolerant. */
+export const RATE_LIMIT_FLAG_FAULT_TOLERANT = 2;
+
+/**
+ * One `RateLimitQuery` as it travels (compact: the IPC's JSON is most of the cost): the counter
+ * key, flags, the Redis connection by the number the worker gave it (0 for the local policy), and
+ * per window its period index (`RATE_LIMIT_PERIODS`), limit, start and end in ms.
+ */
+export interface RateLimitRequestItem {
+  readonly id: number;
+  readonly key: string;
+  readonly flags: number;
+  readonly redis: number;
+  readonly windows: readonly number[];
+}
+
+/** One answer of a `sluice:rate-limit-result` batch: the outcome (`degraded` 1 in degraded mode), or why the store could not decide. */
+export type RateLimitResultItem =
+  | { readonly id: number; readonly usages: readonly number[]; readonly limits: readonly number[]; readonly degraded: 0 | 1 }
+  | { readonly id: number; readonly error: string };
 
 /** The IPC endpoint role: a cluster `Worker` on the primary side, `process` on the worker side. */
 export interface ConfigChannelPort {

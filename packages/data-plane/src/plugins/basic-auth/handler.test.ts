@@ -45,7 +45,13 @@ async function run(cfg: BasicAuthConfig, request: FakeRequest, cache = new Passw
 
 describe('basic-auth', () => {
   it('is made by its factory at Kong priority 1100, sharing the env cache', () => {
-    const env = { basicAuthVerifications: new PasswordVerificationCache(), basicAuthSlowHashes: new SlowHashQueue(), logger: { warn() {}, error() {} }, now: Date.now } satisfies PluginEnv;
+    const env = {
+      basicAuthVerifications: new PasswordVerificationCache(),
+      basicAuthSlowHashes: new SlowHashQueue(),
+      logger: { warn() {}, error() {} },
+      now: Date.now,
+      rateLimitCounters: { consume: () => Promise.reject(new Error('basic-auth counts nothing')) },
+    } satisfies PluginEnv;
     expect(BASIC_AUTH_FACTORY.create({ name: 'basic-auth', config: config() } as unknown as Plugin, env).priority).toBe(1100);
   });
 
