@@ -10,8 +10,8 @@ import { ROOT } from './support/processes.js';
 
 const ALLOWED: Record<string, readonly string[]> = {
   protocol: ['protobufjs'],
-  'control-plane': ['@sluice/protocol', 'pg', 'kysely', 'ws', 'fastify', 'pino', 'prom-client', '@electric-sql/pglite'],
-  'data-plane': ['@sluice/protocol', 'ws', 'undici', 'pino', 'prom-client'],
+  'control-plane': ['@sluice/protocol', 'pg', 'kysely', 'ws', 'fastify', 'pino', 'prom-client', '@electric-sql/pglite', 'yaml'],
+  'data-plane': ['@sluice/protocol', 'ws', 'undici', 'pino', 'prom-client', 'yaml'],
 };
 
 function sourceFiles(dir: string): string[] {
