@@ -28,6 +28,7 @@ import { bodyOf } from './request-body.js';
 /** The write input of a request: JSON as sent, form values converted to the schema's types. */
 function entityInput(request: FastifyRequest, schema: EntitySchema): Record<string, unknown> {
   const body = bodyOf(request.body);
+  if (body.kind === 'text') throw HttpError.unsupportedMediaType();
   return body.kind === 'json' ? body.value : inferFormArguments(body.args, schema);
 }
 
@@ -48,6 +49,13 @@ function query(request: FastifyRequest): Record<string, unknown> {
 /** The id a foreign field of `entity` holds, or undefined when it is null. */
 function foreignId(entity: AnyEntity, field: string): string | undefined {
   return ((entity as unknown as Record<string, { id: string } | null>)[field] ?? undefined)?.id;
+}
+
+/** The id a write addressed, for the audit log: the written entity's, else the URL's when it is an id. */
+function auditId(request: FastifyRequest, param: string, entity: unknown): string | null {
+  if (typeof entity === 'object' && entity !== null && typeof (entity as { id?: unknown }).id === 'string') return (entity as { id: string }).id;
+  const key = (request.params as Record<string, string> | undefined)?.[param];
+  return key !== undefined && isUuid(key) ? key.toLowerCase() : null;
 }
 
 /** The id an entity page starts after, from a decoded offset (code 7 when it is not one). */
@@ -73,8 +81,8 @@ function registerKind(app: FastifyInstance, store: Store, ops: ConfigOperations,
     if (!entity) throw HttpError.notFound();
     return entity as AnyEntity;
   };
-  const sent = (reply: FastifyReply, status: number) => (written: { version: number; epoch: string; entity: unknown }) =>
-    sendWrite(reply, status, written, status === 204 ? null : written.entity);
+  const sent = (reply: FastifyReply, status: number, target: EntityKind = kind) => (written: { version: number; epoch: string; entity: unknown }) =>
+    sendWrite(reply, status, written, status === 204 ? null : written.entity, { kind: target, id: auditId(reply.request, one, written.entity) });
 
   registerEndpoint(app, `/${kind}`, {
     GET: async (request) => {
@@ -123,11 +131,11 @@ function registerKind(app: FastifyInstance, store: Store, ops: ConfigOperations,
       },
       PUT: async (request, reply) => {
         const entity = await findOr404(request);
-        return sent(reply, 200)(await ops.replaceReferenced(kind, entity as never, f.field, reference, entityInput(request, ENTITIES[reference].schema)));
+        return sent(reply, 200, reference)(await ops.replaceReferenced(kind, entity as never, f.field, reference, entityInput(request, ENTITIES[reference].schema)));
       },
       PATCH: async (request, reply) => {
         const { id } = await referencedOr404(request);
-        return sent(reply, 200)(await ops.update(reference, { id }, entityInput(request, ENTITIES[reference].schema)));
+        return sent(reply, 200, reference)(await ops.update(reference, { id }, entityInput(request, ENTITIES[reference].schema)));
       },
       DELETE: async (request) => {
         await referencedOr404(request);
@@ -167,7 +175,7 @@ function registerNested(app: FastifyInstance, store: Store, ops: ConfigOperation
     POST: async (request, reply) => {
       const parent = await parentOr404(request);
       const written = await ops.create(kind, { ...input(request), [field]: { id: parent.id } });
-      return sendWrite(reply, 201, written, written.entity);
+      return sendWrite(reply, 201, written, written.entity, { kind, id: written.entity.id });
     },
   });
 
@@ -176,19 +184,19 @@ function registerNested(app: FastifyInstance, store: Store, ops: ConfigOperation
     PUT: async (request, reply) => {
       const parent = await parentOr404(request);
       const written = await ops.replace(kind, parseEntityKey(kind, param(request, one)), { ...input(request), [field]: { id: parent.id } });
-      return sendWrite(reply, 200, written, written.entity);
+      return sendWrite(reply, 200, written, written.entity, { kind, id: written.entity.id });
     },
     PATCH: async (request, reply) => {
       const parent = await parentOr404(request);
       const child = await childOr404(request, parent.id);
       const data = input(request);
       const written = await ops.update(kind, { id: child.id }, Object.hasOwn(data, field) ? data : { ...data, [field]: { id: parent.id } });
-      return sendWrite(reply, 200, written, written.entity);
+      return sendWrite(reply, 200, written, written.entity, { kind, id: written.entity.id });
     },
     DELETE: async (request, reply) => {
       const child = await childOr404(request, (await parentOr404(request)).id);
       const written = await ops.delete(kind, { id: child.id });
-      return sendWrite(reply, 204, written, null);
+      return sendWrite(reply, 204, written, null, { kind, id: child.id });
     },
   });
 }

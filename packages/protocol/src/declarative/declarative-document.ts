@@ -251,7 +251,7 @@ export function readDeclarativeDocument(document: unknown, options: ReadDeclarat
   const ids = new Set<string>();
   for (const { kind, entity, where } of prepared) {
     const key = `${kind}/${entity.id}`;
-    if (ids.has(key)) errors.push({ kind, where, path: [], message: `${ENTITIES[kind].singular} id ${entity.id} used twice`, entityId: entity.id });
+    if (ids.has(key)) errors.push({ kind, where, path: [], message: `${ENTITIES[kind].singular} id ${entity.id} used twice`, entityId: entity.id, ...nameField(kind, entity) });
     ids.add(key);
   }
   for (const { kind, entity, where } of prepared) {
@@ -264,11 +264,19 @@ export function readDeclarativeDocument(document: unknown, options: ReadDeclarat
         message: `${ref.field}: the foreign key '${formatLuaTable({ id: ref.id })}' does not reference an existing '${ref.reference}' entity.`,
         fields: { [ref.field]: `the foreign key '${formatLuaTable({ id: ref.id })}' does not reference an existing '${ref.reference}' entity.` },
         entityId: entity.id,
+        ...nameField(kind, entity),
       });
     }
   }
   if (errors.length > 0) return { ok: false, errors: errors.map((e) => (e.path.length > 0 || e.where === '' ? e : { ...e, path: parsePath(e.where) })) };
   return { ok: true, entities: prepared, isTransformed: document._transform !== false };
+}
+
+/** `{entityName}` when the entity's endpoint key has a value, else nothing. */
+function nameField(kind: EntityKind, entity: AnyEntity): { entityName?: string } {
+  const key = ENTITIES[kind].endpointKey;
+  const value = key === null ? null : (entity as unknown as Record<string, unknown>)[key];
+  return typeof value === 'string' ? { entityName: value } : {};
 }
 
 /** `['services', 0, 'routes', 2]` from `services[0].routes[2]`. */
