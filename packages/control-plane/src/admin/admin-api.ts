@@ -143,7 +143,8 @@ export function buildAdminApi(options: AdminApiOptions): FastifyInstance {
   auth.install(app);
   installAuditLog(app, options.logger);
   app.addHook('onResponse', async (request, reply) => {
-    request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime }, 'admin request');
+    // The route's pattern, not the URL: a URL may carry a secret (`/keyauth_credentials/<key>`).
+    request.log.debug({ method: request.method, route: request.routeOptions.url ?? null, status: reply.statusCode, ms: reply.elapsedTime }, 'admin request');
   });
 
   app.setErrorHandler(async (err, request, reply) => {

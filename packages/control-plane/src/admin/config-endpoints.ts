@@ -81,6 +81,7 @@ export function registerConfigEndpoints(app: FastifyInstance, service: Declarati
           reply.header(CONFIG_VERSION_HEADER, String(head.version)).header(CONFIG_EPOCH_HEADER, head.epoch);
           return planBody(plan);
         }
+        request.auditEntity = { kind: 'config', id: null };
         const result = await service.import(document);
         reply.header(CONFIG_HASH_HEADER, result.hash);
         if (!result.isChanged && isFlagSet(query.check_hash)) {
