@@ -10,8 +10,8 @@ import { ROOT } from './support/processes.js';
 
 const ALLOWED: Record<string, readonly string[]> = {
   protocol: ['protobufjs'],
-  'control-plane': ['@sluice/protocol', 'pg', 'kysely', 'ws', 'fastify', 'pino', 'prom-client', '@electric-sql/pglite'],
-  'data-plane': ['@sluice/protocol', 'ws', 'undici', 'pino', 'prom-client', 'ioredis'],
+  'control-plane': ['@sluice/protocol', 'pg', 'kysely', 'ws', 'fastify', 'pino', 'prom-client', '@electric-sql/pglite', 'yaml'],
+  'data-plane': ['@sluice/protocol', 'ws', 'undici', 'pino', 'prom-client', 'ioredis', 'yaml'],
 };
 
 function sourceFiles(dir: string): string[] {
@@ -107,6 +107,7 @@ const FOLDER_RULES: readonly FolderRule[] = [
   },
   { package: 'control-plane', files: 'store/', mayNotImport: ['admin/', 'changes/', 'stream/'], why: 'the store is the bottom layer: admin → store, never back' },
   { package: 'control-plane', files: 'admin/', mayNotImport: ['stream/', 'changes/'], why: 'the Admin API writes through the store; the stream and the config mirror follow the change log' },
+  { package: 'control-plane', files: 'declarative/', mayNotImport: ['admin/', 'changes/', 'stream/'], why: 'declarative import and export write through the store; the Admin API serves them' },
   { package: 'control-plane', files: 'changes/', mayNotImport: ['admin/', 'stream/'], why: 'the config mirror reads the change log only: stream → changes, never back' },
 ];
 

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 /** The repository root. End-to-end tests run the built binaries from there. */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CP_BIN = join(ROOT, 'packages', 'control-plane', 'bin', 'sluice-cp.js');
+export const CP_BIN = join(ROOT, 'packages', 'control-plane', 'bin', 'sluice-cp.js');
 export const DP_BIN = join(ROOT, 'packages', 'data-plane', 'bin', 'sluice-dp.js');
 
 /** Polls `check` until it returns a truthy value or the deadline passes. */
@@ -71,11 +71,19 @@ export interface ControlPlaneHandle {
 }
 
 /** Starts sluice-cp on random ports. Pass `databaseUrl` for Postgres, else `dataDir` for PGlite. */
-export async function startControlPlane(opts: { dataDir?: string; databaseUrl?: string; args?: string[]; clusterPort?: number; adminPort?: number }): Promise<ControlPlaneHandle> {
+export async function startControlPlane(opts: {
+  dataDir?: string;
+  databaseUrl?: string;
+  args?: string[];
+  clusterPort?: number;
+  adminPort?: number;
+  /** More environment variables (e.g. `SLUICE_ADMIN_TOKEN`). */
+  env?: NodeJS.ProcessEnv;
+}): Promise<ControlPlaneHandle> {
   const args = ['--admin-listen', `127.0.0.1:${opts.adminPort ?? 0}`, '--cluster-listen', `127.0.0.1:${opts.clusterPort ?? 0}`, ...(opts.args ?? [])];
   if (opts.databaseUrl) args.push('--database-url', opts.databaseUrl);
   else args.push('--data-dir', opts.dataDir!);
-  const proc = new SluiceProcess('sluice-cp', CP_BIN, args, { SLUICE_DATABASE_URL: '' });
+  const proc = new SluiceProcess('sluice-cp', CP_BIN, args, { SLUICE_DATABASE_URL: '', ...opts.env });
   const [admin, cluster] = await Promise.all([proc.address('admin'), proc.address('cluster')]);
   return { proc, admin, cluster };
 }

@@ -2,9 +2,21 @@
  * `sluice-cp`: the control-plane command. Every flag also reads from `SLUICE_<FLAG>` (upper case,
  * dashes as underscores); a flag on the command line wins over the environment.
  */
+import { readFileSync, statSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import { parseArgs } from 'node:util';
 import pino, { type Logger } from 'pino';
-import { DEFAULT_ADMIN_BODY_LIMIT_BYTES, parseAllowedOrigin } from './admin/index.js';
+import {
+  AdminAuthenticator,
+  type AdminTls,
+  AdminTokenSet,
+  DEFAULT_ADMIN_BODY_LIMIT_BYTES,
+  ENV_ADMIN_TOKEN_NAME,
+  MAX_ADMIN_TOKENS_FILE_BYTES,
+  parseAllowedOrigin,
+} from './admin/index.js';
+import { assertAdminExposure } from './admin/admin-exposure.js';
+import { runConfigCommand } from './config-command.js';
 import { ControlPlane, DEFAULT_ADMIN_LISTEN, DEFAULT_CLUSTER_LISTEN, formatListenAddress, packageVersion, parseListenAddress } from './control-plane.js';
 import { ConfigurationError } from './errors.js';
 import { DEFAULT_DATA_DIR } from './store/index.js';
@@ -23,6 +35,13 @@ const FLAGS = {
   'database-url': { default: undefined, help: 'PostgreSQL URL (postgres://user:pass@host:5432/db); without it the embedded database is used' },
   'data-dir': { default: DEFAULT_DATA_DIR, help: 'embedded database directory (used when no --database-url)' },
   'admin-body-limit': { default: String(DEFAULT_ADMIN_BODY_LIMIT_BYTES), help: 'largest Admin API request body, in bytes' },
+  'admin-tokens-file': {
+    default: undefined,
+    help: 'Admin API tokens, one "NAME ROLE TOKEN" a line (role admin or read-only, # comments), re-read on SIGHUP; one admin token may also come from the environment variable SLUICE_ADMIN_TOKEN',
+  },
+  'admin-allow-open': { default: undefined, help: 'serve the Admin API without a token on a non-loopback address (refused otherwise); a flag, env true/1' },
+  'admin-cert': { default: undefined, help: 'Admin API certificate (PEM); with --admin-cert-key the Admin API is https://' },
+  'admin-cert-key': { default: undefined, help: 'private key of --admin-cert (PEM)' },
   'admin-gui-origin': {
     default: undefined,
     help: 'origin (scheme://host[:port]) whose pages may call the Admin API with credentials; repeatable, env comma-separated; none by default (cross-origin writes answer 403)',
@@ -36,6 +55,9 @@ type FlagName = keyof typeof FLAGS;
 /** Flags that may be given more than once (their environment variable is comma-separated). */
 const REPEATABLE_FLAGS: ReadonlySet<FlagName> = new Set(['admin-gui-origin']);
 
+/** Flags without a value (their environment variable is `true`/`1` or `false`/`0`). */
+const BOOLEAN_FLAGS: ReadonlySet<FlagName> = new Set(['admin-allow-open']);
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** The environment variable of a flag: `--database-url` → `SLUICE_DATABASE_URL`. */
@@ -45,7 +67,14 @@ export function envName(flag: string): string {
 
 /** The usage text. */
 export function usage(): string {
-  const lines = ['Usage: sluice-cp [options]', '', 'Sluice control plane: Admin API and configuration store.', '', 'Options:'];
+  const lines = [
+    'Usage: sluice-cp [options]',
+    '       sluice-cp config dump|diff|sync FILE [--admin-url URL]   (see sluice-cp config --help)',
+    '',
+    'Sluice control plane: Admin API and configuration store.',
+    '',
+    'Options:',
+  ];
   for (const [name, flag] of Object.entries(FLAGS)) {
     const def = flag.default === undefined ? '' : ` (default: ${flag.default})`;
     lines.push(`  --${name.padEnd(18)} ${flag.help}${def}`, `  ${''.padEnd(20)} env ${envName(name)}`);
@@ -66,6 +95,12 @@ export interface CliSettings {
   changeLogRetentionVersions: number;
   maxDataPlanes: number;
   logLevel: string;
+  /** The `--admin-tokens-file`, read by {@link loadAdminTokens} (and again on SIGHUP). */
+  adminTokensFile?: string;
+  /** `--admin-allow-open`: an Admin API without tokens may listen on a non-loopback address. */
+  adminAllowOpen: boolean;
+  /** TLS on the Admin API, or null for plain http://. */
+  adminTls: { certFile: string; keyFile: string } | null;
   /** Mutual TLS on the cluster stream, or null for plain ws://. The files are read by {@link loadClusterTls}. */
   clusterTls: { mode: ClusterMtlsMode; certFile: string; keyFile: string; caFile?: string } | null;
 }
@@ -95,19 +130,58 @@ export function loadClusterTls(settings: CliSettings): ClusterTls | null {
   return settings.clusterTls ? ClusterTls.fromFiles(settings.clusterTls) : null;
 }
 
+/**
+ * The Admin API tokens of a run: `SLUICE_ADMIN_TOKEN` from `env` and the `--admin-tokens-file`
+ * (read here, at most `MAX_ADMIN_TOKENS_FILE_BYTES`). Throws {@link ConfigurationError} naming the
+ * faulty line, never a token.
+ */
+export function loadAdminTokens(settings: Pick<CliSettings, 'adminTokensFile'>, env: NodeJS.ProcessEnv): AdminTokenSet {
+  const file = settings.adminTokensFile;
+  let fileText: string | undefined;
+  if (file !== undefined) {
+    try {
+      const info = statSync(file);
+      if (info.size > MAX_ADMIN_TOKENS_FILE_BYTES) throw new Error(`${info.size} bytes exceeds the limit of ${MAX_ADMIN_TOKENS_FILE_BYTES} bytes`);
+      fileText = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigurationError(`--admin-tokens-file: cannot read ${file}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  return AdminTokenSet.from({ envToken: env[ENV_ADMIN_TOKEN_NAME], fileText, fileName: file });
+}
+
+/** Reads the Admin API's certificate and key; throws {@link ConfigurationError}. */
+export function loadAdminTls(settings: Pick<CliSettings, 'adminTls'>): AdminTls | null {
+  if (!settings.adminTls) return null;
+  const read = (flag: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new ConfigurationError(`--${flag}: cannot read ${path}: ${(err as Error).message}`, { cause: err });
+    }
+  };
+  const tls = { cert: read('admin-cert', settings.adminTls.certFile), key: read('admin-cert-key', settings.adminTls.keyFile) };
+  try {
+    createSecureContext(tls);
+  } catch (err) {
+    throw new ConfigurationError(`--admin-cert/--admin-cert-key: not a PEM certificate and its key: ${(err as Error).message}`, { cause: err });
+  }
+  return tls;
+}
+
 /** Resolves flags, then environment variables, then defaults; throws {@link ConfigurationError}. */
 export function resolveSettings(argv: string[], env: NodeJS.ProcessEnv): CliSettings | 'help' | 'version' {
-  const options = Object.fromEntries(
-    Object.keys(FLAGS).map((name) => [name, { type: 'string' as const, multiple: REPEATABLE_FLAGS.has(name as FlagName) }]),
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = Object.fromEntries(
+    Object.keys(FLAGS).map((name) => [name, BOOLEAN_FLAGS.has(name as FlagName) ? { type: 'boolean' } : { type: 'string', multiple: REPEATABLE_FLAGS.has(name as FlagName) }]),
   );
   let values: Record<string, string | string[] | boolean | undefined>;
   try {
-    ({ values } = parseArgs({
+    values = parseArgs({
       args: argv,
       options: { ...options, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' } },
       strict: true,
       allowPositionals: false,
-    }));
+    }).values as Record<string, string | string[] | boolean | undefined>;
   } catch (err) {
     throw new ConfigurationError(err instanceof Error ? err.message : String(err), { cause: err });
   }
@@ -149,6 +223,14 @@ export function resolveSettings(argv: string[], env: NodeJS.ProcessEnv): CliSett
   const databaseUrl = get('database-url');
   const clusterTls = resolveClusterTls(get);
   const adminAllowedOrigins = [...new Set(getAll('admin-gui-origin').map(parseAllowedOrigin))];
+  const allowOpenEnv = env[envName('admin-allow-open')];
+  if (allowOpenEnv !== undefined && allowOpenEnv !== '' && !['true', '1', 'false', '0'].includes(allowOpenEnv)) {
+    throw new ConfigurationError(`${envName('admin-allow-open')} must be true, 1, false or 0`);
+  }
+  const adminAllowOpen = values['admin-allow-open'] === true || allowOpenEnv === 'true' || allowOpenEnv === '1';
+  const adminCert = get('admin-cert');
+  const adminCertKey = get('admin-cert-key');
+  if (Boolean(adminCert) !== Boolean(adminCertKey)) throw new ConfigurationError('--admin-cert and --admin-cert-key go together');
   return {
     adminListen,
     clusterListen,
@@ -156,6 +238,9 @@ export function resolveSettings(argv: string[], env: NodeJS.ProcessEnv): CliSett
     dataDir: get('data-dir') ?? DEFAULT_DATA_DIR,
     adminBodyLimitBytes: bodyLimit,
     adminAllowedOrigins,
+    adminTokensFile: get('admin-tokens-file'),
+    adminAllowOpen,
+    adminTls: adminCert && adminCertKey ? { certFile: adminCert, keyFile: adminCertKey } : null,
     changeLogRetentionVersions: retention,
     maxDataPlanes,
     logLevel,
@@ -176,6 +261,7 @@ function maskUrl(url: string): string {
 
 /** Runs `sluice-cp` until SIGINT/SIGTERM; resolves with the exit code. */
 export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  if (argv[0] === 'config') return runConfigCommand(argv.slice(1), env);
   let settings: ReturnType<typeof resolveSettings>;
   try {
     settings = resolveSettings(argv, env);
@@ -192,12 +278,19 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
     return 0;
   }
   let clusterTls: ClusterTls | null;
+  let adminTls: AdminTls | null;
+  let adminTokens: AdminTokenSet;
+  const adminHost = parseListenAddress(settings.adminListen).host;
   try {
     clusterTls = loadClusterTls(settings);
+    adminTls = loadAdminTls(settings);
+    adminTokens = loadAdminTokens(settings, env);
+    assertAdminExposure({ host: adminHost, hasTokens: adminTokens.size > 0, allowOpen: settings.adminAllowOpen });
   } catch (err) {
     process.stderr.write(`sluice-cp: ${(err as Error).message}\n`);
     return 2;
   }
+  const adminAuth = new AdminAuthenticator(adminTokens);
   const logger: Logger = pino({ level: settings.logLevel, base: { service: 'sluice-cp' } });
   const cp = new ControlPlane({
     logger,
@@ -207,6 +300,9 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
     dataDir: settings.dataDir,
     adminLimits: { bodyLimitBytes: settings.adminBodyLimitBytes },
     adminAllowedOrigins: settings.adminAllowedOrigins,
+    adminAuth,
+    adminAllowOpen: settings.adminAllowOpen,
+    adminTls: adminTls ?? undefined,
     changeLogRetentionVersions: settings.changeLogRetentionVersions,
     maxDataPlanes: settings.maxDataPlanes,
     clusterTls: clusterTls ?? undefined,
@@ -219,7 +315,9 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
     logger.fatal({ err }, 'control plane failed to start');
     return 1;
   }
-  const adminUrl = `http://${formatListenAddress(addresses.admin)}`;
+  const adminUrl = `${addresses.adminScheme}://${formatListenAddress(addresses.admin)}`;
+  if (adminTokens.size === 0) logger.warn({ admin: adminUrl }, 'the Admin API is open: no token is configured (SLUICE_ADMIN_TOKEN, --admin-tokens-file)');
+  else logger.info({ tokens: adminTokens.identities }, 'Admin API tokens loaded');
   const clusterUrl = addresses.cluster ? `${addresses.clusterScheme}://${formatListenAddress(addresses.cluster)}` : null;
   logger.info({ admin: adminUrl, cluster: clusterUrl }, 'control plane started');
   process.stdout.write(`sluice-cp admin listening on ${adminUrl}\n`);
@@ -229,6 +327,7 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
     const stop = (signal: NodeJS.Signals): void => {
       if (isStopping) return;
       isStopping = true;
+      process.off('SIGHUP', reload);
       logger.info({ signal }, 'stopping control plane');
       cp.stop().then(
         () => resolve(0),
@@ -238,6 +337,19 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
         },
       );
     };
+    // SIGHUP re-reads the tokens file; a file that does not parse (or that would leave a
+    // non-loopback Admin API open) keeps the tokens in force.
+    const reload = (): void => {
+      try {
+        const next = loadAdminTokens(settings, env);
+        assertAdminExposure({ host: adminHost, hasTokens: next.size > 0, allowOpen: settings.adminAllowOpen });
+        adminAuth.replace(next);
+        logger.info({ tokens: next.identities }, 'Admin API tokens reloaded');
+      } catch (err) {
+        logger.error({ reason: (err as Error).message, tokens: adminAuth.tokens.identities }, 'Admin API tokens not reloaded: keeping the previous tokens');
+      }
+    };
+    process.on('SIGHUP', reload);
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });

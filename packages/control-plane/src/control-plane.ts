@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
-import { type AdminApiLimits, buildAdminApi } from './admin/index.js';
+import { AdminAuthenticator, type AdminApiLimits, type AdminTls, buildAdminApi } from './admin/index.js';
+import { assertAdminExposure } from './admin/admin-exposure.js';
 import { ClosedError } from './errors.js';
 import { type Store, openStore } from './store/index.js';
 import { randomUUID } from 'node:crypto';
@@ -43,6 +44,15 @@ export interface ControlPlaneOptions {
   adminLimits?: Partial<AdminApiLimits>;
   /** Origins whose web pages may call the Admin API (`--admin-gui-origin`); default none. */
   adminAllowedOrigins?: readonly string[];
+  /**
+   * Who may call the Admin API (tokens and roles, swappable while serving); default open. An open
+   * Admin API on a non-loopback `adminListen` refuses to start unless `adminAllowOpen`.
+   */
+  adminAuth?: AdminAuthenticator;
+  /** Serve the Admin API without tokens on a non-loopback address (`--admin-allow-open`); default false. */
+  adminAllowOpen?: boolean;
+  /** TLS for the Admin API (`--admin-cert`, `--admin-cert-key`); default plain HTTP. */
+  adminTls?: AdminTls;
   /** Extra Admin API endpoints (e.g. `/clustering/*`), given the started store. */
   adminExtensions?: (store: Store) => FastifyPluginAsync[];
   /** A store to use instead of opening one (the control plane then does not close it). */
@@ -68,6 +78,8 @@ export interface ControlPlaneOptions {
 /** The addresses a started control plane listens on. */
 export interface ControlPlaneAddresses {
   admin: ListenAddress;
+  /** `https` when the Admin API has TLS, else `http`. */
+  adminScheme: 'http' | 'https';
   /** The cluster stream, unless disabled. */
   cluster: ListenAddress | null;
   /** `wss` when the cluster stream uses mutual TLS, else `ws`. */
@@ -124,6 +136,8 @@ export class ControlPlane {
   async start(): Promise<ControlPlaneAddresses> {
     const { logger } = this.#options;
     const adminListen = this.#options.adminListen ?? parseListenAddress(DEFAULT_ADMIN_LISTEN);
+    const adminAuth = this.#options.adminAuth ?? new AdminAuthenticator();
+    assertAdminExposure({ host: adminListen.host, hasTokens: !adminAuth.isOpen, allowOpen: this.#options.adminAllowOpen === true });
     const store =
       this.#options.store ?? (await openStore({ databaseUrl: this.#options.databaseUrl, dataDir: this.#options.dataDir, logger: logger.child({ component: 'store' }) }));
     this.#store = store;
@@ -156,6 +170,8 @@ export class ControlPlane {
         logger,
         limits: this.#options.adminLimits,
         allowedOrigins: this.#options.adminAllowedOrigins,
+        auth: adminAuth,
+        tls: this.#options.adminTls,
         extensions: [clusteringApi({ mirror, registry, stream: stream ?? undefined }), ...(this.#options.adminExtensions?.(store) ?? [])],
         nodeInfo: {
           version: packageVersion(),
@@ -171,7 +187,7 @@ export class ControlPlane {
       const bound = admin.server.address();
       const admin_ = typeof bound === 'object' && bound !== null ? { host: adminListen.host, port: bound.port } : adminListen;
       const cluster = stream && clusterListen ? await stream.listen(clusterListen.host, clusterListen.port) : null;
-      return { admin: admin_, cluster: cluster ? { host: clusterListen!.host, port: cluster.port } : null, clusterScheme: stream?.scheme ?? 'ws' };
+      return { admin: admin_, adminScheme: this.#options.adminTls ? 'https' : 'http', cluster: cluster ? { host: clusterListen!.host, port: cluster.port } : null, clusterScheme: stream?.scheme ?? 'ws' };
     } catch (err) {
       await this.stop();
       throw err;

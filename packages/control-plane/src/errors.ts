@@ -9,7 +9,7 @@
  * `fields`, which the Admin API turns into Kong's error bodies; the others ({@link HttpError})
  * answer `{"message": …}`.
  */
-import { type FieldErrors, formatLuaTable, schemaViolationMessage } from '@sluice/protocol';
+import { type DeclarativeError, type FieldError, type FieldErrors, ENTITIES, formatLuaTable, schemaViolationMessage } from '@sluice/protocol';
 
 /** Stable codes of control-plane errors. */
 export const ControlPlaneErrorCode = {
@@ -73,6 +73,7 @@ export const KongErrorCode = {
   invalidOptions: 11,
   operationUnsupported: 12,
   foreignKeysUnresolved: 13,
+  declarativeConfig: 14,
 } as const;
 export type KongErrorCode = (typeof KongErrorCode)[keyof typeof KongErrorCode];
 
@@ -91,6 +92,7 @@ const KONG_ERROR_NAMES: Record<KongErrorCode, string> = {
   11: 'invalid options',
   12: 'operation unsupported',
   13: 'foreign keys unresolved',
+  14: 'invalid declarative configuration',
 };
 
 /** The HTTP status Kong answers each DAO error with (`kong/api/endpoints.lua: ERRORS_HTTP_CODES`). */
@@ -108,6 +110,7 @@ export const KONG_ERROR_HTTP_STATUS: Record<KongErrorCode, number> = {
   11: 400,
   12: 405,
   13: 400,
+  14: 400,
 };
 
 /**
@@ -131,6 +134,12 @@ export const ADMIN_ERRORS = {
   SLUICE_CP_INVALID_UNIQUE: { status: 400, kong: KongErrorCode.invalidUnique },
   SLUICE_CP_INVALID_OPTIONS: { status: 400, kong: KongErrorCode.invalidOptions },
   SLUICE_CP_FOREIGN_KEY_UNRESOLVED: { status: 400, kong: KongErrorCode.foreignKeysUnresolved },
+  /** A `POST /config` file is invalid: its `fields` and `flattened_errors` name each faulty entity. */
+  SLUICE_CP_DECLARATIVE_CONFIG: { status: 400, kong: KongErrorCode.declarativeConfig },
+  /** No valid Admin API token (`Authorization: Bearer`, `Kong-Admin-Token`) while tokens are configured. */
+  SLUICE_CP_UNAUTHORIZED: { status: 401, kong: null },
+  /** A read-only token tried a write (POST, PUT, PATCH, DELETE). */
+  SLUICE_CP_FORBIDDEN: { status: 403, kong: null },
   /** No such path, or no such entity for a GET (`{"message":"Not found"}`). */
   SLUICE_CP_NOT_FOUND: { status: 404, kong: null },
   SLUICE_CP_METHOD_NOT_ALLOWED: { status: 405, kong: null },
@@ -154,13 +163,25 @@ type DaoErrorCode = { [C in AdminErrorCode]: (typeof ADMIN_ERRORS)[C]['kong'] ex
 /** Admin error codes answered with `{"message": …}`. */
 type MessageErrorCode = Exclude<AdminErrorCode, DaoErrorCode>;
 
-/** The body of a Kong DAO error: `{code, name, message, fields?}` (or `options` for code 11). */
+/** The body of a Kong DAO error: `{code, name, message, fields?}` (or `options` for code 11; `flattened_errors` for 14). */
 export interface KongErrorBody {
   code: number;
   name: string;
   message: string;
   fields?: unknown;
   options?: unknown;
+  flattened_errors?: FlattenedEntityErrors[];
+}
+
+/** One faulty entity of a declarative config, as Kong's `POST /config?flatten_errors=1` lists it. */
+export interface FlattenedEntityErrors {
+  /** The kind's singular (`service`), or null for a fault of the document itself (`_format_version`). */
+  entity_type: string | null;
+  entity_id?: string;
+  entity_name?: string;
+  /** Where it is in the file (`services[0].routes[2]`); Sluice's addition. */
+  entity_path: string;
+  errors: ({ type: 'field'; field: string; message: string } | { type: 'entity'; message: string })[];
 }
 
 /** One of Kong's DAO errors; see the module comment. */
@@ -258,12 +279,84 @@ export class KongDaoError extends ControlPlaneError {
     return new KongDaoError('SLUICE_CP_INVALID_OPTIONS', `invalid option (${parts.join('; ')})`, { options });
   }
 
+  /** Code 14: a declarative config is invalid; see {@link InvalidDeclarativeConfigError}. */
+  static declarativeConfig(errors: readonly DeclarativeError[]): InvalidDeclarativeConfigError {
+    return new InvalidDeclarativeConfigError(errors);
+  }
+
   /** Code 13: a foreign key given by a unique field could not be resolved. */
   static foreignKeysUnresolved(field: string, keyField: string, value: string, parent: string): KongDaoError {
     const detail = `the foreign key cannot be resolved with '${formatLuaTable({ [keyField]: value })}' for an existing '${parent}' entity`;
     return new KongDaoError('SLUICE_CP_FOREIGN_KEY_UNRESOLVED', `foreign key unresolved (${field}.${keyField}: ${detail})`, {
       fields: { [field]: { [keyField]: detail } },
     });
+  }
+}
+
+/** Most faults listed in the message of an {@link InvalidDeclarativeConfigError} (all are in its `fields`). */
+const MAX_LISTED_DECLARATIVE_ERRORS = 20;
+
+/** Field errors as `{field, message}` pairs: nested records as `a.b`, array elements as `a.1` (1-based, as Kong). */
+function flattenFieldErrors(errors: FieldErrors | FieldError, prefix: string, out: FlattenedEntityErrors['errors']): void {
+  if (typeof errors === 'string') {
+    out.push(prefix === '@entity' || prefix === '' ? { type: 'entity', message: errors } : { type: 'field', field: prefix, message: errors });
+    return;
+  }
+  if (Array.isArray(errors)) {
+    errors.forEach((e, i) => {
+      if (e === null) return;
+      if (prefix === '@entity' && typeof e === 'string') out.push({ type: 'entity', message: e });
+      else flattenFieldErrors(e, `${prefix}.${i + 1}`, out);
+    });
+    return;
+  }
+  for (const [key, value] of Object.entries(errors)) flattenFieldErrors(value, prefix === '' ? key : `${prefix}.${key}`, out);
+}
+
+/** Puts `value` at `path` in a tree of objects and arrays (holes are null, as Kong encodes them). */
+function setAtPath(tree: Record<string, unknown>, path: readonly (string | number)[], value: unknown): void {
+  let node: Record<string | number, unknown> = tree;
+  path.forEach((part, i) => {
+    if (i === path.length - 1) {
+      node[part] = value;
+      return;
+    }
+    const next = path[i + 1];
+    if (typeof node[part] !== 'object' || node[part] === null) node[part] = typeof next === 'number' ? [] : {};
+    node = node[part] as Record<string | number, unknown>;
+  });
+}
+
+/**
+ * Kong's code 14 (`declarative config is invalid`): `fields` mirrors the file (`{"services":
+ * [null, {"host": "required field missing"}]}`), `flattened_errors` lists each faulty entity with
+ * its kind, id, name and path in the file. Nothing was written.
+ */
+export class InvalidDeclarativeConfigError extends KongDaoError {
+  readonly errors: readonly DeclarativeError[];
+  constructor(errors: readonly DeclarativeError[]) {
+    const listed = errors.slice(0, MAX_LISTED_DECLARATIVE_ERRORS).map((e) => (e.where === '' ? e.message : `${e.where}: ${e.message}`));
+    const more = errors.length > MAX_LISTED_DECLARATIVE_ERRORS ? `; and ${errors.length - MAX_LISTED_DECLARATIVE_ERRORS} more` : '';
+    const fields: Record<string, unknown> = {};
+    for (const e of errors) setAtPath(fields, e.path.length > 0 ? e.path : ['@entity'], e.fields ?? e.message);
+    super('SLUICE_CP_DECLARATIVE_CONFIG', `declarative config is invalid: ${listed.join('; ')}${more}`, { fields });
+    this.errors = errors;
+  }
+
+  override toBody(): KongErrorBody {
+    const flattened = this.errors.map((e): FlattenedEntityErrors => {
+      const list: FlattenedEntityErrors['errors'] = [];
+      if (e.fields !== undefined) flattenFieldErrors(e.fields, '', list);
+      else list.push(e.kind === null && e.where !== '' ? { type: 'field', field: e.where, message: e.message } : { type: 'entity', message: e.message });
+      return {
+        entity_type: e.kind === null ? null : ENTITIES[e.kind].singular,
+        ...(e.entityId === undefined ? {} : { entity_id: e.entityId }),
+        ...(e.entityName === undefined ? {} : { entity_name: e.entityName }),
+        entity_path: e.where,
+        errors: list,
+      };
+    });
+    return { ...super.toBody(), flattened_errors: flattened };
   }
 }
 
@@ -301,6 +394,14 @@ export class HttpError extends ControlPlaneError {
   }
   static payloadTooLarge(limitBytes: number): HttpError {
     return new HttpError('SLUICE_CP_BODY_TOO_LARGE', `Request body exceeds the limit of ${limitBytes} bytes`);
+  }
+  /** No valid token: Kong's RBAC message. */
+  static unauthorized(): HttpError {
+    return new HttpError('SLUICE_CP_UNAUTHORIZED', 'Invalid credentials. Token or User credentials required');
+  }
+  /** A read-only token tried a write: Kong's RBAC message (`<name>, you do not have permissions to <action> this resource`). */
+  static forbidden(tokenName: string, action: string): HttpError {
+    return new HttpError('SLUICE_CP_FORBIDDEN', `${tokenName}, you do not have permissions to ${action} this resource`);
   }
   static unexpected(cause?: unknown): HttpError {
     return new HttpError('SLUICE_CP_UNEXPECTED', 'An unexpected error occurred', { cause });

@@ -2,6 +2,7 @@
 export * from './errors.js';
 export * from './store/index.js';
 export * from './admin/index.js';
+export * from './declarative/index.js';
 export {
   ControlPlane,
   type ControlPlaneOptions,

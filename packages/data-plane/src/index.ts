@@ -62,7 +62,7 @@ export {
 } from './config/config-cache.js';
 export { encodeCacheFile, decodeCacheFile, CACHE_MAGIC, CACHE_FORMAT_VERSION, MAX_CACHE_EPOCH_BYTES, type CacheFileContents } from './config/cache-file.js';
 export { NODE_ID_FILE_NAME } from './config/node-id.js';
-export { buildDeclarativeConfig, loadDeclarativeConfig, DECLARATIVE_EPOCH, MAX_DECLARATIVE_CONFIG_BYTES } from './config/declarative-config.js';
+export { buildDeclarativeConfig, loadDeclarativeConfig, parseDeclarativeText, DECLARATIVE_EPOCH, MAX_DECLARATIVE_CONFIG_BYTES } from './config/declarative-config.js';
 export { ConnectionState, type SyncClient, type SyncClientOptions, type SyncClientEvents, type AppliedChange, type SyncErrorView, type PushInFlight } from './sync/sync-client.js';
 export { HEARTBEAT_GRACE_MS } from './sync/sync-session.js';
 export { RECONNECT_BASE_MS, RECONNECT_CAP_MS, RECONNECT_RESET_AFTER_MS, type ReconnectBackoffOptions } from './sync/reconnect-backoff.js';

@@ -61,3 +61,17 @@ export {
 export { KEY_AUTH_SCHEMA, type KeyAuthConfig } from './plugins/key-auth/schema.js';
 export { BASIC_AUTH_SCHEMA, type BasicAuthConfig } from './plugins/basic-auth/schema.js';
 export { ACL_PLUGIN_SCHEMA, type AclConfig } from './plugins/acl/schema.js';
+export {
+  DECLARATIVE_FORMAT_VERSION,
+  LEGACY_FORMAT_VERSIONS,
+  readDeclarativeDocument,
+  writeDeclarativeDocument,
+  derivedEntityId,
+  formatDeclarativePath,
+  type DeclarativeEntity,
+  type DeclarativeError,
+  type DeclarativeBaseline,
+  type DeclarativeDocument,
+  type DeclarativeReadResult,
+  type ReadDeclarativeOptions,
+} from './declarative/declarative-document.js';

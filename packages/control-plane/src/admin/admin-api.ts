@@ -8,6 +8,9 @@
  * `bodyLimitBytes` (else 413), and errors use Kong's bodies. Every response carries
  * `Server: sluice/<version>`.
  *
+ * Access: open, or by token with roles (`admin-auth.ts`); every write leaves an audit line
+ * (`audit-log.ts`). `/config` is the whole configuration as a declarative file (`config-endpoints.ts`).
+ *
  * Browsers: no cross-origin access unless the origin is in `allowedOrigins`, and cross-origin
  * writes from other origins are refused with 403 (`cors-policy.ts`).
  */
@@ -16,6 +19,10 @@ import type { Logger } from 'pino';
 import { HttpError, KongDaoError } from '../errors.js';
 import type { Store } from '../store/index.js';
 import { ConfigOperations, type OperationsClock } from './config-operations.js';
+import { DeclarativeConfigService } from '../declarative/index.js';
+import { AdminAuthenticator } from './admin-auth.js';
+import { installAuditLog } from './audit-log.js';
+import { registerConfigEndpoints } from './config-endpoints.js';
 import { CorsPolicy } from './cors-policy.js';
 import { registerCrudEndpoints } from './crud-endpoints.js';
 import { type NodeInfo, registerNodeEndpoints } from './node-endpoints.js';
@@ -26,10 +33,15 @@ import { installBodyParsers } from './request-body.js';
 /** Default largest request body accepted, in bytes (10 MiB). */
 export const DEFAULT_ADMIN_BODY_LIMIT_BYTES = 10 * 1024 * 1024;
 
+/** Default largest `POST /config` body, in bytes (64 MiB: an export of 100,000 routes fits). */
+export const DEFAULT_CONFIG_BODY_LIMIT_BYTES = 64 * 1024 * 1024;
+
 /** Bounds of the Admin API. */
 export interface AdminApiLimits {
   /** Largest request body in bytes; larger bodies answer 413 (default 10 MiB). */
   bodyLimitBytes: number;
+  /** Largest `POST /config` body (a whole declarative file) in bytes (default 64 MiB). */
+  configBodyLimitBytes: number;
   /** Longest URL parameter (entity key) in characters (default 1024). */
   maxParamLength: number;
 }
@@ -37,6 +49,7 @@ export interface AdminApiLimits {
 /** Default {@link AdminApiLimits}. */
 export const DEFAULT_ADMIN_API_LIMITS: AdminApiLimits = {
   bodyLimitBytes: DEFAULT_ADMIN_BODY_LIMIT_BYTES,
+  configBodyLimitBytes: DEFAULT_CONFIG_BODY_LIMIT_BYTES,
   maxParamLength: 1024,
 };
 
@@ -62,6 +75,19 @@ export interface AdminApiOptions {
    * cross-origin writes answer 403. An invalid origin throws `ConfigurationError`.
    */
   allowedOrigins?: readonly string[];
+  /**
+   * Who may call the Admin API (`admin-auth.ts`): without it, or with no token in it, the Admin API
+   * is open. Keep a reference to swap its tokens (`replace`) while serving.
+   */
+  auth?: AdminAuthenticator;
+  /** TLS for the Admin API (`--admin-cert`, `--admin-cert-key`): PEM certificate chain and key. Default plain HTTP. */
+  tls?: AdminTls;
+}
+
+/** The Admin API's certificate and key, PEM. */
+export interface AdminTls {
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
 }
 
 function isFastifyError(err: unknown): err is FastifyError {
@@ -92,7 +118,8 @@ function toHttpResponse(err: unknown, bodyLimitBytes: number): { status: number;
 export function buildAdminApi(options: AdminApiOptions): FastifyInstance {
   const limits: AdminApiLimits = { ...DEFAULT_ADMIN_API_LIMITS, ...options.limits };
   const version = options.nodeInfo?.version ?? '0.0.0';
-  const app: FastifyInstance = Fastify({
+  const app = Fastify({
+    ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {}),
     // pino's Logger is a FastifyBaseLogger; the cast keeps the app's default generic parameters.
     loggerInstance: options.logger.child({ component: 'admin-api' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -105,9 +132,10 @@ export function buildAdminApi(options: AdminApiOptions): FastifyInstance {
       const { status, body } = toHttpResponse(err, limits.bodyLimitBytes);
       void (reply as FastifyReply).code(status).header('Server', `sluice/${version}`).send(body);
     },
-  });
+  }) as unknown as FastifyInstance;
   const ops = new ConfigOperations(options.store, options.clock);
   const cors = new CorsPolicy(options.allowedOrigins);
+  const auth = options.auth ?? new AdminAuthenticator();
 
   installBodyParsers(app);
 
@@ -115,12 +143,15 @@ export function buildAdminApi(options: AdminApiOptions): FastifyInstance {
     reply.header('Server', `sluice/${version}`);
   });
   cors.install(app);
+  auth.install(app);
+  installAuditLog(app, options.logger);
   app.addHook('onResponse', async (request, reply) => {
-    request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime }, 'admin request');
+    // The route's pattern, not the URL: a URL may carry a secret (`/keyauth_credentials/<key>`).
+    request.log.debug({ method: request.method, route: request.routeOptions.url ?? null, status: reply.statusCode, ms: reply.elapsedTime }, 'admin request');
   });
 
   app.setErrorHandler(async (err, request, reply) => {
-    const { status, body } = toHttpResponse(err, limits.bodyLimitBytes);
+    const { status, body } = toHttpResponse(err, request.routeOptions.bodyLimit ?? limits.bodyLimitBytes);
     if (status >= 500) request.log.error({ err }, 'admin request failed');
     reply.code(status);
     return body === null ? reply.send() : reply.send(body);
@@ -131,6 +162,7 @@ export function buildAdminApi(options: AdminApiOptions): FastifyInstance {
   registerCrudEndpoints(app, ops);
   registerPluginEndpoints(app);
   registerSchemaEndpoints(app);
+  registerConfigEndpoints(app, new DeclarativeConfigService(options.store, options.clock), limits.configBodyLimitBytes);
   for (const extension of options.extensions ?? []) void app.register(extension);
   return app;
 }

@@ -12,6 +12,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ConfigurationError, CrossOriginError } from '../errors.js';
+import { DEFAULT_ALLOWED_HEADERS } from './endpoint.js';
 
 /** How long a browser may cache a preflight answer, in seconds (Chromium caps it at 7200). */
 export const CORS_PREFLIGHT_MAX_AGE_SECONDS = 600;
@@ -90,7 +91,7 @@ export class CorsPolicy {
         reply.header('Access-Control-Allow-Origin', serializedOrigin(origin as string)).header('Access-Control-Allow-Credentials', 'true');
         if (request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined) {
           const requested = request.headers['access-control-request-headers'];
-          const headers = typeof requested === 'string' && requested.length <= MAX_REQUEST_HEADERS_CHARS && HEADER_LIST.test(requested) ? requested : 'Content-Type';
+          const headers = typeof requested === 'string' && requested.length <= MAX_REQUEST_HEADERS_CHARS && HEADER_LIST.test(requested) ? requested : DEFAULT_ALLOWED_HEADERS;
           reply.header('Access-Control-Allow-Headers', headers).header('Access-Control-Max-Age', String(CORS_PREFLIGHT_MAX_AGE_SECONDS));
         }
         return;

@@ -39,13 +39,14 @@ import { bodyOf } from './request-body.js';
  */
 function entityInput(request: FastifyRequest, schema: EntitySchema, stored: object | null = null): Record<string, unknown> {
   const body = bodyOf(request.body);
+  if (body.kind === 'text') throw HttpError.unsupportedMediaType();
   return body.kind === 'json' ? body.value : inferFormArguments(body.args, schema, stored);
 }
 
 /** True when a form PATCH must read the stored entity to type its values (the subschema key is not in the form). */
 function needsStoredSchema(request: FastifyRequest, schema: EntitySchema): boolean {
   const body = bodyOf(request.body);
-  return schema.subschemas !== undefined && body.kind !== 'json' && !Object.hasOwn(body.args, schema.subschemas.key);
+  return schema.subschemas !== undefined && body.kind === 'form' && !Object.hasOwn(body.args, schema.subschemas.key);
 }
 
 function param(request: FastifyRequest, name: string): string {
@@ -67,6 +68,13 @@ function foreignId(entity: AnyEntity, field: string): string | undefined {
   return ((entity as unknown as Record<string, { id: string } | null>)[field] ?? undefined)?.id;
 }
 
+/** The id a write addressed, for the audit log: the written entity's, else the URL's when it is an id. */
+function auditId(request: FastifyRequest, param: string, entity: unknown): string | null {
+  if (typeof entity === 'object' && entity !== null && typeof (entity as { id?: unknown }).id === 'string') return (entity as { id: string }).id;
+  const key = (request.params as Record<string, string> | undefined)?.[param];
+  return key !== undefined && isUuid(key) ? key.toLowerCase() : null;
+}
+
 /** The id an entity page starts after, from a decoded offset (code 7 when it is not one). */
 function afterId(params: PageParams): string | null {
   if (params.after === null) return null;
@@ -80,9 +88,10 @@ export function registerCrudEndpoints(app: FastifyInstance, ops: ConfigOperation
   for (const kind of ENTITY_KINDS) registerKind(app, ops, kind);
 }
 
-/** Sends a write's result, the entity as the Admin API shows it (no body for 204). */
+/** Sends a write's result, the entity as the Admin API shows it (no body for 204), and names it for the audit line. */
 function sendWritten(ops: ConfigOperations, kind: EntityKind, reply: FastifyReply, status: number, written: { version: number; epoch: string; entity: unknown }) {
-  return sendWrite(reply, status, written, status === 204 ? null : presentEntity(kind, written.entity as object, ops.nowSeconds()));
+  const body = status === 204 ? null : presentEntity(kind, written.entity as object, ops.nowSeconds());
+  return sendWrite(reply, status, written, body, { kind, id: auditId(reply.request, ENTITIES[kind].singular, written.entity) });
 }
 
 function registerKind(app: FastifyInstance, ops: ConfigOperations, kind: EntityKind): void {
@@ -238,7 +247,7 @@ function registerNested(app: FastifyInstance, ops: ConfigOperations, kind: Entit
     DELETE: async (request, reply) => {
       const child = await childOr404(request, (await parentOr404(request)).id);
       const written = await ops.delete(kind, { id: child.id });
-      return sendWrite(reply, 204, written, null);
+      return sendWrite(reply, 204, written, null, { kind, id: child.id });
     },
   });
 }

@@ -8,6 +8,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HttpError } from '../errors.js';
 
+/** The request headers a preflight allows when the browser names none: a body's type and the Admin API tokens. */
+export const DEFAULT_ALLOWED_HEADERS = 'Content-Type, Authorization, Kong-Admin-Token';
+
 /** Methods an endpoint may implement; HEAD and OPTIONS are derived. */
 export const ENDPOINT_METHODS = ['DELETE', 'GET', 'PATCH', 'POST', 'PUT'] as const;
 export type EndpointMethod = (typeof ENDPOINT_METHODS)[number];
@@ -15,13 +18,24 @@ export type EndpointMethod = (typeof ENDPOINT_METHODS)[number];
 /** A handler: returns the body to send, or sends through `reply` itself. */
 export type EndpointHandler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 
+/** Per-method route options an endpoint may set (a larger body limit for `POST /config`). */
+export interface EndpointRouteOptions {
+  /** Largest request body in bytes, instead of the app's. */
+  readonly bodyLimit?: number;
+}
+
 /** Registers `path` with `handlers`; see the module comment. */
-export function registerEndpoint(app: FastifyInstance, path: string, handlers: Partial<Record<EndpointMethod, EndpointHandler>>): void {
+export function registerEndpoint(
+  app: FastifyInstance,
+  path: string,
+  handlers: Partial<Record<EndpointMethod, EndpointHandler>>,
+  options: Partial<Record<EndpointMethod, EndpointRouteOptions>> = {},
+): void {
   const implemented = ENDPOINT_METHODS.filter((m) => handlers[m] !== undefined);
   const allowed = [...implemented, ...(implemented.includes('GET') ? ['HEAD'] : []), 'OPTIONS'].sort().join(', ');
   for (const method of implemented) {
     const handler = handlers[method] as EndpointHandler;
-    app.route({ method, url: path, handler });
+    app.route({ method, url: path, handler, ...options[method] });
   }
   app.route({
     method: 'OPTIONS',
@@ -29,7 +43,7 @@ export function registerEndpoint(app: FastifyInstance, path: string, handlers: P
     handler: async (_request, reply) => {
       reply.code(204).header('Allow', allowed).header('Access-Control-Allow-Methods', allowed);
       // The CORS policy may have echoed the headers a preflight asked for.
-      if (!reply.hasHeader('Access-Control-Allow-Headers')) reply.header('Access-Control-Allow-Headers', 'Content-Type');
+      if (!reply.hasHeader('Access-Control-Allow-Headers')) reply.header('Access-Control-Allow-Headers', DEFAULT_ALLOWED_HEADERS);
       reply.send();
     },
   });
@@ -49,8 +63,20 @@ export function registerEndpoint(app: FastifyInstance, path: string, handlers: P
 export const CONFIG_VERSION_HEADER = 'X-Sluice-Config-Version';
 export const CONFIG_EPOCH_HEADER = 'X-Sluice-Config-Epoch';
 
-/** Sends a write's result with the version headers. `body` null sends no body (DELETE 204). */
-export function sendWrite(reply: FastifyReply, status: number, written: { version: number; epoch: string }, body: unknown): FastifyReply {
+/**
+ * Sends a write's result with the version headers. `body` null sends no body (DELETE 204).
+ * `entity` is what the write addressed, for the audit log (default: the kind unknown and the
+ * body's `id`).
+ */
+export function sendWrite(
+  reply: FastifyReply,
+  status: number,
+  written: { version: number; epoch: string },
+  body: unknown,
+  entity?: { kind: string; id: string | null },
+): FastifyReply {
+  const id = typeof body === 'object' && body !== null && typeof (body as { id?: unknown }).id === 'string' ? (body as { id: string }).id : null;
+  reply.request.auditEntity = entity ?? reply.request.auditEntity ?? { kind: 'unknown', id };
   reply.code(status).header(CONFIG_VERSION_HEADER, String(written.version)).header(CONFIG_EPOCH_HEADER, written.epoch);
   return body === null ? reply.send() : reply.send(body);
 }

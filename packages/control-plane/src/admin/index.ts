@@ -1,6 +1,18 @@
 /** The Admin API's public surface. */
-export { buildAdminApi, type AdminApiOptions, type AdminApiLimits, DEFAULT_ADMIN_API_LIMITS, DEFAULT_ADMIN_BODY_LIMIT_BYTES } from './admin-api.js';
-export { registerEndpoint, sendWrite, type EndpointHandler, type EndpointMethod, CONFIG_VERSION_HEADER, CONFIG_EPOCH_HEADER } from './endpoint.js';
+export {
+  buildAdminApi,
+  type AdminApiOptions,
+  type AdminApiLimits,
+  type AdminTls,
+  DEFAULT_ADMIN_API_LIMITS,
+  DEFAULT_ADMIN_BODY_LIMIT_BYTES,
+  DEFAULT_CONFIG_BODY_LIMIT_BYTES,
+} from './admin-api.js';
+export { AdminAuthenticator, presentedToken } from './admin-auth.js';
+export { AdminTokenSet, ADMIN_ROLES, MIN_ADMIN_TOKEN_CHARS, MAX_ADMIN_TOKENS_FILE_BYTES, ENV_ADMIN_TOKEN_NAME, type AdminRole, type AdminIdentity } from './admin-tokens.js';
+export { AUDIT_LOGGER_NAME } from './audit-log.js';
+export { CONFIG_HASH_HEADER, planBody } from './config-endpoints.js';
+export { registerEndpoint, sendWrite, type EndpointHandler, type EndpointMethod, type EndpointRouteOptions, CONFIG_VERSION_HEADER, CONFIG_EPOCH_HEADER, DEFAULT_ALLOWED_HEADERS } from './endpoint.js';
 export {
   parsePageParams,
   pageResponse,

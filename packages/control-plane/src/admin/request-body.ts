@@ -8,6 +8,7 @@
  * (`decode-form-text.ts`). The limits are in `request-limits.ts`.
  */
 import type { FastifyInstance } from 'fastify';
+import { YAML_MEDIA_TYPES } from '../declarative/declarative-text.js';
 import { FormArgumentError, HttpError } from '../errors.js';
 import { decodeFormText } from './decode-form-text.js';
 import { decodeFormPairs } from './form-arguments.js';
@@ -15,7 +16,11 @@ import { parseJsonBody } from './json-body.js';
 import { MAX_FORM_ARGUMENTS } from './request-limits.js';
 
 /** A parsed body: JSON is taken as typed; form values are strings until inferred by schema. */
-export type RequestBody = { kind: 'json'; value: Record<string, unknown> } | { kind: 'form'; args: Record<string, unknown> };
+export type RequestBody =
+  | { kind: 'json'; value: Record<string, unknown> }
+  | { kind: 'form'; args: Record<string, unknown> }
+  /** A YAML body (`POST /config` only; entity endpoints answer it 415). Decoded as UTF-8. */
+  | { kind: 'text'; text: string };
 
 function tooManyArguments(): FormArgumentError {
   return new FormArgumentError('Too many arguments');
@@ -119,6 +124,9 @@ export function installBodyParsers(app: FastifyInstance): void {
     } catch (err) {
       done(err as Error, undefined);
     }
+  });
+  app.addContentTypeParser([...YAML_MEDIA_TYPES], { parseAs: 'buffer' }, (_req, body, done) => {
+    done(null, { kind: 'text', text: (body as Buffer).toString('utf8') } satisfies RequestBody);
   });
   app.addContentTypeParser('multipart/form-data', { parseAs: 'buffer' }, (req, body, done) => {
     try {

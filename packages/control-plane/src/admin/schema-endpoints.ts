@@ -39,6 +39,7 @@ function definitionOr404(name: string): EntityDefinition<AnyEntity> {
 /** Validates the request body as a new entity of `def`; throws the schema violation. */
 function validate(request: FastifyRequest, def: EntityDefinition<AnyEntity>): { message: string } {
   const body = bodyOf(request.body);
+  if (body.kind === 'text') throw HttpError.unsupportedMediaType();
   const input = body.kind === 'json' ? body.value : inferFormArguments(body.args, def.schema);
   const result = def.prepare(input, { mode: 'create', now: Math.floor(Date.now() / 1000), newId: randomUUID() });
   if (!result.ok) throw KongDaoError.schemaViolation(result.errors);

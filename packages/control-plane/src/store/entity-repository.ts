@@ -76,6 +76,19 @@ export interface EntityChange {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyDb = Kysely<any>;
 
+/**
+ * Most bind parameters one batched statement carries. PostgreSQL's wire protocol caps a statement
+ * at 65,535, and embedded PGlite fails on messages far smaller (an INSERT … RETURNING of 2,500 routes),
+ * so batches stay small (a 20-column table gets 500 rows per INSERT): the round trips are few anyway.
+ */
+export const MAX_BATCH_PARAMETERS = 10_000;
+
+/** `items` in slices of at most `size`. */
+function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
+  const step = Math.max(1, size);
+  for (let i = 0; i < items.length; i += step) yield items.slice(i, i + step);
+}
+
 interface PgLikeError {
   code?: string;
   constraint?: string;
@@ -252,6 +265,61 @@ export class ConfigWriter {
   }
 
   /**
+   * Inserts or fully replaces many entities of one kind by id, in as few statements as the bind
+   * parameter limit allows ({@link MAX_BATCH_PARAMETERS}); each recorded. What a declarative
+   * import writes; constraint failures surface as Kong DAO errors naming the first offender's kind.
+   */
+  async upsertMany<K extends EntityKind>(kind: K, entities: readonly EntityOf<K>[]): Promise<void> {
+    if (entities.length === 0) return;
+    const table = ENTITY_TABLES[kind];
+    const columns = table.columns.map((c) => c.column);
+    const updated = columns.filter((c) => c !== 'id');
+    for (const slice of chunks(entities, Math.floor(MAX_BATCH_PARAMETERS / columns.length))) {
+      const rows = await mapConstraintErrors(kind, slice[0] ?? null, () =>
+        this.#db
+          .insertInto(tableOf(kind))
+          .values(slice.map((e) => table.toRow(e)))
+          .onConflict((oc) => oc.column('id').doUpdateSet(Object.fromEntries(updated.map((c) => [c, sql.ref(`excluded.${c}`)]))))
+          .returningAll()
+          .execute(),
+      );
+      for (const row of rows) this.#record(kind, row as Record<string, unknown>);
+    }
+  }
+
+  /**
+   * Deletes many entities of one kind by id, without cascading: the caller deletes referrers itself
+   * (a declarative import deletes every entity its file leaves out). Each deleted row is recorded;
+   * returns how many there were.
+   */
+  async deleteMany(kind: EntityKind, ids: readonly string[]): Promise<number> {
+    let deleted = 0;
+    for (const slice of chunks(ids.map((id) => id.toLowerCase()), MAX_BATCH_PARAMETERS)) {
+      const rows = await mapConstraintErrors(kind, null, () => this.#db.deleteFrom(tableOf(kind)).where('id', 'in', slice).returning('id').execute());
+      for (const row of rows) this.changes.push({ entityType: kind, entityId: row.id as string, op: 'delete', entity: null });
+      deleted += rows.length;
+    }
+    return deleted;
+  }
+
+  /**
+   * Sets a unique text field of the given entities to a placeholder unique to each
+   * (`sluice-parked-<id>`), without recording a change: the entities are deleted or rewritten later
+   * in the same transaction, and meanwhile their value is free for another entity (a declarative
+   * import that moves a name from one entity to another).
+   */
+  async park(kind: EntityKind, field: string, ids: readonly string[]): Promise<void> {
+    const column = ENTITY_TABLES[kind].columnOf(field);
+    for (const slice of chunks(ids, MAX_BATCH_PARAMETERS)) {
+      await this.#db
+        .updateTable(tableOf(kind))
+        .set({ [column]: sql`'sluice-parked-' || id::text` })
+        .where('id', 'in', slice)
+        .execute();
+    }
+  }
+
+  /**
    * Deletes an entity and, first, the referrers whose foreign field cascades; false when it did not
    * exist. A referrer whose field restricts refuses the delete (Kong code 4, `@referenced_by`): the
    * table's foreign key stops the DELETE, and {@link checkReferences} would before commit.
@@ -295,18 +363,25 @@ export class ConfigWriter {
     }
     const existing = new Set<string>();
     for (const [kind, ids] of wanted) {
-      const rows = await this.#db.selectFrom(tableOf(kind)).select('id').where('id', 'in', [...ids]).execute();
-      for (const r of rows) existing.add(entityKey(kind, r.id as string));
+      for (const slice of chunks([...ids], MAX_BATCH_PARAMETERS)) {
+        const rows = await this.#db.selectFrom(tableOf(kind)).select('id').where('id', 'in', slice).execute();
+        for (const r of rows) existing.add(entityKey(kind, r.id as string));
+      }
     }
-    // One referrer per removed entity is enough to refuse it (the error names the referring kind).
+    // One referrer per removed entity is enough to refuse it (the error names the referring kind);
+    // one query per referring foreign field and batch of removals, not per removal.
     const referrers = new Map<string, { kind: EntityKind; id: string }[]>();
-    for (const { kind, id } of removals) {
+    const removedByKind = new Map<EntityKind, string[]>();
+    for (const { kind, id } of removals) removedByKind.set(kind, [...(removedByKind.get(kind) ?? []), id]);
+    for (const [kind, ids] of removedByKind) {
       for (const referrer of referrersOf(kind)) {
         const column = ENTITY_TABLES[referrer.kind].columnOf(referrer.field);
-        const row = await this.#db.selectFrom(tableOf(referrer.kind)).select('id').where(column, '=', id).limit(1).executeTakeFirst();
-        if (row) {
-          referrers.set(entityKey(kind, id), [{ kind: referrer.kind, id: row.id as string }]);
-          break;
+        for (const slice of chunks(ids, MAX_BATCH_PARAMETERS)) {
+          const rows = await this.#db.selectFrom(tableOf(referrer.kind)).select(['id', `${column} as ref`]).where(column, 'in', slice).execute();
+          for (const row of rows) {
+            const key = entityKey(kind, row.ref as string);
+            if (!referrers.has(key)) referrers.set(key, [{ kind: referrer.kind, id: row.id as string }]);
+          }
         }
       }
     }

@@ -21,6 +21,9 @@ import { runExclusive } from './pglite-dialect.js';
 /** The NOTIFY channel a committed write announces its version on. */
 export const CONFIG_CHANNEL = 'sluice_config';
 
+/** Change-log rows per INSERT statement (six bind parameters each, under PostgreSQL's 65,535). */
+const CHANGE_ROWS_PER_INSERT = 5000;
+
 /** The head of the change log: which config is current, and how far back the log reaches. */
 export interface ConfigHead {
   epoch: string;
@@ -260,19 +263,18 @@ export class Store {
       const headRow = bumped.rows[0];
       if (!headRow) throw new StoreError('config_state has no row; the database was not migrated');
       const version = Number(headRow.version);
-      await trx
-        .insertInto('config_changes')
-        .values(
-          writer.changes.map((c, seq) => ({
-            version,
-            seq,
-            entity_type: c.entityType,
-            entity_id: c.entityId,
-            op: c.op,
-            payload: c.entity === null ? null : JSON.stringify(c.entity),
-          })),
-        )
-        .execute();
+      const rows = writer.changes.map((c, seq) => ({
+        version,
+        seq,
+        entity_type: c.entityType,
+        entity_id: c.entityId,
+        op: c.op,
+        payload: c.entity === null ? null : JSON.stringify(c.entity),
+      }));
+      // Six parameters a row: batches stay under the bind parameter limit (a declarative import writes thousands).
+      for (let i = 0; i < rows.length; i += CHANGE_ROWS_PER_INSERT) {
+        await trx.insertInto('config_changes').values(rows.slice(i, i + CHANGE_ROWS_PER_INSERT)).execute();
+      }
       await sql`select pg_notify(${CONFIG_CHANNEL}, ${String(version)})`.execute(trx);
       if (options.beforeCommit) await options.beforeCommit(version);
       return { result, head: { epoch: headRow.epoch, version } };

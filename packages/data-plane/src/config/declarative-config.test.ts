@@ -1,6 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigHash, encodeEntity, ENTITY_KINDS } from '@sluice/protocol';
-import { buildDeclarativeConfig, DECLARATIVE_EPOCH } from './declarative-config.js';
+import { buildDeclarativeConfig, DECLARATIVE_EPOCH, loadDeclarativeConfig, parseDeclarativeText } from './declarative-config.js';
 import type { RuntimeConfig } from './runtime-config.js';
 
 const NOW = 1_700_000_000;
@@ -83,5 +86,46 @@ describe('buildDeclarativeConfig', () => {
     expect(refusal({ consumers: [{ custom_id: 'c' }, { username: 'b', custom_id: 'c' }] })).toContain(
       "consumers[1]: uniqueness violation: 'consumers' entity with custom_id set to 'c' already declared",
     );
+  });
+});
+
+describe('loadDeclarativeConfig', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-declarative-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const write = (name: string, text: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+
+  it('reads a YAML file (kong.yml) as it reads the same JSON, timestamps given in the file kept', async () => {
+    const yaml = [
+      '_format_version: "3.0"',
+      '_transform: false',
+      'services:',
+      '  - name: up',
+      '    url: http://up.test:8080',
+      '    created_at: 1600000000',
+      '    updated_at: 1600000001',
+      '    routes:',
+      '      - name: r',
+      '        paths: [/r]',
+      '',
+    ].join('\n');
+    const fromYaml = await loadDeclarativeConfig(write('kong.yml', yaml));
+    const fromJson = await loadDeclarativeConfig(write('kong.json', JSON.stringify(parseDeclarativeText(yaml))));
+    const [service] = [...fromYaml.services.values()];
+    expect(service).toMatchObject({ name: 'up', host: 'up.test', port: 8080, created_at: 1600000000, updated_at: 1600000001 });
+    expect([...fromYaml.routes.values()].map((r) => r.paths)).toEqual([['/r']]);
+    expect([...fromJson.services.values()]).toEqual([service]);
+  });
+
+  it('refuses a file without _format_version, a 2.x file with how to convert it, and text that is neither JSON nor YAML', async () => {
+    await expect(loadDeclarativeConfig(write('none.yml', 'services: []\n'))).rejects.toThrow(/_format_version: required field missing/);
+    await expect(loadDeclarativeConfig(write('old.yml', '_format_version: "2.1"\nservices: []\n'))).rejects.toThrow(
+      /_format_version: format 2.1 is Kong 1.x\/2.x.*deck file convert/,
+    );
+    await expect(loadDeclarativeConfig(write('four.yml', '_format_version: "4.0"\n'))).rejects.toThrow(/_format_version: expected one of: 3.0/);
+    await expect(loadDeclarativeConfig(write('bad.yml', 'services: [\n'))).rejects.toMatchObject({ code: 'SLUICE_DP_DECLARATIVE_CONFIG', message: expect.stringMatching(/neither JSON nor YAML/) });
   });
 });
