@@ -12,13 +12,14 @@
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
-import { HttpError, KongDaoError } from '../errors.js';
-import type { Store } from '../store/index.js';
+import { DATABASE_RETRY_AFTER_SECONDS, DatabaseUnavailableError, HttpError, KongDaoError } from '../errors.js';
+import type { StaleEntitySource, Store } from '../store/index.js';
 import { ConfigOperations, type OperationsClock } from './config-operations.js';
 import { CorsPolicy } from './cors-policy.js';
 import { registerCrudEndpoints } from './crud-endpoints.js';
 import { type NodeInfo, registerNodeEndpoints } from './node-endpoints.js';
 import { installBodyParsers } from './request-body.js';
+import { StaleReads } from './stale-reads.js';
 
 /** Default largest request body accepted, in bytes (10 MiB). */
 export const DEFAULT_ADMIN_BODY_LIMIT_BYTES = 10 * 1024 * 1024;
@@ -59,7 +60,29 @@ export interface AdminApiOptions {
    * cross-origin writes answer 403. An invalid origin throws `ConfigurationError`.
    */
   allowedOrigins?: readonly string[];
+  /**
+   * The replica's in-memory config: entity GETs are answered from it, marked stale, while the
+   * database is unreachable (`stale-reads.ts`); without it they answer 503. `/status` reports its
+   * head instead of reading the database.
+   */
+  memory?: StaleEntitySource;
+  /** Told of every response (the metrics count them). */
+  observer?: AdminRequestObserver;
 }
+
+/** One answered Admin API request, as {@link AdminRequestObserver} sees it. */
+export interface AdminRequestOutcome {
+  method: string;
+  /** The route's path pattern (`/services/:service`), or `null` when no route matched (404). */
+  route: string | null;
+  status: number;
+  durationMs: number;
+  /** Whether an entity read was answered from memory. */
+  isStale: boolean;
+}
+
+/** Receives each answered request. */
+export type AdminRequestObserver = (outcome: AdminRequestOutcome) => void;
 
 function isFastifyError(err: unknown): err is FastifyError {
   return typeof err === 'object' && err !== null && 'code' in err && typeof (err as FastifyError).code === 'string';
@@ -105,6 +128,7 @@ export function buildAdminApi(options: AdminApiOptions): FastifyInstance {
   });
   const ops = new ConfigOperations(options.store, options.clock);
   const cors = new CorsPolicy(options.allowedOrigins);
+  const reads = new StaleReads(options.store, options.memory ?? null);
 
   installBodyParsers(app);
 
@@ -112,20 +136,33 @@ export function buildAdminApi(options: AdminApiOptions): FastifyInstance {
     reply.header('Server', `sluice/${version}`);
   });
   cors.install(app);
+  reads.install(app);
+  const observer = options.observer;
   app.addHook('onResponse', async (request, reply) => {
     request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime }, 'admin request');
+    observer?.({
+      method: request.method,
+      route: request.routeOptions.url ?? null,
+      status: reply.statusCode,
+      durationMs: reply.elapsedTime,
+      isStale: reads.isStale(request),
+    });
   });
 
   app.setErrorHandler(async (err, request, reply) => {
     const { status, body } = toHttpResponse(err, limits.bodyLimitBytes);
-    if (status >= 500) request.log.error({ err }, 'admin request failed');
+    if (err instanceof DatabaseUnavailableError) {
+      // Expected during an outage (one line per request would flood the log at error level).
+      request.log.warn({ fault: err.fault, cause: err.cause instanceof Error ? err.cause.message : undefined, method: request.method, url: request.url }, 'database unavailable');
+      reply.header('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS));
+    } else if (status >= 500) request.log.error({ err }, 'admin request failed');
     reply.code(status);
     return body === null ? reply.send() : reply.send(body);
   });
   app.setNotFoundHandler(async (_request, reply) => reply.code(404).send({ message: 'Not found' }));
 
-  registerNodeEndpoints(app, options.store, { version, ...options.nodeInfo });
-  registerCrudEndpoints(app, options.store, ops);
+  registerNodeEndpoints(app, options.store, { version, ...options.nodeInfo }, options.memory);
+  registerCrudEndpoints(app, reads, ops);
   for (const extension of options.extensions ?? []) void app.register(extension);
   return app;
 }

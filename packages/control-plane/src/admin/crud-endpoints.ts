@@ -17,13 +17,13 @@ import { type AnyEntity, ENTITIES, ENTITY_KINDS, type EntityKind, type EntitySch
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CONTROL_PLANE_KINDS } from '../entities/kinds.js';
 import { HttpError, KongDaoError } from '../errors.js';
-import type { Store } from '../store/index.js';
 import type { ConfigOperations } from './config-operations.js';
 import { registerEndpoint, sendWrite } from './endpoint.js';
 import { parseEntityKey } from './entity-key.js';
 import { inferFormArguments } from './form-arguments.js';
 import { type PageParams, pageResponse, parsePageParams } from './pagination.js';
 import { bodyOf } from './request-body.js';
+import type { StaleReads } from './stale-reads.js';
 
 /** The write input of a request: JSON as sent, form values converted to the schema's types. */
 function entityInput(request: FastifyRequest, schema: EntitySchema): Record<string, unknown> {
@@ -59,17 +59,17 @@ function afterId(params: PageParams): string | null {
 }
 
 /** Registers every entity endpoint of every kind on `app`. */
-export function registerCrudEndpoints(app: FastifyInstance, store: Store, ops: ConfigOperations): void {
-  for (const kind of ENTITY_KINDS) registerKind(app, store, ops, kind);
+export function registerCrudEndpoints(app: FastifyInstance, reads: StaleReads, ops: ConfigOperations): void {
+  for (const kind of ENTITY_KINDS) registerKind(app, reads, ops, kind);
 }
 
-function registerKind(app: FastifyInstance, store: Store, ops: ConfigOperations, kind: EntityKind): void {
+function registerKind(app: FastifyInstance, reads: StaleReads, ops: ConfigOperations, kind: EntityKind): void {
   const def = ENTITIES[kind];
   const one = def.singular;
   const input = (request: FastifyRequest) => entityInput(request, def.schema);
   const keyOf = (request: FastifyRequest) => parseEntityKey(kind, param(request, one));
   const findOr404 = async (request: FastifyRequest) => {
-    const entity = await ops.get(kind, keyOf(request));
+    const entity = await reads.find(request, kind, keyOf(request));
     if (!entity) throw HttpError.notFound();
     return entity as AnyEntity;
   };
@@ -81,11 +81,11 @@ function registerKind(app: FastifyInstance, store: Store, ops: ConfigOperations,
       const q = query(request);
       const lookup = CONTROL_PLANE_KINDS[kind].listLookup?.(q);
       if (lookup !== undefined) {
-        const found = await store.find(kind, lookup);
+        const found = await reads.find(request, kind, lookup);
         return { data: found ? [found] : [], next: null };
       }
       const params = parsePageParams(q, { allowTags: true });
-      const page = await store.page(kind, { size: params.size, afterId: afterId(params), tags: params.tags });
+      const page = await reads.page(request, kind, { size: params.size, afterId: afterId(params), tags: params.tags });
       const last = page.data[page.data.length - 1];
       return pageResponse(page.data, { basePath: `/${kind}`, lastKey: page.hasMore && last ? [last.id] : null, params, echoFilters: true });
     },
@@ -102,7 +102,7 @@ function registerKind(app: FastifyInstance, store: Store, ops: ConfigOperations,
   for (const field of def.parents) {
     const parentKind = def.foreignFields.find((f) => f.field === field)!.reference;
     if (!isEntityKind(parentKind)) continue;
-    registerNested(app, store, ops, kind, field, parentKind);
+    registerNested(app, reads, ops, kind, field, parentKind);
   }
 
   for (const f of def.foreignFields) {
@@ -117,7 +117,7 @@ function registerKind(app: FastifyInstance, store: Store, ops: ConfigOperations,
     registerEndpoint(app, `/${kind}/:${one}/${f.field}`, {
       GET: async (request) => {
         const { id } = await referencedOr404(request);
-        const referenced = await ops.get(reference, { id });
+        const referenced = await reads.find(request, reference, { id });
         if (!referenced) throw HttpError.notFound();
         return referenced;
       },
@@ -138,19 +138,19 @@ function registerKind(app: FastifyInstance, store: Store, ops: ConfigOperations,
 }
 
 /** `/{parents}/{p}/{kind}` and `/{parents}/{p}/{kind}/{k}`: the kind's entities that reference one parent. */
-function registerNested(app: FastifyInstance, store: Store, ops: ConfigOperations, kind: EntityKind, field: string, parentKind: EntityKind): void {
+function registerNested(app: FastifyInstance, reads: StaleReads, ops: ConfigOperations, kind: EntityKind, field: string, parentKind: EntityKind): void {
   const def = ENTITIES[kind];
   const one = def.singular;
   const parentOne = ENTITIES[parentKind].singular;
   const input = (request: FastifyRequest) => entityInput(request, def.schema);
   const parentOr404 = async (request: FastifyRequest) => {
-    const parent = await ops.get(parentKind, parseEntityKey(parentKind, param(request, parentOne)));
+    const parent = await reads.find(request, parentKind, parseEntityKey(parentKind, param(request, parentOne)));
     if (!parent) throw HttpError.notFound();
     return parent as AnyEntity;
   };
   /** The child named in the URL, when it belongs to the parent; 404 otherwise. */
   const childOr404 = async (request: FastifyRequest, parentId: string) => {
-    const child = await ops.get(kind, parseEntityKey(kind, param(request, one)));
+    const child = await reads.find(request, kind, parseEntityKey(kind, param(request, one)));
     if (!child || foreignId(child as AnyEntity, field) !== parentId) throw HttpError.notFound();
     return child as AnyEntity;
   };
@@ -160,7 +160,7 @@ function registerNested(app: FastifyInstance, store: Store, ops: ConfigOperation
     GET: async (request) => {
       const parent = await parentOr404(request);
       const params = parsePageParams(query(request), { allowTags: false });
-      const page = await store.page(kind, { size: params.size, afterId: afterId(params), where: { field, value: parent.id } });
+      const page = await reads.page(request, kind, { size: params.size, afterId: afterId(params), where: { field, value: parent.id } });
       const last = page.data[page.data.length - 1];
       return pageResponse(page.data, { basePath: `/${parentKind}/${rawSegment(request, 1)}/${kind}`, lastKey: page.hasMore && last ? [last.id] : null });
     },

@@ -1,5 +1,5 @@
 /** The Admin API's public surface. */
-export { buildAdminApi, type AdminApiOptions, type AdminApiLimits, DEFAULT_ADMIN_API_LIMITS, DEFAULT_ADMIN_BODY_LIMIT_BYTES } from './admin-api.js';
+export { buildAdminApi, type AdminApiOptions, type AdminRequestObserver, type AdminRequestOutcome, type AdminApiLimits, DEFAULT_ADMIN_API_LIMITS, DEFAULT_ADMIN_BODY_LIMIT_BYTES } from './admin-api.js';
 export { registerEndpoint, sendWrite, type EndpointHandler, type EndpointMethod, CONFIG_VERSION_HEADER, CONFIG_EPOCH_HEADER } from './endpoint.js';
 export {
   parsePageParams,
@@ -17,3 +17,4 @@ export { CorsPolicy, parseAllowedOrigin, CORS_PREFLIGHT_MAX_AGE_SECONDS, type Or
 export { MAX_FORM_ARGUMENTS, MAX_FORM_ARRAY_INDEX, MAX_BODY_DEPTH } from './request-limits.js';
 export { ConfigOperations, type Written, type OperationsClock } from './config-operations.js';
 export type { NodeInfo } from './node-endpoints.js';
+export { StaleReads, STALE_HEADER } from './stale-reads.js';

@@ -104,6 +104,12 @@ export class ConfigMirror extends EventEmitter {
   private unsubscribe: (() => void) | null = null;
   /** Last error reading the database, or null once a read succeeds again. */
   lastError: Error | null = null;
+  /** When the change log was last read successfully, in ms since the Unix epoch. */
+  lastReadMs = Date.now();
+  /** Highest version announced by NOTIFY in the current epoch (may run ahead of `version` until it is read). */
+  announcedVersion = 0;
+  /** The last snapshot packed (for its size), or null before the first. */
+  lastPackedSnapshot: PackedSnapshot | null = null;
 
   constructor(options: ConfigMirrorOptions) {
     super();
@@ -117,7 +123,10 @@ export class ConfigMirror extends EventEmitter {
   /** Loads the config and starts following the change log. */
   async start(): Promise<void> {
     await this.reload();
-    this.unsubscribe = this.source.onConfigChange(() => void this.catchUp());
+    this.unsubscribe = this.source.onConfigChange((version) => {
+      this.announcedVersion = Math.max(this.announcedVersion, version);
+      void this.catchUp();
+    });
     const tick = () => {
       this.pollTimer = setTimeout(() => {
         void this.catchUp().finally(() => {
@@ -160,7 +169,9 @@ export class ConfigMirror extends EventEmitter {
         this.catchUpAgain = false;
         try {
           await this.advance();
+          if (this.lastError) this.logger.info({ version: this.version }, 'reading the change log again');
           this.lastError = null;
+          this.lastReadMs = Date.now();
         } catch (err) {
           if (!this.lastError) this.logger.warn({ err }, 'cannot read the change log; serving the last known config');
           this.lastError = err as Error;
@@ -196,6 +207,7 @@ export class ConfigMirror extends EventEmitter {
     for (const kind of ENTITY_KINDS) {
       for (const entity of entities[kind] as AnyEntity[]) this.put(kind, entity.id, encodeEntity<EntityKind>(kind, entity), head.version);
     }
+    if (this.epoch !== head.epoch) this.announcedVersion = head.version;
     this.epoch = head.epoch;
     this.version = head.version;
     this.minRetainedVersion = head.minRetainedVersion;
@@ -253,6 +265,7 @@ export class ConfigMirror extends EventEmitter {
     const upserts: ResourceMessage[] = [];
     for (const r of this.resources.values()) upserts.push({ type: ENTITY_TYPE_BY_KIND[r.kind], id: r.id, version: r.version, payload: r.payload });
     this.snapshotCache = { epoch: this.epoch, version: this.version, hash: this.hash.bytes(), body: packBatch({ upserts }), entityCount: upserts.length };
+    this.lastPackedSnapshot = this.snapshotCache;
     return this.snapshotCache;
   }
 
@@ -308,6 +321,11 @@ export class ConfigMirror extends EventEmitter {
     if (this.deltaCache.size >= this.maxCachedDeltas) this.deltaCache.delete(this.deltaCache.keys().next().value as number);
     this.deltaCache.set(fromVersion, packed);
     return packed;
+  }
+
+  /** Versions announced by NOTIFY but not read yet (0 when caught up). */
+  lagVersions(): number {
+    return Math.max(0, this.announcedVersion - this.version);
   }
 
   /** Current head as the control plane announces it. */

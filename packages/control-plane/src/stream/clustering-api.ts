@@ -1,6 +1,7 @@
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import { pageResponse, parsePageParams, registerEndpoint } from '../admin/index.js';
-import { HttpError, KongDaoError } from '../errors.js';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify';
+import { CONFIG_EPOCH_HEADER, CONFIG_VERSION_HEADER, STALE_HEADER, pageResponse, parsePageParams, registerEndpoint } from '../admin/index.js';
+import { DatabaseUnavailableError, HttpError, KongDaoError } from '../errors.js';
+import type { DatabaseHealth } from '../store/index.js';
 import type { ConfigMirror } from '../changes/config-mirror.js';
 import type { DataPlaneRecord, DataPlaneRegistry } from './data-plane-registry.js';
 import { SyncStatus } from './data-plane-registry.js';
@@ -25,6 +26,8 @@ export interface ClusteringApiOptions {
   registry: DataPlaneRegistry;
   /** This replica's stream server, for its connection and push counters. */
   stream?: StreamServer;
+  /** The store's health: while the database is unreachable the fleet is listed from memory. */
+  health: DatabaseHealth;
 }
 
 /**
@@ -32,16 +35,31 @@ export interface ClusteringApiOptions {
  * for a config version to reach every connected data plane.
  */
 export function clusteringApi(options: ClusteringApiOptions): FastifyPluginAsync {
-  const { mirror, registry, stream } = options;
+  const { mirror, registry, stream, health } = options;
   const head = () => ({ epoch: mirror.epoch, version: mirror.version });
+  /**
+   * The fleet from the database, or, while it is unreachable, this replica's own data planes from
+   * memory (other replicas' are in the database only), with the response marked stale.
+   */
+  const listFleet = async (reply: FastifyReply | null, options: { afterId?: string; limit?: number } = {}): Promise<DataPlaneRecord[]> => {
+    if (health.isReachable) {
+      try {
+        return await registry.list(options);
+      } catch (err) {
+        if (!(err instanceof DatabaseUnavailableError)) throw err;
+      }
+    }
+    reply?.header(STALE_HEADER, 'true').header(CONFIG_VERSION_HEADER, String(mirror.version)).header(CONFIG_EPOCH_HEADER, mirror.epoch);
+    return registry.localRecords(options);
+  };
 
   return async (app: FastifyInstance) => {
     registerEndpoint(app, '/clustering/data-planes', {
-      GET: async (req) => {
+      GET: async (req, reply) => {
         const params = parsePageParams(req.query as Record<string, unknown>, { allowTags: false });
         const after = params.after === null ? undefined : params.after[0];
         if (after !== undefined && typeof after !== 'string') throw KongDaoError.invalidOffset(params.rawOffset ?? '', 'bad json encoding');
-        const rows = await registry.list({ afterId: after, limit: params.size + 1 });
+        const rows = await listFleet(reply, { afterId: after, limit: params.size + 1 });
         const page = rows.slice(0, params.size);
         const now = Date.now();
         const data = page.map((r) => registry.view(r, head(), now));
@@ -51,8 +69,8 @@ export function clusteringApi(options: ClusteringApiOptions): FastifyPluginAsync
     });
 
     registerEndpoint(app, '/clustering/status', {
-      GET: async () => {
-        const rows = await registry.list();
+      GET: async (_req, reply) => {
+        const rows = await listFleet(reply);
         const now = Date.now();
         const counts = { total: rows.length, connected: 0, in_sync: 0, behind: 0, rejected: 0, incompatible: 0 };
         for (const r of rows) {
@@ -63,7 +81,7 @@ export function clusteringApi(options: ClusteringApiOptions): FastifyPluginAsync
         return {
           config: { epoch: mirror.epoch, version: mirror.version, hash: mirror.hashHex() },
           data_planes: counts,
-          database: { reachable: mirror.lastError === null },
+          database: { reachable: health.isReachable, since: Math.floor(health.sinceMs / 1000), ...(health.lastFault ? { fault: health.lastFault.fault } : {}) },
           replica: stream
             ? {
                 connections: stream.sessions.size,
@@ -123,7 +141,7 @@ export function clusteringApi(options: ClusteringApiOptions): FastifyPluginAsync
         };
         const brief = (r: DataPlaneRecord) => ({ id: r.id, hostname: r.hostname, config_version: r.appliedVersion, connected: registry.isConnected(r) });
         for (;;) {
-          const { done, pending, rejected } = classify(await registry.list());
+          const { done, pending, rejected } = classify(await listFleet(null));
           const body = {
             version,
             epoch: mirror.epoch,
