@@ -79,11 +79,8 @@ export function registerNodeEndpoints(app: FastifyInstance, store: Store, info: 
           total_requests: counters.totalRequests,
         },
         memory: { rss_bytes: usage.rss, heap_used_bytes: usage.heapUsed, heap_total_bytes: usage.heapTotal },
-        database: {
-          reachable: isReachable,
-          since: Math.floor(health.sinceMs / 1000),
-          ...(health.lastFault ? { fault: health.lastFault.fault } : {}),
-        },
+        // Kong's `{reachable}`; while unreachable also since when (seconds) and why.
+        database: isReachable ? { reachable: true } : { reachable: false, since: Math.floor(health.sinceMs / 1000), fault: health.lastFault?.fault ?? null },
         config: head === null ? { epoch: null, version: null } : { epoch: head.epoch, version: head.version },
       };
     },

@@ -81,7 +81,7 @@ export function clusteringApi(options: ClusteringApiOptions): FastifyPluginAsync
         return {
           config: { epoch: mirror.epoch, version: mirror.version, hash: mirror.hashHex() },
           data_planes: counts,
-          database: { reachable: health.isReachable, since: Math.floor(health.sinceMs / 1000), ...(health.lastFault ? { fault: health.lastFault.fault } : {}) },
+          database: health.isReachable ? { reachable: true } : { reachable: false, since: Math.floor(health.sinceMs / 1000), fault: health.lastFault?.fault ?? null },
           replica: stream
             ? {
                 connections: stream.sessions.size,
