@@ -5,10 +5,12 @@
  * - No fault ends the process: every client has an `error` listener for its whole life, checked
  *   out or idle (`pg` emits `error` on a client whose connection drops mid-query; `pg-pool` only
  *   listens while the client is idle, so a checked-out client's drop used to crash the process).
- * - No wait is unbounded: acquiring a connection is bounded by the connect timeout, each statement
- *   by the statement timeout, each write's statements by its deadline (`statement-context.ts`);
- *   the server enforces the same bounds, and past them plus {@link CLIENT_TIMEOUT_GRACE_MS} the
- *   client cuts the connection itself (a database that stopped answering cannot cancel anything).
+ * - No wait is unbounded: acquiring a connection is bounded by the connect timeout, a read's
+ *   statement by the statement timeout, a write's statements by its deadline
+ *   (`statement-context.ts`); the server enforces the same bounds, and past them plus
+ *   {@link CLIENT_TIMEOUT_GRACE_MS} the client cuts the connection itself (a database that
+ *   stopped answering cannot cancel anything). A write's client never gives up before the
+ *   server's commit deadline has passed, so a 503 is never followed by that write committing.
  * - A write whose client went away is cut off at once: its connection is destroyed, so the
  *   server rolls the transaction back.
  * - Faults surface as {@link DatabaseUnavailableError} (503), never as a broken client handed to
@@ -174,8 +176,10 @@ export class GuardedPool implements PostgresPool {
       client.destroy(DatabaseFault.CANCELLED, new Error('the write was cancelled: its client has gone'));
       throw unavailable(client.fault!);
     }
-    const statementLimitMs = this.#timeouts.statementTimeoutMs + CLIENT_TIMEOUT_GRACE_MS;
-    const limitMs = bounds ? Math.min(statementLimitMs, bounds.deadlineMs + CLIENT_TIMEOUT_GRACE_MS - Date.now()) : statementLimitMs;
+    // Inside a write the client waits for the write's deadline only (the server still applies the
+    // statement timeout): giving up on a COMMIT before the server's commit deadline has passed
+    // could answer 503 for a COMMIT the database then accepts.
+    const limitMs = bounds ? bounds.deadlineMs + CLIENT_TIMEOUT_GRACE_MS - Date.now() : this.#timeouts.statementTimeoutMs + CLIENT_TIMEOUT_GRACE_MS;
     const timer = setTimeout(() => {
       client.destroy(DatabaseFault.TIMEOUT, new Error(`the database did not answer within ${bounds ? 'the transaction' : 'the statement'} timeout`));
     }, Math.max(0, limitMs));

@@ -40,3 +40,11 @@ export function runWithWriteBounds<T>(bounds: WriteBounds, fn: () => Promise<T>)
 export function currentWriteBounds(): WriteBounds | undefined {
   return writeBounds.getStore();
 }
+
+/**
+ * Runs `fn` outside every context above: for background work (a health probe) that a write may
+ * happen to start, and that must not inherit its deadline or its client's cancellation.
+ */
+export function outsideStatementContexts<T>(fn: () => T): T {
+  return writeBounds.exit(() => cancellation.exit(fn));
+}

@@ -21,7 +21,7 @@ import { WRITE_DEADLINE_SETTING } from './migrations/0005-write-deadline.js';
 import { ConfigWriter, type EntityKey, EntityReader, type Page, type PageQuery } from './entity-repository.js';
 import type { NotificationListener } from './notification-listener.js';
 import { runExclusive } from './pglite-dialect.js';
-import { currentCancellation, runWithWriteBounds } from './statement-context.js';
+import { currentCancellation, outsideStatementContexts, runWithWriteBounds } from './statement-context.js';
 
 /** The NOTIFY channel a committed write announces its version on. */
 export const CONFIG_CHANNEL = 'sluice_config';
@@ -158,7 +158,8 @@ export class Store {
     this.#backend = backend;
     this.#logger = logger;
     this.health = backend.health;
-    this.health.setProbe(() => this.ping());
+    // The first fault may come from inside a write: its probes must not inherit the write's bounds.
+    this.health.setProbe(() => outsideStatementContexts(() => this.ping()));
   }
 
   /** The connect, statement and transaction timeouts of a database server (`null` with PGlite). */

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify';
 import { CONFIG_EPOCH_HEADER, CONFIG_VERSION_HEADER, STALE_HEADER, pageResponse, parsePageParams, registerEndpoint } from '../admin/index.js';
 import { DatabaseUnavailableError, HttpError, KongDaoError } from '../errors.js';
-import type { DatabaseHealth } from '../store/index.js';
+import { DatabaseHealth } from '../store/index.js';
 import type { ConfigMirror } from '../changes/config-mirror.js';
 import type { DataPlaneRecord, DataPlaneRegistry } from './data-plane-registry.js';
 import { SyncStatus } from './data-plane-registry.js';
@@ -26,8 +26,11 @@ export interface ClusteringApiOptions {
   registry: DataPlaneRegistry;
   /** This replica's stream server, for its connection and push counters. */
   stream?: StreamServer;
-  /** The store's health: while the database is unreachable the fleet is listed from memory. */
-  health: DatabaseHealth;
+  /**
+   * The store's health: while the database is unreachable the fleet is listed from memory
+   * (default: one that is always reachable, so the database is always asked).
+   */
+  health?: DatabaseHealth;
 }
 
 /**
@@ -35,7 +38,8 @@ export interface ClusteringApiOptions {
  * for a config version to reach every connected data plane.
  */
 export function clusteringApi(options: ClusteringApiOptions): FastifyPluginAsync {
-  const { mirror, registry, stream, health } = options;
+  const { mirror, registry, stream } = options;
+  const health = options.health ?? new DatabaseHealth();
   const head = () => ({ epoch: mirror.epoch, version: mirror.version });
   /**
    * The fleet from the database, or, while it is unreachable, this replica's own data planes from
