@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { AnyEntity } from '@sluice/protocol';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -6,7 +7,7 @@ import { ConfigMirror } from '../src/changes/config-mirror.js';
 import { MirrorEntityReader } from '../src/changes/mirror-entity-reader.js';
 import { ControlPlane } from '../src/control-plane.js';
 import { DatabaseUnavailableError } from '../src/errors.js';
-import { type PageQuery, type Store, LISTEN_APPLICATION_NAME, POOL_APPLICATION_NAME, openStore } from '../src/store/index.js';
+import { type Page, type PageQuery, type Store, LISTEN_APPLICATION_NAME, POOL_APPLICATION_NAME, openStore } from '../src/store/index.js';
 import { buildTestAdmin, silentLogger, type TestAdmin } from './support/admin.js';
 import { TcpRelay } from './support/tcp-relay.js';
 
@@ -321,7 +322,8 @@ describe.skipIf(!serverUrl)('database outages [postgres]', () => {
         // Walk every page of size 2 from both, page by page.
         let afterId: string | null = null;
         for (;;) {
-          const [fromDb, fromMemory] = await Promise.all([direct.page(kind, { ...query, size: 2, afterId }), memory.page(kind, { ...query, size: 2, afterId })]);
+          const fromDb: Page<AnyEntity> = await direct.page(kind, { ...query, size: 2, afterId });
+          const fromMemory: Page<AnyEntity> = await memory.page(kind, { ...query, size: 2, afterId });
           expect(fromMemory, `${kind} ${JSON.stringify(query)} after ${afterId}`).toEqual(fromDb);
           if (!fromDb.hasMore) break;
           afterId = fromDb.data[fromDb.data.length - 1].id;
