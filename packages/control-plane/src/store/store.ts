@@ -160,6 +160,10 @@ export class Store {
     this.health = backend.health;
     // The first fault may come from inside a write: its probes must not inherit the write's bounds.
     this.health.setProbe(() => outsideStatementContexts(() => this.ping()));
+    this.health.on('change', (isReachable: boolean) => {
+      if (isReachable) logger?.info('database reachable again');
+      else logger?.warn({ fault: this.health.lastFault?.fault, err: this.health.lastFault?.error }, 'database unreachable: writes answer 503, reads are served from memory');
+    });
   }
 
   /** The connect, statement and transaction timeouts of a database server (`null` with PGlite). */
