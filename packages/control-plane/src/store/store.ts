@@ -244,8 +244,9 @@ export class Store {
 
   /**
    * Calls `listener` with the version of each committed write announced on `sluice_config`, from
-   * this process or another replica. A hint only: notifications can be lost while reconnecting.
-   * Returns the unsubscribe function.
+   * this process or another replica, and with 0 each time the LISTEN is back after a drop (writes
+   * may have been missed meanwhile: read the log). A hint only: notifications can be lost while
+   * reconnecting. Returns the unsubscribe function.
    */
   onConfigChange(listener: (version: number) => void): () => void {
     this.#assertOpen();
