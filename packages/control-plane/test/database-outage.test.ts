@@ -7,7 +7,8 @@ import { ConfigMirror } from '../src/changes/config-mirror.js';
 import { MirrorEntityReader } from '../src/changes/mirror-entity-reader.js';
 import { ControlPlane } from '../src/control-plane.js';
 import { DatabaseUnavailableError } from '../src/errors.js';
-import { type Page, type PageQuery, type Store, LISTEN_APPLICATION_NAME, POOL_APPLICATION_NAME, openStore } from '../src/store/index.js';
+import { type Page, type PageQuery, type Store, CONFIG_CHANNEL, LISTEN_APPLICATION_NAME, POOL_APPLICATION_NAME, openStore } from '../src/store/index.js';
+import { NotificationListener } from '../src/store/notification-listener.js';
 import { buildTestAdmin, silentLogger, type TestAdmin } from './support/admin.js';
 import { TcpRelay } from './support/tcp-relay.js';
 
@@ -295,6 +296,40 @@ describe.skipIf(!serverUrl)('database outages [postgres]', () => {
     expect((await head()).version).toBe(before.version);
     expect((await http('POST', '/services', { name: 'back', url: 'http://g.test' })).status).toBe(201);
   }, 30_000);
+  it('a LISTEN connection that dies silently (the network hangs) is found by its probe and replaced', async () => {
+    const own = await TcpRelay.start({ host: new URL(directUrl).hostname, port: Number(new URL(directUrl).port || 5432) });
+    const viaOwn = new URL(directUrl);
+    viaOwn.hostname = '127.0.0.1';
+    viaOwn.port = String(own.port);
+    const payloads: string[] = [];
+    let relistened = 0;
+    const listener = new NotificationListener({
+      connectionString: viaOwn.toString(),
+      channel: CONFIG_CHANNEL,
+      onNotification: (payload) => payloads.push(payload),
+      onRelisten: () => relistened++,
+      timeouts: { connectTimeoutMs: 500, statementTimeoutMs: 300 },
+      probeIntervalMs: 200,
+    });
+    try {
+      listener.start();
+      await listener.listening;
+      own.hang();
+      // Nothing tells the client the connection is dead; its probe goes unanswered and it is cut.
+      await waitFor(() => !listener.isListening, 'the silent connection dropped');
+      await own.restore();
+      await waitFor(() => relistened === 1 && listener.isListening, 'a new LISTEN');
+      const notifier = new pg.Client({ connectionString: directUrl });
+      await notifier.connect();
+      await notifier.query(`select pg_notify($1, '4242')`, [CONFIG_CHANNEL]);
+      await notifier.end();
+      await waitFor(() => payloads.includes('4242'), 'the notification on the new LISTEN');
+    } finally {
+      await listener.close();
+      await own.close();
+    }
+  });
+
   // Last: its fixtures and its mirror's LISTEN would change what the tests above count.
   it('memory answers every entity read exactly as the database does (what a stale read serves)', async () => {
     for (let i = 0; i < 7; i++) {
