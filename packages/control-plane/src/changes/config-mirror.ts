@@ -12,7 +12,7 @@ import {
   type ResourceKeyMessage,
 } from '@sluice/protocol';
 import type { Logger } from 'pino';
-import { StoreError } from '../errors.js';
+import { DatabaseUnavailableError, StoreError } from '../errors.js';
 import type { ConfigChange, ConfigHead, ConfigLogReader } from './config-log-reader.js';
 
 /** One entity as the mirror holds it: its exact encoded bytes and the version that last wrote it. */
@@ -273,7 +273,8 @@ export class ConfigMirror extends EventEmitter {
    * The coalesced delta from `fromVersion` to the head, packed once and shared by every data plane
    * at that version; `null` when it cannot be built (older than the retained log) or would be
    * bigger than half the config, in which case a snapshot is the better push. Reads the database
-   * only for versions older than the in-memory window.
+   * only for versions older than the in-memory window; while the database is unavailable such a
+   * delta is `null` too (the snapshot comes from memory).
    */
   async delta(fromVersion: number): Promise<PackedDelta | null> {
     if (fromVersion >= this.version) return null;
@@ -298,7 +299,14 @@ export class ConfigMirror extends EventEmitter {
       }
     } else {
       if (fromVersion < this.minRetainedVersion) return null;
-      const rows = await this.source.readChanges(fromVersion, toVersion);
+      let rows: ConfigChange[];
+      try {
+        rows = await this.source.readChanges(fromVersion, toVersion);
+      } catch (err) {
+        // The database is away: a snapshot from memory serves this data plane instead.
+        if (err instanceof DatabaseUnavailableError) return null;
+        throw err;
+      }
       if (this.epoch !== epoch || this.version !== toVersion) return this.delta(fromVersion);
       changes = new Map();
       for (const row of rows) {
