@@ -7,6 +7,12 @@ import type { DataPlaneRecord, DataPlaneRegistry } from './data-plane-registry.j
 import { SyncStatus } from './data-plane-registry.js';
 import type { StreamServer } from './stream-server.js';
 
+/**
+ * Longest the fleet is waited for from the database before it is listed from memory instead, in
+ * ms: a database that starts hanging delays `/clustering/*` by this much, not by its timeouts.
+ */
+export const FLEET_READ_TIMEOUT_MS = 1_000;
+
 /** Longest a propagation wait may last, in ms; `timeout_ms` above it is clamped. */
 export const MAX_PROPAGATION_TIMEOUT_MS = 300_000;
 /** Default propagation wait, in ms. */
@@ -47,10 +53,19 @@ export function clusteringApi(options: ClusteringApiOptions): FastifyPluginAsync
    */
   const listFleet = async (reply: FastifyReply | null, options: { afterId?: string; limit?: number } = {}): Promise<DataPlaneRecord[]> => {
     if (health.isReachable) {
+      const listed = registry.list(options);
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<null>((resolve) => {
+        timer = setTimeout(() => resolve(null), FLEET_READ_TIMEOUT_MS);
+      });
       try {
-        return await registry.list(options);
+        const rows = await Promise.race([listed, late]);
+        if (rows !== null) return rows;
+        listed.catch(() => undefined);
       } catch (err) {
         if (!(err instanceof DatabaseUnavailableError)) throw err;
+      } finally {
+        clearTimeout(timer);
       }
     }
     reply?.header(STALE_HEADER, 'true').header(CONFIG_VERSION_HEADER, String(mirror.version)).header(CONFIG_EPOCH_HEADER, mirror.epoch);
