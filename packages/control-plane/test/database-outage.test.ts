@@ -242,6 +242,10 @@ describe.skipIf(!serverUrl)('database outages [postgres]', () => {
   it('hung: a write answers 503 within the transaction timeout and is never committed later; /status never waits', async () => {
     const before = await head();
     relay.hang();
+    // The fleet is in the database: asked first, then, after at most FLEET_READ_TIMEOUT_MS, memory answers.
+    const fleet = await http('GET', '/clustering/status');
+    expect([fleet.status, fleet.headers.get('x-sluice-stale')]).toEqual([200, 'true']);
+    expect(fleet.ms).toBeLessThan(1_000 + SLACK_MS);
     const write = http('POST', '/services', { name: 'hung', url: 'http://h.test' });
     // While the write hangs, /status answers at once, from memory.
     const status = await http('GET', '/status');
