@@ -157,6 +157,10 @@ describe.skipIf(!serverUrl)('database outages [postgres]', () => {
     expect(metrics).toMatch(/^sluice_cp_database_reachable 0$/m);
     expect(metrics).toMatch(/^sluice_cp_admin_requests_total\{method="POST",status="503"\} [1-9]/m);
     expect(metrics).toMatch(/^sluice_cp_admin_stale_reads_total [1-9]/m);
+    expect(metrics).toMatch(/^sluice_cp_admin_write_duration_seconds_count\{method="POST",result="unavailable"\} [1-9]/m);
+    expect(metrics).toMatch(/^sluice_cp_database_faults_total [1-9]/m);
+    expect(metrics).toMatch(/^sluice_cp_database_pool_connections\{state="waiting"\} 0$/m);
+    expect(metrics).toMatch(/^sluice_cp_change_log_read_age_seconds /m);
 
     // Another replica writes while this one is cut off: its changes are what must be caught up.
     expect((await directAdmin.json('POST', '/services', { name: 'elsewhere', url: 'http://e.test' })).statusCode).toBe(201);
