@@ -150,6 +150,9 @@ describe.skipIf(!serverUrl)('a database outage under write load', () => {
     expect(metrics).toMatch(new RegExp(`^sluice_cp_config_version ${head}$`, 'm'));
     expect(metrics).toMatch(/^sluice_cp_admin_requests_total\{method="POST",status="503"\} [1-9]/m);
     expect(metrics).toMatch(/^sluice_cp_stream_connections 2$/m);
+    await waitFor(async () => /^sluice_cp_database_listening 1$/m.test((await http('GET', `${cp.admin}/metrics`)).text), 'the LISTEN re-established');
+    expect(cp.proc.output).toContain('database unreachable');
+    expect(cp.proc.output).toContain('database reachable again');
     // The new data plane's registry row was written once the database was back.
     await waitFor(async () => (await http('GET', `${cp.admin}/clustering/data-planes`)).body.data.length === 2, 'both data planes in the registry');
   }, 120_000);
