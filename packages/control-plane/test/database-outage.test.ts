@@ -338,6 +338,24 @@ describe.skipIf(!serverUrl)('database outages [postgres]', () => {
     }
   });
 
+  it('closing while the database hangs takes the connect timeout, not as long as the database', async () => {
+    const own = await TcpRelay.start({ host: new URL(directUrl).hostname, port: Number(new URL(directUrl).port || 5432) });
+    const viaOwn = new URL(directUrl);
+    viaOwn.hostname = '127.0.0.1';
+    viaOwn.port = String(own.port);
+    try {
+      const store = await openStore({ databaseUrl: viaOwn.toString(), timeouts: TIMEOUTS, skipMigrations: true });
+      await store.whenListening();
+      await store.readHead();
+      own.hang();
+      const started = Date.now();
+      await store.close();
+      expect(Date.now() - started).toBeLessThan(2 * TIMEOUTS.connectTimeoutMs + SLACK_MS);
+    } finally {
+      await own.close();
+    }
+  });
+
   // Last: its fixtures and its mirror's LISTEN would change what the tests above count.
   it('memory answers every entity read exactly as the database does (what a stale read serves)', async () => {
     for (let i = 0; i < 7; i++) {

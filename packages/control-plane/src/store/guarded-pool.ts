@@ -81,6 +81,8 @@ export class GuardedPool implements PostgresPool {
   readonly #health: DatabaseHealth;
   readonly #logger: Logger | undefined;
   readonly #wrappers = new WeakMap<GuardedClient, PostgresPoolClient>();
+  /** Every open client, to cut those a hung database keeps from closing. */
+  readonly #clients = new Set<GuardedClient>();
 
   constructor(options: GuardedPoolOptions) {
     this.#timeouts = options.timeouts;
@@ -101,6 +103,11 @@ export class GuardedPool implements PostgresPool {
     // An idle client's fault reaches the pool (which discards the client); a checked-out one's is
     // handled by the client's own listener, and its query fails.
     this.pool.on('error', (err) => this.#logger?.warn({ err }, 'idle database connection failed'));
+    this.pool.on('connect', (pooled) => {
+      const client = pooled as unknown as GuardedClient;
+      this.#clients.add(client);
+      client.once('end', () => this.#clients.delete(client));
+    });
   }
 
   /** Acquires a client within the connect timeout (and the write's deadline); 503 when none comes. */
@@ -205,8 +212,23 @@ export class GuardedPool implements PostgresPool {
     }
   }
 
-  /** Closes every connection. */
-  end(): Promise<void> {
-    return this.pool.end();
+  /**
+   * Closes every connection: gracefully (pg-pool waits for checked-out clients, each bounded by
+   * its statement or write deadline), then, past the connect timeout, the ones a database that does
+   * not answer keeps open are cut, so a shutdown never waits on the database.
+   */
+  async end(): Promise<void> {
+    await this.pool.end();
+    const open = [...this.#clients];
+    if (open.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(open.map((client) => new Promise<void>((resolve) => (this.#clients.has(client) ? client.once('end', () => resolve()) : resolve())))),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.#timeouts.connectTimeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    for (const client of this.#clients) client.destroy(DatabaseFault.CONNECTION, new Error('the pool is closing'));
   }
 }
