@@ -22,6 +22,8 @@ interface Pair {
   isHeld: boolean;
   isClientGone: boolean;
   isServerGone: boolean;
+  isClientEnded: boolean;
+  isServerEnded: boolean;
 }
 
 export type RelayMode = 'forward' | 'hang' | 'refuse';
@@ -62,7 +64,9 @@ export class TcpRelay {
   }
 
   #listen(port: number): Promise<void> {
-    const server = createServer((client) => this.#accept(client));
+    // Half-open: a FIN is forwarded like data (held while hanging), so a client's graceful close
+    // gets no answer from a hung database, as across a partition.
+    const server = createServer({ allowHalfOpen: true }, (client) => this.#accept(client));
     this.#server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -75,8 +79,8 @@ export class TcpRelay {
 
   #accept(client: Socket): void {
     this.accepted++;
-    const server = createConnection(this.target);
-    const pair: Pair = { client, server, toServer: [], toClient: [], isHeld: this.#mode === 'hang', isClientGone: false, isServerGone: false };
+    const server = createConnection({ ...this.target, allowHalfOpen: true });
+    const pair: Pair = { client, server, toServer: [], toClient: [], isHeld: this.#mode === 'hang', isClientGone: false, isServerGone: false, isClientEnded: false, isServerEnded: false };
     this.#pairs.add(pair);
     const close = () => {
       this.#pairs.delete(pair);
@@ -94,6 +98,15 @@ export class TcpRelay {
     server.on('data', (chunk: Buffer) => {
       if (pair.isHeld) pair.toClient.push(chunk);
       else if (!pair.isClientGone) client.write(chunk);
+    });
+    client.on('end', () => {
+      // A client that sent its FIN sends nothing more: for what is held, it has gone.
+      if (pair.isHeld) pair.isClientEnded = pair.isClientGone = true;
+      else server.end();
+    });
+    server.on('end', () => {
+      if (pair.isHeld) pair.isServerEnded = true;
+      else client.end();
     });
     // A held pair outlives its client: the held bytes still reach the server on restore().
     client.on('close', () => {
@@ -153,8 +166,9 @@ export class TcpRelay {
         else pair.server.end();
         continue;
       }
+      if (pair.isClientEnded) pair.server.end();
       for (const chunk of pair.toClient.splice(0)) pair.client.write(chunk);
-      if (pair.isServerGone) pair.client.end();
+      if (pair.isServerGone || pair.isServerEnded) pair.client.end();
     }
   }
 
