@@ -204,7 +204,8 @@ export class GuardedPool implements PostgresPool {
       }
       // A server-side timeout leaves the connection usable; anything else discards it.
       if (client.fault === null && fault.fault !== DatabaseFault.TIMEOUT) client.markBroken(fault.fault, fault.error);
-      this.#health.noteFault(fault.fault, fault.error);
+      // A client that hung up says nothing about the database.
+      if (fault.fault !== DatabaseFault.CANCELLED) this.#health.noteFault(fault.fault, fault.error);
       throw unavailable(fault);
     } finally {
       clearTimeout(timer);
