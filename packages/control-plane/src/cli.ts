@@ -19,7 +19,7 @@ import { assertAdminExposure } from './admin/admin-exposure.js';
 import { runConfigCommand } from './config-command.js';
 import { ControlPlane, DEFAULT_ADMIN_LISTEN, DEFAULT_CLUSTER_LISTEN, formatListenAddress, packageVersion, parseListenAddress } from './control-plane.js';
 import { ConfigurationError } from './errors.js';
-import { DEFAULT_DATA_DIR } from './store/index.js';
+import { DEFAULT_DATABASE_TIMEOUTS, DEFAULT_DATA_DIR, type DatabaseTimeouts } from './store/index.js';
 import { DEFAULT_CHANGE_LOG_RETENTION_VERSIONS } from './changes/change-log-janitor.js';
 import { ClusterMtlsMode, ClusterTls } from './stream/cluster-tls.js';
 import { MAX_DATA_PLANE_ROWS } from './stream/registry-admission.js';
@@ -34,6 +34,18 @@ const FLAGS = {
   'cluster-mtls': { default: undefined, help: 'shared (data planes present this same certificate) or pki (certificates from --cluster-ca-cert); default pki with a CA, else shared' },
   'database-url': { default: undefined, help: 'PostgreSQL URL (postgres://user:pass@host:5432/db); without it the embedded database is used' },
   'data-dir': { default: DEFAULT_DATA_DIR, help: 'embedded database directory (used when no --database-url)' },
+  'database-connect-timeout-ms': {
+    default: String(DEFAULT_DATABASE_TIMEOUTS.connectTimeoutMs),
+    help: 'longest wait for a database connection (pool queue and TCP/startup), in ms; past it a request answers 503',
+  },
+  'database-statement-timeout-ms': {
+    default: String(DEFAULT_DATABASE_TIMEOUTS.statementTimeoutMs),
+    help: 'longest one SQL statement may run (server statement_timeout; the client cuts the connection 0.5 s later), in ms',
+  },
+  'database-transaction-timeout-ms': {
+    default: String(DEFAULT_DATABASE_TIMEOUTS.transactionTimeoutMs),
+    help: 'longest a write may take to commit, in ms; a COMMIT reaching the database later is rolled back there, and the write answers 503',
+  },
   'admin-body-limit': { default: String(DEFAULT_ADMIN_BODY_LIMIT_BYTES), help: 'largest Admin API request body, in bytes' },
   'admin-tokens-file': {
     default: undefined,
@@ -77,9 +89,9 @@ export function usage(): string {
   ];
   for (const [name, flag] of Object.entries(FLAGS)) {
     const def = flag.default === undefined ? '' : ` (default: ${flag.default})`;
-    lines.push(`  --${name.padEnd(18)} ${flag.help}${def}`, `  ${''.padEnd(20)} env ${envName(name)}`);
+    lines.push(`  --${name.padEnd(31)} ${flag.help}${def}`, `  ${''.padEnd(33)} env ${envName(name)}`);
   }
-  lines.push('  --help               show this help', '  --version            print the version');
+  lines.push(`  --${'help'.padEnd(31)} show this help`, `  --${'version'.padEnd(31)} print the version`);
   return lines.join('\n');
 }
 
@@ -94,6 +106,8 @@ export interface CliSettings {
   adminAllowedOrigins: string[];
   changeLogRetentionVersions: number;
   maxDataPlanes: number;
+  /** Timeouts of the database server (unused with the embedded database). */
+  databaseTimeouts: DatabaseTimeouts;
   logLevel: string;
   /** The `--admin-tokens-file`, read by {@link loadAdminTokens} (and again on SIGHUP). */
   adminTokensFile?: string;
@@ -204,6 +218,16 @@ export function resolveSettings(argv: string[], env: NodeJS.ProcessEnv): CliSett
   if (!Number.isSafeInteger(retention) || retention < 1) throw new ConfigurationError('--change-log-retention must be a positive integer number of versions');
   const maxDataPlanes = Number(get('max-data-planes'));
   if (!Number.isSafeInteger(maxDataPlanes) || maxDataPlanes < 1) throw new ConfigurationError('--max-data-planes must be a positive integer number of rows');
+  const timeoutMs = (name: FlagName): number => {
+    const value = Number(get(name));
+    if (!Number.isSafeInteger(value) || value < 1) throw new ConfigurationError(`--${name} must be a positive integer number of ms`);
+    return value;
+  };
+  const databaseTimeouts: DatabaseTimeouts = {
+    connectTimeoutMs: timeoutMs('database-connect-timeout-ms'),
+    statementTimeoutMs: timeoutMs('database-statement-timeout-ms'),
+    transactionTimeoutMs: timeoutMs('database-transaction-timeout-ms'),
+  };
   const bodyLimit = Number(get('admin-body-limit'));
   if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 1) throw new ConfigurationError(`--admin-body-limit must be a positive integer number of bytes`);
   const logLevel = get('log-level') ?? 'info';
@@ -243,6 +267,7 @@ export function resolveSettings(argv: string[], env: NodeJS.ProcessEnv): CliSett
     adminTls: adminCert && adminCertKey ? { certFile: adminCert, keyFile: adminCertKey } : null,
     changeLogRetentionVersions: retention,
     maxDataPlanes,
+    databaseTimeouts,
     logLevel,
     clusterTls,
   };
@@ -305,6 +330,7 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
     adminTls: adminTls ?? undefined,
     changeLogRetentionVersions: settings.changeLogRetentionVersions,
     maxDataPlanes: settings.maxDataPlanes,
+    databaseTimeouts: settings.databaseTimeouts,
     clusterTls: clusterTls ?? undefined,
   });
   logger.info(settings.databaseUrl ? { database: maskUrl(settings.databaseUrl) } : { dataDir: settings.dataDir }, 'starting control plane');

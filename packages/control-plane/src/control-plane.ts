@@ -9,11 +9,14 @@ import type { Logger } from 'pino';
 import { AdminAuthenticator, type AdminApiLimits, type AdminTls, buildAdminApi } from './admin/index.js';
 import { assertAdminExposure } from './admin/admin-exposure.js';
 import { ClosedError } from './errors.js';
-import { type Store, openStore } from './store/index.js';
+import { type DatabaseTimeouts, type Store, openStore } from './store/index.js';
 import { randomUUID } from 'node:crypto';
 import { ConfigMirror } from './changes/config-mirror.js';
 import { ChangeLogJanitor } from './changes/change-log-janitor.js';
 import { ExpiredEntityJanitor } from './changes/expired-entity-janitor.js';
+import { MirrorEntityReader } from './changes/mirror-entity-reader.js';
+import { ControlPlaneMetrics } from './metrics/control-plane-metrics.js';
+import { metricsEndpoint } from './metrics/metrics-endpoint.js';
 import { clusteringApi } from './stream/clustering-api.js';
 import { DataPlaneRegistry, STALE_AFTER_HEARTBEATS } from './stream/data-plane-registry.js';
 import { StreamServer } from './stream/stream-server.js';
@@ -41,6 +44,8 @@ export interface ControlPlaneOptions {
   databaseUrl?: string;
   /** Embedded database directory (default `.sluice/cp`). */
   dataDir?: string;
+  /** Connect, statement and transaction timeouts of the database server (default `DEFAULT_DATABASE_TIMEOUTS`). */
+  databaseTimeouts?: Partial<DatabaseTimeouts>;
   adminLimits?: Partial<AdminApiLimits>;
   /** Origins whose web pages may call the Admin API (`--admin-gui-origin`); default none. */
   adminAllowedOrigins?: readonly string[];
@@ -118,6 +123,7 @@ export class ControlPlane {
   #janitor: ChangeLogJanitor | null = null;
   #expiryJanitor: ExpiredEntityJanitor | null = null;
   #stream: StreamServer | null = null;
+  #metrics: ControlPlaneMetrics | null = null;
   #isStopped = false;
   /** This process's id among control-plane replicas (stamped on the data planes it serves). */
   readonly instanceId = randomUUID();
@@ -132,6 +138,12 @@ export class ControlPlane {
     return this.#store;
   }
 
+  /** The Prometheus metrics (also at the Admin API's `GET /metrics`), once started. */
+  get metrics(): ControlPlaneMetrics {
+    if (!this.#metrics) throw new ClosedError('control plane (not started)');
+    return this.#metrics;
+  }
+
   /** Opens the store and starts listening; resolves with the bound addresses. */
   async start(): Promise<ControlPlaneAddresses> {
     const { logger } = this.#options;
@@ -139,7 +151,13 @@ export class ControlPlane {
     const adminAuth = this.#options.adminAuth ?? new AdminAuthenticator();
     assertAdminExposure({ host: adminListen.host, hasTokens: !adminAuth.isOpen, allowOpen: this.#options.adminAllowOpen === true });
     const store =
-      this.#options.store ?? (await openStore({ databaseUrl: this.#options.databaseUrl, dataDir: this.#options.dataDir, logger: logger.child({ component: 'store' }) }));
+      this.#options.store ??
+      (await openStore({
+        databaseUrl: this.#options.databaseUrl,
+        dataDir: this.#options.dataDir,
+        timeouts: this.#options.databaseTimeouts,
+        logger: logger.child({ component: 'store' }),
+      }));
     this.#store = store;
     try {
       const head = await store.readHead();
@@ -165,6 +183,14 @@ export class ControlPlane {
         ? new StreamServer({ mirror, registry, logger: logger.child({ component: 'stream' }), cpInstanceId: this.instanceId, limits: this.#options.streamLimits, tls: this.#options.clusterTls })
         : null;
       this.#stream = stream;
+      const metrics = new ControlPlaneMetrics({
+        database: store.health,
+        isListening: () => store.isListening,
+        poolCounts: () => store.poolCounts(),
+        mirror,
+        stream: stream ?? undefined,
+      });
+      this.#metrics = metrics;
       const admin = buildAdminApi({
         store,
         logger,
@@ -172,7 +198,13 @@ export class ControlPlane {
         allowedOrigins: this.#options.adminAllowedOrigins,
         auth: adminAuth,
         tls: this.#options.adminTls,
-        extensions: [clusteringApi({ mirror, registry, stream: stream ?? undefined }), ...(this.#options.adminExtensions?.(store) ?? [])],
+        memory: new MirrorEntityReader(mirror),
+        observer: (outcome) => metrics.observe(outcome),
+        extensions: [
+          clusteringApi({ mirror, registry, stream: stream ?? undefined, health: store.health }),
+          metricsEndpoint(metrics),
+          ...(this.#options.adminExtensions?.(store) ?? []),
+        ],
         nodeInfo: {
           version: packageVersion(),
           configuration: {

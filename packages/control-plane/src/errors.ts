@@ -153,6 +153,11 @@ export const ADMIN_ERRORS = {
   SLUICE_CP_BODY_TOO_LARGE: { status: 413, kong: null },
   /** A write from a browser page of an origin not allowed by `--admin-gui-origin`. */
   SLUICE_CP_CROSS_ORIGIN: { status: 403, kong: null },
+  /**
+   * The database is down, unreachable, or did not answer within its timeouts (`--database-*-timeout`):
+   * `{"message":"database unavailable"}` with `Retry-After`. A write that answers it wrote nothing.
+   */
+  SLUICE_CP_DATABASE_UNAVAILABLE: { status: 503, kong: null },
   /** Anything else: logged, answered `{"message":"An unexpected error occurred"}`. */
   SLUICE_CP_UNEXPECTED: { status: 500, kong: null },
 } as const satisfies Record<string, { status: number; kong: KongErrorCode | null }>;
@@ -405,6 +410,35 @@ export class HttpError extends ControlPlaneError {
   }
   static unexpected(cause?: unknown): HttpError {
     return new HttpError('SLUICE_CP_UNEXPECTED', 'An unexpected error occurred', { cause });
+  }
+}
+
+/** Why the database counts as unavailable: it refused or dropped the connection, or it did not answer in time. */
+export const DatabaseFault = {
+  /** Connecting failed or the connection dropped (refused, reset, terminated, authentication). */
+  CONNECTION: 'connection',
+  /** A connect, statement or transaction timeout passed (the database hangs or is overloaded). */
+  TIMEOUT: 'timeout',
+  /** The database answered that it cannot serve now (shutting down, too many connections, recovery). */
+  SERVER: 'server',
+  /** The request that started the write went away before it committed; the write was rolled back. */
+  CANCELLED: 'cancelled',
+} as const;
+export type DatabaseFault = (typeof DatabaseFault)[keyof typeof DatabaseFault];
+
+/** Seconds a client is told to wait (`Retry-After`) after a 503 for an unavailable database. */
+export const DATABASE_RETRY_AFTER_SECONDS = 1;
+
+/**
+ * The database cannot serve this operation: 503 `{"message":"database unavailable"}` (Kong answers
+ * such failures with a 500; Sluice says what happened so clients retry). Raised by the store for
+ * any connection-level failure or timeout; never for a constraint or SQL error. `fault` says which.
+ */
+export class DatabaseUnavailableError extends HttpError {
+  readonly fault: DatabaseFault;
+  constructor(fault: DatabaseFault, options?: { cause?: unknown }) {
+    super('SLUICE_CP_DATABASE_UNAVAILABLE', 'database unavailable', options);
+    this.fault = fault;
   }
 }
 

@@ -32,6 +32,18 @@ describe('sluice-cp settings', () => {
     expect(usage()).toContain('SLUICE_DATA_DIR');
   });
 
+  it('bounds the database with connect, statement and transaction timeouts: 5 s, 5 s, 10 s by default, from flags or SLUICE_DATABASE_*_TIMEOUT_MS', () => {
+    expect(resolveSettings([], {})).toMatchObject({ databaseTimeouts: { connectTimeoutMs: 5_000, statementTimeoutMs: 5_000, transactionTimeoutMs: 10_000 } });
+    const env = { SLUICE_DATABASE_STATEMENT_TIMEOUT_MS: '1500', SLUICE_DATABASE_TRANSACTION_TIMEOUT_MS: '3000' };
+    expect(resolveSettings(['--database-connect-timeout-ms', '700', '--database-transaction-timeout-ms', '4000'], env)).toMatchObject({
+      databaseTimeouts: { connectTimeoutMs: 700, statementTimeoutMs: 1500, transactionTimeoutMs: 4000 },
+    });
+    for (const bad of ['0', '-1', '1.5', 'soon']) {
+      expect(() => resolveSettings(['--database-statement-timeout-ms', bad], {})).toThrow(ConfigurationError);
+    }
+    expect(usage()).toContain('SLUICE_DATABASE_TRANSACTION_TIMEOUT_MS');
+  });
+
   it('allows no browser origin by default; --admin-gui-origin is repeatable, SLUICE_ADMIN_GUI_ORIGIN comma-separated', () => {
     expect(resolveSettings([], {})).toMatchObject({ adminAllowedOrigins: [] });
     const argv = ['--admin-gui-origin', 'https://gui.example', '--admin-gui-origin', 'HTTP://Localhost:8002/'];

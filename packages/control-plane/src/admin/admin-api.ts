@@ -16,8 +16,8 @@
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
-import { HttpError, KongDaoError } from '../errors.js';
-import type { Store } from '../store/index.js';
+import { DATABASE_RETRY_AFTER_SECONDS, DatabaseUnavailableError, HttpError, KongDaoError } from '../errors.js';
+import type { StaleEntitySource, Store } from '../store/index.js';
 import { ConfigOperations, type OperationsClock } from './config-operations.js';
 import { DeclarativeConfigService } from '../declarative/index.js';
 import { AdminAuthenticator } from './admin-auth.js';
@@ -29,6 +29,7 @@ import { type NodeInfo, registerNodeEndpoints } from './node-endpoints.js';
 import { registerPluginEndpoints } from './plugin-endpoints.js';
 import { registerSchemaEndpoints } from './schema-endpoints.js';
 import { installBodyParsers } from './request-body.js';
+import { StaleReads } from './stale-reads.js';
 
 /** Default largest request body accepted, in bytes (10 MiB). */
 export const DEFAULT_ADMIN_BODY_LIMIT_BYTES = 10 * 1024 * 1024;
@@ -82,6 +83,14 @@ export interface AdminApiOptions {
   auth?: AdminAuthenticator;
   /** TLS for the Admin API (`--admin-cert`, `--admin-cert-key`): PEM certificate chain and key. Default plain HTTP. */
   tls?: AdminTls;
+  /**
+   * The replica's in-memory config: entity GETs are answered from it, marked stale, while the
+   * database is unreachable (`stale-reads.ts`); without it they answer 503. `/status` reports its
+   * head instead of reading the database.
+   */
+  memory?: StaleEntitySource;
+  /** Told of every response (the metrics count them). */
+  observer?: AdminRequestObserver;
 }
 
 /** The Admin API's certificate and key, PEM. */
@@ -89,6 +98,20 @@ export interface AdminTls {
   readonly cert: string | Buffer;
   readonly key: string | Buffer;
 }
+
+/** One answered Admin API request, as {@link AdminRequestObserver} sees it. */
+export interface AdminRequestOutcome {
+  method: string;
+  /** The route's path pattern (`/services/:service`), or `null` when no route matched (404). */
+  route: string | null;
+  status: number;
+  durationMs: number;
+  /** Whether an entity read was answered from memory. */
+  isStale: boolean;
+}
+
+/** Receives each answered request. */
+export type AdminRequestObserver = (outcome: AdminRequestOutcome) => void;
 
 function isFastifyError(err: unknown): err is FastifyError {
   return typeof err === 'object' && err !== null && 'code' in err && typeof (err as FastifyError).code === 'string';
@@ -136,6 +159,7 @@ export function buildAdminApi(options: AdminApiOptions): FastifyInstance {
   const ops = new ConfigOperations(options.store, options.clock);
   const cors = new CorsPolicy(options.allowedOrigins);
   const auth = options.auth ?? new AdminAuthenticator();
+  const reads = new StaleReads(options.store, options.memory ?? null);
 
   installBodyParsers(app);
 
@@ -145,21 +169,30 @@ export function buildAdminApi(options: AdminApiOptions): FastifyInstance {
   cors.install(app);
   auth.install(app);
   installAuditLog(app, options.logger);
+  reads.install(app);
+  const observer = options.observer;
   app.addHook('onResponse', async (request, reply) => {
-    // The route's pattern, not the URL: a URL may carry a secret (`/keyauth_credentials/<key>`).
-    request.log.debug({ method: request.method, route: request.routeOptions.url ?? null, status: reply.statusCode, ms: reply.elapsedTime }, 'admin request');
+    // The route's pattern, not the URL: a URL may carry a secret (`/key-auths/<key>`).
+    const route = request.routeOptions.url ?? null;
+    request.log.debug({ method: request.method, route, status: reply.statusCode, ms: reply.elapsedTime }, 'admin request');
+    observer?.({ method: request.method, route, status: reply.statusCode, durationMs: reply.elapsedTime, isStale: reads.isStale(request) });
   });
 
   app.setErrorHandler(async (err, request, reply) => {
     const { status, body } = toHttpResponse(err, request.routeOptions.bodyLimit ?? limits.bodyLimitBytes);
-    if (status >= 500) request.log.error({ err }, 'admin request failed');
+    if (err instanceof DatabaseUnavailableError) {
+      // Expected during an outage (one line per request would flood the log at error level).
+      const route = request.routeOptions.url ?? null;
+      request.log.warn({ fault: err.fault, cause: err.cause instanceof Error ? err.cause.message : undefined, method: request.method, route }, 'database unavailable');
+      reply.header('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS));
+    } else if (status >= 500) request.log.error({ err }, 'admin request failed');
     reply.code(status);
     return body === null ? reply.send() : reply.send(body);
   });
   app.setNotFoundHandler(async (_request, reply) => reply.code(404).send({ message: 'Not found' }));
 
-  registerNodeEndpoints(app, options.store, { version, ...options.nodeInfo });
-  registerCrudEndpoints(app, ops);
+  registerNodeEndpoints(app, options.store, { version, ...options.nodeInfo }, options.memory);
+  registerCrudEndpoints(app, reads, ops);
   registerPluginEndpoints(app);
   registerSchemaEndpoints(app);
   registerConfigEndpoints(app, new DeclarativeConfigService(options.store, options.clock), limits.configBodyLimitBytes);

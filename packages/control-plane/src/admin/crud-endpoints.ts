@@ -20,18 +20,19 @@
  * deprecated config shorthands echoed, a credential's `ttl`). A kind's extras (Kong's
  * `/consumers?custom_id=`) come from its control-plane definition, not from code here.
  */
-import { type AnyEntity, ENTITIES, ENTITY_KINDS, type EntityKind, type EntitySchema, isEntityKind, isUuid } from '@sluice/protocol';
+import { type AnyEntity, ENTITIES, ENTITY_KINDS, type EntityKind, type EntityOf, type EntitySchema, isEntityKind, isUuid } from '@sluice/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CONTROL_PLANE_KINDS } from '../entities/kinds.js';
 import { HttpError, KongDaoError } from '../errors.js';
-import type { EntityKey } from '../store/index.js';
-import type { ConfigOperations } from './config-operations.js';
+import type { EntityKey, Page, PageQuery } from '../store/index.js';
+import type { ConfigOperations, GetOptions } from './config-operations.js';
 import { registerEndpoint, sendWrite } from './endpoint.js';
 import { parseEntityKey } from './entity-key.js';
 import { inferFormArguments } from './form-arguments.js';
 import { type PageParams, pageResponse, parsePageParams } from './pagination.js';
 import { presentEntity } from './present-entity.js';
 import { bodyOf } from './request-body.js';
+import type { StaleReads } from './stale-reads.js';
 
 /**
  * The write input of a request: JSON as sent, form values converted to the schema's types (for a
@@ -84,8 +85,25 @@ function afterId(params: PageParams): string | null {
 }
 
 /** Registers every entity endpoint of every kind on `app`. */
-export function registerCrudEndpoints(app: FastifyInstance, ops: ConfigOperations): void {
-  for (const kind of ENTITY_KINDS) registerKind(app, ops, kind);
+export function registerCrudEndpoints(app: FastifyInstance, staleReads: StaleReads, ops: ConfigOperations): void {
+  const reads = entityReads(staleReads, ops);
+  for (const kind of ENTITY_KINDS) registerKind(app, reads, ops, kind);
+}
+
+/**
+ * The reads of the entity endpoints: entities that have expired are left out (unless asked for),
+ * and a GET is answered from the replica's memory, marked stale, while the database is away.
+ */
+interface EntityReads {
+  find<K extends EntityKind>(request: FastifyRequest, kind: K, key: EntityKey, options?: GetOptions): Promise<EntityOf<K> | null>;
+  page<K extends EntityKind>(request: FastifyRequest, kind: K, query: PageQuery): Promise<Page<EntityOf<K>>>;
+}
+
+function entityReads(reads: StaleReads, ops: ConfigOperations): EntityReads {
+  return {
+    find: (request, kind, key, options = {}) => reads.find(request, kind, key, options.includeExpired ? {} : { aliveAt: ops.nowSeconds() }),
+    page: (request, kind, query) => reads.page(request, kind, { ...query, aliveAt: ops.nowSeconds() }),
+  };
 }
 
 /** Sends a write's result, the entity as the Admin API shows it (no body for 204), and names it for the audit line. */
@@ -94,13 +112,13 @@ function sendWritten(ops: ConfigOperations, kind: EntityKind, reply: FastifyRepl
   return sendWrite(reply, status, written, body, { kind, id: auditId(reply.request, ENTITIES[kind].singular, written.entity) });
 }
 
-function registerKind(app: FastifyInstance, ops: ConfigOperations, kind: EntityKind): void {
+function registerKind(app: FastifyInstance, reads: EntityReads, ops: ConfigOperations, kind: EntityKind): void {
   const def = ENTITIES[kind];
   const one = def.singular;
   const input = (request: FastifyRequest) => entityInput(request, def.schema);
   const keyOf = (request: FastifyRequest) => parseEntityKey(kind, param(request, one));
   const findOr404 = async (request: FastifyRequest) => {
-    const entity = await ops.get(kind, keyOf(request));
+    const entity = await reads.find(request, kind, keyOf(request));
     if (!entity) throw HttpError.notFound();
     return entity as AnyEntity;
   };
@@ -113,11 +131,11 @@ function registerKind(app: FastifyInstance, ops: ConfigOperations, kind: EntityK
       const q = query(request);
       const lookup = CONTROL_PLANE_KINDS[kind].listLookup?.(q);
       if (lookup !== undefined) {
-        const found = await ops.get(kind, lookup);
+        const found = await reads.find(request, kind, lookup);
         return { data: found ? [present(found)] : [], next: null };
       }
       const params = parsePageParams(q, { allowTags: true });
-      const page = await ops.page(kind, { size: params.size, afterId: afterId(params), tags: params.tags });
+      const page = await reads.page(request, kind, { size: params.size, afterId: afterId(params), tags: params.tags });
       const last = page.data[page.data.length - 1];
       return pageResponse(page.data.map(present), {
         basePath: `/${def.adminName}`,
@@ -133,7 +151,7 @@ function registerKind(app: FastifyInstance, ops: ConfigOperations, kind: EntityK
     GET: async (request) => present(await findOr404(request)),
     PUT: async (request, reply) => sent(reply, 200)(await ops.replace(kind, keyOf(request), input(request))),
     PATCH: async (request, reply) => {
-      const stored = needsStoredSchema(request, def.schema) ? await ops.get(kind, keyOf(request)) : null;
+      const stored = needsStoredSchema(request, def.schema) ? await reads.find(request, kind, keyOf(request)) : null;
       return sent(reply, 200)(await ops.update(kind, keyOf(request), entityInput(request, def.schema, stored)));
     },
     DELETE: async (request, reply) => sent(reply, 204)(await ops.delete(kind, keyOf(request))),
@@ -142,7 +160,7 @@ function registerKind(app: FastifyInstance, ops: ConfigOperations, kind: EntityK
   for (const field of def.parents) {
     const parentKind = def.foreignFields.find((f) => f.field === field)!.reference;
     if (!isEntityKind(parentKind)) continue;
-    registerNested(app, ops, kind, field, parentKind);
+    registerNested(app, reads, ops, kind, field, parentKind);
   }
 
   for (const f of def.foreignFields) {
@@ -157,7 +175,7 @@ function registerKind(app: FastifyInstance, ops: ConfigOperations, kind: EntityK
     registerEndpoint(app, `/${def.adminName}/:${one}/${f.field}`, {
       GET: async (request) => {
         const { id } = await referencedOr404(request);
-        const referenced = await ops.get(reference, { id });
+        const referenced = await reads.find(request, reference, { id });
         if (!referenced) throw HttpError.notFound();
         return presentEntity(reference, referenced, ops.nowSeconds());
       },
@@ -179,7 +197,7 @@ function registerKind(app: FastifyInstance, ops: ConfigOperations, kind: EntityK
 }
 
 /** `/{parents}/{p}/{nested}` and `/{parents}/{p}/{nested}/{k}`: the kind's entities that reference one parent. */
-function registerNested(app: FastifyInstance, ops: ConfigOperations, kind: EntityKind, field: string, parentKind: EntityKind): void {
+function registerNested(app: FastifyInstance, reads: EntityReads, ops: ConfigOperations, kind: EntityKind, field: string, parentKind: EntityKind): void {
   const def = ENTITIES[kind];
   const one = def.singular;
   const parentDef = ENTITIES[parentKind];
@@ -187,7 +205,7 @@ function registerNested(app: FastifyInstance, ops: ConfigOperations, kind: Entit
   const input = (request: FastifyRequest) => entityInput(request, def.schema);
   const present = (entity: object) => presentEntity(kind, entity, ops.nowSeconds());
   const parentOr404 = async (request: FastifyRequest) => {
-    const parent = await ops.get(parentKind, parseEntityKey(parentKind, param(request, parentOne)));
+    const parent = await reads.find(request, parentKind, parseEntityKey(parentKind, param(request, parentOne)));
     if (!parent) throw HttpError.notFound();
     return parent as AnyEntity;
   };
@@ -199,7 +217,7 @@ function registerNested(app: FastifyInstance, ops: ConfigOperations, kind: Entit
   };
   /** The child named in the URL, when it belongs to the parent; 404 otherwise. */
   const childOr404 = async (request: FastifyRequest, parentId: string) => {
-    const child = await ops.get(kind, childKey(request, parentId));
+    const child = await reads.find(request, kind, childKey(request, parentId));
     if (!child || foreignId(child as AnyEntity, field) !== parentId) throw HttpError.notFound();
     return child as AnyEntity;
   };
@@ -209,7 +227,7 @@ function registerNested(app: FastifyInstance, ops: ConfigOperations, kind: Entit
     GET: async (request) => {
       const parent = await parentOr404(request);
       const params = parsePageParams(query(request), { allowTags: false });
-      const page = await ops.page(kind, { size: params.size, afterId: afterId(params), where: { field, value: parent.id } });
+      const page = await reads.page(request, kind, { size: params.size, afterId: afterId(params), where: { field, value: parent.id } });
       const last = page.data[page.data.length - 1];
       return pageResponse(page.data.map(present), {
         basePath: `/${parentDef.adminName}/${rawSegment(request, 1)}/${def.nestedAdminName}`,
@@ -229,7 +247,7 @@ function registerNested(app: FastifyInstance, ops: ConfigOperations, kind: Entit
       const key = childKey(request, parent.id);
       const data = { ...input(request), [field]: { id: parent.id } };
       // Another parent's entity is not reachable through this URL, not even to replace it.
-      const existing = await ops.get(kind, key, { includeExpired: true });
+      const existing = await reads.find(request, kind, key, { includeExpired: true });
       if (existing && foreignId(existing as AnyEntity, field) !== parent.id) throw HttpError.notFound();
       if (!('within' in key)) return sendWritten(ops, kind, reply, 200, await ops.replace(kind, key, data));
       // A nested endpoint key (an ACL group): the URL names the field unless the body does.

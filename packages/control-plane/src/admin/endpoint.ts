@@ -4,9 +4,13 @@
  * origin's are added by `cors-policy.ts`), and 405
  * `{"message":"Method not allowed"}` for every other method. Plugins (e.g. `/clustering/*`) use it
  * too, so every path behaves alike.
+ *
+ * A write handler runs with its request's cancellation (`runCancellable`): when the client goes
+ * away before the answer is sent, the store rolls the write back instead of committing it later.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HttpError } from '../errors.js';
+import { runCancellable } from '../store/index.js';
 
 /** The request headers a preflight allows when the browser names none: a body's type and the Admin API tokens. */
 export const DEFAULT_ALLOWED_HEADERS = 'Content-Type, Authorization, Kong-Admin-Token';
@@ -35,7 +39,7 @@ export function registerEndpoint(
   const allowed = [...implemented, ...(implemented.includes('GET') ? ['HEAD'] : []), 'OPTIONS'].sort().join(', ');
   for (const method of implemented) {
     const handler = handlers[method] as EndpointHandler;
-    app.route({ method, url: path, handler, ...options[method] });
+    app.route({ method, url: path, handler: method === 'GET' ? handler : (request, reply) => runCancellable(cancellationOf(reply), () => handler(request, reply)), ...options[method] });
   }
   app.route({
     method: 'OPTIONS',
@@ -57,6 +61,15 @@ export function registerEndpoint(
       },
     });
   }
+}
+
+/** Aborted when the connection closes before the response is complete: the client has gone. */
+function cancellationOf(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  });
+  return controller.signal;
 }
 
 /** Response headers carrying the config version (and its epoch) a write committed. */

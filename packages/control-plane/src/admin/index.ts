@@ -2,6 +2,8 @@
 export {
   buildAdminApi,
   type AdminApiOptions,
+  type AdminRequestObserver,
+  type AdminRequestOutcome,
   type AdminApiLimits,
   type AdminTls,
   DEFAULT_ADMIN_API_LIMITS,
@@ -30,3 +32,4 @@ export { MAX_FORM_ARGUMENTS, MAX_FORM_ARRAY_INDEX, MAX_BODY_DEPTH } from './requ
 export { ConfigOperations, type Written, type OperationsClock, type WriteInputOptions, type GetOptions, MAX_TTL_SECONDS } from './config-operations.js';
 export { presentEntity } from './present-entity.js';
 export type { NodeInfo } from './node-endpoints.js';
+export { StaleReads, STALE_HEADER } from './stale-reads.js';

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { PLUGIN_DESCRIPTORS } from '@sluice/protocol';
 import type { FastifyInstance } from 'fastify';
-import type { Store } from '../store/index.js';
+import type { StaleEntitySource, Store } from '../store/index.js';
 import { registerEndpoint } from './endpoint.js';
 
 /** What `GET /` reports about this node. */
@@ -23,8 +23,13 @@ export interface NodeInfo {
 /** Process-wide node id, stable for the life of the process. */
 const PROCESS_NODE_ID = randomUUID();
 
-/** Registers `/` and `/status`. */
-export function registerNodeEndpoints(app: FastifyInstance, store: Store, info: Partial<NodeInfo> & { version: string }): void {
+/**
+ * Registers `/` and `/status`. `/status` answers from memory and never waits on the database:
+ * `database.reachable` is the store's health (the outcome of its latest queries), `config` the
+ * head of the in-memory config (`memory`); without one (a bare Admin API) the head is read from
+ * the database while it is reachable, within the statement timeout.
+ */
+export function registerNodeEndpoints(app: FastifyInstance, store: Store, info: Partial<NodeInfo> & { version: string }, memory?: StaleEntitySource): void {
   const node: NodeInfo = {
     nodeId: PROCESS_NODE_ID,
     hostname: hostname(),
@@ -64,9 +69,10 @@ export function registerNodeEndpoints(app: FastifyInstance, store: Store, info: 
 
   registerEndpoint(app, '/status', {
     GET: async () => {
-      const isReachable = await store.ping();
-      const head = isReachable ? await store.readHead().catch(() => null) : null;
-      const memory = process.memoryUsage();
+      const { health } = store;
+      const isReachable = health.isReachable;
+      const head = memory ? memory.head() : isReachable ? await store.readHead().catch(() => null) : null;
+      const usage = process.memoryUsage();
       return {
         server: {
           connections_accepted: counters.accepted,
@@ -77,8 +83,9 @@ export function registerNodeEndpoints(app: FastifyInstance, store: Store, info: 
           connections_waiting: Math.max(0, counters.active - counters.inFlight),
           total_requests: counters.totalRequests,
         },
-        memory: { rss_bytes: memory.rss, heap_used_bytes: memory.heapUsed, heap_total_bytes: memory.heapTotal },
-        database: { reachable: isReachable && head !== null },
+        memory: { rss_bytes: usage.rss, heap_used_bytes: usage.heapUsed, heap_total_bytes: usage.heapTotal },
+        // Kong's `{reachable}`; while unreachable also since when (seconds) and why.
+        database: isReachable ? { reachable: true } : { reachable: false, since: Math.floor(health.sinceMs / 1000), fault: health.lastFault?.fault ?? null },
         config: head === null ? { epoch: null, version: null } : { epoch: head.epoch, version: head.version },
       };
     },

@@ -29,6 +29,6 @@ export interface ConfigLogReader {
   readHeadAndChanges(afterVersion: number): Promise<{ head: ConfigHead; changes: ConfigChange[] }>;
   /** The whole config and the head it corresponds to, read in one consistent snapshot. */
   loadSnapshot(): Promise<{ head: ConfigHead; entities: { [K in EntityKind]: EntityOf<K>[] } }>;
-  /** Calls `listener` when a write commits (a hint; may be lost). Returns an unsubscribe function. */
+  /** Calls `listener` when a write commits, or with 0 when changes may have been missed (a hint; may be lost). Returns an unsubscribe function. */
   onConfigChange(listener: (version: number) => void): () => void;
 }

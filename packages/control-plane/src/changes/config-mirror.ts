@@ -13,7 +13,7 @@ import {
   type ResourceKeyMessage,
 } from '@sluice/protocol';
 import type { Logger } from 'pino';
-import { StoreError } from '../errors.js';
+import { DatabaseUnavailableError, StoreError } from '../errors.js';
 import type { ConfigChange, ConfigHead, ConfigLogReader } from './config-log-reader.js';
 import { PluginsInUse } from './plugins-in-use.js';
 
@@ -108,6 +108,12 @@ export class ConfigMirror extends EventEmitter {
   private unsubscribe: (() => void) | null = null;
   /** Last error reading the database, or null once a read succeeds again. */
   lastError: Error | null = null;
+  /** When the change log was last read successfully, in ms since the Unix epoch. */
+  lastReadMs = Date.now();
+  /** Highest version announced by NOTIFY in the current epoch (may run ahead of `version` until it is read). */
+  announcedVersion = 0;
+  /** The last snapshot packed (for its size), or null before the first. */
+  lastPackedSnapshot: PackedSnapshot | null = null;
 
   constructor(options: ConfigMirrorOptions) {
     super();
@@ -121,7 +127,10 @@ export class ConfigMirror extends EventEmitter {
   /** Loads the config and starts following the change log. */
   async start(): Promise<void> {
     await this.reload();
-    this.unsubscribe = this.source.onConfigChange(() => void this.catchUp());
+    this.unsubscribe = this.source.onConfigChange((version) => {
+      this.announcedVersion = Math.max(this.announcedVersion, version);
+      void this.catchUp();
+    });
     const tick = () => {
       this.pollTimer = setTimeout(() => {
         void this.catchUp().finally(() => {
@@ -164,7 +173,9 @@ export class ConfigMirror extends EventEmitter {
         this.catchUpAgain = false;
         try {
           await this.advance();
+          if (this.lastError) this.logger.info({ version: this.version }, 'reading the change log again');
           this.lastError = null;
+          this.lastReadMs = Date.now();
         } catch (err) {
           if (!this.lastError) this.logger.warn({ err }, 'cannot read the change log; serving the last known config');
           this.lastError = err as Error;
@@ -204,6 +215,7 @@ export class ConfigMirror extends EventEmitter {
         if (kind === 'plugins') this.pluginsInUse.set(entity.id, (entity as Plugin).name);
       }
     }
+    if (this.epoch !== head.epoch) this.announcedVersion = head.version;
     this.epoch = head.epoch;
     this.version = head.version;
     this.minRetainedVersion = head.minRetainedVersion;
@@ -263,6 +275,7 @@ export class ConfigMirror extends EventEmitter {
     const upserts: ResourceMessage[] = [];
     for (const r of this.resources.values()) upserts.push({ type: ENTITY_TYPE_BY_KIND[r.kind], id: r.id, version: r.version, payload: r.payload });
     this.snapshotCache = { epoch: this.epoch, version: this.version, hash: this.hash.bytes(), body: packBatch({ upserts }), entityCount: upserts.length };
+    this.lastPackedSnapshot = this.snapshotCache;
     return this.snapshotCache;
   }
 
@@ -270,7 +283,8 @@ export class ConfigMirror extends EventEmitter {
    * The coalesced delta from `fromVersion` to the head, packed once and shared by every data plane
    * at that version; `null` when it cannot be built (older than the retained log) or would be
    * bigger than half the config, in which case a snapshot is the better push. Reads the database
-   * only for versions older than the in-memory window.
+   * only for versions older than the in-memory window; while the database is unavailable such a
+   * delta is `null` too (the snapshot comes from memory).
    */
   async delta(fromVersion: number): Promise<PackedDelta | null> {
     if (fromVersion >= this.version) return null;
@@ -295,7 +309,14 @@ export class ConfigMirror extends EventEmitter {
       }
     } else {
       if (fromVersion < this.minRetainedVersion) return null;
-      const rows = await this.source.readChanges(fromVersion, toVersion);
+      let rows: ConfigChange[];
+      try {
+        rows = await this.source.readChanges(fromVersion, toVersion);
+      } catch (err) {
+        // The database is away: a snapshot from memory serves this data plane instead.
+        if (err instanceof DatabaseUnavailableError) return null;
+        throw err;
+      }
       if (this.epoch !== epoch || this.version !== toVersion) return this.delta(fromVersion);
       changes = new Map();
       for (const row of rows) {
@@ -318,6 +339,11 @@ export class ConfigMirror extends EventEmitter {
     if (this.deltaCache.size >= this.maxCachedDeltas) this.deltaCache.delete(this.deltaCache.keys().next().value as number);
     this.deltaCache.set(fromVersion, packed);
     return packed;
+  }
+
+  /** Versions announced by NOTIFY but not read yet (0 when caught up). */
+  lagVersions(): number {
+    return Math.max(0, this.announcedVersion - this.version);
   }
 
   /** Current head as the control plane announces it. */

@@ -11,6 +11,11 @@ import { migrationProvider } from './migrations/index.js';
 /** The advisory-lock key (`hashtext` of this string) held while migrating. */
 export const MIGRATION_LOCK_NAME = 'sluice:control-plane:migrations';
 
+/** Longest wait for another replica's migration run to finish, in ms (5 minutes). */
+export const MIGRATION_LOCK_WAIT_MS = 300_000;
+/** How often the migration lock is tried while another replica holds it, in ms. */
+export const MIGRATION_LOCK_POLL_MS = 100;
+
 /** Options of {@link migrateToLatest}. */
 export interface MigrateOptions {
   /** `postgres` takes the advisory lock; `pglite` is one process by construction. */
@@ -36,7 +41,15 @@ export async function migrateToLatest(db: Kysely<any>, options: MigrateOptions):
   };
   if (options.kind === 'pglite') return run();
   return db.connection().execute(async (conn) => {
-    await sql`select pg_advisory_lock(hashtext(${MIGRATION_LOCK_NAME}))`.execute(conn);
+    // Polled rather than waited for: a blocking pg_advisory_lock would be one statement as long as
+    // the other replica's migration, and the statement timeout would cut it.
+    const deadlineMs = Date.now() + MIGRATION_LOCK_WAIT_MS;
+    for (;;) {
+      const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_lock(hashtext(${MIGRATION_LOCK_NAME})) as locked`.execute(conn);
+      if (rows[0]?.locked) break;
+      if (Date.now() > deadlineMs) throw new MigrationError(`another control plane has held the migration lock for over ${MIGRATION_LOCK_WAIT_MS / 1000} s`);
+      await new Promise((resolve) => setTimeout(resolve, MIGRATION_LOCK_POLL_MS));
+    }
     try {
       return await run();
     } finally {

@@ -6,10 +6,12 @@ import { mkdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } f
 import { join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
-import pg from 'pg';
 import type { Logger } from 'pino';
 import { StoreError } from '../errors.js';
 import type { Database } from './database.js';
+import { DatabaseHealth } from './database-health.js';
+import { DEFAULT_DATABASE_TIMEOUTS, type DatabaseTimeouts, checkDatabaseTimeouts } from './database-timeouts.js';
+import { GuardedPool } from './guarded-pool.js';
 import { migrateToLatest } from './migrate.js';
 import { NotificationListener } from './notification-listener.js';
 import { PGliteDialect } from './pglite-dialect.js';
@@ -19,8 +21,6 @@ import { CONFIG_CHANNEL, Store } from './store.js';
 export const DEFAULT_DATA_DIR = '.sluice/cp';
 /** Default size of the `pg` connection pool. */
 export const DEFAULT_POOL_MAX_CONNECTIONS = 10;
-/** How long acquiring a pooled connection may take before failing, in ms. */
-export const POOL_CONNECT_TIMEOUT_MS = 5_000;
 
 /** Options of {@link openStore}. */
 export interface OpenStoreOptions {
@@ -35,6 +35,8 @@ export interface OpenStoreOptions {
   pglite?: PGlite;
   /** Maximum `pg` pool connections (default 10; at least 2, the migration lock holds one). */
   poolMaxConnections?: number;
+  /** Connect, statement and transaction timeouts of a database server (default {@link DEFAULT_DATABASE_TIMEOUTS}); unused with PGlite. */
+  timeouts?: Partial<DatabaseTimeouts>;
   /** Skip migrations (the caller runs them). */
   skipMigrations?: boolean;
   logger?: Logger;
@@ -90,18 +92,25 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
   let store: Store;
   if (options.databaseUrl) {
     const connectionString = options.databaseUrl;
-    const pool = new pg.Pool({
+    const timeouts = checkDatabaseTimeouts({ ...DEFAULT_DATABASE_TIMEOUTS, ...options.timeouts });
+    const health = new DatabaseHealth();
+    const pool = new GuardedPool({
       connectionString,
-      max: Math.max(2, options.poolMaxConnections ?? DEFAULT_POOL_MAX_CONNECTIONS),
-      connectionTimeoutMillis: POOL_CONNECT_TIMEOUT_MS,
+      maxConnections: Math.max(2, options.poolMaxConnections ?? DEFAULT_POOL_MAX_CONNECTIONS),
+      timeouts,
+      health,
+      logger,
     });
-    pool.on('error', (err) => logger?.warn({ err }, 'idle database connection failed'));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     store = new Store(
       db,
       {
         kind: 'postgres',
-        createListener: (onNotification) => new NotificationListener({ connectionString, channel: CONFIG_CHANNEL, onNotification, logger }),
+        health,
+        timeouts,
+        pool: pool.pool,
+        createListener: (onNotification, onRelisten) =>
+          new NotificationListener({ connectionString, channel: CONFIG_CHANNEL, onNotification, onRelisten, timeouts, logger }),
       },
       logger,
     );
@@ -109,7 +118,7 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
     const pglite = options.pglite;
     await pglite.waitReady;
     const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
-    store = new Store(db, { kind: 'pglite', pglite, closePGlite: async () => undefined }, logger);
+    store = new Store(db, { kind: 'pglite', pglite, health: new DatabaseHealth(), closePGlite: async () => undefined }, logger);
   } else {
     const dir = resolve(options.dataDir ?? DEFAULT_DATA_DIR);
     mkdirSync(dir, { recursive: true });
@@ -128,6 +137,7 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
       {
         kind: 'pglite',
         pglite,
+        health: new DatabaseHealth(),
         closePGlite: async () => {
           try {
             await pglite.close();

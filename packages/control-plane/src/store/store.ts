@@ -10,13 +10,18 @@
  */
 import type { PGlite } from '@electric-sql/pglite';
 import { type AnyEntity, ENTITY_KINDS, type EntityKind, type EntityOf } from '@sluice/protocol';
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type Transaction, sql } from 'kysely';
 import type { Logger } from 'pino';
+import type pg from 'pg';
 import { ClosedError, StoreError } from '../errors.js';
 import type { Database } from './database.js';
+import type { DatabaseHealth } from './database-health.js';
+import type { DatabaseTimeouts } from './database-timeouts.js';
+import { WRITE_DEADLINE_SETTING } from './migrations/0010-write-deadline.js';
 import { ConfigWriter, type EntityKey, EntityReader, type Page, type PageQuery, type ReadOptions } from './entity-repository.js';
 import type { NotificationListener } from './notification-listener.js';
 import { runExclusive } from './pglite-dialect.js';
+import { currentCancellation, outsideStatementContexts, runWithWriteBounds } from './statement-context.js';
 
 /** The NOTIFY channel a committed write announces its version on. */
 export const CONFIG_CHANNEL = 'sluice_config';
@@ -70,12 +75,33 @@ export interface WriteOptions {
    * Throwing rolls the whole write back, version included.
    */
   beforeCommit?: (version: number) => Promise<void>;
+  /**
+   * Aborting it before COMMIT rolls the write back (default: the cancellation of the current
+   * context, i.e. the Admin API request's, see `statement-context.ts`).
+   */
+  signal?: AbortSignal;
+  /** This write's transaction timeout in ms, for a write known to be long (default the store's `transactionTimeoutMs`). */
+  timeoutMs?: number;
 }
 
 /** The connection behind a store: a `pg` pool or an embedded PGlite instance. */
 export type StoreBackend =
-  | { kind: 'postgres'; createListener: (onNotification: (payload: string) => void) => NotificationListener }
-  | { kind: 'pglite'; pglite: PGlite; closePGlite: () => Promise<void> };
+  | {
+      kind: 'postgres';
+      health: DatabaseHealth;
+      timeouts: DatabaseTimeouts;
+      /** The pool, for its counters. */
+      pool: pg.Pool;
+      createListener: (onNotification: (payload: string) => void, onRelisten: () => void) => NotificationListener;
+    }
+  | { kind: 'pglite'; pglite: PGlite; health: DatabaseHealth; closePGlite: () => Promise<void> };
+
+/** Connections of a store's pool, for the metrics (PGlite has one, always busy or idle). */
+export interface PoolCounts {
+  total: number;
+  idle: number;
+  waiting: number;
+}
 
 /** A config_changes row as the drivers return it (bigint columns may come back as strings). */
 interface ChangeRow {
@@ -102,6 +128,17 @@ function toHead(row: { epoch: string; version: string | number; min_retained_ver
   return { epoch: row.epoch, version: Number(row.version), minRetainedVersion: Number(row.min_retained_version) };
 }
 
+/**
+ * Tells the database when this write must have committed: `budgetMs` from the transaction's start
+ * as the server measured it (`now()`, taken when BEGIN ran, which is no later than when the client
+ * saw BEGIN answered; so the server's deadline is never later than the client's, whatever the two
+ * clocks read). The deferred trigger of migration 0005 refuses a COMMIT processed after it: a
+ * COMMIT held up by the network and delivered after the client gave up rolls back instead.
+ */
+async function setCommitDeadline(trx: Transaction<Database>, budgetMs: number): Promise<void> {
+  await sql`select set_config(${WRITE_DEADLINE_SETTING}, (extract(epoch from now()) + ${Math.max(0, budgetMs) / 1000}::float8)::text, true)`.execute(trx);
+}
+
 /** See the module comment. Open one with `openStore`. */
 export class Store {
   /** The Kysely instance, for repositories of tables other modules own. */
@@ -111,7 +148,9 @@ export class Store {
   readonly #backend: StoreBackend;
   readonly #logger: Logger | undefined;
   readonly #listeners = new Set<(version: number) => void>();
-  #notifier: { close(): Promise<void>; listening: Promise<void> } | null = null;
+  #notifier: { close(): Promise<void>; listening: Promise<void>; isListening?: boolean } | null = null;
+  /** Whether this replica reaches its database, from memory (never waits on it). */
+  readonly health: DatabaseHealth;
   #isClosed = false;
   readonly #reader: EntityReader;
 
@@ -121,6 +160,30 @@ export class Store {
     this.kind = backend.kind;
     this.#backend = backend;
     this.#logger = logger;
+    this.health = backend.health;
+    // The first fault may come from inside a write: its probes must not inherit the write's bounds.
+    this.health.setProbe(() => outsideStatementContexts(() => this.ping()));
+    this.health.on('change', (isReachable: boolean) => {
+      if (isReachable) logger?.info('database reachable again');
+      else logger?.warn({ fault: this.health.lastFault?.fault, err: this.health.lastFault?.error }, 'database unreachable: writes answer 503, reads are served from memory');
+    });
+  }
+
+  /** The connect, statement and transaction timeouts of a database server (`null` with PGlite). */
+  get timeouts(): DatabaseTimeouts | null {
+    return this.#backend.kind === 'postgres' ? this.#backend.timeouts : null;
+  }
+
+  /** The pool's connections (`null` with PGlite). */
+  poolCounts(): PoolCounts | null {
+    if (this.#backend.kind !== 'postgres') return null;
+    const { totalCount, idleCount, waitingCount } = this.#backend.pool;
+    return { total: totalCount, idle: idleCount, waiting: waitingCount };
+  }
+
+  /** Whether the LISTEN for config changes is in effect now (PGlite: once subscribed). */
+  get isListening(): boolean {
+    return this.#notifier?.isListening ?? false;
   }
 
   /** The current epoch, version and oldest retained version. */
@@ -184,8 +247,9 @@ export class Store {
 
   /**
    * Calls `listener` with the version of each committed write announced on `sluice_config`, from
-   * this process or another replica. A hint only: notifications can be lost while reconnecting.
-   * Returns the unsubscribe function.
+   * this process or another replica, and with 0 each time the LISTEN is back after a drop (writes
+   * may have been missed meanwhile: read the log). A hint only: notifications can be lost while
+   * reconnecting. Returns the unsubscribe function.
    */
   onConfigChange(listener: (version: number) => void): () => void {
     this.#assertOpen();
@@ -221,14 +285,23 @@ export class Store {
   #startNotifier(): void {
     const backend = this.#backend;
     if (backend.kind === 'postgres') {
-      const listener = backend.createListener((payload) => this.#dispatch(payload));
+      // After a drop, wake every follower with version 0: changes may have been missed meanwhile.
+      const listener = backend.createListener(
+        (payload) => this.#dispatch(payload),
+        () => this.#dispatch('0'),
+      );
       listener.start();
       this.#notifier = listener;
       return;
     }
     const subscription = runExclusive(backend.pglite, () => backend.pglite.listen(CONFIG_CHANNEL, (payload) => this.#dispatch(payload)));
     subscription.catch((err: unknown) => this.#logger?.error({ err }, 'cannot LISTEN on the embedded database'));
+    let isSubscribed = false;
+    void subscription.then(() => (isSubscribed = true), () => undefined);
     this.#notifier = {
+      get isListening() {
+        return isSubscribed;
+      },
       listening: subscription.then(() => undefined),
       close: async () => {
         const unsubscribe = await subscription.catch(() => null);
@@ -254,31 +327,38 @@ export class Store {
    */
   async write<T>(fn: (writer: ConfigWriter) => Promise<T>, options: WriteOptions = {}): Promise<WriteResult<T>> {
     this.#assertOpen();
-    const outcome = await this.db.transaction().execute(async (trx) => {
-      const writer = new ConfigWriter(trx);
-      const result = await fn(writer);
-      if (writer.changes.length === 0) return { result, head: null };
-      await writer.checkReferences();
-      const bumped = await sql<{ epoch: string; version: string | number }>`update config_state set version = version + 1 where id = 1 returning epoch, version`.execute(trx);
-      const headRow = bumped.rows[0];
-      if (!headRow) throw new StoreError('config_state has no row; the database was not migrated');
-      const version = Number(headRow.version);
-      const rows = writer.changes.map((c, seq) => ({
-        version,
-        seq,
-        entity_type: c.entityType,
-        entity_id: c.entityId,
-        op: c.op,
-        payload: c.entity === null ? null : JSON.stringify(c.entity),
-      }));
-      // Six parameters a row: batches stay under the bind parameter limit (a declarative import writes thousands).
-      for (let i = 0; i < rows.length; i += CHANGE_ROWS_PER_INSERT) {
-        await trx.insertInto('config_changes').values(rows.slice(i, i + CHANGE_ROWS_PER_INSERT)).execute();
-      }
-      await sql`select pg_notify(${CONFIG_CHANNEL}, ${String(version)})`.execute(trx);
-      if (options.beforeCommit) await options.beforeCommit(version);
-      return { result, head: { epoch: headRow.epoch, version } };
-    });
+    const backend = this.#backend;
+    const timeoutMs = options.timeoutMs ?? (backend.kind === 'postgres' ? backend.timeouts.transactionTimeoutMs : null);
+    const signal = options.signal ?? currentCancellation();
+    const transaction = () =>
+      this.db.transaction().execute(async (trx) => {
+        if (timeoutMs !== null) await setCommitDeadline(trx, deadlineMs - Date.now());
+        const writer = new ConfigWriter(trx);
+        const result = await fn(writer);
+        if (writer.changes.length === 0) return { result, head: null };
+        await writer.checkReferences();
+        const bumped = await sql<{ epoch: string; version: string | number }>`update config_state set version = version + 1 where id = 1 returning epoch, version`.execute(trx);
+        const headRow = bumped.rows[0];
+        if (!headRow) throw new StoreError('config_state has no row; the database was not migrated');
+        const version = Number(headRow.version);
+        const rows = writer.changes.map((c, seq) => ({
+          version,
+          seq,
+          entity_type: c.entityType,
+          entity_id: c.entityId,
+          op: c.op,
+          payload: c.entity === null ? null : JSON.stringify(c.entity),
+        }));
+        // Six parameters a row: batches stay under the bind parameter limit (a declarative import writes thousands).
+        for (let i = 0; i < rows.length; i += CHANGE_ROWS_PER_INSERT) {
+          await trx.insertInto('config_changes').values(rows.slice(i, i + CHANGE_ROWS_PER_INSERT)).execute();
+        }
+        await sql`select pg_notify(${CONFIG_CHANNEL}, ${String(version)})`.execute(trx);
+        if (options.beforeCommit) await options.beforeCommit(version);
+        return { result, head: { epoch: headRow.epoch, version } };
+      });
+    const deadlineMs = Date.now() + (timeoutMs ?? 0);
+    const outcome = timeoutMs === null ? await transaction() : await runWithWriteBounds({ deadlineMs, signal }, transaction);
     if (outcome.head) return { result: outcome.result, version: outcome.head.version, epoch: outcome.head.epoch, isChanged: true };
     const head = await this.readHead();
     return { result: outcome.result, version: head.version, epoch: head.epoch, isChanged: false };
@@ -316,6 +396,7 @@ export class Store {
     const notifier = this.#notifier;
     this.#notifier = null;
     await notifier?.close().catch((err: unknown) => this.#logger?.warn({ err }, 'closing the config change listener failed'));
+    this.health.close();
     await this.db.destroy();
     if (this.#backend.kind === 'pglite') await this.#backend.closePGlite();
   }

@@ -1,10 +1,17 @@
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import { pageResponse, parsePageParams, registerEndpoint } from '../admin/index.js';
-import { HttpError, KongDaoError } from '../errors.js';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify';
+import { CONFIG_EPOCH_HEADER, CONFIG_VERSION_HEADER, STALE_HEADER, pageResponse, parsePageParams, registerEndpoint } from '../admin/index.js';
+import { DatabaseUnavailableError, HttpError, KongDaoError } from '../errors.js';
+import { DatabaseHealth } from '../store/index.js';
 import type { ConfigMirror } from '../changes/config-mirror.js';
 import type { DataPlaneRecord, DataPlaneRegistry } from './data-plane-registry.js';
 import { incompatibilityView, SyncStatus } from './data-plane-registry.js';
 import type { StreamServer } from './stream-server.js';
+
+/**
+ * Longest the fleet is waited for from the database before it is listed from memory instead, in
+ * ms: a database that starts hanging delays `/clustering/*` by this much, not by its timeouts.
+ */
+export const FLEET_READ_TIMEOUT_MS = 1_000;
 
 /** Longest a propagation wait may last, in ms; `timeout_ms` above it is clamped. */
 export const MAX_PROPAGATION_TIMEOUT_MS = 300_000;
@@ -25,6 +32,11 @@ export interface ClusteringApiOptions {
   registry: DataPlaneRegistry;
   /** This replica's stream server, for its connection and push counters. */
   stream?: StreamServer;
+  /**
+   * The store's health: while the database is unreachable the fleet is listed from memory
+   * (default: one that is always reachable, so the database is always asked).
+   */
+  health?: DatabaseHealth;
 }
 
 /**
@@ -33,15 +45,40 @@ export interface ClusteringApiOptions {
  */
 export function clusteringApi(options: ClusteringApiOptions): FastifyPluginAsync {
   const { mirror, registry, stream } = options;
+  const health = options.health ?? new DatabaseHealth();
   const head = () => ({ epoch: mirror.epoch, version: mirror.version });
+  /**
+   * The fleet from the database, or, while it is unreachable, this replica's own data planes from
+   * memory (other replicas' are in the database only), with the response marked stale.
+   */
+  const listFleet = async (reply: FastifyReply | null, options: { afterId?: string; limit?: number } = {}): Promise<DataPlaneRecord[]> => {
+    if (health.isReachable) {
+      const listed = registry.list(options);
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<null>((resolve) => {
+        timer = setTimeout(() => resolve(null), FLEET_READ_TIMEOUT_MS);
+      });
+      try {
+        const rows = await Promise.race([listed, late]);
+        if (rows !== null) return rows;
+        listed.catch(() => undefined);
+      } catch (err) {
+        if (!(err instanceof DatabaseUnavailableError)) throw err;
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    reply?.header(STALE_HEADER, 'true').header(CONFIG_VERSION_HEADER, String(mirror.version)).header(CONFIG_EPOCH_HEADER, mirror.epoch);
+    return registry.localRecords(options);
+  };
 
   return async (app: FastifyInstance) => {
     registerEndpoint(app, '/clustering/data-planes', {
-      GET: async (req) => {
+      GET: async (req, reply) => {
         const params = parsePageParams(req.query as Record<string, unknown>, { allowTags: false });
         const after = params.after === null ? undefined : params.after[0];
         if (after !== undefined && typeof after !== 'string') throw KongDaoError.invalidOffset(params.rawOffset ?? '', 'bad json encoding');
-        const rows = await registry.list({ afterId: after, limit: params.size + 1 });
+        const rows = await listFleet(reply, { afterId: after, limit: params.size + 1 });
         const page = rows.slice(0, params.size);
         const now = Date.now();
         const data = page.map((r) => registry.view(r, head(), now));
@@ -51,8 +88,8 @@ export function clusteringApi(options: ClusteringApiOptions): FastifyPluginAsync
     });
 
     registerEndpoint(app, '/clustering/status', {
-      GET: async () => {
-        const rows = await registry.list();
+      GET: async (_req, reply) => {
+        const rows = await listFleet(reply);
         const now = Date.now();
         const counts = { total: rows.length, connected: 0, in_sync: 0, behind: 0, rejected: 0, incompatible: 0 };
         for (const r of rows) {
@@ -63,7 +100,7 @@ export function clusteringApi(options: ClusteringApiOptions): FastifyPluginAsync
         return {
           config: { epoch: mirror.epoch, version: mirror.version, hash: mirror.hashHex() },
           data_planes: counts,
-          database: { reachable: mirror.lastError === null },
+          database: health.isReachable ? { reachable: true } : { reachable: false, since: Math.floor(health.sinceMs / 1000), fault: health.lastFault?.fault ?? null },
           replica: stream
             ? {
                 connections: stream.sessions.size,
@@ -129,7 +166,7 @@ export function clusteringApi(options: ClusteringApiOptions): FastifyPluginAsync
         };
         const brief = (r: DataPlaneRecord) => ({ id: r.id, hostname: r.hostname, config_version: r.appliedVersion, connected: registry.isConnected(r) });
         for (;;) {
-          const { done, pending, rejected, incompatible } = classify(await registry.list());
+          const { done, pending, rejected, incompatible } = classify(await listFleet(null));
           const refused = rejected.length + incompatible.length;
           const body = {
             version,

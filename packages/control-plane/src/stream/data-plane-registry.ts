@@ -394,6 +394,15 @@ export class DataPlaneRegistry extends EventEmitter {
     return Number(row?.n ?? 0);
   }
 
+  /**
+   * The data planes known in memory (connected to this replica, or disconnected and not yet
+   * written), ordered by id: what `/clustering/*` lists while the database is unreachable.
+   */
+  localRecords(options: { afterId?: string; limit?: number } = {}): DataPlaneRecord[] {
+    const rows = [...this.local.values()].filter((r) => options.afterId === undefined || r.id > options.afterId).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return options.limit === undefined ? rows : rows.slice(0, options.limit);
+  }
+
   /** Whether a record's data plane is connected now: flagged so by its replica and refreshed recently. */
   isConnected(record: DataPlaneRecord, now = Date.now()): boolean {
     return record.connected && now - record.lastSeen <= this.staleAfterMs;

@@ -11,12 +11,14 @@ import * as initial from './0001-initial.js';
 import * as dataPlanes from './0002-data-planes.js';
 import * as changeLogAnyKind from './0003-change-log-any-kind.js';
 import * as dataPlanePlugins from './0009-data-plane-plugins.js';
+import * as writeDeadline from './0010-write-deadline.js';
 
 const STORE_MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
   '0002-data-planes': dataPlanes,
   '0003-change-log-any-kind': changeLogAnyKind,
   '0009-data-plane-plugins': dataPlanePlugins,
+  '0010-write-deadline': writeDeadline,
 };
 
 function allMigrations(): Record<string, Migration> {
