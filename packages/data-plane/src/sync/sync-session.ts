@@ -65,6 +65,8 @@ export interface SyncSessionHost extends Pick<PushPipelineHost, 'recordError' | 
   connected(info: { cpInstanceId: string; head: ConfigStateView; mode: string }): void;
   /** A ResyncRequest was sent. */
   resync(info: { reason: string }): void;
+  /** The control plane sent GoAway: it is draining; the owner moves elsewhere within the window (ms). */
+  goAway(window: { minMs: number; maxMs: number }): void;
   /** The connection closed: the session is over. */
   closed(end: SessionEnd): void;
 }
@@ -198,6 +200,7 @@ export class SyncSession {
         this.goAway = { minMs: g.reconnectMinMs ?? 0, maxMs: g.reconnectMaxMs ?? 0 };
         this.options.logger.info({ reason: g.reason, minMs: g.reconnectMinMs, maxMs: g.reconnectMaxMs }, 'control plane is draining (GoAway)');
         this.host.recordError(DataPlaneErrorCode.SYNC_GO_AWAY, `GoAway: ${g.reason ?? ''}`);
+        this.host.goAway(this.goAway);
         return;
       }
       case 'error': {
