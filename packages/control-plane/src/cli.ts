@@ -11,6 +11,7 @@ import { DEFAULT_DATA_DIR } from './store/index.js';
 import { DEFAULT_CHANGE_LOG_RETENTION_VERSIONS } from './changes/change-log-janitor.js';
 import { ClusterMtlsMode, ClusterTls } from './stream/cluster-tls.js';
 import { MAX_DATA_PLANE_ROWS } from './stream/registry-admission.js';
+import { DRAIN_TIMEOUT_MS } from './stream/stream-limits.js';
 
 /** The flags of `sluice-cp`, their defaults and help. */
 const FLAGS = {
@@ -26,6 +27,10 @@ const FLAGS = {
   'admin-gui-origin': {
     default: undefined,
     help: 'origin (scheme://host[:port]) whose pages may call the Admin API with credentials; repeatable, env comma-separated; none by default (cross-origin writes answer 403)',
+  },
+  'cluster-drain-timeout': {
+    default: String(DRAIN_TIMEOUT_MS),
+    help: 'on SIGTERM, ms to wait after GoAway for data planes to move to another replica before closing their streams',
   },
   'change-log-retention': { default: String(DEFAULT_CHANGE_LOG_RETENTION_VERSIONS), help: 'config versions kept in the change log; data planes further behind get a snapshot' },
   'max-data-planes': { default: String(MAX_DATA_PLANE_ROWS), help: 'data-plane registry rows kept, across replicas; when full, a new node evicts the oldest disconnected row or is told to retry later' },
@@ -65,6 +70,8 @@ export interface CliSettings {
   adminAllowedOrigins: string[];
   changeLogRetentionVersions: number;
   maxDataPlanes: number;
+  /** `--cluster-drain-timeout`, in ms. */
+  clusterDrainTimeoutMs: number;
   logLevel: string;
   /** Mutual TLS on the cluster stream, or null for plain ws://. The files are read by {@link loadClusterTls}. */
   clusterTls: { mode: ClusterMtlsMode; certFile: string; keyFile: string; caFile?: string } | null;
@@ -130,6 +137,8 @@ export function resolveSettings(argv: string[], env: NodeJS.ProcessEnv): CliSett
   if (!Number.isSafeInteger(retention) || retention < 1) throw new ConfigurationError('--change-log-retention must be a positive integer number of versions');
   const maxDataPlanes = Number(get('max-data-planes'));
   if (!Number.isSafeInteger(maxDataPlanes) || maxDataPlanes < 1) throw new ConfigurationError('--max-data-planes must be a positive integer number of rows');
+  const drainTimeout = Number(get('cluster-drain-timeout'));
+  if (!Number.isSafeInteger(drainTimeout) || drainTimeout < 0) throw new ConfigurationError('--cluster-drain-timeout must be a non-negative integer number of milliseconds');
   const bodyLimit = Number(get('admin-body-limit'));
   if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 1) throw new ConfigurationError(`--admin-body-limit must be a positive integer number of bytes`);
   const logLevel = get('log-level') ?? 'info';
@@ -158,6 +167,7 @@ export function resolveSettings(argv: string[], env: NodeJS.ProcessEnv): CliSett
     adminAllowedOrigins,
     changeLogRetentionVersions: retention,
     maxDataPlanes,
+    clusterDrainTimeoutMs: drainTimeout,
     logLevel,
     clusterTls,
   };
@@ -210,6 +220,7 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
     changeLogRetentionVersions: settings.changeLogRetentionVersions,
     maxDataPlanes: settings.maxDataPlanes,
     clusterTls: clusterTls ?? undefined,
+    streamLimits: { drainTimeoutMs: settings.clusterDrainTimeoutMs },
   });
   logger.info(settings.databaseUrl ? { database: maskUrl(settings.databaseUrl) } : { dataDir: settings.dataDir }, 'starting control plane');
   let addresses;

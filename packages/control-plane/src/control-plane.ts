@@ -173,18 +173,23 @@ export class ControlPlane {
     }
   }
 
-  /** Stops accepting requests, lets in-flight ones finish, then closes the store. Idempotent. */
+  /**
+   * Stops accepting Admin API requests and lets in-flight ones finish, drains the cluster stream
+   * (`StreamServer.close`: GoAway, then up to `streamLimits.drainTimeoutMs` for the data planes to
+   * move to another replica), then closes the store. Idempotent.
+   */
   async stop(): Promise<void> {
     if (this.#isStopped) return;
     this.#isStopped = true;
     const stream = this.#stream;
     this.#stream = null;
-    if (stream) await stream.close();
-    this.#mirror?.stop();
-    this.#janitor?.stop();
     const admin = this.#admin;
     this.#admin = null;
-    if (admin) await admin.close();
+    // At once: the Admin API stops taking requests and finishes those in flight, while the stream
+    // drains (GoAway; data planes move to another replica, pushes still flowing until they do).
+    await Promise.all([stream?.close(), admin?.close()]);
+    this.#mirror?.stop();
+    this.#janitor?.stop();
     const store = this.#store;
     if (store && !this.#options.store) await store.close();
   }
