@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import pino, { type Logger } from 'pino';
+import { drillCommand } from './drill/drill-command.js';
 import { DEFAULT_ADMIN_BODY_LIMIT_BYTES, parseAllowedOrigin } from './admin/index.js';
 import { ControlPlane, DEFAULT_ADMIN_LISTEN, DEFAULT_CLUSTER_LISTEN, formatListenAddress, packageVersion, parseListenAddress } from './control-plane.js';
 import { ConfigurationError } from './errors.js';
@@ -50,7 +51,14 @@ export function envName(flag: string): string {
 
 /** The usage text. */
 export function usage(): string {
-  const lines = ['Usage: sluice-cp [options]', '', 'Sluice control plane: Admin API and configuration store.', '', 'Options:'];
+  const lines = [
+    'Usage: sluice-cp [options]',
+    '       sluice-cp drill [options]   run a failover drill against a running cluster (sluice-cp drill --help)',
+    '',
+    'Sluice control plane: Admin API and configuration store.',
+    '',
+    'Options:',
+  ];
   for (const [name, flag] of Object.entries(FLAGS)) {
     const def = flag.default === undefined ? '' : ` (default: ${flag.default})`;
     lines.push(`  --${name.padEnd(18)} ${flag.help}${def}`, `  ${''.padEnd(20)} env ${envName(name)}`);
@@ -184,8 +192,9 @@ function maskUrl(url: string): string {
   }
 }
 
-/** Runs `sluice-cp` until SIGINT/SIGTERM; resolves with the exit code. */
+/** Runs `sluice-cp` until SIGINT/SIGTERM (or `sluice-cp drill …` to its end); resolves with the exit code. */
 export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  if (argv[0] === 'drill') return drillCommand(argv.slice(1));
   let settings: ReturnType<typeof resolveSettings>;
   try {
     settings = resolveSettings(argv, env);
