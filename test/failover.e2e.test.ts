@@ -1,6 +1,7 @@
+import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, TEST_SERVER_URL } from './support/database.js';
-import { http, startControlPlane, startDataPlane, tempDir, waitFor, type ControlPlaneHandle, type DataPlaneHandle } from './support/processes.js';
+import { DP_BIN, http, ROOT, startControlPlane, startDataPlane, tempDir, waitFor, type ControlPlaneHandle, type DataPlaneHandle } from './support/processes.js';
 import { StatusWatch, TrafficLoop } from './support/traffic.js';
 import { freePort, startEchoUpstream } from './support/upstream.js';
 
@@ -117,5 +118,85 @@ describe.skipIf(!TEST_SERVER_URL)('data planes failing over between two control-
     for (const w of watchesHere) expect(w.regressions).toEqual([]);
     // The data planes logged the GoAway and left A themselves (1001).
     for (const dp of dps) expect(dp.proc.output).toMatch(/control plane is draining; moving to another address/);
+  });
+});
+
+// A replica behind the data plane in the same epoch: B runs on a copy of the database taken at
+// version 2 (same epoch), A on the original, which moves on. A data plane at A's version that
+// lists B first is answered RETRY_LATER by B (never older config) and goes to A at once, not after
+// B's retry-after; its version never goes down.
+describe.skipIf(!TEST_SERVER_URL)('a replica behind the data plane', () => {
+  const dir = tempDir('behind');
+  const databases: Awaited<ReturnType<typeof createTestDatabase>>[] = [];
+  const procs: { proc: { kill: (s?: NodeJS.Signals) => Promise<unknown> } }[] = [];
+  let upstream: Awaited<ReturnType<typeof startEchoUpstream>>;
+
+  afterAll(async () => {
+    await Promise.all(procs.map((p) => p.proc.kill('SIGKILL')));
+    await upstream?.close();
+    dir.cleanup();
+    for (const d of databases) await d.drop();
+  });
+
+  it('answers RETRY_LATER, and the data plane moves to the other address at once with its version intact', async () => {
+    upstream = await startEchoUpstream('echo');
+    const original = await createTestDatabase('sluice_behind');
+    databases.push(original);
+    let a = await startControlPlane({ databaseUrl: original.url });
+    procs.push(a);
+    expect((await http('POST', `${a.admin}/services`, { name: 'echo', url: upstream.url })).status).toBe(201);
+    expect((await http('POST', `${a.admin}/services/echo/routes`, { name: 'r', paths: ['/r'] })).status).toBe(201);
+    await a.proc.kill('SIGTERM');
+    const copy = await createTestDatabase('sluice_behind_copy', original.name);
+    databases.push(copy);
+    const b = await startControlPlane({ databaseUrl: copy.url });
+    a = await startControlPlane({ databaseUrl: original.url });
+    procs.push(a, b);
+    const [headA, headB] = [(await http('GET', `${a.admin}/clustering/status`)).body.config, (await http('GET', `${b.admin}/clustering/status`)).body.config];
+    expect(headB.epoch).toBe(headA.epoch);
+    const later = await http('POST', `${a.admin}/services/echo/routes`, { name: 'later', paths: ['/later'] });
+    const version = Number(later.headers.get('x-sluice-config-version'));
+    expect(version).toBeGreaterThan(headB.version);
+
+    // The data plane gets A's version first (A only), then restarts from its cache listing B first.
+    const first = await startDataPlane({ controlPlane: a.cluster, cacheDir: dir.path });
+    procs.push(first);
+    await waitFor(async () => (await http('GET', `${first.status}/status`)).body.version === version, 'the data plane at the head of A');
+    await first.proc.kill('SIGTERM');
+    const dp = await startDataPlane({ controlPlane: `${b.cluster},${a.cluster}`, cacheDir: dir.path });
+    procs.push(dp);
+    const watch = new StatusWatch(dp.status, 20);
+    const startedAt = Date.now();
+    const status = await waitFor(async () => {
+      const s = (await http('GET', `${dp.status}/status`)).body;
+      return s.control_plane.state === 'connected' && s.control_plane.url === a.cluster ? s : null;
+    }, 'connected to A after B asked to retry later');
+    // Well before B's retry-after (2 s, jittered up to 3 s) would have let it try B again.
+    expect(Date.now() - startedAt).toBeLessThan(2_000);
+    await watch.stop();
+    expect(status.version).toBe(version);
+    expect(watch.samples.every((s) => s.version === version)).toBe(true);
+    expect(watch.regressions).toEqual([]);
+    expect(b.proc.output).toMatch(/data plane is ahead of this replica; asking it to retry later/);
+    expect(dp.proc.output).toMatch(/control plane asked to retry later/);
+    expect((await http('GET', `${dp.proxy}/later/x`)).status).toBe(200);
+  });
+});
+
+describe('sluice-dp --control-plane lists', () => {
+  const run = (value: string) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [DP_BIN, '--control-plane', value, '--status-listen', 'off', '--proxy-listen', 'off'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (d) => (stderr += d));
+      child.on('exit', (code) => resolve({ code, stderr }));
+    });
+
+  it('refuses a repeated address, an address that is not a ws:// or wss:// origin, and an empty list (exit 2)', async () => {
+    const results = await Promise.all([run('ws://127.0.0.1:1,ws://127.0.0.1:1/'), run('ws://127.0.0.1:1,http://127.0.0.1:2'), run(' , ')]);
+    expect(results.map((r) => r.code)).toEqual([2, 2, 2]);
+    expect(results[0].stderr).toMatch(/lists an address twice/);
+    expect(results[1].stderr).toMatch(/must be ws:\/\/ or wss:\/\/ origins/);
+    expect(results[2].stderr).toMatch(/at least one/);
   });
 });

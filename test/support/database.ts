@@ -14,11 +14,14 @@ async function onServer<T>(run: (client: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-/** Creates a fresh database `<prefix>_<random>` on the test server; `drop()` removes it (connections forced off). */
-export async function createTestDatabase(prefix: string): Promise<{ url: string; drop: () => Promise<void> }> {
+/**
+ * Creates a fresh database `<prefix>_<random>` on the test server (a copy of `template`, a name,
+ * when given: it must have no connection); `drop()` removes it (connections forced off).
+ */
+export async function createTestDatabase(prefix: string, template?: string): Promise<{ name: string; url: string; drop: () => Promise<void> }> {
   const name = `${prefix}_${randomBytes(6).toString('hex')}`;
-  await onServer((c) => c.query(`create database ${name}`));
+  await onServer((c) => c.query(`create database ${name}${template ? ` template ${template}` : ''}`));
   const u = new URL(TEST_SERVER_URL!);
   u.pathname = `/${name}`;
-  return { url: u.toString(), drop: () => onServer((c) => c.query(`drop database if exists ${name} with (force)`)).then(() => undefined) };
+  return { name, url: u.toString(), drop: () => onServer((c) => c.query(`drop database if exists ${name} with (force)`)).then(() => undefined) };
 }
