@@ -24,6 +24,9 @@ export const DEFAULT_ADMIN_LISTEN = '127.0.0.1:8001';
 /** Default cluster stream address: data planes connect here. */
 export const DEFAULT_CLUSTER_LISTEN = '0.0.0.0:8005';
 
+/** While stopping, how often Admin API connections left idle (their request done) are closed, in ms (default 50). */
+const IDLE_SWEEP_INTERVAL_MS = 50;
+
 /** A `host:port` to listen on. */
 export interface ListenAddress {
   host: string;
@@ -186,8 +189,14 @@ export class ControlPlane {
     const admin = this.#admin;
     this.#admin = null;
     // At once: the Admin API stops taking requests and finishes those in flight, while the stream
-    // drains (GoAway; data planes move to another replica, pushes still flowing until they do).
-    await Promise.all([stream?.close(), admin?.close()]);
+    // drains (GoAway; data planes move to another replica, pushes still flowing until they do). A
+    // keep-alive connection whose request finished is closed then, not at its keep-alive timeout.
+    const idleSweep = admin ? setInterval(() => admin.server.closeIdleConnections(), IDLE_SWEEP_INTERVAL_MS) : null;
+    try {
+      await Promise.all([stream?.close(), admin?.close()]);
+    } finally {
+      if (idleSweep) clearInterval(idleSweep);
+    }
     this.#mirror?.stop();
     this.#janitor?.stop();
     const store = this.#store;
