@@ -9,10 +9,11 @@ import { freePort } from './support/upstream.js';
 
 const CP_BIN = join(ROOT, 'packages', 'control-plane', 'bin', 'sluice-cp.js');
 
-/** Runs `sluice-cp drill <args>`; resolves with its exit code, stdout and stderr. */
-function drill(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs `sluice-cp drill <args>`; resolves with its exit code, stdout and stderr. `onStart` gets the process (to signal it). */
+function drill(args: string[], timeoutMs = 60_000, onStart: (child: ReturnType<typeof spawn>) => void = () => undefined): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CP_BIN, 'drill', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    onStart(child);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -153,5 +154,35 @@ describe.skipIf(!TEST_SERVER_URL)('sluice-cp drill', () => {
     expect(report.verdict).toBe('fail');
     expect(report.phases[1]).toMatchObject({ name: 'database', verdict: 'fail', stop: { exit_code: 3 } });
     expect(report.phases[1].reasons).toEqual(['"exit 3" exited with 3']);
+  });
+
+  it('on Ctrl-C restores the part it took down, deletes its entities, and reports the interruption as a fail', async () => {
+    const before = actions.length;
+    let child: ReturnType<typeof spawn> | null = null;
+    const running = drill(
+      [
+        '--admin-url', cpB.admin,
+        '--data-plane', dp1.proxy, '--data-plane-status', dp1.status,
+        '--data-plane', dp2.proxy, '--data-plane-status', dp2.status,
+        '--dp-stop-cmd', controlCommand(controlPort, 'dp-2/stop'),
+        '--dp-start-cmd', controlCommand(controlPort, 'dp-2/start'),
+        '--baseline-ms', '200',
+        '--outage-ms', '60000',
+        '--json',
+      ],
+      60_000,
+      (c) => (child = c),
+    );
+    await waitFor(() => actions.length > before, 'the data plane stopped by the drill');
+    child!.kill('SIGINT');
+    const result = await running;
+    expect(result.code).toBe(1);
+    expect(actions.slice(before)).toEqual(['dp-2/stop', 'dp-2/start']);
+    const report = JSON.parse(result.stdout);
+    expect(report.verdict).toBe('fail');
+    expect(report.errors).toEqual(['interrupted after 1 of 1 phases']);
+    expect(report.phases[1]).toMatchObject({ name: 'data-plane', start: { exit_code: 0 } });
+    expect((await http('GET', `${cpB.admin}/services?tags=sluice-drill`)).body.data).toEqual([]);
+    await waitFor(async () => (await http('GET', `${dp2.status}/status/ready`)).status === 200, 'data plane 2 back');
   });
 });

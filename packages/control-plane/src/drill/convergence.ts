@@ -46,13 +46,14 @@ async function check(probe: ClusterProbe, minVersion: number): Promise<Omit<Conv
   return { head, dataPlanes, registry: registry === null ? null : registry.filter((r) => ids.has(r.id)), reasons };
 }
 
-/** Polls until the cluster converged at `minVersion` or `timeoutMs` passed. */
-export async function waitForConvergence(probe: ClusterProbe, minVersion: number, timeoutMs: number): Promise<Convergence> {
+/** Polls until the cluster converged at `minVersion`, `timeoutMs` passed or `signal` aborted. */
+export async function waitForConvergence(probe: ClusterProbe, minVersion: number, timeoutMs: number, signal?: AbortSignal): Promise<Convergence> {
   const startedAt = performance.now();
   for (;;) {
     const result = await check(probe, minVersion);
     const ms = Math.round(performance.now() - startedAt);
     if (result.reasons.length === 0) return { ...result, isConverged: true, ms };
+    if (signal?.aborted) return { ...result, reasons: [...result.reasons, 'interrupted'], isConverged: false, ms };
     if (ms >= timeoutMs) return { ...result, isConverged: false, ms };
     await new Promise((r) => setTimeout(r, CONVERGENCE_POLL_MS));
   }

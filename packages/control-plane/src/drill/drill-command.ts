@@ -22,13 +22,26 @@ export async function drillCommand(argv: readonly string[]): Promise<number> {
     process.stdout.write(DRILL_USAGE);
     return 0;
   }
+  // The first Ctrl-C ends the drill cleanly (the part down is restored, the drill's entities
+  // deleted, a report printed); a second one exits at once.
+  const interrupt = new AbortController();
+  const onSignal = () => {
+    if (interrupt.signal.aborted) process.exit(130);
+    process.stderr.write('drill: interrupted; restoring what is down and cleaning up (Ctrl-C again to exit at once)\n');
+    interrupt.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
-    const report = await runDrill(plan, { log: (line) => process.stderr.write(`drill: ${line}\n`) });
+    const report = await runDrill(plan, { log: (line) => process.stderr.write(`drill: ${line}\n`), signal: interrupt.signal });
     process.stdout.write(plan.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);
     return report.verdict === 'pass' ? 0 : 1;
   } catch (err) {
     if (!(err instanceof DrillSetupError)) throw err;
     process.stderr.write(`sluice-cp drill: ${err.message}\n`);
     return 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }

@@ -71,14 +71,14 @@ export class DrillFixture {
   /**
    * Writes a new config version (the service's tags name the phase), retrying until a replica
    * takes it or `deadlineMs` passes (the cluster may still be recovering); resolves with the
-   * version, or null when no write succeeded.
+   * version, or null when no write succeeded. An aborted `signal` makes it one attempt.
    */
-  async mark(phase: string, deadlineMs: number): Promise<number | null> {
+  async mark(phase: string, deadlineMs: number, signal?: AbortSignal): Promise<number | null> {
     const tags = [DRILL_TAG, `phase-${++this.marks}-${phase}`];
     for (;;) {
       const res = await this.probe.admin('PATCH', `/services/${this.serviceName}`, { tags });
       if (res.status === 200 && res.version !== null) return res.version;
-      if (Date.now() >= deadlineMs) return null;
+      if (Date.now() >= deadlineMs || signal?.aborted) return null;
       await new Promise((r) => setTimeout(r, MARKER_RETRY_MS));
     }
   }

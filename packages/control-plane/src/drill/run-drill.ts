@@ -20,9 +20,27 @@ import { VersionWatch } from './version-watch.js';
 export interface RunDrillOptions {
   /** Progress lines for people (default: none). */
   readonly log?: (line: string) => void;
+  /**
+   * Ends the drill early (Ctrl-C): the phase under way still runs its start command if its stop
+   * command ran (nothing is left down), no further phase starts, and the drill's entities are
+   * deleted; the report says it was interrupted and fails.
+   */
+  readonly signal?: AbortSignal;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Waits `ms`, or less when `signal` aborts. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
 
 function dataPlaneReports(convergence: Convergence): DataPlaneReport[] {
   const rows = new Map((convergence.registry ?? []).map((r) => [r.id, r]));
@@ -41,6 +59,7 @@ function dataPlaneReports(convergence: Convergence): DataPlaneReport[] {
 /** Runs `plan` against the cluster; resolves with the report (its verdict says whether the drill passed). */
 export async function runDrill(plan: DrillPlan, options: RunDrillOptions = {}): Promise<DrillReport> {
   const log = options.log ?? (() => undefined);
+  const signal = options.signal;
   const startedAt = new Date();
   const t0 = performance.now();
   const probe = new ClusterProbe(plan.adminUrls, plan.dataPlanes);
@@ -95,17 +114,17 @@ export async function runDrill(plan: DrillPlan, options: RunDrillOptions = {}): 
     }
     log(`${name}: stopping (${phase.stopCommand})`);
     const stop = await runShellCommand(phase.stopCommand, plan.commandTimeoutMs);
-    await sleep(plan.outageMs);
+    await sleep(plan.outageMs, signal);
     log(`${name}: starting (${phase.startCommand})`);
     const start = await runShellCommand(phase.startCommand, plan.commandTimeoutMs);
     const restoredMs = performance.now();
     const reasons: string[] = [];
     for (const c of [stop, start]) if (c.exitCode !== 0) reasons.push(`${JSON.stringify(c.command)} ${c.isTimedOut ? `timed out after ${plan.commandTimeoutMs} ms` : `exited with ${c.exitCode}`}`);
     const deadline = Date.now() + plan.convergeTimeoutMs;
-    const markerVersion = await fixture.mark(name, deadline);
+    const markerVersion = await fixture.mark(name, deadline, signal);
     if (markerVersion === null) reasons.push(`no control-plane replica took a write within ${plan.convergeTimeoutMs} ms of the restore`);
     log(`${name}: restored; waiting for every data plane to reach version ${markerVersion ?? '?'}`);
-    const convergence = await waitForConvergence(probe, markerVersion ?? Number.MAX_SAFE_INTEGER, Math.max(1, deadline - Date.now()));
+    const convergence = await waitForConvergence(probe, markerVersion ?? Number.MAX_SAFE_INTEGER, Math.max(1, deadline - Date.now()), signal);
     const reconvergeMs = convergence.isConverged ? Math.round(performance.now() - restoredMs) : null;
     if (target && phase.dataPlaneIndex !== null) traffic.resume(phase.dataPlaneIndex);
     for (const r of watch.regressions.slice(regressionsBefore)) reasons.push(`version went backwards on ${r.dataPlane}: ${r.from} -> ${r.to}`);
@@ -117,15 +136,21 @@ export async function runDrill(plan: DrillPlan, options: RunDrillOptions = {}): 
   try {
     log(`waiting for the drill's entities (version ${version}) to reach every data plane`);
     const baselineStartMs = performance.now();
-    const initial = await waitForConvergence(probe, version, plan.convergeTimeoutMs);
+    const initial = await waitForConvergence(probe, version, plan.convergeTimeoutMs, signal);
     traffic.start('baseline');
     watch.start();
-    await sleep(plan.baselineMs);
+    await sleep(plan.baselineMs, signal);
     const baseline = phaseReport('baseline', baselineStartMs, initial, { reconvergeMs: initial.isConverged ? initial.ms : null, markerVersion: version, reasons: [] });
     phases.push(baseline);
     log(`baseline: ${baseline.verdict} (${baseline.requests.served} served, ${baseline.requests.failed} failed)`);
     if (baseline.verdict === 'fail') errors.push('the cluster was not healthy before the first phase: no phase was run');
-    else for (const phase of plan.phases) phases.push(await runPhase(phase));
+    else {
+      for (const phase of plan.phases) {
+        if (signal?.aborted) break;
+        phases.push(await runPhase(phase));
+      }
+    }
+    if (signal?.aborted) errors.push(`interrupted after ${phases.length - 1} of ${plan.phases.length} phases`);
   } finally {
     await traffic.stop();
     await watch.stop();
