@@ -184,17 +184,21 @@ describe.skipIf(!TEST_SERVER_URL)('a replica behind the data plane', () => {
 });
 
 describe('sluice-dp --control-plane lists', () => {
-  const run = (value: string) =>
+  const run = (value: string, via: 'flag' | 'env' = 'flag') =>
     new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [DP_BIN, '--control-plane', value, '--status-listen', 'off', '--proxy-listen', 'off'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+      const args = [...(via === 'flag' ? ['--control-plane', value] : []), '--status-listen', 'off', '--proxy-listen', 'off'];
+      const env = { ...process.env, SLUICE_CONTROL_PLANE: via === 'env' ? value : '' };
+      const child = spawn(process.execPath, [DP_BIN, ...args], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
       child.stderr!.on('data', (d) => (stderr += d));
       child.on('exit', (code) => resolve({ code, stderr }));
     });
 
-  it('refuses a repeated address, an address that is not a ws:// or wss:// origin, and an empty list (exit 2)', async () => {
-    const results = await Promise.all([run('ws://127.0.0.1:1,ws://127.0.0.1:1/'), run('ws://127.0.0.1:1,http://127.0.0.1:2'), run(' , ')]);
-    expect(results.map((r) => r.code)).toEqual([2, 2, 2]);
+  it('refuses a repeated address (flag or SLUICE_CONTROL_PLANE), an address that is not a ws:// or wss:// origin, and an empty list (exit 2)', async () => {
+    const results = await Promise.all([run('ws://127.0.0.1:1,ws://127.0.0.1:1/'), run('ws://127.0.0.1:1,http://127.0.0.1:2'), run(' , '), run('ws://127.0.0.1:1, ws://127.0.0.1:1', 'env')]);
+    expect(results.map((r) => r.code)).toEqual([2, 2, 2, 2]);
+    // SLUICE_CONTROL_PLANE is read as the same list.
+    expect(results[3].stderr).toMatch(/lists an address twice/);
     expect(results[0].stderr).toMatch(/lists an address twice/);
     expect(results[1].stderr).toMatch(/must be ws:\/\/ or wss:\/\/ origins/);
     expect(results[2].stderr).toMatch(/at least one/);

@@ -56,6 +56,7 @@ export class StreamServer {
   private readonly ctx: SessionContext;
   /** When the drain began (ms since the Unix epoch), or null while serving. */
   private drainingSinceMs: number | null = null;
+  private closing: Promise<void> | null = null;
   private ticker: NodeJS.Timeout | null = null;
   private livenessTicker: NodeJS.Timeout | null = null;
   private readonly onHead = () => {
@@ -225,10 +226,14 @@ export class StreamServer {
    * another replica at a random time within the GoAway window, taking pushes until then), waits
    * until they have left or `drainTimeoutMs` (default `limits.drainTimeoutMs`, 10 s) passed, then
    * closes what is left with 4005 and cuts any socket still open a moment later. Resolves once
-   * every connection is gone.
+   * every connection is gone; a second call returns the same drain.
    */
-  async close(reason = 'control plane shutting down', drainTimeoutMs = this.limits.drainTimeoutMs): Promise<void> {
-    if (this.drainingSinceMs !== null) return;
+  close(reason = 'control plane shutting down', drainTimeoutMs = this.limits.drainTimeoutMs): Promise<void> {
+    this.closing ??= this.drain(reason, drainTimeoutMs);
+    return this.closing;
+  }
+
+  private async drain(reason: string, drainTimeoutMs: number): Promise<void> {
     const startedAt = Date.now();
     this.drainingSinceMs = startedAt;
     const listenerClosed = new Promise<void>((resolve) => this.http.close(() => resolve()));
