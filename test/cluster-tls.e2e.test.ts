@@ -143,6 +143,21 @@ describeTls('cluster stream over mutual TLS (real processes)', () => {
       expect(res.body.url).toBe('/pki/y');
     });
 
+    it('fails over to a second replica over mutual TLS: the same certificate, CA and server name serve every --control-plane address', async () => {
+      const other = track(await startControlPlane({ dataDir: dir('cp-pki-2'), args: [...certArgs(certs.cp), ...caArgs(), '--cluster-mtls', 'pki'] }));
+      const first = track(await startControlPlane({ dataDir: dir('cp-pki-3'), args: [...certArgs(certs.cp), ...caArgs(), '--cluster-mtls', 'pki'] }));
+      const dp = track(
+        await startDataPlane({ controlPlane: `${first.cluster},${other.cluster}`, cacheDir: dir('dp-pki-failover'), args: [...certArgs(certs.dp), ...caArgs(), '--cluster-server-name', 'sluice-cp.test'] }),
+      );
+      const connectedTo = (url: string) => async () => {
+        const status = (await http('GET', `${dp.status}/status`)).body;
+        return status.control_plane.state === 'connected' && status.control_plane.url === url;
+      };
+      await waitFor(connectedTo(first.cluster), 'connected to the first replica over wss://');
+      await first.proc.kill('SIGTERM');
+      await waitFor(connectedTo(other.cluster), 'failed over to the second replica over wss://', 20_000);
+    });
+
     it('refuses a data plane whose certificate another CA issued, and a data plane verifying another server name', async () => {
       const foreign = track(await startDataPlane({ controlPlane: cp.cluster, cacheDir: dir('dp-foreign'), args: [...certArgs(certs.dpFromOtherCa), ...caArgs()] }));
       const misnamed = track(
@@ -166,8 +181,10 @@ describeTls('cluster stream over mutual TLS (real processes)', () => {
       run('data-plane', ['--control-plane', 'wss://127.0.0.1:1', '--cluster-cert', certs.shared.cert, '--cluster-cert-key', certs.otherSelfSigned.key, '--status-listen', 'off', '--proxy-listen', 'off']),
       run('control-plane', ['--cluster-cert', certs.shared.cert]),
       run('control-plane', [...certArgs(certs.cp), '--cluster-mtls', 'pki']),
+      run('data-plane', ['--control-plane', 'wss://127.0.0.1:1,ws://127.0.0.1:2', ...certArgs(certs.shared), '--status-listen', 'off', '--proxy-listen', 'off']),
     ]);
-    expect(results.map((r) => r.code)).toEqual([2, 2, 2, 2, 2]);
+    expect(results.map((r) => r.code)).toEqual([2, 2, 2, 2, 2, 2]);
+    expect(results[5].stderr).toMatch(/must all be ws:\/\/ or all wss:\/\//);
     expect(results[0].stderr).toMatch(/needs --cluster-cert and --cluster-cert-key/);
     expect(results[1].stderr).toMatch(/need a wss:\/\/ --control-plane/);
     expect(results[2].stderr).toMatch(/not the private key/);

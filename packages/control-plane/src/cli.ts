@@ -17,12 +17,14 @@ import {
 } from './admin/index.js';
 import { assertAdminExposure } from './admin/admin-exposure.js';
 import { runConfigCommand } from './config-command.js';
+import { drillCommand } from './drill/drill-command.js';
 import { ControlPlane, DEFAULT_ADMIN_LISTEN, DEFAULT_CLUSTER_LISTEN, formatListenAddress, packageVersion, parseListenAddress } from './control-plane.js';
 import { ConfigurationError } from './errors.js';
 import { DEFAULT_DATABASE_TIMEOUTS, DEFAULT_DATA_DIR, type DatabaseTimeouts } from './store/index.js';
 import { DEFAULT_CHANGE_LOG_RETENTION_VERSIONS } from './changes/change-log-janitor.js';
 import { ClusterMtlsMode, ClusterTls } from './stream/cluster-tls.js';
 import { MAX_DATA_PLANE_ROWS } from './stream/registry-admission.js';
+import { DRAIN_TIMEOUT_MS } from './stream/stream-limits.js';
 
 /** The flags of `sluice-cp`, their defaults and help. */
 const FLAGS = {
@@ -58,6 +60,10 @@ const FLAGS = {
     default: undefined,
     help: 'origin (scheme://host[:port]) whose pages may call the Admin API with credentials; repeatable, env comma-separated; none by default (cross-origin writes answer 403)',
   },
+  'cluster-drain-timeout': {
+    default: String(DRAIN_TIMEOUT_MS),
+    help: 'on SIGTERM, ms to wait after GoAway for data planes to move to another replica before closing their streams',
+  },
   'change-log-retention': { default: String(DEFAULT_CHANGE_LOG_RETENTION_VERSIONS), help: 'config versions kept in the change log; data planes further behind get a snapshot' },
   'max-data-planes': { default: String(MAX_DATA_PLANE_ROWS), help: 'data-plane registry rows kept, across replicas; when full, a new node evicts the oldest disconnected row or is told to retry later' },
   'log-level': { default: 'info', help: 'fatal, error, warn, info, debug, trace or silent' },
@@ -82,6 +88,7 @@ export function usage(): string {
   const lines = [
     'Usage: sluice-cp [options]',
     '       sluice-cp config dump|diff|sync FILE [--admin-url URL]   (see sluice-cp config --help)',
+    '       sluice-cp drill [options]   run a failover drill against a running cluster (sluice-cp drill --help)',
     '',
     'Sluice control plane: Admin API and configuration store.',
     '',
@@ -108,6 +115,8 @@ export interface CliSettings {
   maxDataPlanes: number;
   /** Timeouts of the database server (unused with the embedded database). */
   databaseTimeouts: DatabaseTimeouts;
+  /** `--cluster-drain-timeout`, in ms. */
+  clusterDrainTimeoutMs: number;
   logLevel: string;
   /** The `--admin-tokens-file`, read by {@link loadAdminTokens} (and again on SIGHUP). */
   adminTokensFile?: string;
@@ -228,6 +237,8 @@ export function resolveSettings(argv: string[], env: NodeJS.ProcessEnv): CliSett
     statementTimeoutMs: timeoutMs('database-statement-timeout-ms'),
     transactionTimeoutMs: timeoutMs('database-transaction-timeout-ms'),
   };
+  const drainTimeout = Number(get('cluster-drain-timeout'));
+  if (!Number.isSafeInteger(drainTimeout) || drainTimeout < 0) throw new ConfigurationError('--cluster-drain-timeout must be a non-negative integer number of milliseconds');
   const bodyLimit = Number(get('admin-body-limit'));
   if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 1) throw new ConfigurationError(`--admin-body-limit must be a positive integer number of bytes`);
   const logLevel = get('log-level') ?? 'info';
@@ -268,6 +279,7 @@ export function resolveSettings(argv: string[], env: NodeJS.ProcessEnv): CliSett
     changeLogRetentionVersions: retention,
     maxDataPlanes,
     databaseTimeouts,
+    clusterDrainTimeoutMs: drainTimeout,
     logLevel,
     clusterTls,
   };
@@ -284,9 +296,10 @@ function maskUrl(url: string): string {
   }
 }
 
-/** Runs `sluice-cp` until SIGINT/SIGTERM; resolves with the exit code. */
+/** Runs `sluice-cp` until SIGINT/SIGTERM (or `sluice-cp drill …` to its end); resolves with the exit code. */
 export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): Promise<number> {
   if (argv[0] === 'config') return runConfigCommand(argv.slice(1), env);
+  if (argv[0] === 'drill') return drillCommand(argv.slice(1));
   let settings: ReturnType<typeof resolveSettings>;
   try {
     settings = resolveSettings(argv, env);
@@ -332,6 +345,7 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
     maxDataPlanes: settings.maxDataPlanes,
     databaseTimeouts: settings.databaseTimeouts,
     clusterTls: clusterTls ?? undefined,
+    streamLimits: { drainTimeoutMs: settings.clusterDrainTimeoutMs },
   });
   logger.info(settings.databaseUrl ? { database: maskUrl(settings.databaseUrl) } : { dataDir: settings.dataDir }, 'starting control plane');
   let addresses;

@@ -29,6 +29,9 @@ export const DEFAULT_ADMIN_LISTEN = '127.0.0.1:8001';
 /** Default cluster stream address: data planes connect here. */
 export const DEFAULT_CLUSTER_LISTEN = '0.0.0.0:8005';
 
+/** While stopping, how often Admin API connections left idle (their request done) are closed, in ms (default 50). */
+const IDLE_SWEEP_INTERVAL_MS = 50;
+
 /** A `host:port` to listen on. */
 export interface ListenAddress {
   host: string;
@@ -226,19 +229,30 @@ export class ControlPlane {
     }
   }
 
-  /** Stops accepting requests, lets in-flight ones finish, then closes the store. Idempotent. */
+  /**
+   * Stops accepting Admin API requests and lets in-flight ones finish, drains the cluster stream
+   * (`StreamServer.close`: GoAway, then up to `streamLimits.drainTimeoutMs` for the data planes to
+   * move to another replica), then closes the store. Idempotent.
+   */
   async stop(): Promise<void> {
     if (this.#isStopped) return;
     this.#isStopped = true;
     const stream = this.#stream;
     this.#stream = null;
-    if (stream) await stream.close();
+    const admin = this.#admin;
+    this.#admin = null;
+    // At once: the Admin API stops taking requests and finishes those in flight, while the stream
+    // drains (GoAway; data planes move to another replica, pushes still flowing until they do). A
+    // keep-alive connection whose request finished is closed then, not at its keep-alive timeout.
+    const idleSweep = admin ? setInterval(() => admin.server.closeIdleConnections(), IDLE_SWEEP_INTERVAL_MS) : null;
+    try {
+      await Promise.all([stream?.close(), admin?.close()]);
+    } finally {
+      if (idleSweep) clearInterval(idleSweep);
+    }
     this.#mirror?.stop();
     this.#janitor?.stop();
     this.#expiryJanitor?.stop();
-    const admin = this.#admin;
-    this.#admin = null;
-    if (admin) await admin.close();
     const store = this.#store;
     if (store && !this.#options.store) await store.close();
   }

@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -72,6 +73,35 @@ describe('ControlPlane', () => {
   const dirs: string[] = [];
   afterAll(() => {
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('stop() lets an Admin API request in flight finish (its body still arriving) and takes no new one', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'sluice-cp-'));
+    dirs.push(dataDir);
+    const cp = new ControlPlane({ logger: silentLogger, dataDir, adminListen: { host: '127.0.0.1', port: 0 }, clusterListen: null });
+    const { admin } = await cp.start();
+    const base = `http://127.0.0.1:${admin.port}`;
+    const body = JSON.stringify({ name: 'in-flight', url: 'http://upstream.test' });
+    const req = request({ host: '127.0.0.1', port: admin.port, method: 'POST', path: '/services', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } });
+    const answered = new Promise<{ status: number; version: string | undefined }>((resolve, reject) => {
+      req.on('response', (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, version: res.headers['x-sluice-config-version'] as string | undefined }));
+      });
+      req.on('error', reject);
+    });
+    req.write(body.slice(0, 10));
+    // The POST is in flight once the server counts it (its headers read): it and this /status.
+    const inFlight = async () => ((await (await fetch(`${base}/status`)).json()) as { server: { connections_writing: number } }).server.connections_writing >= 2;
+    for (let deadline = Date.now() + 10_000; !(await inFlight()); ) if (Date.now() > deadline) throw new Error('the POST never reached the server');
+    const stopped = cp.stop();
+    await expect(fetch(`${base}/services`)).rejects.toThrow();
+    req.end(body.slice(10));
+    expect(await answered).toEqual({ status: 201, version: '1' });
+    // The client's keep-alive connection does not hold the stop for its keep-alive timeout (5 s).
+    const answeredAt = Date.now();
+    await stopped;
+    expect(Date.now() - answeredAt).toBeLessThan(2_000);
   });
 
   it('serves the Admin API on a real socket over the embedded database, survives a restart, and stops cleanly', async () => {

@@ -983,19 +983,46 @@ describeEachDatabase('cluster stream (control plane side)', (env) => {
     }, 'one connected row at the new version');
   });
 
-  it('GoAway: closing the server sends GoAway then 4005 to every data plane', async () => {
-    const c = await startCluster({ goAwayReconnectMinMs: 10, goAwayReconnectMaxMs: 500 });
-    const peers = [await c.connect(), await c.connect()];
-    for (const p of peers) {
+  it('GoAway drain: closing the server refuses new streams, sends GoAway to every data plane, waits for them to leave, and closes the rest with 4005 at the drain timeout', async () => {
+    const c = await startCluster({ goAwayReconnectMinMs: 10, goAwayReconnectMaxMs: 500, drainTimeoutMs: 1_500 });
+    await c.write('POST', '/services', service('drained'));
+    const [leaving, staying] = [await c.connect(), await c.connect()];
+    for (const p of [leaving, staying]) {
       await p.handshake(Mode.MODE_SNAPSHOT);
       await p.sync();
     }
-    await c.stream.close('draining for the test');
-    for (const p of peers) {
+    const startedAt = Date.now();
+    let isDone = false;
+    const closing = c.stream.close('draining for the test').then(() => (isDone = true));
+    for (const p of [leaving, staying]) {
       const goAway = await p.next('goAway');
       expect(goAway.goAway).toMatchObject({ reason: 'draining for the test', reconnectMinMs: 10, reconnectMaxMs: 500 });
-      expect((await p.closed()).code).toBe(CloseCode.GO_AWAY);
     }
+    expect(c.stream.isDraining).toBe(true);
+    // No new stream: the listener is closed.
+    await expect(Peer.connect(c.url)).rejects.toThrow();
+    // The connections stay open after GoAway: the data planes leave on their own.
+    expect(leaving.closeInfo).toBeNull();
+    leaving.ws.close(1001, 'moving to another control plane (GoAway)');
+    await leaving.closed();
+    expect(isDone).toBe(false);
+    expect((await staying.closed()).code).toBe(CloseCode.GO_AWAY);
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(1_400);
+    await closing;
+  });
+
+  it('GoAway drain: ends as soon as every data plane has left, well before the drain timeout', async () => {
+    const c = await startCluster({ drainTimeoutMs: 20_000 });
+    await c.write('POST', '/services', service('drained-fast'));
+    const peer = await c.connect();
+    await peer.handshake(Mode.MODE_SNAPSHOT);
+    await peer.sync();
+    const startedAt = Date.now();
+    const closing = c.stream.close();
+    await peer.next('goAway');
+    peer.ws.close(1001, 'moving');
+    await closing;
+    expect(Date.now() - startedAt).toBeLessThan(5_000);
   });
 
   it('capability negotiation: a head using a plugin a data plane did not announce is withheld from it (incompatible, missing plugins listed) until the plugin is gone', async () => {

@@ -32,14 +32,16 @@ const HELP = `Usage: sluice-dp [options]
 Sluice data plane: syncs config from a control plane (or serves a declarative file), caches it on
 disk, and proxies HTTP traffic. Every flag can also be set through the environment variable shown.
 
-  --control-plane URL        control plane origin, ws:// or wss:// (SLUICE_CONTROL_PLANE; default ${DEFAULT_CONTROL_PLANE})
+  --control-plane URLS       control plane origin, ws:// or wss://, or several replicas' origins
+                             comma-separated: the data plane fails over between them, backing off per
+                             address (SLUICE_CONTROL_PLANE; default ${DEFAULT_CONTROL_PLANE})
   --cluster-cert FILE        client certificate (PEM) for a wss:// control plane (SLUICE_CLUSTER_CERT)
   --cluster-cert-key FILE    its private key (PEM) (SLUICE_CLUSTER_CERT_KEY)
   --cluster-ca-cert FILE     CA the control plane's certificate must chain to; pki mode (SLUICE_CLUSTER_CA_CERT)
   --cluster-mtls MODE        shared (the control plane presents this same certificate, pinned) or pki
                              (SLUICE_CLUSTER_MTLS; default pki with --cluster-ca-cert, else shared)
   --cluster-server-name NAME name the control plane's certificate must carry, also sent as SNI
-                             (SLUICE_CLUSTER_SERVER_NAME; default the host of --control-plane)
+                             (SLUICE_CLUSTER_SERVER_NAME; default the host of each --control-plane address)
   --proxy-listen HOST:PORT   proxy listener, or "off" (SLUICE_PROXY_LISTEN; default ${DEFAULT_PROXY_LISTEN})
   --status-listen HOST:PORT  status/metrics listener, or "off" (SLUICE_STATUS_LISTEN; default ${DEFAULT_STATUS_LISTEN})
   --cache-dir DIR            config cache and node id (SLUICE_CACHE_DIR; default ${DEFAULT_CACHE_DIR})
@@ -72,8 +74,12 @@ Port 0 picks a free port; the chosen addresses are printed as
   sluice-dp status listening on http://HOST:PORT
 `;
 
+/** Most --control-plane addresses (default 16): more is a typo, not a deployment. */
+const MAX_CONTROL_PLANES = 16;
+
 interface CliOptions {
-  readonly controlPlane: string | null;
+  /** The control-plane origins (one or more), or null without a control plane. */
+  readonly controlPlane: readonly string[] | null;
   readonly clusterTls: ClusterTlsFiles | null;
   readonly declarativeConfig: string | null;
   readonly proxyListen: ListenAddress | null;
@@ -153,10 +159,7 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions | 'help' {
   const declarativeConfig = pick('declarative-config', 'SLUICE_DECLARATIVE_CONFIG') ?? null;
   const explicitCp = pick('control-plane', 'SLUICE_CONTROL_PLANE');
   if (declarativeConfig && explicitCp) throw new InvalidArgumentError('--control-plane and --declarative-config are exclusive');
-  const controlPlane = declarativeConfig ? null : (explicitCp ?? DEFAULT_CONTROL_PLANE);
-  if (controlPlane !== null && !/^wss?:\/\/[^/]+\/?$/.test(controlPlane)) {
-    throw new InvalidArgumentError(`--control-plane must be a ws:// or wss:// origin such as ${DEFAULT_CONTROL_PLANE}, got ${JSON.stringify(controlPlane)}`);
-  }
+  const controlPlane = declarativeConfig ? null : parseControlPlanes(explicitCp ?? DEFAULT_CONTROL_PLANE);
   const clusterTls = parseClusterTls(controlPlane, {
     certFile: pick('cluster-cert', 'SLUICE_CLUSTER_CERT'),
     keyFile: pick('cluster-cert-key', 'SLUICE_CLUSTER_CERT_KEY'),
@@ -206,13 +209,27 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions | 'help' {
   };
 }
 
+/** `--control-plane`: one origin or a comma-separated list, all ws:// or all wss://, no duplicates. */
+function parseControlPlanes(value: string): string[] {
+  const urls = list(value) ?? [];
+  if (urls.length === 0) throw new InvalidArgumentError(`--control-plane must name at least one ws:// or wss:// origin, got ${JSON.stringify(value)}`);
+  if (urls.length > MAX_CONTROL_PLANES) throw new InvalidArgumentError(`--control-plane takes at most ${MAX_CONTROL_PLANES} addresses, got ${urls.length}`);
+  for (const url of urls) {
+    if (!/^wss?:\/\/[^/,]+\/?$/.test(url)) throw new InvalidArgumentError(`--control-plane must be ws:// or wss:// origins such as ${DEFAULT_CONTROL_PLANE}, got ${JSON.stringify(url)}`);
+  }
+  const normalized = urls.map((u) => u.replace(/\/+$/, ''));
+  if (new Set(normalized.map((u) => u.startsWith('wss://'))).size > 1) throw new InvalidArgumentError(`--control-plane addresses must all be ws:// or all wss://, got ${JSON.stringify(value)}`);
+  if (new Set(normalized).size !== normalized.length) throw new InvalidArgumentError(`--control-plane lists an address twice: ${JSON.stringify(value)}`);
+  return normalized;
+}
+
 /**
- * Checks how the `--cluster-*` TLS flags combine with the control plane URL (reads no file): a
+ * Checks how the `--cluster-*` TLS flags combine with the control plane URLs (reads no file): a
  * wss:// control plane needs a certificate and key, and certificates are refused with ws:// (they
- * would silently not be used) and without a control plane.
+ * would silently not be used) and without a control plane. The same TLS applies to every address.
  */
 function parseClusterTls(
-  controlPlane: string | null,
+  controlPlanes: readonly string[] | null,
   flags: { certFile?: string; keyFile?: string; caFile?: string; mode?: string; serverName?: string },
 ): ClusterTlsFiles | null {
   const { certFile, keyFile, caFile, mode, serverName } = flags;
@@ -220,12 +237,12 @@ function parseClusterTls(
     .filter(([, v]) => v !== undefined)
     .map(([k]) => `--${k}`);
   if (mode !== undefined && mode !== ClusterMtlsMode.SHARED && mode !== ClusterMtlsMode.PKI) throw new InvalidArgumentError(`--cluster-mtls must be shared or pki, got ${JSON.stringify(mode)}`);
-  if (controlPlane === null) {
+  if (controlPlanes === null) {
     if (given.length > 0) throw new InvalidArgumentError(`${given.join(', ')} only apply with a --control-plane`);
     return null;
   }
-  if (!controlPlane.startsWith('wss://')) {
-    if (given.length > 0) throw new InvalidArgumentError(`${given.join(', ')} need a wss:// --control-plane, got ${JSON.stringify(controlPlane)}`);
+  if (!controlPlanes[0].startsWith('wss://')) {
+    if (given.length > 0) throw new InvalidArgumentError(`${given.join(', ')} need a wss:// --control-plane, got ${JSON.stringify(controlPlanes.join(','))}`);
     return null;
   }
   if (!certFile || !keyFile) throw new InvalidArgumentError('a wss:// --control-plane needs --cluster-cert and --cluster-cert-key (mutual TLS)');
@@ -308,7 +325,7 @@ async function main(): Promise<void> {
   }
   if (dp.proxyAddress) process.stdout.write(`sluice-dp proxy listening on ${url(dp.proxyAddress)}\n`);
   if (dp.statusAddress) process.stdout.write(`sluice-dp status listening on ${url(dp.statusAddress)}\n`);
-  if (options.controlPlane) process.stdout.write(`sluice-dp node ${dp.nodeId} syncing from ${options.controlPlane}\n`);
+  if (options.controlPlane) process.stdout.write(`sluice-dp node ${dp.nodeId} syncing from ${options.controlPlane.join(',')}\n`);
 
   let signals = 0;
   const shutdown = (signal: NodeJS.Signals) => {

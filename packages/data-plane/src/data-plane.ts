@@ -24,8 +24,12 @@ import { deltaMessage, snapshotMessage } from './workers/worker-messages.js';
 
 /** Options of `DataPlane`. */
 export interface DataPlaneOptions {
-  /** The control plane origin, e.g. `ws://127.0.0.1:8005`. Null/absent: no control plane (declarative or cache only). */
-  readonly controlPlane?: string | null;
+  /**
+   * The control plane origin, e.g. `ws://127.0.0.1:8005`, or the origins of several replicas
+   * (failover between them, see `SyncClient`). Null/absent/empty: no control plane (declarative or
+   * cache only).
+   */
+  readonly controlPlane?: string | readonly string[] | null;
   /**
    * Mutual TLS toward the control plane (`ClusterTls.fromFiles(...)`; needs a `wss://` origin):
    * the client certificate to present and how the control plane's certificate is verified.
@@ -131,9 +135,9 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     });
     this.workerPool =
       (options.workers ?? 0) > 0 ? new ProxyWorkerPool({ count: options.workers!, exec: options.workerExec, getConfig: () => this.currentConfig, rateLimits: this.rateLimits, logger: this.logger }) : null;
-    this.sync = options.controlPlane
+    this.sync = hasControlPlane(options)
       ? new SyncClient({
-          url: options.controlPlane,
+          url: options.controlPlane!,
           tls: options.clusterTls ?? undefined,
           nodeId,
           labels: options.labels,
@@ -169,7 +173,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
 
   /** Starts a data plane: cache, status, proxy, sync, in that order. Closes what it opened if a step fails. */
   static async start(options: DataPlaneOptions): Promise<DataPlane> {
-    if (options.controlPlane && options.declarativeConfig) {
+    if (hasControlPlane(options) && options.declarativeConfig) {
       throw new InvalidArgumentError('--control-plane and --declarative-config are exclusive: a declarative config is served without a control plane');
     }
     const cacheDir = options.cacheDir ?? DEFAULT_CACHE_DIR;
@@ -276,7 +280,15 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       config_source: config?.source ?? null,
       config_applied_at: config ? new Date(config.appliedAtMs).toISOString() : null,
       control_plane: this.sync
-        ? { state: this.sync.state, since: new Date(this.sync.stateSinceMs).toISOString(), url: this.sync.url, applying: this.applyingView(), missing_plugins: this.sync.missingPlugins }
+        ? {
+            state: this.sync.state,
+            since: new Date(this.sync.stateSinceMs).toISOString(),
+            url: this.sync.url,
+            urls: this.sync.urls,
+            instance_id: this.sync.cpInstanceId,
+            applying: this.applyingView(),
+            missing_plugins: this.sync.missingPlugins,
+          }
         : null,
       control_plane_head: this.sync?.head ?? null,
       last_error: lastError,
@@ -321,6 +333,12 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     })();
     return this.closing;
   }
+}
+
+/** Whether the options name a control plane (one origin or a non-empty list). */
+function hasControlPlane(options: DataPlaneOptions): boolean {
+  const cp = options.controlPlane;
+  return typeof cp === 'string' ? cp !== '' : (cp?.length ?? 0) > 0;
 }
 
 /** How many entities of each kind `config` holds (every kind of the registry; 0 without a config). */

@@ -18,7 +18,7 @@ function view(ready: boolean): StatusView {
     ready,
     config_source: ready ? 'cache' : null,
     config_applied_at: null,
-    control_plane: { state: 'connecting', since: new Date(0).toISOString(), url: 'ws://cp', applying: null, missing_plugins: [] },
+    control_plane: { state: 'connecting', since: new Date(0).toISOString(), url: 'ws://cp', urls: ['ws://cp'], instance_id: null, applying: null, missing_plugins: [] },
     control_plane_head: null,
     last_error: null,
     routes: 0,

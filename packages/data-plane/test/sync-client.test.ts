@@ -291,7 +291,24 @@ describe('SyncClient against a control plane on a real socket', () => {
     expect(dp.client.missingPlugins).toEqual([]);
   });
 
-  it('obeys GoAway: reconnects within the announced window', async () => {
+  it('obeys GoAway: stays until a time within the announced window, then leaves (1001) and reconnects', async () => {
+    const cp = await controlPlane(seeded(1));
+    const dp = startClient(cp, { initial: configAt(cp.model) });
+    await waitFor(() => dp.client.state === 'connected', 'connected');
+    const disconnected = new Promise<{ retryInMs: number | null; code: number }>((resolve) => dp.client.once('disconnected', resolve));
+    const sentAt = Date.now();
+    cp.send(cp.socket, { goAway: { reason: 'draining', reconnectMinMs: 150, reconnectMaxMs: 250 } });
+    const info = await disconnected;
+    const leftAfterMs = Date.now() - sentAt;
+    // The data plane closed the connection itself, at the drawn time, and reconnects at once.
+    expect(info.code).toBe(1001);
+    expect(leftAfterMs).toBeGreaterThanOrEqual(145);
+    expect(leftAfterMs).toBeLessThan(1_000);
+    expect(info.retryInMs).toBe(0);
+    await waitFor(() => cp.received.hellos.length === 2, 'reconnected after GoAway');
+  });
+
+  it('after GoAway on a control plane that closes at once, still waits for the drawn time', async () => {
     const cp = await controlPlane(seeded(1));
     const dp = startClient(cp, { initial: configAt(cp.model) });
     await waitFor(() => dp.client.state === 'connected', 'connected');
@@ -300,7 +317,7 @@ describe('SyncClient against a control plane on a real socket', () => {
     cp.socket.close(4005, 'go away');
     const info = await disconnected;
     expect(info.code).toBe(4005);
-    expect(info.retryInMs).toBeGreaterThanOrEqual(150);
+    expect(info.retryInMs).toBeGreaterThanOrEqual(140);
     expect(info.retryInMs).toBeLessThanOrEqual(250);
     await waitFor(() => cp.received.hellos.length === 2, 'reconnected after GoAway');
   });
@@ -352,6 +369,59 @@ describe('SyncClient against a control plane on a real socket', () => {
     expect(dp.config!.hashHex).toBe(configAt(cp.model).hashHex);
     expect(dp.config!.services.has(victim.id)).toBe(false);
     expect(dp.config!.services.has(temp.id)).toBe(false);
+  });
+});
+
+describe('SyncClient with several control-plane addresses', () => {
+  it('moves to another replica at once when one answers RETRY_LATER (it is behind), and never rolls back', async () => {
+    const behind = await controlPlane(seeded(2));
+    const current = await controlPlane(seeded(3));
+    behind.onHello = (ws) => {
+      behind.helloAck(ws, pb.HelloAck.Mode.MODE_RETRY_LATER, { retryAfterMs: 30_000 });
+      ws.close(4007, 'control plane replica is behind the data plane');
+    };
+    const ahead = configAt(current.model);
+    const started = Date.now();
+    const dp = startClient(behind, { url: [behind.url, current.url], initial: ahead });
+    await waitFor(() => dp.client.state === 'connected', 'connected to the second replica');
+    // Well within the behind replica's 30 s retry-after: the client did not wait on it.
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(dp.client.url).toBe(current.url);
+    expect(behind.received.hellos).toHaveLength(1);
+    expect(current.received.hellos[0].applied?.version).toBe(3);
+    expect(dp.config).toBe(ahead);
+  });
+
+  it('fails over to the next address when the current one stops, and back when that one stops', async () => {
+    const a = await controlPlane(seeded(2));
+    const b = await controlPlane(seeded(2));
+    const dp = startClient(a, { url: [a.url, b.url], initial: configAt(a.model) });
+    await waitFor(() => dp.client.state === 'connected' && dp.client.url === a.url, 'connected to A');
+    await a.close();
+    await waitFor(() => dp.client.state === 'connected' && dp.client.url === b.url, 'failed over to B');
+    const a2 = await FakeControlPlane.start(a.model, a.port);
+    cleanups.push(() => a2.close());
+    await b.close();
+    await waitFor(() => dp.client.state === 'connected' && dp.client.url === a.url, 'failed over back to A');
+    expect(a2.received.hellos[0].applied?.version).toBe(2);
+  });
+
+  it('on GoAway moves to another address within the window, not back to the draining one', async () => {
+    const a = await controlPlane(seeded(1));
+    const b = await controlPlane(seeded(1));
+    const dp = startClient(a, { url: [a.url, b.url], initial: configAt(a.model) });
+    await waitFor(() => dp.client.state === 'connected' && dp.client.url === a.url, 'connected to A');
+    const sentAt = Date.now();
+    a.send(a.socket, { goAway: { reason: 'draining', reconnectMinMs: 50, reconnectMaxMs: 300 } });
+    await waitFor(() => b.received.hellos.length === 1 && dp.client.state === 'connected', 'connected to B');
+    expect(Date.now() - sentAt).toBeLessThan(2_000);
+    expect(dp.client.url).toBe(b.url);
+    expect(a.received.hellos).toHaveLength(1);
+    expect(await waitFor(() => a.received.closes[0], 'A sees the data plane leave')).toMatchObject({ code: 1001 });
+  });
+
+  it('refuses a mix of ws:// and wss:// addresses', () => {
+    expect(() => new SyncClient({ url: ['ws://a:8005', 'wss://b:8005'], nodeId: uuidFor('node'), getConfig: () => null, commit: () => undefined })).toThrow(/all be ws:\/\/ or all wss:\/\//);
   });
 });
 

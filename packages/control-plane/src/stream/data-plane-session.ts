@@ -77,6 +77,8 @@ export class DataPlaneSession {
   private readonly ctx: SessionContext;
   private log: Logger;
   state: 'hello' | 'active' | 'closed' = 'hello';
+  /** GoAway was sent: the data plane is expected to leave. */
+  private hasSentGoAway = false;
   nodeId = '';
   record: DataPlaneRecord | null = null;
   /** What the data plane has told us it applied (Hello, then Acks). */
@@ -549,12 +551,16 @@ export class DataPlaneSession {
     if (this.record) this.record = { ...this.record, lastSeen: Math.max(this.record.lastSeen, this.lastHeardAt) };
   }
 
-  /** Tells the data plane to reconnect elsewhere, then closes. */
+  /**
+   * Tells the data plane to reconnect elsewhere within the GoAway window (the replica is
+   * draining). The connection stays open, pushes included, until the data plane leaves or the
+   * stream server's drain deadline closes it. Sent once.
+   */
   async goAway(reason: string): Promise<void> {
-    if (this.state === 'closed') return;
+    if (this.state !== 'active' || this.isClosing || this.hasSentGoAway) return;
+    this.hasSentGoAway = true;
     const { goAwayReconnectMinMs, goAwayReconnectMaxMs } = this.ctx.limits;
     await this.send({ goAway: { reason, reconnectMinMs: goAwayReconnectMinMs, reconnectMaxMs: goAwayReconnectMaxMs } }).catch(() => {});
-    this.close(CloseCode.GO_AWAY, reason);
   }
 
   private onClose(code: number, reason: string): void {

@@ -35,10 +35,19 @@ export interface StreamLimits {
   tlsHandshakeTimeoutMs: number;
   /** Retry hint given with RETRY_LATER, in ms (default 2000; data planes add jitter). */
   retryAfterMs: number;
-  /** Reconnect window announced in GoAway on shutdown, in ms (default 0..5000). */
+  /** Reconnect window announced in GoAway on shutdown, in ms (default 0..5000): each data plane moves at a random time within it. */
   goAwayReconnectMinMs: number;
   goAwayReconnectMaxMs: number;
+  /**
+   * Time a draining replica (SIGTERM, `StreamServer.close`) waits after GoAway for its data planes
+   * to leave before it closes what is left (4005), in ms (default {@link DRAIN_TIMEOUT_MS}, 10000:
+   * twice the GoAway window). `sluice-cp --cluster-drain-timeout`.
+   */
+  drainTimeoutMs: number;
 }
+
+/** Default {@link StreamLimits.drainTimeoutMs}, in ms (10 s). */
+export const DRAIN_TIMEOUT_MS = 10_000;
 
 export const DEFAULT_STREAM_LIMITS: StreamLimits = {
   maxFrameBytes: 8 * 1024 * 1024,
@@ -56,4 +65,5 @@ export const DEFAULT_STREAM_LIMITS: StreamLimits = {
   retryAfterMs: 2_000,
   goAwayReconnectMinMs: 0,
   goAwayReconnectMaxMs: 5_000,
+  drainTimeoutMs: DRAIN_TIMEOUT_MS,
 };

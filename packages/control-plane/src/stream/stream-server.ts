@@ -54,6 +54,9 @@ export class StreamServer {
   readonly sessions = new Map<string, DataPlaneSession>();
   private readonly pending = new Set<DataPlaneSession>();
   private readonly ctx: SessionContext;
+  /** When the drain began (ms since the Unix epoch), or null while serving. */
+  private drainingSinceMs: number | null = null;
+  private closing: Promise<void> | null = null;
   private ticker: NodeJS.Timeout | null = null;
   /** Connected data planes across the cluster as the database last counted them (refreshed each heartbeat interval). */
   private clusterConnectedCount = 0;
@@ -166,6 +169,11 @@ export class StreamServer {
       socket.end(`HTTP/1.1 ${refusal.status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       return;
     }
+    if (this.drainingSinceMs !== null) {
+      // A connection accepted just before the listener closed: this replica takes no new stream.
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
     const path = (req.url ?? '').split('?')[0];
     if (path !== STREAM_PATH) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
@@ -221,21 +229,51 @@ export class StreamServer {
     return { host: addr.address, port: addr.port };
   }
 
-  /** Sends GoAway to every data plane, closes them and stops listening. */
-  async close(reason = 'control plane shutting down'): Promise<void> {
+  /** True once `close()` began: no new stream is accepted, the connected data planes are leaving. */
+  get isDraining(): boolean {
+    return this.drainingSinceMs !== null;
+  }
+
+  /**
+   * Drains this replica: stops accepting streams (the listener closes, so a data plane connecting
+   * now is refused and tries another address), sends GoAway to every data plane (they move to
+   * another replica at a random time within the GoAway window, taking pushes until then), waits
+   * until they have left or `drainTimeoutMs` (default `limits.drainTimeoutMs`, 10 s) passed, then
+   * closes what is left with 4005 and cuts any socket still open a moment later. Resolves once
+   * every connection is gone; a second call returns the same drain.
+   */
+  close(reason = 'control plane shutting down', drainTimeoutMs = this.limits.drainTimeoutMs): Promise<void> {
+    this.closing ??= this.drain(reason, drainTimeoutMs);
+    return this.closing;
+  }
+
+  private async drain(reason: string, drainTimeoutMs: number): Promise<void> {
+    const startedAt = Date.now();
+    this.drainingSinceMs = startedAt;
+    const listenerClosed = new Promise<void>((resolve) => this.http.close(() => resolve()));
+    this.http.closeIdleConnections();
+    for (const s of this.pending) s.close(CloseCode.GOING_AWAY, reason);
+    const draining = [...this.sessions.values()];
+    this.logger.info({ dataPlanes: draining.length, drainTimeoutMs, window: [this.limits.goAwayReconnectMinMs, this.limits.goAwayReconnectMaxMs] }, 'draining: GoAway sent to every data plane');
+    await Promise.allSettled(draining.map((s) => s.goAway(reason)));
+    const all = () => [...this.sessions.values(), ...this.pending, ...draining];
+    await waitUntil(() => all().every((s) => s.state === 'closed'), startedAt + drainTimeoutMs);
+    const left = all().filter((s) => s.state !== 'closed');
+    if (left.length > 0) this.logger.warn({ dataPlanes: left.length, drainTimeoutMs }, 'drain timeout: closing the data planes that did not leave');
+    else this.logger.info({ ms: Date.now() - startedAt }, 'drained: every data plane left');
     if (this.ticker) clearInterval(this.ticker);
     if (this.livenessTicker) clearInterval(this.livenessTicker);
     this.options.mirror.off('head', this.onHead);
-    const sessions = [...this.sessions.values(), ...this.pending];
-    await Promise.allSettled([...this.sessions.values()].map((s) => s.goAway(reason)));
-    for (const s of this.pending) s.close(CloseCode.GOING_AWAY, reason);
+    for (const s of left) s.close(CloseCode.GO_AWAY, reason);
     // Give peers a moment to complete the closing handshake, then cut whatever is left.
-    const deadline = Date.now() + 2_000;
-    while (sessions.some((s) => s.state !== 'closed') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    for (const s of sessions) if (s.state !== 'closed') s.ws.terminate();
-    await new Promise<void>((resolve) => {
-      this.http.close(() => resolve());
-      this.http.closeAllConnections();
-    });
+    await waitUntil(() => left.every((s) => s.state === 'closed'), Date.now() + 2_000);
+    for (const s of left) if (s.state !== 'closed') s.ws.terminate();
+    this.http.closeAllConnections();
+    await listenerClosed;
   }
+}
+
+/** Polls `isDone` every 20 ms until it holds or `deadlineMs` (ms since the Unix epoch) passes. */
+async function waitUntil(isDone: () => boolean, deadlineMs: number): Promise<void> {
+  while (!isDone() && Date.now() < deadlineMs) await new Promise((r) => setTimeout(r, 20));
 }

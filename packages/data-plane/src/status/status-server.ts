@@ -31,7 +31,12 @@ export interface StatusView {
   readonly control_plane: {
     readonly state: ConnectionState;
     readonly since: string;
+    /** The control-plane origin connected now (or being connected or retried). */
     readonly url: string;
+    /** Every control-plane origin configured (`--control-plane a,b,c`), in order. */
+    readonly urls: readonly string[];
+    /** The instance id of the replica connected now (`/clustering/status` names it), or null when not connected. */
+    readonly instance_id: string | null;
     readonly applying: { readonly nonce: number; readonly kind: PushInFlight['kind']; readonly since: string } | null;
     /** The plugins the control plane's head uses that this data plane has not loaded: non-empty while it withholds the head (capability negotiation). */
     readonly missing_plugins: readonly string[];

@@ -7,7 +7,8 @@ import { silentLogger, type Logger } from '../logger.js';
 import type { PluginRuntime } from '../plugins/plugin-factory.js';
 import type { ClusterTls } from './cluster-tls.js';
 import type { AppliedChange, PushInFlight } from './push-pipeline.js';
-import { ReconnectBackoff, RECONNECT_RESET_AFTER_MS, type ReconnectBackoffOptions } from './reconnect-backoff.js';
+import { ControlPlaneRotation, type ConnectionOutcome } from './control-plane-rotation.js';
+import { RECONNECT_RESET_AFTER_MS, ReconnectBackoff, type ReconnectBackoffOptions } from './reconnect-backoff.js';
 import { SyncSession, type SessionEnd } from './sync-session.js';
 
 export type { AppliedChange, PushInFlight } from './push-pipeline.js';
@@ -53,12 +54,18 @@ export interface SyncClientEvents {
 
 /** Options of `SyncClient`. */
 export interface SyncClientOptions {
-  /** The control plane's origin, e.g. `ws://127.0.0.1:8005` or `wss://cp.internal:8005` (the path is fixed: `/v1/stream`). */
-  readonly url: string;
   /**
-   * Mutual TLS toward the control plane (needs a `wss://` url): the client certificate to present
-   * and how the control plane's certificate is verified. A `wss://` url without it verifies the
-   * control plane against the system CAs and presents no certificate.
+   * The control plane's origin, e.g. `ws://127.0.0.1:8005` or `wss://cp.internal:8005` (the path is
+   * fixed: `/v1/stream`), or the origins of several replicas: the client connects to one at a time
+   * and fails over between them ({@link ControlPlaneRotation}: backoff per address; a replica that
+   * is behind, full or draining is left for another). All of one scheme.
+   */
+  readonly url: string | readonly string[];
+  /**
+   * Mutual TLS toward the control plane (needs `wss://` urls; applies to every address, each
+   * verified under its own host name unless `tls.serverName` is set): the client certificate to
+   * present and how the control plane's certificate is verified. A `wss://` url without it
+   * verifies the control plane against the system CAs and presents no certificate.
    */
   readonly tls?: ClusterTls;
   /** The node id (a UUID persisted in the cache directory). */
@@ -108,18 +115,28 @@ export interface SyncClientOptions {
  * This is the facade over the layers of `sync/`: one {@link SyncSession} per connection (the
  * protocol: handshake, heartbeats, GoAway), which owns a `StreamConnection` (the WebSocket
  * transport) and a `PushPipeline` (pushes: assemble, inflate, apply in slices, ack). The client
- * keeps what outlives a connection: the state, the last error, the backoff and the events.
+ * keeps what outlives a connection: the state, the last error, the addresses with their backoff
+ * ({@link ControlPlaneRotation}) and the events.
+ *
+ * GoAway (a replica draining): the client stays on it, still taking pushes, until a time drawn
+ * within the announced window, then closes (1001) and connects to another address at once.
  */
 export class SyncClient extends EventEmitter<SyncClientEvents> {
-  readonly url: string;
-  readonly streamUrl: string;
+  /** Every control-plane origin, in the order given (no trailing slash). */
+  readonly urls: readonly string[];
   readonly instanceId: string;
   private readonly options: SyncClientOptions;
   private readonly logger: Logger;
-  private readonly backoff: ReconnectBackoff;
+  private readonly rotation: ControlPlaneRotation;
+  /** Draws the GoAway reconnect time within the announced window. */
+  private readonly jitter: ReconnectBackoff;
   private readonly now: () => number;
   private session: SyncSession | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
+  /** The GoAway of the current session: when to reconnect (elsewhere) and when the window ends. */
+  private goAwayPlan: { reconnectAtMs: number; windowEndMs: number } | null = null;
+  private moveTimer: NodeJS.Timeout | null = null;
+  private cpInstanceIdValue: string | null = null;
   private isStarted = false;
   private isStopped = false;
   private stateValue: ConnectionState = ConnectionState.DISCONNECTED;
@@ -132,14 +149,33 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
   constructor(options: SyncClientOptions) {
     super();
     this.options = options;
-    this.url = options.url.replace(/\/+$/, '');
-    this.streamUrl = this.url + STREAM_PATH;
-    if (options.tls && !this.url.startsWith('wss://')) throw new InvalidArgumentError(`cluster TLS needs a wss:// control plane URL, got ${JSON.stringify(this.url)}`);
+    this.urls = (typeof options.url === 'string' ? [options.url] : [...options.url]).map((u) => u.replace(/\/+$/, ''));
+    if (this.urls.length === 0) throw new InvalidArgumentError('at least one control plane URL is needed');
+    for (const url of this.urls) {
+      if (options.tls && !url.startsWith('wss://')) throw new InvalidArgumentError(`cluster TLS needs a wss:// control plane URL, got ${JSON.stringify(url)}`);
+    }
+    if (new Set(this.urls.map((u) => u.split(':')[0])).size > 1) throw new InvalidArgumentError(`control plane URLs must all be ws:// or all wss://, got ${this.urls.join(',')}`);
     this.instanceId = options.instanceId ?? randomUUID();
     this.logger = options.logger ?? silentLogger;
-    this.backoff = new ReconnectBackoff(options.backoff);
+    this.rotation = new ControlPlaneRotation(this.urls, options.backoff);
+    this.jitter = new ReconnectBackoff(options.backoff);
     this.now = options.now ?? Date.now;
     this.stateSince = this.now();
+  }
+
+  /** The control-plane origin connected, or being connected or retried, now. */
+  get url(): string {
+    return this.rotation.current;
+  }
+
+  /** The stream URL of {@link url}. */
+  get streamUrl(): string {
+    return this.rotation.current + STREAM_PATH;
+  }
+
+  /** The instance id of the control-plane replica connected now (its HelloAck's), or null when not connected. */
+  get cpInstanceId(): string | null {
+    return this.stateValue === ConnectionState.CONNECTED ? this.cpInstanceIdValue : null;
   }
 
   /** The connection state. */
@@ -186,7 +222,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     if (this.isStarted) return;
     this.isStarted = true;
     this.setState(ConnectionState.CONNECTING);
-    this.scheduleConnect(this.backoff.initial());
+    this.scheduleConnect(this.rotation.first().delayMs);
   }
 
   /** Closes the connection (1001 going away) and stops reconnecting. Resolves once the socket is closed. */
@@ -194,6 +230,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     this.isStopped = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
+    this.clearMove();
     const session = this.session;
     if (!session) {
       this.setState(ConnectionState.DISCONNECTED);
@@ -225,14 +262,17 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
   private connect(): void {
     if (this.isStopped) return;
     this.setState(ConnectionState.CONNECTING);
+    this.goAwayPlan = null;
     const session: SyncSession = new SyncSession(
       { ...this.options, streamUrl: this.streamUrl, instanceId: this.instanceId, now: this.now, logger: this.logger },
       {
         recordError: (code, message) => this.recordError(code, message),
         connected: (info) => {
+          this.cpInstanceIdValue = info.cpInstanceId;
           this.setState(ConnectionState.CONNECTED);
           this.emit('connected', info);
         },
+        goAway: (window) => this.onGoAway(session, window),
         applying: (info) => this.emit('applying', info),
         applied: (info) => this.emit('applied', info),
         rejected: (info) => this.emit('rejected', info),
@@ -244,20 +284,51 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     this.session = session;
   }
 
-  /** A connection ended: picks the delay of the next one (GoAway window, RETRY_LATER delay, else backoff). */
-  private onClosed(session: SyncSession, { code, reason, error, goAway, retryAfterMs, connectedAtMs }: SessionEnd): void {
+  /**
+   * The current replica sent GoAway: stay (pushes still flow) until a time drawn within its
+   * window, then close and connect to another address (`onClosed`). A replica that closes first
+   * changes nothing: the next connection still waits for that time.
+   */
+  private onGoAway(session: SyncSession, window: { minMs: number; maxMs: number }): void {
+    if (this.session !== session || this.isStopped || this.goAwayPlan) return;
+    const now = this.now();
+    // A window is bounded by the backoff cap: a control plane cannot park a data plane for hours.
+    const maxMs = Math.min(Math.max(window.minMs, window.maxMs), this.jitter.capMs);
+    const delayMs = this.jitter.within(Math.min(window.minMs, maxMs), maxMs);
+    this.goAwayPlan = { reconnectAtMs: now + delayMs, windowEndMs: now + maxMs };
+    this.logger.info({ url: this.url, moveInMs: delayMs, addresses: this.urls.length }, 'control plane is draining; moving to another address within its window');
+    this.moveTimer = setTimeout(() => {
+      this.moveTimer = null;
+      session.close(CloseCode.GOING_AWAY, 'moving to another control plane (GoAway)');
+    }, delayMs);
+  }
+
+  private clearMove(): void {
+    if (this.moveTimer) clearTimeout(this.moveTimer);
+    this.moveTimer = null;
+  }
+
+  /** A connection ended: picks the next address and delay (GoAway window, RETRY_LATER delay, else that address's backoff). */
+  private onClosed(session: SyncSession, { code, reason, error, retryAfterMs, connectedAtMs }: SessionEnd): void {
     if (this.session === session) this.session = null;
-    if (connectedAtMs > 0 && this.now() - connectedAtMs >= (this.options.resetAfterMs ?? RECONNECT_RESET_AFTER_MS)) this.backoff.reset();
+    this.clearMove();
+    const closedUrl = this.streamUrl;
+    const now = this.now();
+    if (connectedAtMs > 0 && now - connectedAtMs >= (this.options.resetAfterMs ?? RECONNECT_RESET_AFTER_MS)) this.rotation.resetCurrent();
     let retryInMs: number | null = null;
     if (!this.isStopped) {
-      if (goAway) retryInMs = this.backoff.within(goAway.minMs, goAway.maxMs);
-      else if (code === CloseCode.RETRY_LATER && retryAfterMs !== null) retryInMs = this.backoff.within(retryAfterMs, retryAfterMs * 1.5);
-      else retryInMs = this.backoff.next();
+      const outcome: ConnectionOutcome = this.goAwayPlan
+        ? { kind: 'go-away', ...this.goAwayPlan }
+        : code === CloseCode.RETRY_LATER && retryAfterMs !== null
+          ? { kind: 'retry-later', retryAfterMs }
+          : { kind: 'failed' };
+      retryInMs = this.rotation.next(outcome, now).delayMs;
       this.reconnects++;
       this.scheduleConnect(retryInMs);
     }
+    this.goAwayPlan = null;
     this.setState(ConnectionState.DISCONNECTED);
-    this.logger.info({ code, reason, retryInMs, url: this.streamUrl }, 'control plane connection closed');
+    this.logger.info({ code, reason, retryInMs, url: closedUrl, next: this.isStopped ? null : this.streamUrl }, 'control plane connection closed');
     this.emit('disconnected', { code, reason, error, retryInMs });
   }
 }

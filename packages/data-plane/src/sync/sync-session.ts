@@ -67,6 +67,8 @@ export interface SyncSessionHost extends Pick<PushPipelineHost, 'recordError' | 
   resync(info: { reason: string }): void;
   /** The control plane said how many data planes are connected across the cluster (HelloAck, Heartbeat). */
   connectedDataPlanes(count: number): void;
+  /** The control plane sent GoAway: it is draining; the owner moves elsewhere within the window (ms). */
+  goAway(window: { minMs: number; maxMs: number }): void;
   /** The connection closed: the session is over. */
   closed(end: SessionEnd): void;
 }
@@ -201,6 +203,7 @@ export class SyncSession {
         this.goAway = { minMs: g.reconnectMinMs ?? 0, maxMs: g.reconnectMaxMs ?? 0 };
         this.options.logger.info({ reason: g.reason, minMs: g.reconnectMinMs, maxMs: g.reconnectMaxMs }, 'control plane is draining (GoAway)');
         this.host.recordError(DataPlaneErrorCode.SYNC_GO_AWAY, `GoAway: ${g.reason ?? ''}`);
+        this.host.goAway(this.goAway);
         return;
       }
       case 'error': {

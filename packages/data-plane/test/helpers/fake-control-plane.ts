@@ -51,13 +51,14 @@ export class FakeControlPlane {
   private readonly timers = new Set<NodeJS.Timeout>();
   port = 0;
 
-  private constructor(model: ConfigModel) {
+  private constructor(model: ConfigModel, port: number) {
     this.model = model;
-    this.server = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/v1/stream', perMessageDeflate: false, maxPayload: MAX_FRAME_BYTES });
+    this.server = new WebSocketServer({ host: '127.0.0.1', port, path: '/v1/stream', perMessageDeflate: false, maxPayload: MAX_FRAME_BYTES });
   }
 
-  static async start(model = new ConfigModel()): Promise<FakeControlPlane> {
-    const cp = new FakeControlPlane(model);
+  /** Listens on loopback, on `port` (default 0: a free one; give a closed one's port to bring it back). */
+  static async start(model = new ConfigModel(), port = 0): Promise<FakeControlPlane> {
+    const cp = new FakeControlPlane(model, port);
     await new Promise<void>((resolve) => cp.server.once('listening', () => resolve()));
     cp.port = (cp.server.address() as AddressInfo).port;
     cp.server.on('connection', (ws) => cp.accept(ws));
