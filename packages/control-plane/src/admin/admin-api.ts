@@ -1,6 +1,7 @@
 /**
- * The Admin API server: a Fastify app, Kong-compatible (see `entity-endpoints.ts` for the
- * services/routes endpoints and `node-endpoints.ts` for `/` and `/status`).
+ * The Admin API server: a Fastify app, Kong-compatible (see `crud-endpoints.ts` for the entity
+ * endpoints, `node-endpoints.ts` for `/` and `/status`, `schema-endpoints.ts` for `/schemas/*`,
+ * `tag-endpoints.ts` for `/tags` and `endpoint-index.ts` for `/endpoints`).
  *
  * Cross-cutting behaviour, as Kong: unknown paths answer 404 `{"message":"Not found"}`, unknown
  * methods 405, a trailing slash is tolerated, bodies are JSON or forms (else 415) up to
@@ -17,8 +18,11 @@ import type { Store } from '../store/index.js';
 import { ConfigOperations, type OperationsClock } from './config-operations.js';
 import { CorsPolicy } from './cors-policy.js';
 import { registerCrudEndpoints } from './crud-endpoints.js';
+import { installEndpointIndex } from './endpoint-index.js';
 import { type NodeInfo, registerNodeEndpoints } from './node-endpoints.js';
 import { installBodyParsers } from './request-body.js';
+import { registerSchemaEndpoints } from './schema-endpoints.js';
+import { registerTagEndpoints } from './tag-endpoints.js';
 
 /** Default largest request body accepted, in bytes (10 MiB). */
 export const DEFAULT_ADMIN_BODY_LIMIT_BYTES = 10 * 1024 * 1024;
@@ -124,8 +128,11 @@ export function buildAdminApi(options: AdminApiOptions): FastifyInstance {
   });
   app.setNotFoundHandler(async (_request, reply) => reply.code(404).send({ message: 'Not found' }));
 
+  installEndpointIndex(app);
   registerNodeEndpoints(app, options.store, { version, ...options.nodeInfo });
   registerCrudEndpoints(app, ops);
+  registerSchemaEndpoints(app, ops);
+  registerTagEndpoints(app, options.store, () => ops.nowSeconds());
   for (const extension of options.extensions ?? []) void app.register(extension);
   return app;
 }

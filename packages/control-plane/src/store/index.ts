@@ -10,7 +10,7 @@ export {
   type WriteResult,
   type WriteOptions,
 } from './store.js';
-export { ConfigWriter, EntityReader, type EntityKey, type EntityChange, type ReadOptions, type TagFilter, type PageQuery, type Page } from './entity-repository.js';
+export { ConfigWriter, EntityReader, type EntityKey, type EntityChange, type ReadOptions, type TagFilter, type PageQuery, type Page, type TagRow, type TagPageQuery } from './entity-repository.js';
 export { openStore, type OpenStoreOptions, DEFAULT_DATA_DIR, DEFAULT_POOL_MAX_CONNECTIONS } from './open-store.js';
 export { migrateToLatest, MIGRATION_LOCK_NAME } from './migrate.js';
 export { MIGRATIONS, migrationProvider } from './migrations/index.js';

@@ -14,7 +14,7 @@ import { type Kysely, sql } from 'kysely';
 import type { Logger } from 'pino';
 import { ClosedError, StoreError } from '../errors.js';
 import type { Database } from './database.js';
-import { ConfigWriter, type EntityKey, EntityReader, type Page, type PageQuery, type ReadOptions } from './entity-repository.js';
+import { ConfigWriter, type EntityKey, EntityReader, type Page, type PageQuery, type ReadOptions, type TagPageQuery, type TagRow } from './entity-repository.js';
 import type { NotificationListener } from './notification-listener.js';
 import { runExclusive } from './pglite-dialect.js';
 
@@ -298,6 +298,12 @@ export class Store {
   page<K extends EntityKind>(kind: K, query: PageQuery): Promise<Page<EntityOf<K>>> {
     this.#assertOpen();
     return this.#reader.page(kind, query);
+  }
+
+  /** A page of the tags of every kind ({@link EntityReader.tagPage}). */
+  tagPage(query: TagPageQuery): Promise<Page<TagRow>> {
+    this.#assertOpen();
+    return this.#reader.tagPage(ENTITY_KINDS, query);
   }
 
   /** Stops listening, then closes the pool or the embedded database. Idempotent. */

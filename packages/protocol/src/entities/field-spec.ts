@@ -4,6 +4,7 @@
  * interprets it with Kong's messages and order of checks.
  */
 import { type FieldError, VALIDATION_MESSAGES } from './field-errors.js';
+import type { EntityCheck } from './entity-check.js';
 import { isUuid, validateUtf8String } from './field-validators.js';
 
 interface FieldSpecBase {
@@ -98,6 +99,8 @@ export interface EntitySchema {
   fields: Readonly<Record<string, FieldSpec>>;
   /** Shorthand fields accepted on input and expanded before validation (never stored). */
   shorthands: Readonly<Record<string, StringFieldSpec>>;
+  /** The entity checks the kind's hooks enforce, as Kong writes them (descriptive; default none). */
+  entityChecks?: readonly EntityCheck[];
 }
 
 /** The schema's own field called `name`, or `undefined` (inherited members are not fields). */

@@ -8,6 +8,7 @@ export {
   schemaViolationMessage,
   formatLuaTable,
 } from './field-errors.js';
+export type { EntityCheck } from './entity-check.js';
 export { type FieldSpec, type ForeignFieldSpec, type RecordFieldSpec, type EntitySchema, type OnDelete, ON_DELETE, validateField, isNonEmpty, fieldSpecOf, shorthandSpecOf } from './field-spec.js';
 export {
   isUuid,

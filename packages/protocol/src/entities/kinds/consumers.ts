@@ -22,6 +22,7 @@ export const CONSUMER_SCHEMA: EntitySchema = {
     tags: TAGS_FIELD,
   },
   shorthands: {},
+  entityChecks: [{ at_least_one_of: ['custom_id', 'username'] }],
 };
 
 /** Encodes a Consumer into its protobuf bytes (deterministic). */
