@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `npm start`: a local cluster — one control plane on the embedded database (.sluice/cp) and one
-// data plane beside it (.sluice/dp). Ctrl-C stops both. Flags after `--` go to both binaries'
+// `npm start`: a local cluster — one control plane on the embedded database (.sluice/cp), serving
+// the Admin API and the web UI (its default --admin-gui-listen, 127.0.0.1:8002), and one data plane
+// beside it (.sluice/dp). Ctrl-C stops both. Flags after `--` go to both binaries'
 // environment-free defaults; use the binaries directly for anything else.
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -59,6 +60,7 @@ run('cp', 'packages/control-plane/bin/sluice-cp.js', ['--data-dir', '.sluice/cp'
 
 function printSummary() {
   console.log(`Sluice local cluster:
+  Web UI         http://127.0.0.1:8002
   Admin API      http://127.0.0.1:8001
   proxy          http://127.0.0.1:8000
   data-plane     http://127.0.0.1:8100/status

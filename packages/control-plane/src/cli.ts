@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import pino, { type Logger } from 'pino';
 import { DEFAULT_ADMIN_BODY_LIMIT_BYTES, parseAllowedOrigin } from './admin/index.js';
-import { ControlPlane, DEFAULT_ADMIN_LISTEN, DEFAULT_CLUSTER_LISTEN, formatListenAddress, packageVersion, parseListenAddress } from './control-plane.js';
+import { ControlPlane, DEFAULT_ADMIN_GUI_LISTEN, DEFAULT_ADMIN_LISTEN, DEFAULT_CLUSTER_LISTEN, formatListenAddress, packageVersion, parseListenAddress } from './control-plane.js';
 import { ConfigurationError } from './errors.js';
 import { DEFAULT_DATA_DIR } from './store/index.js';
 import { DEFAULT_CHANGE_LOG_RETENTION_VERSIONS } from './changes/change-log-janitor.js';
@@ -23,6 +23,8 @@ const FLAGS = {
   'database-url': { default: undefined, help: 'PostgreSQL URL (postgres://user:pass@host:5432/db); without it the embedded database is used' },
   'data-dir': { default: DEFAULT_DATA_DIR, help: 'embedded database directory (used when no --database-url)' },
   'admin-body-limit': { default: String(DEFAULT_ADMIN_BODY_LIMIT_BYTES), help: 'largest Admin API request body, in bytes' },
+  'admin-gui-listen': { default: DEFAULT_ADMIN_GUI_LISTEN, help: "the Sluice UI's address, host:port, or off" },
+  'admin-gui-api-url': { default: undefined, help: 'Admin API URL the UI calls (behind a proxy); default the Admin API address as the browser reaches it' },
   'admin-gui-origin': {
     default: undefined,
     help: 'origin (scheme://host[:port]) whose pages may call the Admin API with credentials; repeatable, env comma-separated; none by default (cross-origin writes answer 403)',
@@ -61,7 +63,11 @@ export interface CliSettings {
   databaseUrl?: string;
   dataDir: string;
   adminBodyLimitBytes: number;
-  /** Serialized origins allowed to call the Admin API from a browser (empty: none). */
+  /** The Sluice UI's address, or null (`off`). */
+  adminGuiListen: string | null;
+  /** The Admin API URL the UI calls, when set. */
+  adminGuiApiUrl?: string;
+  /** Serialized origins allowed to call the Admin API from a browser (empty: none besides the UI's). */
   adminAllowedOrigins: string[];
   changeLogRetentionVersions: number;
   maxDataPlanes: number;
@@ -146,6 +152,19 @@ export function resolveSettings(argv: string[], env: NodeJS.ProcessEnv): CliSett
   } catch (err) {
     throw new ConfigurationError(`--cluster-listen: ${(err as Error).message}`, { cause: err });
   }
+  const guiListenValue = get('admin-gui-listen') ?? DEFAULT_ADMIN_GUI_LISTEN;
+  const adminGuiListen = guiListenValue.trim() === 'off' ? null : guiListenValue;
+  if (adminGuiListen !== null) {
+    try {
+      parseListenAddress(adminGuiListen);
+    } catch (err) {
+      throw new ConfigurationError(`--admin-gui-listen: ${(err as Error).message} (or off)`, { cause: err });
+    }
+  }
+  const adminGuiApiUrl = get('admin-gui-api-url');
+  if (adminGuiApiUrl !== undefined && parseHttpUrl(adminGuiApiUrl) === null) {
+    throw new ConfigurationError(`--admin-gui-api-url: ${JSON.stringify(adminGuiApiUrl)} is not an http(s) URL`);
+  }
   const databaseUrl = get('database-url');
   const clusterTls = resolveClusterTls(get);
   const adminAllowedOrigins = [...new Set(getAll('admin-gui-origin').map(parseAllowedOrigin))];
@@ -155,12 +174,24 @@ export function resolveSettings(argv: string[], env: NodeJS.ProcessEnv): CliSett
     databaseUrl,
     dataDir: get('data-dir') ?? DEFAULT_DATA_DIR,
     adminBodyLimitBytes: bodyLimit,
+    adminGuiListen,
+    ...(adminGuiApiUrl === undefined ? {} : { adminGuiApiUrl }),
     adminAllowedOrigins,
     changeLogRetentionVersions: retention,
     maxDataPlanes,
     logLevel,
     clusterTls,
   };
+}
+
+/** `value` as an http(s) URL, or null. */
+function parseHttpUrl(value: string): URL | null {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Masks the password of a database URL for logs. */
@@ -207,6 +238,8 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
     dataDir: settings.dataDir,
     adminLimits: { bodyLimitBytes: settings.adminBodyLimitBytes },
     adminAllowedOrigins: settings.adminAllowedOrigins,
+    adminGuiListen: settings.adminGuiListen === null ? null : parseListenAddress(settings.adminGuiListen),
+    adminGuiApiUrl: settings.adminGuiApiUrl,
     changeLogRetentionVersions: settings.changeLogRetentionVersions,
     maxDataPlanes: settings.maxDataPlanes,
     clusterTls: clusterTls ?? undefined,
@@ -221,9 +254,10 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
   }
   const adminUrl = `http://${formatListenAddress(addresses.admin)}`;
   const clusterUrl = addresses.cluster ? `${addresses.clusterScheme}://${formatListenAddress(addresses.cluster)}` : null;
-  logger.info({ admin: adminUrl, cluster: clusterUrl }, 'control plane started');
+  logger.info({ admin: adminUrl, cluster: clusterUrl, adminGui: addresses.adminGui ? formatListenAddress(addresses.adminGui) : null }, 'control plane started');
   process.stdout.write(`sluice-cp admin listening on ${adminUrl}\n`);
   if (clusterUrl) process.stdout.write(`sluice-cp cluster listening on ${clusterUrl}\n`);
+  if (addresses.adminGui) process.stdout.write(`sluice-cp admin-gui listening on http://${formatListenAddress(addresses.adminGui)}\n`);
   return new Promise<number>((resolve) => {
     let isStopping = false;
     const stop = (signal: NodeJS.Signals): void => {
