@@ -251,6 +251,7 @@ function App() {
           ${fleet ? html`<span class=${`count ${fleet.connected < fleet.total ? 'count-warn' : ''}`}>${fleet.connected}/${fleet.total}</span>` : null}<kbd>g f</kbd></a>
         <a class=${`nav-item${current === 'settings' ? ' active' : ''}`} href="#/settings" data-nav="settings">Settings<kbd>g h</kbd></a>
       </nav>
+      <${PropagationPanel} />
       <div class="sidebar-foot">
         <div class=${`conn ${admin.reachable === false ? 'conn-bad' : admin.reachable ? 'conn-ok' : ''}`} title=${adminApiUrl()}>
           <span class="dot"></span>${admin.reachable === false ? (admin.error instanceof ApiError && admin.error.status === 401 ? 'token needed' : 'Admin API unreachable') : admin.reachable ? `Admin API ${admin.version}` : 'connecting…'}
@@ -262,7 +263,6 @@ function App() {
     <main class="main">
       <${Screen} parts=${parts} query=${query} />
     </main>
-    <${PropagationPanel} />
     ${help ? html`<${Help} onClose=${() => setHelp(false)} />` : null}
   </div>`;
 }

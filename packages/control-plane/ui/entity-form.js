@@ -5,7 +5,7 @@
 // API validates; Kong's `fields` errors are shown beside the field they name, `@entity` errors above.
 import { html, useEffect, useMemo, useState } from '/vendor/preact-htm.js';
 import { ApiError, entitySchema, get, pluginSchema, request, seg } from './api.js';
-import { FormValueError, editorOf, fieldsOf, fromFormValue, hintOf, isHiddenField, labelOf, sameJson, toFormValue } from './schema.js';
+import { FormValueError, checkedFieldsOf, editorOf, fieldsOf, fromFormValue, hintOf, isHiddenField, labelOf, sameJson, toFormValue } from './schema.js';
 
 /** Most entities a reference picker lists (the rest are typed in by id). */
 const MAX_REFERENCE_OPTIONS = 1000;
@@ -181,9 +181,12 @@ function useEnabledPlugins(isPlugins) {
   return names;
 }
 
-/** True when a field belongs in the first section: required, a key, a reference, tags, or a shorthand. */
-function isPrimary(kindInfo, name, spec) {
-  return spec.required || name === kindInfo.endpointKey || name === 'name' || (spec.type === 'foreign' && kindByName(spec.reference) !== null) || name === 'tags' || name === 'config';
+/**
+ * True when a field belongs in the first section: required, a key, one an entity check asks for, a
+ * reference to a kind the UI knows, the tags, or a plugin's config.
+ */
+function isPrimary(kindInfo, name, spec, checked) {
+  return spec.required || checked.has(name) || name === kindInfo.endpointKey || name === 'name' || (spec.type === 'foreign' && kindByName(spec.reference) !== null) || name === 'tags' || name === 'config';
 }
 
 /**
@@ -304,8 +307,9 @@ export function EntityForm({ kindInfo, entity, parent, onSaved, onCancel }) {
     }
   };
 
-  const primary = fields.filter(([name, spec]) => isPrimary(kindInfo, name, spec));
-  const advanced = fields.filter(([name, spec]) => !isPrimary(kindInfo, name, spec));
+  const checked = checkedFieldsOf(schema);
+  const primary = fields.filter(([name, spec]) => isPrimary(kindInfo, name, spec, checked));
+  const advanced = fields.filter(([name, spec]) => !isPrimary(kindInfo, name, spec, checked));
   const hasAdvancedError = advanced.some(([name]) => errors[name] !== undefined);
 
   const renderField = ([name, spec]) => {

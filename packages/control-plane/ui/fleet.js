@@ -93,7 +93,7 @@ export function FleetView() {
     ${dps === null
       ? html`<div class="loading">Loading…</div>`
       : dps.length === 0
-        ? html`<div class="empty">No data plane has connected yet. Start one with <code>sluice-dp --control-plane ws://&lt;this host&gt;:8005</code>.</div>`
+        ? html`<div class="empty">No data plane has connected yet. Start one with <code>${"sluice-dp --control-plane ws://<this host>:8005"}</code>.</div>`
         : html`<table class="table" data-fleet>
             <thead><tr><th></th><th>Hostname</th><th>Id</th><th>Labels</th><th>Version</th><th>Config</th><th>Lag</th><th>Sync</th><th>Reason</th><th>Last seen</th></tr></thead>
             <tbody>

@@ -177,3 +177,17 @@ export function hintOf(spec) {
   if (editor === 'header-map') parts.push('one header per line: name: value, value');
   return parts.join(' · ');
 }
+
+/**
+ * Fields an entity check asks for at least one of (`at_least_one_of`, `conditional_at_least_one_of`):
+ * a route's match fields, a consumer's username and custom_id. Forms show them first.
+ */
+export function checkedFieldsOf(schema) {
+  const out = new Set();
+  for (const check of schema?.entity_checks ?? []) {
+    for (const list of [check.at_least_one_of, check.conditional_at_least_one_of?.then_at_least_one_of, check.conditional_at_least_one_of?.else_then_at_least_one_of]) {
+      if (Array.isArray(list)) for (const f of list) out.add(f);
+    }
+  }
+  return out;
+}
