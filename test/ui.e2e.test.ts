@@ -109,11 +109,9 @@ describe.skipIf(!hasChromium)('web UI (Chromium)', () => {
     expect(await page.textContent('[data-fleet]')).toContain('zone=z1');
     expect(await page.textContent('[data-fleet]')).toContain('zone=z2');
 
-    const stopped = (await http('GET', `${dps[1].status}/status`)).body;
+    const nodeId: string = (await http('GET', `${dps[1].status}/status`)).body.node_id;
     await dps[1].proc.kill();
-    const nodeId = stopped.node_id ?? stopped.id;
-    const selector = nodeId ? `[data-fleet] tr[data-dp="${nodeId}"][data-connected=false]` : '[data-fleet] tr[data-connected=false]';
-    await page.waitForSelector(selector, { timeout: 15_000 });
+    await page.waitForSelector(`[data-fleet] tr[data-dp="${nodeId}"][data-connected=false]`, { timeout: 15_000 });
     expect(await page.locator('[data-fleet] tr[data-connected=true]').count()).toBe(1);
     expect(pageErrors).toEqual([]);
   });
