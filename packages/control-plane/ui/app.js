@@ -2,7 +2,7 @@
 // state, the shortcuts), the hash router, and the screens: list, detail, create and edit for every
 // kind (entity-*.js, generated from the schemas), the fleet (fleet.js) and settings (the token).
 import { html, render, useEffect, useState } from '/vendor/preact-htm.js';
-import { adminApiUrl, ApiError, get, getToken, seg, setToken } from './api.js';
+import { adminApiUrl, ApiError, get, getToken, onWrite, seg, setToken } from './api.js';
 import { EntityDetail } from './entity-detail.js';
 import { EntityForm, entityTitle, kindByName } from './entity-form.js';
 import { EntityList } from './entity-list.js';
@@ -61,19 +61,35 @@ function useAdminState() {
   useEffect(() => {
     let live = true;
     let timer;
+    let isRunning = false;
+    let isWanted = false;
+    // One read at a time; a write during a read asks for one more right after it.
     const refresh = async () => {
+      if (isRunning) {
+        isWanted = true;
+        return;
+      }
+      isRunning = true;
+      clearTimeout(timer);
       try {
         const [root, status] = await Promise.all([get('/'), get('/clustering/status').catch(() => null)]);
         if (live) setState({ reachable: true, version: root.version, head: status?.config?.version ?? null, fleet: status?.data_planes ?? null });
       } catch (err) {
         if (live) setState({ reachable: false, error: err });
       }
-      if (live) timer = setTimeout(refresh, HEADER_REFRESH_MS);
+      isRunning = false;
+      if (!live) return;
+      if (isWanted) {
+        isWanted = false;
+        refresh();
+      } else timer = setTimeout(refresh, HEADER_REFRESH_MS);
     };
     refresh();
+    const unsubscribe = onWrite(() => refresh());
     return () => {
       live = false;
       clearTimeout(timer);
+      unsubscribe();
     };
   }, []);
   return state;

@@ -43,7 +43,7 @@ function Children({ parentKind, parent, childKind, field }) {
       : page.data.length === 0
         ? html`<div class="empty small">None.</div>`
         : html`<ul class="link-list">${page.data.map(
-            (c) => html`<li><a href=${`#/${childKind.adminName}/${c.id}`}>${entityTitle(childKind, c)}</a> <${ShortId} id=${c.id} /> <${Tags} tags=${c.tags} /></li>`,
+            (c) => html`<li><a href=${`#/${childKind.adminName}/${c.id}`}>${entityTitle(childKind, c)}</a> <${ShortId} id=${c.id} /> ${c.tags?.length ? html`<${Tags} tags=${c.tags} />` : null}</li>`,
           )}${page.next ? html`<li class="muted">…more</li>` : null}</ul>`}
   </section>`;
 }

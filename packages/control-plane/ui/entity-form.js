@@ -218,6 +218,14 @@ export function EntityForm({ kindInfo, entity, parent, onSaved, onCancel }) {
     setValues(initial);
   }, [schema, fields, shorthands]);
 
+  useEffect(() => {
+    // After a refused submit, bring the first field in error into view and give it focus.
+    if (Object.keys(errors).length === 0) return;
+    const first = document.querySelector('form.form .field.has-error');
+    first?.scrollIntoView({ block: 'center' });
+    first?.querySelector('input, textarea, select')?.focus({ preventScroll: true });
+  }, [errors]);
+
   const pluginName = values?.name;
   const configSpec = usePluginConfigSpec(kindInfo.kind, typeof pluginName === 'string' ? pluginName : '');
   const enabledPlugins = useEnabledPlugins(kindInfo.kind === 'plugins');

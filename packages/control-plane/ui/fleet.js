@@ -35,6 +35,16 @@ function reasonOf(dp) {
   return null;
 }
 
+/** Rows needing attention first (refused, behind, offline), then by hostname and id. */
+function attentionOf(dp) {
+  if (!dp.connected) return 2;
+  return dp.sync_status === 'in_sync' ? 3 : dp.sync_status === 'behind' ? 1 : 0;
+}
+
+function byAttention(a, b) {
+  return attentionOf(a) - attentionOf(b) || a.hostname.localeCompare(b.hostname) || a.id.localeCompare(b.id);
+}
+
 function Summary({ status }) {
   if (!status) return null;
   const c = status.data_planes;
@@ -78,7 +88,7 @@ export function FleetView() {
 
   const head = status?.config;
   const needle = filter.trim().toLowerCase();
-  const shown = (dps ?? []).filter(
+  const shown = [...(dps ?? [])].sort(byAttention).filter(
     (dp) => !needle || dp.hostname.toLowerCase().includes(needle) || dp.id.includes(needle) || Object.entries(dp.labels ?? {}).some(([k, v]) => `${k}=${v}`.toLowerCase().includes(needle)),
   );
   return html`<section class="screen" data-screen="fleet">

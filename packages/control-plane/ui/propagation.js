@@ -53,6 +53,11 @@ export async function trackVersion(version, what) {
   }
 }
 
+/** A data plane as the panel names it: hostname and the start of its id (hostnames repeat in fleets). */
+function dpName(d) {
+  return `${d.hostname} · ${String(d.id).slice(0, 8)}`;
+}
+
 function pick(body) {
   return { applied: body?.applied ?? [], pending: body?.pending ?? [], rejected: body?.rejected ?? [], incompatible: body?.incompatible ?? [] };
 }
@@ -60,7 +65,8 @@ function pick(body) {
 /** Starts following every write the UI makes. */
 export function followWrites() {
   return onWrite(({ version, method, path }) => {
-    trackVersion(version, `${method} ${decodeURIComponent(path.split('?')[0])}`);
+    const shown = decodeURIComponent(path.split('?')[0]).replace(/([0-9a-f]{8})-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, '$1');
+    trackVersion(version, `${method} ${shown}`);
   });
 }
 
@@ -99,10 +105,10 @@ export function PropagationPanel() {
         </div>
         ${total > 0
           ? html`<ul class="prop-dps">
-              ${t.applied.map((d) => html`<li class="ok" data-dp=${d.id}>✓ ${d.hostname}</li>`)}
-              ${t.pending.map((d) => html`<li class="pending" data-dp=${d.id}>… ${d.hostname}${d.connected ? '' : ' (disconnected)'}</li>`)}
-              ${t.rejected.map((d) => html`<li class="bad" data-dp=${d.id}>✗ ${d.hostname}: ${d.error ?? 'rejected'}</li>`)}
-              ${t.incompatible.map((d) => html`<li class="bad" data-dp=${d.id}>✗ ${d.hostname}: missing ${(d.missing_plugins ?? []).join(', ')}</li>`)}
+              ${t.applied.map((d) => html`<li class="ok" data-dp=${d.id}>✓ ${dpName(d)}</li>`)}
+              ${t.pending.map((d) => html`<li class="pending" data-dp=${d.id}>… ${dpName(d)}${d.connected ? '' : ' (disconnected)'}</li>`)}
+              ${t.rejected.map((d) => html`<li class="bad" data-dp=${d.id}>✗ ${dpName(d)}: ${d.error ?? 'rejected'}</li>`)}
+              ${t.incompatible.map((d) => html`<li class="bad" data-dp=${d.id}>✗ ${dpName(d)}: missing ${(d.missing_plugins ?? []).join(', ')}</li>`)}
             </ul>`
           : null}
       </div>`;
