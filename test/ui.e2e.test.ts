@@ -87,6 +87,46 @@ describe.skipIf(!hasChromium)('web UI (Chromium)', () => {
     expect((await http('GET', `${cp.admin}/services`)).body.data).toHaveLength(1);
   });
 
+  it("builds a plugin's config form from GET /schemas/plugins/{name}", async () => {
+    // Kong's answer for rate-limiting, cut to five fields. The page is given it through the
+    // browser, so the form is tested the same whether or not this Admin API serves the endpoint.
+    await page.route('**/schemas/plugins/rate-limiting', (route) =>
+      route.fulfill({
+        contentType: 'application/json',
+        body: JSON.stringify({
+          fields: [
+            { consumer: { type: 'foreign', reference: 'consumers' } },
+            { protocols: { type: 'set', required: true, default: ['grpc', 'grpcs', 'http', 'https'], elements: { type: 'string', one_of: ['grpc', 'grpcs', 'http', 'https'] } } },
+            {
+              config: {
+                type: 'record',
+                required: true,
+                fields: [
+                  { minute: { type: 'number', gt: 0 } },
+                  { hour: { type: 'number', gt: 0 } },
+                  { limit_by: { type: 'string', required: true, default: 'consumer', one_of: ['consumer', 'credential', 'ip', 'service', 'header', 'path'] } },
+                  { policy: { type: 'string', required: true, default: 'local', one_of: ['local', 'cluster', 'redis'] } },
+                  { fault_tolerant: { type: 'boolean', required: true, default: true } },
+                ],
+              },
+            },
+          ],
+        }),
+      }),
+    );
+    await page.goto(`${cp.gui}/#/plugins/new`);
+    await page.fill('#field-name', 'rate-limiting');
+    await page.waitForSelector('#field-config\\.minute');
+    await page.fill('#field-config\\.minute', '5');
+    await page.selectOption('#field-config\\.policy', 'local');
+    await page.click('button[type=submit]');
+    await page.waitForSelector('[data-screen=detail][data-kind=plugins]');
+    const id = (await page.textContent('[data-field=id]'))!.trim();
+    const plugin = (await http('GET', `${cp.admin}/plugins/${id}`)).body;
+    expect(plugin).toMatchObject({ name: 'rate-limiting', config: { minute: 5, limit_by: 'consumer', policy: 'local', fault_tolerant: true } });
+    await page.unroute('**/schemas/plugins/rate-limiting');
+  });
+
   it('deletes through the list, after confirmation', async () => {
     await http('POST', `${cp.admin}/routes`, { name: 'doomed', paths: ['/doomed'] });
     await page.goto(`${cp.gui}/#/routes`);

@@ -322,14 +322,16 @@ export function EntityForm({ kindInfo, entity, parent, onSaved, onCancel }) {
 
   const renderField = ([name, spec]) => {
     if (name === 'config' && kindInfo.kind === 'plugins') {
-      return html`<div class="field" data-field="config">
-        <div class="label">Config ${configSpec ? html` <button type="button" class="link" onClick=${toggleConfigMode}>${configJsonMode ? 'as form' : 'as JSON'}</button>` : null}</div>
+      return html`<div class=${`field${errors.config ? ' has-error' : ''}`} data-field="config">
+        <div class="label">Config<span class="req" title="required">*</span> ${configSpec ? html` <button type="button" class="link" onClick=${toggleConfigMode}>${configJsonMode ? 'as form' : 'as JSON'}</button>` : null}</div>
         <div class="control">
           ${configByRecord
             ? html`<${RecordFields} path="config" spec=${configSpec} value=${values.config} errors=${errors.config} onChange=${(v) => setValue('config', v)} />
                 <${FieldError} id="error-config" error=${typeof errors.config === 'string' ? errors.config : null} />`
-            : html`<${FieldInput} path="config" name="config" spec=${spec} value=${values.config} error=${errors.config}
-                onChange=${(v) => setValue('config', v)} extra=${{ note: configSpec ? 'JSON' : "JSON (the Admin API offers no config schema for this plugin)" }} />`}
+            : html`<textarea id="field-config" class="input mono" rows="8" spellcheck="false" value=${values.config} aria-invalid=${errors.config ? 'true' : undefined}
+                  aria-describedby=${errors.config ? 'error-config' : undefined} onInput=${(e) => setValue('config', e.currentTarget.value)}></textarea>
+                <div class="hint">${configSpec ? 'JSON' : 'JSON (the Admin API offers no config schema for this plugin)'}</div>
+                <${FieldError} id="error-config" error=${errors.config} />`}
         </div>
       </div>`;
     }

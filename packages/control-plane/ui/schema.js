@@ -72,7 +72,8 @@ export function toFormValue(spec, value) {
       return value?.id ?? '';
     case 'record': {
       const out = {};
-      for (const [name, sub] of fieldsOf(spec)) out[name] = toFormValue(sub, value[name]);
+      // A field the value lacks starts at its default (a new plugin's config).
+      for (const [name, sub] of fieldsOf(spec)) out[name] = toFormValue(sub, Object.hasOwn(value, name) ? value[name] : sub.default);
       return out;
     }
     default:
