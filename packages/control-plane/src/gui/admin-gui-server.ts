@@ -22,6 +22,7 @@ import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ENTITIES, ENTITY_KINDS } from '@sluice/protocol';
 import type { ListenAddress } from '../control-plane.js';
+import { ConfigurationError } from '../errors.js';
 
 /** The UI's static files: `packages/control-plane/ui/` (the same relative path from src/ and dist/). */
 export const GUI_ASSETS_DIR = fileURLToPath(new URL('../../ui/', import.meta.url));
@@ -98,7 +99,7 @@ function loadAssets(dir: string): Map<string, Asset> {
     const type = CONTENT_TYPES[extname(name)];
     if (type === undefined) continue;
     const body = readFileSync(join(dir, name));
-    if (body.length > MAX_GUI_ASSET_BYTES) throw new RangeError(`UI asset ${name} is over ${MAX_GUI_ASSET_BYTES} bytes`);
+    if (body.length > MAX_GUI_ASSET_BYTES) throw new ConfigurationError(`UI asset ${name} is over ${MAX_GUI_ASSET_BYTES} bytes`);
     assets.set(name, { body, type });
   }
   return assets;
@@ -120,7 +121,7 @@ export class AdminGuiServer {
   constructor(options: AdminGuiServerOptions) {
     this.#options = options;
     this.#assets = loadAssets(options.assetsDir ?? GUI_ASSETS_DIR);
-    if (!this.#assets.has('index.html')) throw new Error(`the UI's index.html is missing from ${options.assetsDir ?? GUI_ASSETS_DIR}`);
+    if (!this.#assets.has('index.html')) throw new ConfigurationError(`the UI's index.html is missing from ${options.assetsDir ?? GUI_ASSETS_DIR}`);
     this.#vendor = loadVendorBundle();
     this.#server = createServer((req, res) => this.#handle(req, res));
     this.#server.keepAliveTimeout = 5_000;
@@ -176,7 +177,7 @@ export class AdminGuiServer {
   }
 
   #send(req: IncomingMessage, res: ServerResponse, status: number, type: string, body: Buffer, headers: Record<string, string> = {}, adminApiUrl?: string): void {
-    const connect = adminApiUrl === undefined ? "'self'" : `'self' ${new URL(adminApiUrl).origin}`;
+    const connect = adminApiUrl === undefined || !URL.canParse(adminApiUrl) ? "'self'" : `'self' ${new URL(adminApiUrl).origin}`;
     res.writeHead(status, {
       'Content-Type': type,
       'Content-Length': String(body.length),
