@@ -95,9 +95,9 @@ export function fromFormValue(spec, form) {
       return isNumeric(spec.type) ? Number(form) : form;
     case 'number': {
       if (form.trim() === '') return null;
+      // Not a number: sent as typed, so the Admin API answers with Kong's message for the field.
       const n = Number(form);
-      if (!Number.isFinite(n)) throw new FormValueError('expected a number');
-      return n;
+      return Number.isFinite(n) ? n : form;
     }
     case 'checkbox':
       return form === true;
@@ -109,11 +109,7 @@ export function fromFormValue(spec, form) {
       const items = form.split('\n').map((l) => l.trim()).filter((l) => l !== '');
       if (items.length === 0) return null;
       if (isNumeric(spec.elements.type)) {
-        return items.map((v) => {
-          const n = Number(v);
-          if (!Number.isFinite(n)) throw new FormValueError(`'${v}' is not a number`);
-          return n;
-        });
+        return items.map((v) => (Number.isFinite(Number(v)) ? Number(v) : v));
       }
       return items;
     }
