@@ -69,6 +69,14 @@ describe.skipIf(!hasChromium)('web UI (Chromium)', () => {
     await page.fill('input[aria-label="Search by name or id"]', 'ui-echo');
     await page.press('input[aria-label="Search by name or id"]', 'Enter');
     await page.waitForSelector('tbody tr >> text=ui-echo');
+    await page.fill('input[aria-label="Search by name or id"]', '');
+    await page.fill('input[aria-label="Filter by tags"]', 'nobody-has-this');
+    await page.press('input[aria-label="Filter by tags"]', 'Enter');
+    await page.waitForSelector('.empty >> text=Nothing carries these tags.');
+    await page.fill('input[aria-label="Filter by tags"]', 'ui,team-a');
+    await page.press('input[aria-label="Filter by tags"]', 'Enter');
+    await page.waitForSelector('tbody tr >> text=ui-echo');
+    expect(await page.locator('tbody tr').count()).toBe(1);
     expect(pageErrors).toEqual([]);
   });
 

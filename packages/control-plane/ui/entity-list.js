@@ -189,9 +189,17 @@ export function EntityList({ kindInfo, navigate }) {
           <input ref=${searchRef} class="input" type="search" placeholder=${`${kindInfo.endpointKey ? labelOf(kindInfo.endpointKey) : 'Id'} or id…  /`} aria-label="Search by name or id" value=${search}
             onInput=${(e) => { setSearch(e.currentTarget.value); if (e.currentTarget.value === '') setActiveSearch(''); }} />
         </form>
-        <form class="search" onSubmit=${(e) => { e.preventDefault(); setTags(e.currentTarget.elements.tags.value); setOffsets([null]); }}>
+        <form class="search" onSubmit=${(e) => { e.preventDefault(); setTags(e.currentTarget.elements.tags.value.trim()); setOffsets([null]); }}>
           <input class="input" name="tags" placeholder="tags: a,b (all) or a/b (any)" aria-label="Filter by tags" />
         </form>
+        ${tags
+          ? html`<span class="chip filter-chip" data-active-tags>tags ${tags} <button class="icon-btn" aria-label="Clear the tags filter" onClick=${(e) => {
+              const input = e.currentTarget.closest('.toolbar').querySelector('input[name=tags]');
+              if (input) input.value = '';
+              setTags('');
+              setOffsets([null]);
+            }}>×</button></span>`
+          : null}
         <a class="btn btn-primary" href=${`#/${kindInfo.adminName}/new`}>New ${kindInfo.singular.replace(/_/g, ' ')} <kbd>n</kbd></a>
       </div>
     </header>
