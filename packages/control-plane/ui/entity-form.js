@@ -183,9 +183,13 @@ function useEnabledPlugins(isPlugins) {
 
 /**
  * True when a field belongs in the first section: required, a key, one an entity check asks for, a
- * reference to a kind the UI knows, the tags, or a plugin's config.
+ * reference to a kind the UI knows, the tags, or a plugin's config; switches with a default other
+ * than `enabled` go under Advanced.
  */
 function isPrimary(kindInfo, name, spec, checked) {
+  // A switch that has a default (a route's strip_path, request_buffering) is a detail, unless it
+  // turns the entity on or off.
+  if (spec.type === 'boolean' && spec.default !== undefined && name !== 'enabled') return false;
   return spec.required || checked.has(name) || name === kindInfo.endpointKey || name === 'name' || (spec.type === 'foreign' && kindByName(spec.reference) !== null) || name === 'tags' || name === 'config';
 }
 
