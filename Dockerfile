@@ -11,5 +11,5 @@ ENV NODE_ENV=production
 COPY --from=build /app /app
 RUN mkdir -p /var/lib/sluice && chown node:node /var/lib/sluice /app
 USER node
-EXPOSE 8000 8001 8005 8100
+EXPOSE 8000 8001 8002 8005 8100
 CMD ["node", "packages/control-plane/bin/sluice-cp.js"]

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `npm start`: a local cluster — one control plane on the embedded database (.sluice/cp) and one
+// `npm start`: a local cluster — one control plane on the embedded database (.sluice/cp), serving
+// the Admin API and the web UI (its default --admin-gui-listen, 127.0.0.1:8002), and one
 // data plane beside it (.sluice/dp); `npm start -- --data-planes 2` adds a second (.sluice/dp2,
 // proxy :8010, status :8110). Ctrl-C stops them all; a member that exits on its own stops the
 // cluster too.
@@ -160,6 +161,7 @@ async function runCluster() {
     return;
   }
   console.log(`Sluice local cluster:
+  Web UI         http://127.0.0.1:8002
   Admin API      http://127.0.0.1:8001
   proxy          http://127.0.0.1:8000${dataPlanes >= 2 ? '  and http://127.0.0.1:8010' : ''}
   data-plane     http://127.0.0.1:8100/status${dataPlanes >= 2 ? '  and http://127.0.0.1:8110/status' : ''}

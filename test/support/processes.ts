@@ -68,24 +68,39 @@ export interface ControlPlaneHandle {
   proc: SluiceProcess;
   admin: string;
   cluster: string;
+  /** The Sluice UI's URL, when started with `gui: true`. */
+  gui: string | null;
 }
 
-/** Starts sluice-cp on random ports. Pass `databaseUrl` for Postgres, else `dataDir` for PGlite. */
+/**
+ * Starts sluice-cp on random ports. Pass `databaseUrl` for Postgres, else `dataDir` for PGlite. The
+ * UI is off unless `gui` is true (then on a random port too), so parallel test files never compete
+ * for its default port.
+ */
 export async function startControlPlane(opts: {
   dataDir?: string;
   databaseUrl?: string;
   args?: string[];
   clusterPort?: number;
   adminPort?: number;
+  gui?: boolean;
   /** More environment variables (e.g. `SLUICE_ADMIN_TOKEN`). */
   env?: NodeJS.ProcessEnv;
 }): Promise<ControlPlaneHandle> {
-  const args = ['--admin-listen', `127.0.0.1:${opts.adminPort ?? 0}`, '--cluster-listen', `127.0.0.1:${opts.clusterPort ?? 0}`, ...(opts.args ?? [])];
+  const args = [
+    '--admin-listen',
+    `127.0.0.1:${opts.adminPort ?? 0}`,
+    '--cluster-listen',
+    `127.0.0.1:${opts.clusterPort ?? 0}`,
+    '--admin-gui-listen',
+    opts.gui ? '127.0.0.1:0' : 'off',
+    ...(opts.args ?? []),
+  ];
   if (opts.databaseUrl) args.push('--database-url', opts.databaseUrl);
   else args.push('--data-dir', opts.dataDir!);
   const proc = new SluiceProcess('sluice-cp', CP_BIN, args, { SLUICE_DATABASE_URL: '', ...opts.env });
-  const [admin, cluster] = await Promise.all([proc.address('admin'), proc.address('cluster')]);
-  return { proc, admin, cluster };
+  const [admin, cluster, gui] = await Promise.all([proc.address('admin'), proc.address('cluster'), opts.gui ? proc.address('admin-gui') : null]);
+  return { proc, admin, cluster, gui };
 }
 
 export interface DataPlaneHandle {

@@ -18,7 +18,7 @@ import {
 import { assertAdminExposure } from './admin/admin-exposure.js';
 import { runConfigCommand } from './config-command.js';
 import { drillCommand } from './drill/drill-command.js';
-import { ControlPlane, DEFAULT_ADMIN_LISTEN, DEFAULT_CLUSTER_LISTEN, formatListenAddress, packageVersion, parseListenAddress } from './control-plane.js';
+import { ControlPlane, DEFAULT_ADMIN_GUI_LISTEN, DEFAULT_ADMIN_LISTEN, DEFAULT_CLUSTER_LISTEN, formatListenAddress, packageVersion, parseListenAddress } from './control-plane.js';
 import { ConfigurationError } from './errors.js';
 import { DEFAULT_DATABASE_TIMEOUTS, DEFAULT_DATA_DIR, type DatabaseTimeouts } from './store/index.js';
 import { DEFAULT_CHANGE_LOG_RETENTION_VERSIONS } from './changes/change-log-janitor.js';
@@ -56,6 +56,8 @@ const FLAGS = {
   'admin-allow-open': { default: undefined, help: 'serve the Admin API without a token on a non-loopback address (refused otherwise); a flag, env true/1' },
   'admin-cert': { default: undefined, help: 'Admin API certificate (PEM); with --admin-cert-key the Admin API is https://' },
   'admin-cert-key': { default: undefined, help: 'private key of --admin-cert (PEM)' },
+  'admin-gui-listen': { default: DEFAULT_ADMIN_GUI_LISTEN, help: "the Sluice UI's address, host:port, or off" },
+  'admin-gui-api-url': { default: undefined, help: 'Admin API URL the UI calls (behind a proxy); default the Admin API address as the browser reaches it' },
   'admin-gui-origin': {
     default: undefined,
     help: 'origin (scheme://host[:port]) whose pages may call the Admin API with credentials; repeatable, env comma-separated; none by default (cross-origin writes answer 403)',
@@ -109,7 +111,11 @@ export interface CliSettings {
   databaseUrl?: string;
   dataDir: string;
   adminBodyLimitBytes: number;
-  /** Serialized origins allowed to call the Admin API from a browser (empty: none). */
+  /** The Sluice UI's address, or null (`off`). */
+  adminGuiListen: string | null;
+  /** The Admin API URL the UI calls, when set. */
+  adminGuiApiUrl?: string;
+  /** Serialized origins allowed to call the Admin API from a browser (empty: none besides the UI's). */
   adminAllowedOrigins: string[];
   changeLogRetentionVersions: number;
   maxDataPlanes: number;
@@ -255,6 +261,19 @@ export function resolveSettings(argv: string[], env: NodeJS.ProcessEnv): CliSett
   } catch (err) {
     throw new ConfigurationError(`--cluster-listen: ${(err as Error).message}`, { cause: err });
   }
+  const guiListenValue = get('admin-gui-listen') ?? DEFAULT_ADMIN_GUI_LISTEN;
+  const adminGuiListen = guiListenValue.trim() === 'off' ? null : guiListenValue;
+  if (adminGuiListen !== null) {
+    try {
+      parseListenAddress(adminGuiListen);
+    } catch (err) {
+      throw new ConfigurationError(`--admin-gui-listen: ${(err as Error).message} (or off)`, { cause: err });
+    }
+  }
+  const adminGuiApiUrl = get('admin-gui-api-url');
+  if (adminGuiApiUrl !== undefined && parseHttpUrl(adminGuiApiUrl) === null) {
+    throw new ConfigurationError(`--admin-gui-api-url: ${JSON.stringify(adminGuiApiUrl)} is not an http(s) URL`);
+  }
   const databaseUrl = get('database-url');
   const clusterTls = resolveClusterTls(get);
   const adminAllowedOrigins = [...new Set(getAll('admin-gui-origin').map(parseAllowedOrigin))];
@@ -272,6 +291,8 @@ export function resolveSettings(argv: string[], env: NodeJS.ProcessEnv): CliSett
     databaseUrl,
     dataDir: get('data-dir') ?? DEFAULT_DATA_DIR,
     adminBodyLimitBytes: bodyLimit,
+    adminGuiListen,
+    ...(adminGuiApiUrl === undefined ? {} : { adminGuiApiUrl }),
     adminAllowedOrigins,
     adminTokensFile: get('admin-tokens-file'),
     adminAllowOpen,
@@ -283,6 +304,16 @@ export function resolveSettings(argv: string[], env: NodeJS.ProcessEnv): CliSett
     logLevel,
     clusterTls,
   };
+}
+
+/** `value` as an http(s) URL, or null. */
+function parseHttpUrl(value: string): URL | null {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Masks the password of a database URL for logs. */
@@ -341,6 +372,8 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
     adminAuth,
     adminAllowOpen: settings.adminAllowOpen,
     adminTls: adminTls ?? undefined,
+    adminGuiListen: settings.adminGuiListen === null ? null : parseListenAddress(settings.adminGuiListen),
+    adminGuiApiUrl: settings.adminGuiApiUrl,
     changeLogRetentionVersions: settings.changeLogRetentionVersions,
     maxDataPlanes: settings.maxDataPlanes,
     databaseTimeouts: settings.databaseTimeouts,
@@ -359,9 +392,10 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
   if (adminTokens.size === 0) logger.warn({ admin: adminUrl }, 'the Admin API is open: no token is configured (SLUICE_ADMIN_TOKEN, --admin-tokens-file)');
   else logger.info({ tokens: adminTokens.identities }, 'Admin API tokens loaded');
   const clusterUrl = addresses.cluster ? `${addresses.clusterScheme}://${formatListenAddress(addresses.cluster)}` : null;
-  logger.info({ admin: adminUrl, cluster: clusterUrl }, 'control plane started');
+  logger.info({ admin: adminUrl, cluster: clusterUrl, adminGui: addresses.adminGui ? formatListenAddress(addresses.adminGui) : null }, 'control plane started');
   process.stdout.write(`sluice-cp admin listening on ${adminUrl}\n`);
   if (clusterUrl) process.stdout.write(`sluice-cp cluster listening on ${clusterUrl}\n`);
+  if (addresses.adminGui) process.stdout.write(`sluice-cp admin-gui listening on http://${formatListenAddress(addresses.adminGui)}\n`);
   return new Promise<number>((resolve) => {
     let isStopping = false;
     const stop = (signal: NodeJS.Signals): void => {

@@ -17,6 +17,8 @@ import { ExpiredEntityJanitor } from './changes/expired-entity-janitor.js';
 import { MirrorEntityReader } from './changes/mirror-entity-reader.js';
 import { ControlPlaneMetrics } from './metrics/control-plane-metrics.js';
 import { metricsEndpoint } from './metrics/metrics-endpoint.js';
+import { AdminGuiServer } from './gui/admin-gui-server.js';
+import { guiOrigins } from './gui/gui-origins.js';
 import { clusteringApi } from './stream/clustering-api.js';
 import { DataPlaneRegistry, STALE_AFTER_HEARTBEATS } from './stream/data-plane-registry.js';
 import { StreamServer } from './stream/stream-server.js';
@@ -31,6 +33,8 @@ export const DEFAULT_CLUSTER_LISTEN = '0.0.0.0:8005';
 
 /** While stopping, how often Admin API connections left idle (their request done) are closed, in ms (default 50). */
 const IDLE_SWEEP_INTERVAL_MS = 50;
+/** Default address of the Sluice UI (Kong Manager's port). */
+export const DEFAULT_ADMIN_GUI_LISTEN = '127.0.0.1:8002';
 
 /** A `host:port` to listen on. */
 export interface ListenAddress {
@@ -50,7 +54,7 @@ export interface ControlPlaneOptions {
   /** Connect, statement and transaction timeouts of the database server (default `DEFAULT_DATABASE_TIMEOUTS`). */
   databaseTimeouts?: Partial<DatabaseTimeouts>;
   adminLimits?: Partial<AdminApiLimits>;
-  /** Origins whose web pages may call the Admin API (`--admin-gui-origin`); default none. */
+  /** Origins whose web pages may call the Admin API (`--admin-gui-origin`); default none besides the UI's own. */
   adminAllowedOrigins?: readonly string[];
   /**
    * Who may call the Admin API (tokens and roles, swappable while serving); default open. An open
@@ -61,6 +65,18 @@ export interface ControlPlaneOptions {
   adminAllowOpen?: boolean;
   /** TLS for the Admin API (`--admin-cert`, `--admin-cert-key`); default plain HTTP. */
   adminTls?: AdminTls;
+  /**
+   * The Sluice UI's address (port 0 picks a free port); absent or `null` serves no UI (`sluice-cp`
+   * defaults to {@link DEFAULT_ADMIN_GUI_LISTEN}).
+   * Its origins are always allowed to call the Admin API (`gui/gui-origins.ts`).
+   */
+  adminGuiListen?: ListenAddress | null;
+  /**
+   * The Admin API URL the UI's pages call (Kong's `admin_gui_api_url`), e.g. behind a proxy. Default:
+   * the Admin API's address, or for a wildcard one, the name the UI was reached under with the
+   * Admin API's port.
+   */
+  adminGuiApiUrl?: string;
   /** Extra Admin API endpoints (e.g. `/clustering/*`), given the started store. */
   adminExtensions?: (store: Store) => FastifyPluginAsync[];
   /** A store to use instead of opening one (the control plane then does not close it). */
@@ -92,6 +108,8 @@ export interface ControlPlaneAddresses {
   cluster: ListenAddress | null;
   /** `wss` when the cluster stream uses mutual TLS, else `ws`. */
   clusterScheme: 'ws' | 'wss';
+  /** The Sluice UI, unless disabled. */
+  adminGui: ListenAddress | null;
 }
 
 /** Parses `host:port` (IPv6 hosts in brackets: `[::1]:8001`). */
@@ -105,6 +123,42 @@ export function parseListenAddress(value: string): ListenAddress {
 /** Formats an address for logs and URLs. */
 export function formatListenAddress(address: ListenAddress): string {
   return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}
+
+/** A listener as Kong's `GET /` shows it under `configuration.*_listeners`. */
+function listenerView(address: ListenAddress, ssl = false): Record<string, unknown> {
+  return {
+    ip: address.host,
+    port: address.port,
+    ssl,
+    http2: false,
+    proxy_protocol: false,
+    deferred: false,
+    reuseport: false,
+    bind: false,
+    backlog: false,
+    ipv6only: false,
+    so_keepalive: false,
+    listener: formatListenAddress(address),
+  };
+}
+
+/**
+ * The Admin API's URL as a browser reaches it: its address, or for a wildcard address the host
+ * name the page came from (`requestHost`, the UI's `Host` header) with the Admin API's port.
+ */
+export function adminUrlFor(admin: ListenAddress, requestHost: string | undefined): string {
+  const isWildcard = admin.host === '0.0.0.0' || admin.host === '::' || admin.host === '';
+  if (!isWildcard) return `http://${formatListenAddress(admin)}`;
+  let host = '127.0.0.1';
+  if (requestHost !== undefined) {
+    try {
+      host = new URL(`http://${requestHost}`).hostname || host;
+    } catch {
+      // A Host header that is not one: keep the loopback address.
+    }
+  }
+  return `http://${host}:${admin.port}`;
 }
 
 /** This package's version, from its package.json (the same relative path from src/ and dist/). */
@@ -127,6 +181,7 @@ export class ControlPlane {
   #expiryJanitor: ExpiredEntityJanitor | null = null;
   #stream: StreamServer | null = null;
   #metrics: ControlPlaneMetrics | null = null;
+  #gui: AdminGuiServer | null = null;
   #isStopped = false;
   /** This process's id among control-plane replicas (stamped on the data planes it serves). */
   readonly instanceId = randomUUID();
@@ -194,11 +249,35 @@ export class ControlPlane {
         stream: stream ?? undefined,
       });
       this.#metrics = metrics;
+      // The UI binds first: its origins join the Admin API's CORS list; the Admin API's bound port
+      // is read by the UI per request.
+      let adminBound: ListenAddress = adminListen;
+      const guiListen = this.#options.adminGuiListen ?? null;
+      const guiApiUrl = this.#options.adminGuiApiUrl;
+      const gui = guiListen
+        ? new AdminGuiServer({
+            version: packageVersion(),
+            adminApiUrl: guiApiUrl ?? ((requestHost) => adminUrlFor(adminBound, requestHost)),
+          })
+        : null;
+      this.#gui = gui;
+      const guiBound = gui && guiListen ? await gui.listen(guiListen) : null;
+      const configuration: Record<string, unknown> = {
+        admin_listen: [formatListenAddress(adminListen)],
+        database: 'postgres',
+        embedded_database: store.kind === 'pglite',
+        admin_gui_listen: guiBound ? [formatListenAddress(guiBound)] : [],
+        admin_gui_listeners: guiBound ? [listenerView(guiBound)] : [],
+        admin_gui_api_url: guiApiUrl ?? null,
+        admin_gui_origin: [...(this.#options.adminAllowedOrigins ?? [])],
+        proxy_listen: [],
+        proxy_listeners: [],
+      };
       const admin = buildAdminApi({
         store,
         logger,
         limits: this.#options.adminLimits,
-        allowedOrigins: this.#options.adminAllowedOrigins,
+        allowedOrigins: [...(this.#options.adminAllowedOrigins ?? []), ...(guiBound ? guiOrigins(guiBound) : [])],
         auth: adminAuth,
         tls: this.#options.adminTls,
         memory: new MirrorEntityReader(mirror),
@@ -208,21 +287,22 @@ export class ControlPlane {
           metricsEndpoint(metrics),
           ...(this.#options.adminExtensions?.(store) ?? []),
         ],
-        nodeInfo: {
-          version: packageVersion(),
-          configuration: {
-            admin_listen: [formatListenAddress(adminListen)],
-            database: 'postgres',
-            embedded_database: store.kind === 'pglite',
-          },
-        },
+        nodeInfo: { version: packageVersion(), configuration },
       });
       this.#admin = admin;
       await admin.listen({ host: adminListen.host, port: adminListen.port });
       const bound = admin.server.address();
-      const admin_ = typeof bound === 'object' && bound !== null ? { host: adminListen.host, port: bound.port } : adminListen;
+      adminBound = typeof bound === 'object' && bound !== null ? { host: adminListen.host, port: bound.port } : adminListen;
       const cluster = stream && clusterListen ? await stream.listen(clusterListen.host, clusterListen.port) : null;
-      return { admin: admin_, adminScheme: this.#options.adminTls ? 'https' : 'http', cluster: cluster ? { host: clusterListen!.host, port: cluster.port } : null, clusterScheme: stream?.scheme ?? 'ws' };
+      const clusterBound = cluster && clusterListen ? { host: clusterListen.host, port: cluster.port } : null;
+      // `GET /` reads this object per request: the bound ports are known from here on.
+      Object.assign(configuration, {
+        admin_listen: [formatListenAddress(adminBound)],
+        admin_listeners: [listenerView(adminBound)],
+        cluster_listen: clusterBound ? [formatListenAddress(clusterBound)] : [],
+        cluster_listeners: clusterBound ? [listenerView(clusterBound, stream?.scheme === 'wss')] : [],
+      });
+      return { admin: adminBound, adminScheme: this.#options.adminTls ? 'https' : 'http', cluster: clusterBound, clusterScheme: stream?.scheme ?? 'ws', adminGui: guiBound };
     } catch (err) {
       await this.stop();
       throw err;
@@ -253,6 +333,9 @@ export class ControlPlane {
     this.#mirror?.stop();
     this.#janitor?.stop();
     this.#expiryJanitor?.stop();
+    const gui = this.#gui;
+    this.#gui = null;
+    if (gui) await gui.close();
     const store = this.#store;
     if (store && !this.#options.store) await store.close();
   }

@@ -58,7 +58,15 @@ describe('sluice-cp settings', () => {
     expect(usage()).toContain('SLUICE_ADMIN_GUI_ORIGIN');
   });
 
-  it.each([[['--nope']], [['--admin-listen', 'nohost']], [['--admin-body-limit', '-1']], [['--max-data-planes', '0']], [['--log-level', 'loud']], [['--admin-gui-origin', '*']], [['--admin-gui-origin', 'https://gui.example/path']]])('refuses %j', (argv) => {
+  it('serves the UI on 127.0.0.1:8002 unless told otherwise; off disables it', () => {
+    expect(resolveSettings([], {})).toMatchObject({ adminGuiListen: '127.0.0.1:8002' });
+    expect(resolveSettings([], { SLUICE_ADMIN_GUI_LISTEN: '0.0.0.0:9002' })).toMatchObject({ adminGuiListen: '0.0.0.0:9002' });
+    expect(resolveSettings(['--admin-gui-listen', 'off'], { SLUICE_ADMIN_GUI_LISTEN: '0.0.0.0:9002' })).toMatchObject({ adminGuiListen: null });
+    expect(resolveSettings(['--admin-gui-api-url', 'https://admin.example/api'], {})).toMatchObject({ adminGuiApiUrl: 'https://admin.example/api' });
+    expect(usage()).toContain('SLUICE_ADMIN_GUI_LISTEN');
+  });
+
+  it.each([[['--nope']], [['--admin-listen', 'nohost']], [['--admin-body-limit', '-1']], [['--max-data-planes', '0']], [['--log-level', 'loud']], [['--admin-gui-origin', '*']], [['--admin-gui-origin', 'https://gui.example/path']], [['--admin-gui-listen', 'nohost']], [['--admin-gui-api-url', 'admin.example']]])('refuses %j', (argv) => {
     expect(() => resolveSettings(argv, {})).toThrow(ConfigurationError);
   });
 

@@ -1,7 +1,8 @@
 /**
  * The Admin API server: a Fastify app, Kong-compatible (see `crud-endpoints.ts` for the entity
- * endpoints, `plugin-endpoints.ts` and `schema-endpoints.ts` for the plugin and schema ones, and
- * `node-endpoints.ts` for `/` and `/status`).
+ * endpoints, `node-endpoints.ts` for `/` and `/status`, `plugin-endpoints.ts` for the plugin ones,
+ * `schema-endpoints.ts` for `/schemas/*`, `tag-endpoints.ts` for `/tags` and `endpoint-index.ts`
+ * for `/endpoints`).
  *
  * Cross-cutting behaviour, as Kong: unknown paths answer 404 `{"message":"Not found"}`, unknown
  * methods 405, a trailing slash is tolerated, bodies are JSON or forms (else 415) up to
@@ -25,11 +26,13 @@ import { installAuditLog } from './audit-log.js';
 import { registerConfigEndpoints } from './config-endpoints.js';
 import { CorsPolicy } from './cors-policy.js';
 import { registerCrudEndpoints } from './crud-endpoints.js';
+import { installEndpointIndex } from './endpoint-index.js';
 import { type NodeInfo, registerNodeEndpoints } from './node-endpoints.js';
 import { registerPluginEndpoints } from './plugin-endpoints.js';
 import { registerSchemaEndpoints } from './schema-endpoints.js';
 import { installBodyParsers } from './request-body.js';
 import { StaleReads } from './stale-reads.js';
+import { registerTagEndpoints } from './tag-endpoints.js';
 
 /** Default largest request body accepted, in bytes (10 MiB). */
 export const DEFAULT_ADMIN_BODY_LIMIT_BYTES = 10 * 1024 * 1024;
@@ -191,11 +194,13 @@ export function buildAdminApi(options: AdminApiOptions): FastifyInstance {
   });
   app.setNotFoundHandler(async (_request, reply) => reply.code(404).send({ message: 'Not found' }));
 
+  installEndpointIndex(app);
   registerNodeEndpoints(app, options.store, { version, ...options.nodeInfo }, options.memory);
   registerCrudEndpoints(app, reads, ops);
   registerPluginEndpoints(app);
   registerSchemaEndpoints(app);
   registerConfigEndpoints(app, new DeclarativeConfigService(options.store, options.clock), limits.configBodyLimitBytes);
+  registerTagEndpoints(app, options.store, () => ops.nowSeconds());
   for (const extension of options.extensions ?? []) void app.register(extension);
   return app;
 }

@@ -191,6 +191,14 @@ export class ConfigOperations {
     return this.#store.find(kind, key, options.includeExpired ? {} : { aliveAt: this.#clock.nowSeconds() });
   }
 
+  /**
+   * Checks `input` as a create would, without writing (`POST /schemas/{entity}/validate`): throws
+   * Kong's schema violation. Foreign keys are checked for shape, not for existence.
+   */
+  validate(kind: EntityKind, input: Record<string, unknown>): void {
+    this.#prepare(kind, input, 'create', null);
+  }
+
   /** A page of entities in id order, expired ones left out. */
   page<K extends EntityKind>(kind: K, query: PageQuery): Promise<Page<EntityOf<K>>> {
     return this.#store.page(kind, { ...query, aliveAt: this.#clock.nowSeconds() });

@@ -2,8 +2,10 @@
  * Which web pages may call the Admin API from a browser. By default none: responses carry no
  * `Access-Control-Allow-Origin`, so a page of another origin cannot read them. The origins listed
  * in `--admin-gui-origin` (Kong's `admin_gui_origin`) get their origin echoed with
- * `Access-Control-Allow-Credentials: true`, and preflight answers naming the endpoint's methods,
- * the requested headers and a max-age.
+ * `Access-Control-Allow-Credentials: true` and the config-version headers exposed (so a page can
+ * wait for its write to propagate), and preflight answers naming the endpoint's methods, the
+ * requested headers (`Authorization` included) and a max-age. The Sluice UI's own origin is added
+ * to the list by the control plane (`gui/gui-origins.ts`).
  *
  * A browser sends a CORS "simple request" (a form POST) without asking first, so hiding the
  * response is not enough: a write (POST, PUT, PATCH, DELETE) whose `Origin` is neither allowed nor
@@ -22,6 +24,9 @@ const WRITE_METHODS: ReadonlySet<string> = new Set(['DELETE', 'PATCH', 'POST', '
 
 /** A header-name list as a browser sends it in `Access-Control-Request-Headers`. */
 const HEADER_LIST = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+(?:[ \t]*,[ \t]*[!#$%&'*+.^_`|~0-9A-Za-z-]+)*$/;
+
+/** Response headers a page of an allowed origin may read (the write's config version and epoch). */
+export const CORS_EXPOSED_HEADERS = 'X-Sluice-Config-Version, X-Sluice-Config-Epoch';
 
 /** Longest `Access-Control-Request-Headers` echoed back, in characters. */
 const MAX_REQUEST_HEADERS_CHARS = 1024;
@@ -89,6 +94,7 @@ export class CorsPolicy {
       const kind = this.classify(origin, request.headers.host, request.protocol);
       if (kind === 'allowed') {
         reply.header('Access-Control-Allow-Origin', serializedOrigin(origin as string)).header('Access-Control-Allow-Credentials', 'true');
+        reply.header('Access-Control-Expose-Headers', CORS_EXPOSED_HEADERS);
         if (request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined) {
           const requested = request.headers['access-control-request-headers'];
           const headers = typeof requested === 'string' && requested.length <= MAX_REQUEST_HEADERS_CHARS && HEADER_LIST.test(requested) ? requested : DEFAULT_ALLOWED_HEADERS;

@@ -27,7 +27,7 @@ export {
   MAX_PAGE_SIZE,
 } from './pagination.js';
 export { parseEntityKey } from './entity-key.js';
-export { CorsPolicy, parseAllowedOrigin, CORS_PREFLIGHT_MAX_AGE_SECONDS, type OriginKind } from './cors-policy.js';
+export { CorsPolicy, parseAllowedOrigin, CORS_PREFLIGHT_MAX_AGE_SECONDS, CORS_EXPOSED_HEADERS, type OriginKind } from './cors-policy.js';
 export { MAX_FORM_ARGUMENTS, MAX_FORM_ARRAY_INDEX, MAX_BODY_DEPTH } from './request-limits.js';
 export { ConfigOperations, type Written, type OperationsClock, type WriteInputOptions, type GetOptions, MAX_TTL_SECONDS } from './config-operations.js';
 export { presentEntity } from './present-entity.js';

@@ -49,7 +49,10 @@ function validate(request: FastifyRequest, def: EntityDefinition<AnyEntity>): { 
 /** Registers the schema endpoints; see the module comment. */
 export function registerSchemaEndpoints(app: FastifyInstance): void {
   registerEndpoint(app, '/schemas/:name', {
-    GET: async (request) => entitySchemaToJson(definitionOr404(nameParam(request)).schema),
+    GET: async (request) => {
+      const def = definitionOr404(nameParam(request));
+      return entitySchemaToJson(def.schema, def.uniqueFields);
+    },
   });
   registerEndpoint(app, '/schemas/plugins/:name', {
     GET: async (request) => pluginSchemaToJson(nameParam(request)) ?? noPluginNamed(nameParam(request)),

@@ -129,6 +129,25 @@ function tagCondition(filter: TagFilter | null | undefined) {
   return filter.mode === 'and' ? sql<boolean>`tags @> ${tags}::text[]` : sql<boolean>`tags && ${tags}::text[]`;
 }
 
+/** One tag of one entity, as Kong's `/tags` lists it. */
+export interface TagRow {
+  tag: string;
+  /** The entity's kind (its table: `services`, `keyauth_credentials`). */
+  entity_name: string;
+  entity_id: string;
+}
+
+/** A page of {@link TagRow}s in `(tag, entity_name, entity_id)` order. */
+export interface TagPageQuery {
+  size: number;
+  /** Only this tag. */
+  tag?: string | null;
+  /** The row the page starts after. */
+  after?: TagRow | null;
+  /** Leaves out entities expired at this time ({@link ReadOptions.aliveAt}). */
+  aliveAt?: number;
+}
+
 /** Reads of entities outside a write (on the pool). */
 export class EntityReader {
   readonly #db: AnyDb;
@@ -174,6 +193,25 @@ export class EntityReader {
     const column = ENTITY_TABLES[kind].columnOf(field);
     const rows = await this.#db.selectFrom(tableOf(kind)).select(column).distinct().where(column, 'is not', null).orderBy(column).execute();
     return rows.map((r: Record<string, unknown>) => r[column]);
+  }
+
+  /**
+   * A page of the tags of every kind (Kong's `/tags` and `/tags/{tag}`): each entity contributes one
+   * row per tag, ordered by tag, then kind, then id. One query over every table.
+   */
+  async tagPage(kinds: readonly EntityKind[], query: TagPageQuery): Promise<Page<TagRow>> {
+    const parts = kinds.map((kind) => {
+      const alive = aliveCondition(kind, query.aliveAt);
+      return sql`select unnest(tags) as tag, ${kind}::text as entity_name, id::text as entity_id from ${sql.table(tableOf(kind))} where tags is not null${alive ? sql` and ${alive}` : sql``}`;
+    });
+    if (parts.length === 0) return { data: [], hasMore: false };
+    const conditions = [];
+    if (query.tag !== undefined && query.tag !== null) conditions.push(sql`tag = ${query.tag}`);
+    if (query.after) conditions.push(sql`(tag, entity_name, entity_id) > (${query.after.tag}, ${query.after.entity_name}, ${query.after.entity_id})`);
+    const where = conditions.length === 0 ? sql`` : sql` where ${sql.join(conditions, sql` and `)}`;
+    const result = await sql<TagRow>`select tag, entity_name, entity_id from (${sql.join(parts, sql` union all `)}) as tagged${where} order by tag, entity_name, entity_id limit ${query.size + 1}`.execute(this.#db);
+    const rows = result.rows;
+    return { data: rows.slice(0, query.size).map((r) => ({ tag: r.tag, entity_name: r.entity_name, entity_id: r.entity_id })), hasMore: rows.length > query.size };
   }
 
   /** Every entity of a kind in id order (a snapshot load, inside the caller's transaction). */

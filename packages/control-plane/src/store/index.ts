@@ -11,7 +11,7 @@ export {
   type WriteOptions,
   type PoolCounts,
 } from './store.js';
-export { ConfigWriter, EntityReader, type EntityKey, type EntityChange, type ReadOptions, type TagFilter, type PageQuery, type Page } from './entity-repository.js';
+export { ConfigWriter, EntityReader, type EntityKey, type EntityChange, type ReadOptions, type TagFilter, type PageQuery, type Page, type TagRow, type TagPageQuery } from './entity-repository.js';
 export type { EntityReadSource, StaleEntitySource } from './entity-read-source.js';
 export { DatabaseHealth, DEFAULT_DATABASE_PROBE_INTERVAL_MS } from './database-health.js';
 export { DEFAULT_DATABASE_TIMEOUTS, CLIENT_TIMEOUT_GRACE_MS, checkDatabaseTimeouts, type DatabaseTimeouts } from './database-timeouts.js';

@@ -18,7 +18,7 @@ import type { Database } from './database.js';
 import type { DatabaseHealth } from './database-health.js';
 import type { DatabaseTimeouts } from './database-timeouts.js';
 import { WRITE_DEADLINE_SETTING } from './migrations/0010-write-deadline.js';
-import { ConfigWriter, type EntityKey, EntityReader, type Page, type PageQuery, type ReadOptions } from './entity-repository.js';
+import { ConfigWriter, type EntityKey, EntityReader, type Page, type PageQuery, type ReadOptions, type TagPageQuery, type TagRow } from './entity-repository.js';
 import type { NotificationListener } from './notification-listener.js';
 import { runExclusive } from './pglite-dialect.js';
 import { currentCancellation, outsideStatementContexts, runWithWriteBounds } from './statement-context.js';
@@ -386,6 +386,12 @@ export class Store {
   distinct(kind: EntityKind, field: string): Promise<unknown[]> {
     this.#assertOpen();
     return this.#reader.distinct(kind, field);
+  }
+
+  /** A page of the tags of every kind ({@link EntityReader.tagPage}). */
+  tagPage(query: TagPageQuery): Promise<Page<TagRow>> {
+    this.#assertOpen();
+    return this.#reader.tagPage(ENTITY_KINDS, query);
   }
 
   /** Stops listening, then closes the pool or the embedded database. Idempotent. */

@@ -174,6 +174,12 @@ export interface EntitySchema {
   shorthands: Readonly<Record<string, StringFieldSpec>>;
   /** Cross-field checks as data, run after field validation (see `entity-checks.ts`). */
   entityChecks?: readonly EntityCheck[];
+  /**
+   * Checks the kind's hooks enforce in code (Kong's messages and order need it), described in
+   * Kong's schema language for `GET /schemas/{entity}` only, so forms (Kong Manager, the Sluice UI)
+   * can tell a user beforehand. Never run.
+   */
+  describedChecks?: readonly Readonly<Record<string, unknown>>[];
   subschemas?: Subschemas;
 }
 

@@ -73,6 +73,19 @@ export const ROUTE_SCHEMA: EntitySchema = {
     path_handling: { type: 'string', default: 'v0', nullMeansDefault: true, oneOf: ['v0', 'v1'] },
   },
   shorthands: {},
+  describedChecks: [
+    {
+      conditional_at_least_one_of: {
+        if_field: 'protocols',
+        if_match: { contains: 'https' },
+        then_at_least_one_of: ['methods', 'hosts', 'headers', 'paths', 'snis'],
+        then_err: "must set one of %s when 'protocols' is 'https'",
+        else_match: { contains: 'http' },
+        else_then_at_least_one_of: ['methods', 'hosts', 'headers', 'paths'],
+        else_then_err: "must set one of %s when 'protocols' is 'http'",
+      },
+    },
+  ],
 };
 
 /** A route protocol: one of Kong's protocols, and one Sluice can proxy. */

@@ -16,6 +16,8 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
 export interface JsonSchemaDocument {
   fields: { [name: string]: JsonValue }[];
   entity_checks: JsonValue[];
+  /** Input-only fields (Kong's shorthand fields, e.g. a service's `url`), when the schema has any. */
+  shorthand_fields?: { [name: string]: JsonValue }[];
 }
 
 function json(value: unknown): JsonValue {
@@ -90,16 +92,23 @@ export function fieldsToJson(fields: Readonly<Record<string, FieldSpec>>): { [na
   return Object.entries(fields).map(([name, spec]) => ({ [name]: fieldToJson(spec) }));
 }
 
-/** An entity schema (`GET /schemas/{entity}`): its fields (id and timestamps marked `auto`) and entity checks. */
-export function entitySchemaToJson(schema: EntitySchema): JsonSchemaDocument {
+/**
+ * An entity schema (`GET /schemas/{entity}`): its fields (id and timestamps marked `auto`, the
+ * `uniqueFields` marked `unique`, as Kong's forms read them) and entity checks.
+ */
+export function entitySchemaToJson(schema: EntitySchema, uniqueFields: readonly string[] = []): JsonSchemaDocument {
   const fields = fieldsToJson(schema.fields).map((entry) => {
     const [name] = Object.keys(entry) as [string];
     const field = entry[name] as { [key: string]: JsonValue };
     if (name === 'id') return { [name]: { ...field, auto: true } };
     if (TIMESTAMP_FIELDS.includes(name)) return { [name]: { ...field, timestamp: true, auto: true } };
+    if (uniqueFields.includes(name)) return { [name]: { ...field, unique: true } };
     return entry;
   });
-  return { fields, entity_checks: entityChecksToJson(schema.entityChecks ?? []) };
+  const doc: JsonSchemaDocument = { fields, entity_checks: [...entityChecksToJson(schema.entityChecks ?? []), ...(schema.describedChecks ?? []).map(json)] };
+  // Input-only fields (a service's `url`), in the same array form: forms offer them on create.
+  const shorthands = fieldsToJson(schema.shorthands);
+  return shorthands.length === 0 ? doc : { ...doc, shorthand_fields: shorthands };
 }
 
 /** Entity checks as Kong writes them. */

@@ -23,6 +23,10 @@ export const TAGS_FIELD: FieldSpec = { type: 'set', elements: { type: 'string', 
 /** The `name` field shared by services and routes (Kong's `utf8_name`). */
 export const NAME_FIELD: FieldSpec = { type: 'string', check: validateUtf8Name };
 
+const PATHLESS_PROTOCOLS: readonly string[] = ['tcp', 'tls', 'udp', 'grpc', 'grpcs'];
+const TLS_PROTOCOLS: readonly string[] = ['https', 'tls'];
+const TLS_ONLY_FIELDS = ['client_certificate', 'tls_verify', 'tls_verify_depth', 'ca_certificates'] as const;
+
 /** The service schema in Kong's field order. */
 export const SERVICE_SCHEMA: EntitySchema = {
   name: 'services',
@@ -47,11 +51,13 @@ export const SERVICE_SCHEMA: EntitySchema = {
     enabled: { type: 'boolean', required: true, default: true },
   },
   shorthands: { url: { type: 'string' } },
+  describedChecks: [
+    { conditional: { if_field: 'protocol', if_match: { one_of: PATHLESS_PROTOCOLS }, then_field: 'path', then_match: { eq: null } } },
+    ...TLS_ONLY_FIELDS.map((field) => ({
+      conditional: { if_field: 'protocol', if_match: { not_one_of: TLS_PROTOCOLS }, then_field: field, then_match: { eq: null } },
+    })),
+  ],
 };
-
-const PATHLESS_PROTOCOLS: readonly string[] = ['tcp', 'tls', 'udp', 'grpc', 'grpcs'];
-const TLS_PROTOCOLS: readonly string[] = ['https', 'tls'];
-const TLS_ONLY_FIELDS = ['client_certificate', 'tls_verify', 'tls_verify_depth', 'ca_certificates'] as const;
 
 function conditionalNull(data: Record<string, unknown>, errors: FieldErrors, field: string): void {
   if (data[field] === null || data[field] === undefined) return;
