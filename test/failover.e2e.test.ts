@@ -93,6 +93,8 @@ describe.skipIf(!TEST_SERVER_URL)('data planes failing over between two control-
     const second = await startDataPlane({ controlPlane: clusterUrls(), cacheDir: dirs[1].path });
     dps.push(second);
     for (const dp of dps) await waitFor(() => connectedTo(dp, 'a'), 'every data plane on A', 20_000);
+    // Connected is not yet serving: the new data plane's first config may still be on its way.
+    for (const dp of dps) await waitFor(async () => (await http('GET', `${dp.proxy}/steady/x`)).status === 200, 'every data plane serves the route');
     const watchesHere = dps.map((dp) => new StatusWatch(dp.status));
     watches.push(...watchesHere);
     const traffic = new TrafficLoop(dps.map((dp) => `${dp.proxy}/steady/x`));
