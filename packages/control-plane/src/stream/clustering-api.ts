@@ -5,12 +5,13 @@ import type { ConfigMirror } from '../changes/config-mirror.js';
 import type { DataPlaneRecord, DataPlaneRegistry } from './data-plane-registry.js';
 import { SyncStatus } from './data-plane-registry.js';
 import type { StreamServer } from './stream-server.js';
+import { PropagationWait } from './propagation-wait.js';
 
 /** Longest a propagation wait may last, in ms; `timeout_ms` above it is clamped. */
 export const MAX_PROPAGATION_TIMEOUT_MS = 300_000;
 /** Default propagation wait, in ms. */
 export const DEFAULT_PROPAGATION_TIMEOUT_MS = 30_000;
-/** How often a propagation wait re-reads the fleet from the database (data planes on other replicas), in ms. */
+/** How often a propagation wait reads the data planes of other replicas from the database, in ms (this replica's are followed in memory). */
 export const PROPAGATION_POLL_MS = 100;
 
 /** A URL value as a non-negative safe integer; anything else is a 400 with `message`. */
@@ -79,6 +80,8 @@ export function clusteringApi(options: ClusteringApiOptions): FastifyPluginAsync
                 registry_max_rows: registry.maxRows,
                 registry_rows_evicted: registry.stats.rowsEvicted,
                 registry_nodes_refused: registry.stats.nodesRefused,
+                registry_write_batches: registry.writeStats.batches,
+                registry_rows_written: registry.writeStats.rows,
               }
             : null,
         };
@@ -104,48 +107,47 @@ export function clusteringApi(options: ClusteringApiOptions): FastifyPluginAsync
           query.min_data_planes === undefined ? 0 : nonNegativeInteger(query.min_data_planes, 'min_data_planes must be a non-negative integer');
         const started = Date.now();
         const deadline = started + timeoutMs;
-        /** The data planes this wait is for, by id, with their latest record. */
-        const members = new Map<string, DataPlaneRecord>();
-        const classify = (rows: DataPlaneRecord[]) => {
-          const now = Date.now();
-          for (const r of rows) {
-            if (members.has(r.id) || (registry.isConnected(r, now) && !r.incompatible)) members.set(r.id, r);
-          }
-          const done: DataPlaneRecord[] = [];
-          const pending: DataPlaneRecord[] = [];
-          const rejected: DataPlaneRecord[] = [];
-          for (const r of members.values()) {
-            if (r.appliedEpoch === mirror.epoch && r.appliedVersion >= version) done.push(r);
-            else if (r.rejectedVersion !== null && r.rejectedVersion >= version && r.appliedEpoch === mirror.epoch) rejected.push(r);
-            else pending.push(r);
-          }
-          return { done, pending, rejected };
+        const wait = new PropagationWait({ version, minDataPlanes, epoch: () => mirror.epoch, isConnected: (r, now) => registry.isConnected(r, now) });
+        // This replica's data planes are followed in memory, Ack by Ack (O(1) each); the database
+        // is read only for those of other replicas, every PROPAGATION_POLL_MS.
+        let wake: (() => void) | null = null;
+        const onChange = (record: DataPlaneRecord) => {
+          wait.observe(record);
+          if (wake && wait.isAnswered) wake();
         };
-        const brief = (r: DataPlaneRecord) => ({ id: r.id, hostname: r.hostname, config_version: r.appliedVersion, connected: registry.isConnected(r) });
-        for (;;) {
-          const { done, pending, rejected } = classify(await registry.list());
-          const body = {
-            version,
-            epoch: mirror.epoch,
-            waited_ms: Date.now() - started,
-            propagated: pending.length === 0 && rejected.length === 0 && done.length >= minDataPlanes,
-            applied: done.map(brief),
-            pending: pending.map(brief),
-            rejected: rejected.map((r) => ({ ...brief(r), error: r.lastError })),
-          };
-          if (pending.length === 0 && done.length + rejected.length >= minDataPlanes) return reply.code(rejected.length === 0 ? 200 : 409).send(body);
-          if (Date.now() >= deadline) return reply.code(504).send({ message: `version ${version} has not reached every data plane of the wait within ${timeoutMs} ms`, ...body });
-          // Wake on a local ack, or re-read after a short poll for data planes on other replicas.
-          await new Promise<void>((resolve) => {
-            const done = () => {
-              clearTimeout(timer);
-              registry.off('persisted', done);
-              resolve();
-            };
-            const timer = setTimeout(done, Math.min(PROPAGATION_POLL_MS, Math.max(0, deadline - Date.now())));
-            registry.on('persisted', done);
-          });
-          if (req.raw.destroyed) return reply;
+        registry.on('change', onChange);
+        try {
+          const now = Date.now();
+          for (const record of registry.localRecords()) wait.observe(record, now);
+          for (;;) {
+            const elsewhere = await registry.list({ elsewhere: true });
+            const now = Date.now();
+            const seen = new Set<string>();
+            for (const r of elsewhere) {
+              seen.add(r.id);
+              wait.observe(r, now);
+            }
+            for (const id of [...wait.membersElsewhere(registry.cpInstanceId)]) if (!seen.has(id)) wait.observeGone(id);
+            wait.refresh();
+            if (wait.isAnswered) return reply.code(wait.isClean ? 200 : 409).send(wait.body(started));
+            if (Date.now() >= deadline) return reply.code(504).send({ message: `version ${version} has not reached every data plane of the wait within ${timeoutMs} ms`, ...wait.body(started) });
+            // Woken by a local Ack that completes the wait, or after a short poll for data planes on other replicas.
+            await new Promise<void>((resolve) => {
+              const timer = setTimeout(() => {
+                wake = null;
+                resolve();
+              }, Math.min(PROPAGATION_POLL_MS, Math.max(0, deadline - Date.now())));
+              wake = () => {
+                clearTimeout(timer);
+                wake = null;
+                resolve();
+              };
+            });
+            if (req.raw.destroyed) return reply;
+            if (wait.isAnswered) return reply.code(wait.isClean ? 200 : 409).send(wait.body(started));
+          }
+        } finally {
+          registry.off('change', onChange);
         }
       },
     });
