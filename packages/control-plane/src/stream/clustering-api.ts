@@ -74,6 +74,7 @@ export function clusteringApi(options: ClusteringApiOptions): FastifyPluginAsync
                 snapshots_sent: stream.stats.snapshotsSent,
                 snapshots_stalled: stream.stats.snapshotsStalled,
                 deltas_sent: stream.stats.deltasSent,
+                delta_frames_encoded: stream.deltaFramesEncoded,
                 acks: stream.stats.acks,
                 nacks: stream.stats.nacks,
                 bytes_sent: stream.stats.bytesSent,

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { ConfigMirror } from '../changes/config-mirror.js';
 import type { DataPlaneRegistry } from './data-plane-registry.js';
 import { DataPlaneSession, type SessionContext } from './data-plane-session.js';
+import { DeltaFrames } from './delta-frames.js';
 import { Semaphore } from './semaphore.js';
 import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './stream-limits.js';
 import type { ClusterTls, PeerRefusal } from './cluster-tls.js';
@@ -94,6 +95,7 @@ export class StreamServer {
       limits: this.limits,
       logger: this.logger,
       snapshots: new Semaphore(this.limits.maxConcurrentSnapshots),
+      deltaFrames: new DeltaFrames(),
       cpInstanceId: options.cpInstanceId,
       stats: { snapshotsSent: 0, deltasSent: 0, acks: 0, nacks: 0, bytesSent: 0, snapshotsStalled: 0 },
       register: (session) => {
@@ -112,6 +114,11 @@ export class StreamServer {
   /** Counters since start: snapshots and deltas sent, acks and nacks received, bytes sent, snapshots given up as stalled. */
   get stats(): Readonly<SessionContext['stats']> {
     return this.ctx.stats;
+  }
+
+  /** Deltas encoded into frames since start (once per base version and head, however many data planes each went to). */
+  get deltaFramesEncoded(): number {
+    return this.ctx.deltaFrames.encoded;
   }
 
   /** Snapshots being sent right now. */
