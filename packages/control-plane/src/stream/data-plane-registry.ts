@@ -80,13 +80,14 @@ export const STALE_AFTER_HEARTBEATS = 3;
 
 /**
  * Longest a change to a local data plane's record (an Ack, a heartbeat's `last_seen`) waits before
- * its row is written, in ms (default 1000): rows are written in batches, at most one batch per
- * interval unless {@link REGISTRY_FLUSH_BATCH_ROWS} records are waiting. It bounds how stale other
- * replicas' view of this replica's data planes is; this replica answers from memory.
+ * its row is written, in ms (default 1000): the changed records are written together at most once
+ * per interval, the first change after a quiet interval at once. It bounds how stale other
+ * replicas' view of this replica's data planes is; this replica answers from memory. What waits is
+ * bounded by the local data planes (one entry per node, later changes coalesced).
  */
 export const REGISTRY_FLUSH_INTERVAL_MS = 1_000;
 
-/** Rows written by one statement (default 500); that many waiting records are written at once, without waiting for the interval. */
+/** Most rows one statement writes (default 500): a flush of more is several statements, one after another. */
 export const REGISTRY_FLUSH_BATCH_ROWS = 500;
 
 export interface DataPlaneRegistryOptions {
@@ -177,9 +178,9 @@ function toRow(r: DataPlaneRecord): Insertable<DataPlanesTable> {
  * The fleet of data planes, persisted in Postgres so that every control-plane replica (and the
  * Admin API on any of them) sees every data plane. Records of locally connected data planes are
  * kept in memory, changed at once (`change` is emitted with the record: a propagation wait learns
- * of an Ack without the database), and written behind in batches: one statement per batch of up
- * to `flushBatchRows` rows, at most one batch per `flushIntervalMs` unless a full batch waits,
- * later changes of a record coalesced into its next write. The work per Ack is independent of the
+ * of an Ack without the database), and written behind in batches: at most one flush per
+ * `flushIntervalMs`, one statement per batch of up to `flushBatchRows` rows, later changes of a
+ * record coalesced into its next write. The work per Ack is independent of the
  * fleet's size, and a slow or unavailable database never blocks the stream (a failed batch is
  * retried an interval later). `list()` shows local records from memory over their rows.
  *
@@ -341,10 +342,10 @@ export class DataPlaneRegistry extends EventEmitter<DataPlaneRegistryEvents> {
     this.scheduleFlush();
   }
 
-  /** At most one batch per `flushIntervalMs`, the first change after a quiet interval at once; a full batch goes at once. */
+  /** At most one flush per `flushIntervalMs`, the first change after a quiet interval at once. */
   private scheduleFlush(): void {
     if (this.isClosed || this.writing !== null) return;
-    const dueInMs = this.dirty.size >= this.flushBatchRows ? 0 : this.lastFlushMs + this.flushIntervalMs - Date.now();
+    const dueInMs = this.lastFlushMs + this.flushIntervalMs - Date.now();
     if (dueInMs <= 0) {
       if (this.flushTimer) clearTimeout(this.flushTimer);
       this.flushTimer = null;
