@@ -193,6 +193,8 @@ export class SimulatedDataPlane {
     this.attempt = 0;
     this.timers = [];
     this.reconnectTimer = null;
+    /** Pushes whose commit waits for {@link release} (null when not held). */
+    this.held = null;
     /** Counters: connections made, snapshots and deltas applied, NACKs sent, resyncs asked. */
     this.stats = { connects: 0, snapshots: 0, deltas: 0, nacks: 0, resyncs: 0 };
   }
@@ -347,6 +349,14 @@ export class SimulatedDataPlane {
 
   onDelta(session, delta) {
     session.lastPushFrame = Date.now();
+    if (this.held !== null) {
+      // A delta is applied in place: held whole, not just its commit.
+      const ws = this.ws;
+      this.held.push(() => {
+        if (this.ws === ws) this.onDelta(session, delta);
+      });
+      return;
+    }
     const nonce = Number(delta.nonce ?? 0);
     try {
       const b = delta.body ?? {};
@@ -384,7 +394,26 @@ export class SimulatedDataPlane {
       });
   }
 
+  /** Holds every push from here on: it is received and checked but neither committed nor acked until {@link release}. */
+  hold() {
+    this.held ??= [];
+  }
+
+  /** Commits and acks the held pushes, in order, and stops holding. */
+  release() {
+    const held = this.held ?? [];
+    this.held = null;
+    for (const commit of held) commit();
+  }
+
   commit(nonce, config, kind) {
+    if (this.held !== null) {
+      const ws = this.ws;
+      this.held.push(() => {
+        if (this.ws === ws) this.commit(nonce, config, kind);
+      });
+      return;
+    }
     this.config = config;
     this.stats[kind === 'delta' ? 'deltas' : 'snapshots']++;
     this.onApplied(this, config, kind);
