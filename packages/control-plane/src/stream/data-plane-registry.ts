@@ -374,18 +374,21 @@ export class DataPlaneRegistry extends EventEmitter<DataPlaneRegistryEvents> {
     });
   }
 
-  /** Writes the waiting records, one statement per batch of `flushBatchRows`; on a failure the rest waits for the next interval. */
+  /**
+   * Writes the records waiting when the flush starts (later changes wait for the next one), one
+   * statement per batch of `flushBatchRows`; on a failure the rest waits for the next interval.
+   */
   private async flushBatches(): Promise<void> {
-    for (let statement = 0; this.dirty.size > 0; statement++) {
-      if (statement > 0) await new Promise((resolve) => setImmediate(resolve));
+    const ids = [...this.dirty];
+    this.dirty.clear();
+    for (let offset = 0; offset < ids.length; offset += this.flushBatchRows) {
+      if (offset > 0) await new Promise((resolve) => setImmediate(resolve));
       const batch: DataPlaneRecord[] = [];
-      for (const id of this.dirty) {
-        this.dirty.delete(id);
+      for (const id of ids.slice(offset, offset + this.flushBatchRows)) {
         const record = this.local.get(id);
         if (record) batch.push(record);
-        if (batch.length >= this.flushBatchRows) break;
       }
-      if (batch.length === 0) return;
+      if (batch.length === 0) continue;
       try {
         await this.writeBatch(batch);
         this.writeCounters.batches++;
@@ -393,9 +396,8 @@ export class DataPlaneRegistry extends EventEmitter<DataPlaneRegistryEvents> {
         this.noteWriteOk();
       } catch (err) {
         this.noteWriteError(err as Error);
-        // Retried with the next batch, an interval later; a newer change of the record is written instead.
-        for (const r of batch) if (this.local.has(r.id)) this.dirty.add(r.id);
-        this.lastFlushMs = Date.now();
+        // Retried with the next flush, an interval later; a newer change of a record is written instead.
+        for (const id of ids.slice(offset)) if (this.local.has(id)) this.dirty.add(id);
         return;
       }
       for (const r of batch) {
