@@ -26,17 +26,14 @@
 //      the new epoch; snapshots sent and the concurrency bound they were paced by.
 // Usage: node bench/fleet.mjs [--data-planes 100] [--real] [--routes 500] [--writes 30] [--storm] [--new-epoch] [--database-url postgres://...]
 //        [--json] [--cp-node-args=--cpu-prof] (node flags of the control plane only, space-separated, e.g. to profile it)
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SimulatedFleet } from './fleet-sim.mjs';
+import { CP_BIN, DP_BIN, cpuSeconds, formatSummary as fmt, freePort, json, memMiB, nowMs, sleep, startSluice, summary, until } from './sluice-process.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: opts } = parseArgs({
   options: {
     'data-planes': { type: 'string', default: '100' },
@@ -55,84 +52,8 @@ const N = Number(opts['data-planes']);
 const ROUTES = Number(opts.routes);
 const WRITES = Number(opts.writes);
 const IDLE_MS = Number(opts['idle-ms']);
-const CLK_TCK = 100; // Linux USER_HZ: /proc/<pid>/stat times are in 1/100 s
-
-/** A child process with the addresses it printed and its log lines. */
-function start(bin, args, { onLine } = {}) {
-  const nodeArgs = bin.includes('sluice-cp') && opts['cp-node-args'] ? opts['cp-node-args'].split(' ') : [];
-  const child = spawn(process.execPath, [...nodeArgs, join(root, bin), ...args], {
-    env: { ...process.env, SLUICE_LOG_LEVEL: onLine ? 'info' : 'warn', SLUICE_DATABASE_URL: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const addrs = new Map();
-  let tail = '';
-  const waiters = new Set();
-  let partial = '';
-  const onData = (d) => {
-    const text = String(d);
-    tail = (tail + text).slice(-4000);
-    for (const m of text.matchAll(/sluice-(?:cp|dp) (\w[\w-]*) listening on (\S+)/g)) addrs.set(m[1], m[2]);
-    if (onLine) {
-      const lines = (partial + text).split('\n');
-      partial = lines.pop();
-      for (const line of lines) onLine(line);
-    }
-    for (const w of [...waiters]) w();
-  };
-  child.stdout.on('data', onData);
-  child.stderr.on('data', onData);
-  const address = (what) =>
-    new Promise((resolve, reject) => {
-      const check = () => {
-        if (addrs.has(what)) {
-          waiters.delete(check);
-          return resolve(addrs.get(what));
-        }
-        if (child.exitCode !== null) return reject(new Error(`${bin} exited: ${tail}`));
-      };
-      waiters.add(check);
-      child.on('exit', check);
-      check();
-    });
-  const stop = (signal = 'SIGTERM') => new Promise((r) => (child.exitCode !== null ? r() : (child.once('exit', r), child.kill(signal))));
-  return { child, address, stop };
-}
-
-async function json(method, url, body) {
-  const res = await fetch(url, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
-}
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-const cpuSeconds = (pid) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime, stime (fields 14 and 15)
-};
-const memMiB = (pid, field = 'VmRSS') => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
-const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-const summary = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return { p50: pct(s, 50), p90: pct(s, 90), p99: pct(s, 99), max: s[s.length - 1] };
-};
-const fmt = (s) => `p50 ${s.p50.toFixed(1)} ms, p90 ${s.p90.toFixed(1)} ms, p99 ${s.p99.toFixed(1)} ms, max ${s.max.toFixed(1)} ms`;
-const nowMs = () => performance.timeOrigin + performance.now();
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function until(check, what, timeoutMs = 120_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+const cpNodeArgs = opts['cp-node-args'] ? opts['cp-node-args'].split(' ') : [];
+const start = (bin, args, options = {}) => startSluice(bin, args, { ...options, nodeArgs: bin === CP_BIN ? cpNodeArgs : [] });
 
 // --- database -------------------------------------------------------------------------------
 const dirs = [];
@@ -160,7 +81,7 @@ if (opts['database-url']) {
 const cpDir = tempDir('cp');
 const clusterPort = await freePort();
 const cpArgs = ['--admin-listen', '127.0.0.1:0', '--cluster-listen', `127.0.0.1:${clusterPort}`, ...(databaseUrl ? ['--database-url', databaseUrl] : ['--data-dir', cpDir])];
-let cp = start('packages/control-plane/bin/sluice-cp.js', cpArgs);
+let cp = start(CP_BIN, cpArgs);
 let admin = await cp.address('admin');
 const cluster = await cp.address('cluster');
 const results = { dataPlanes: N, kind: opts.real ? 'real sluice-dp' : 'simulated', routes: ROUTES, writes: WRITES, database: databaseUrl ? 'postgres' : 'pglite' };
@@ -217,7 +138,7 @@ let fleet = null;
 const real = [];
 if (opts.real) {
   for (let i = 0; i < N; i++) {
-    const dp = start('packages/data-plane/bin/sluice-dp.js', ['--control-plane', cluster, '--cache-dir', tempDir(`dp${i}`), '--proxy-listen', '127.0.0.1:0', '--status-listen', '127.0.0.1:0'], {
+    const dp = start(DP_BIN, ['--control-plane', cluster, '--cache-dir', tempDir(`dp${i}`), '--proxy-listen', '127.0.0.1:0', '--status-listen', '127.0.0.1:0'], {
       onLine: (line) => {
         if (!line.includes('"config applied"')) return;
         const entry = JSON.parse(line);
@@ -324,7 +245,7 @@ if (opts.storm) {
   const stoppedAt = performance.now();
   await cp.stop('SIGTERM');
   const downMs = performance.now() - stoppedAt;
-  cp = start('packages/control-plane/bin/sluice-cp.js', cpArgs);
+  cp = start(CP_BIN, cpArgs);
   admin = await cp.address('admin');
   await cp.address('cluster');
   const startedAt = performance.now();
