@@ -301,11 +301,11 @@ export class DataPlaneRegistry extends EventEmitter<DataPlaneRegistryEvents> {
 
   /**
    * Refreshes `last_seen` of every locally connected data plane (called once per heartbeat
-   * interval), and retries the write of disconnected ones whose last write failed.
+   * interval; written with the next flush). Disconnected records wait for their write (retried
+   * each flush while the database fails); past `maxRows` the longest-known are given up.
    */
   touchAll(now = Date.now()): void {
-    // While the database is down, disconnected records wait here for their write; past maxRows the
-    // longest-known are given up (their rows are shown disconnected once stale anyway).
+    // Given-up records' rows are shown disconnected once stale anyway.
     let excess = this.local.size - this.maxRows;
     for (const record of this.local.values()) {
       if (record.connected) this.update({ ...record, lastSeen: now });
