@@ -276,18 +276,22 @@ if (opts['new-epoch']) {
   await db.end();
   const epoch = rows[0].epoch;
   let maxInFlight = 0;
+  let allSentMs = null;
   const sampler = setInterval(async () => {
     const s = await status().catch(() => null);
-    if (s) maxInFlight = Math.max(maxInFlight, s.replica.snapshots_in_flight);
-  }, 50);
+    if (!s) return;
+    maxInFlight = Math.max(maxInFlight, s.replica.snapshots_in_flight);
+    if (allSentMs === null && s.replica.snapshots_sent - before.replica.snapshots_sent >= N) allSentMs = performance.now() - changedAt;
+  }, 250);
   const cpuStart = cpuSeconds(cp.child.pid);
   await allApplied(epoch, Number(rows[0].version));
   const epochMs = performance.now() - changedAt;
   clearInterval(sampler);
   const after = await status();
-  results.newEpoch = { ms: Math.round(epochMs), snapshots: after.replica.snapshots_sent - before.replica.snapshots_sent, maxSnapshotsInFlightSeen: maxInFlight, cpuMs: Math.round((cpuSeconds(cp.child.pid) - cpuStart) * 1000), peakRssMiB: +memMiB(cp.child.pid, 'VmHWM').toFixed(1) };
+  results.newEpoch = { ms: Math.round(epochMs), allSentMs: allSentMs === null ? null : Math.round(allSentMs), snapshots: after.replica.snapshots_sent - before.replica.snapshots_sent, maxSnapshotsInFlightSeen: maxInFlight, cpuMs: Math.round((cpuSeconds(cp.child.pid) - cpuStart) * 1000), peakRssMiB: +memMiB(cp.child.pid, 'VmHWM').toFixed(1) };
   console.log(
-    `new epoch: every data plane holds it ${results.newEpoch.ms} ms after the epoch changed (the mirror polls every 1 s); snapshots sent ${results.newEpoch.snapshots}, at most ${maxInFlight} in flight seen (bound 8); CPU ${results.newEpoch.cpuMs} ms; peak RSS ${results.newEpoch.peakRssMiB} MiB`,
+    `new epoch: every data plane holds it ${results.newEpoch.ms} ms after the epoch changed (the mirror polls every 1 s); the control plane had sent ${N} snapshots after ${results.newEpoch.allSentMs} ms (sampled every 250 ms); ` +
+      `snapshots sent ${results.newEpoch.snapshots}, at most ${maxInFlight} in flight seen (bound 8); CPU ${results.newEpoch.cpuMs} ms; peak RSS ${results.newEpoch.peakRssMiB} MiB`,
   );
 }
 
