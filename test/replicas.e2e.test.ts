@@ -111,14 +111,22 @@ describe.skipIf(!serverUrl)('two control-plane replicas on one database', () => 
   });
 
   it("lists both data planes on replica A, each against its own replica", async () => {
-    const list = await http('GET', `${cpA.admin}/clustering/data-planes`);
+    // Each replica shows its own data planes from memory and the other's from the database, where
+    // their rows are written in batches, at most one per second (REGISTRY_FLUSH_INTERVAL_MS).
+    const list = await waitFor(async () => {
+      const res = await http('GET', `${cpA.admin}/clustering/data-planes`);
+      return res.body.data.every((d: { sync_status: string }) => d.sync_status === 'in_sync') ? res : null;
+    }, "replica B's data plane to be listed in sync on A", 5_000, 50);
     expect(list.status).toBe(200);
     const byId = new Map<string, { connected: boolean; sync_status: string; control_plane_instance: string }>(list.body.data.map((d: { id: string }) => [d.id, d]));
     expect([...byId.keys()].sort()).toEqual([nodeA, nodeB].sort());
     expect(byId.get(nodeA)).toMatchObject({ connected: true, sync_status: 'in_sync' });
     expect(byId.get(nodeB)).toMatchObject({ connected: true, sync_status: 'in_sync' });
     expect(byId.get(nodeA)!.control_plane_instance).not.toBe(byId.get(nodeB)!.control_plane_instance);
-    const summary = (await http('GET', `${cpB.admin}/clustering/status`)).body.data_planes;
+    const summary = await waitFor(async () => {
+      const s = (await http('GET', `${cpB.admin}/clustering/status`)).body.data_planes;
+      return s.in_sync === 2 ? s : null;
+    }, "replica A's data plane to be counted in sync on B", 5_000, 50);
     expect(summary).toMatchObject({ total: 2, connected: 2, in_sync: 2 });
   });
 

@@ -182,6 +182,7 @@ export class ControlPlane {
   #stream: StreamServer | null = null;
   #metrics: ControlPlaneMetrics | null = null;
   #gui: AdminGuiServer | null = null;
+  #registry: DataPlaneRegistry | null = null;
   #isStopped = false;
   /** This process's id among control-plane replicas (stamped on the data planes it serves). */
   readonly instanceId = randomUUID();
@@ -236,6 +237,7 @@ export class ControlPlane {
         staleAfterMs: STALE_AFTER_HEARTBEATS * (this.#options.streamLimits?.heartbeatIntervalMs ?? DEFAULT_STREAM_LIMITS.heartbeatIntervalMs),
         maxRows: this.#options.maxDataPlanes,
       });
+      this.#registry = registry;
       const clusterListen = this.#options.clusterListen === undefined ? parseListenAddress(DEFAULT_CLUSTER_LISTEN) : this.#options.clusterListen;
       const stream = clusterListen
         ? new StreamServer({ mirror, registry, logger: logger.child({ component: 'stream' }), cpInstanceId: this.instanceId, limits: this.#options.streamLimits, tls: this.#options.clusterTls })
@@ -330,6 +332,8 @@ export class ControlPlane {
     } finally {
       if (idleSweep) clearInterval(idleSweep);
     }
+    // The disconnections of the data planes just closed, and any batch still waiting, are written.
+    await this.#registry?.close();
     this.#mirror?.stop();
     this.#janitor?.stop();
     this.#expiryJanitor?.stop();

@@ -496,8 +496,11 @@ describeEachDatabase('cluster stream (control plane side)', (env) => {
   }
 
   /** Resolves once `id`'s row shows `connected` as given. */
-  function rowConnected(c: TestCluster, id: string, connected: boolean): Promise<unknown> {
-    return waitFor(async () => (await dataPlanes(c)).find((r) => r.id === id && r.connected === connected), `${id.slice(0, 8)} to be listed connected: ${connected}`);
+  async function rowConnected(c: TestCluster, id: string, connected: boolean): Promise<unknown> {
+    const row = await waitFor(async () => (await dataPlanes(c)).find((r) => r.id === id && r.connected === connected), `${id.slice(0, 8)} to be listed connected: ${connected}`);
+    // The listing shows this replica's records from memory; admission counts the written rows.
+    await c.registry.settle();
+    return row;
   }
 
   /** Starts a propagation wait; resolves once the wait has read the fleet, with its answer still to come. */

@@ -6,6 +6,7 @@ import type { ConfigMirror } from '../changes/config-mirror.js';
 import type { DataPlaneRecord, DataPlaneRegistry } from './data-plane-registry.js';
 import { incompatibilityView, SyncStatus } from './data-plane-registry.js';
 import type { StreamServer } from './stream-server.js';
+import { PropagationWait } from './propagation-wait.js';
 
 /**
  * Longest the fleet is waited for from the database before it is listed from memory instead, in
@@ -17,7 +18,7 @@ export const FLEET_READ_TIMEOUT_MS = 1_000;
 export const MAX_PROPAGATION_TIMEOUT_MS = 300_000;
 /** Default propagation wait, in ms. */
 export const DEFAULT_PROPAGATION_TIMEOUT_MS = 30_000;
-/** How often a propagation wait re-reads the fleet from the database (data planes on other replicas), in ms. */
+/** How often a propagation wait reads the data planes of other replicas from the database, in ms (this replica's are followed in memory). */
 export const PROPAGATION_POLL_MS = 100;
 
 /** A URL value as a non-negative safe integer; anything else is a 400 with `message`. */
@@ -110,12 +111,15 @@ export function clusteringApi(options: ClusteringApiOptions): FastifyPluginAsync
                 snapshots_sent: stream.stats.snapshotsSent,
                 snapshots_stalled: stream.stats.snapshotsStalled,
                 deltas_sent: stream.stats.deltasSent,
+                delta_frames_encoded: stream.deltaFramesEncoded,
                 acks: stream.stats.acks,
                 nacks: stream.stats.nacks,
                 bytes_sent: stream.stats.bytesSent,
                 registry_max_rows: registry.maxRows,
                 registry_rows_evicted: registry.stats.rowsEvicted,
                 registry_nodes_refused: registry.stats.nodesRefused,
+                registry_write_batches: registry.writeStats.batches,
+                registry_rows_written: registry.writeStats.rows,
               }
             : null,
         };
@@ -145,52 +149,52 @@ export function clusteringApi(options: ClusteringApiOptions): FastifyPluginAsync
           query.min_data_planes === undefined ? 0 : nonNegativeInteger(query.min_data_planes, 'min_data_planes must be a non-negative integer');
         const started = Date.now();
         const deadline = started + timeoutMs;
-        /** The data planes this wait is for, by id, with their latest record. */
-        const members = new Map<string, DataPlaneRecord>();
-        const classify = (rows: DataPlaneRecord[]) => {
-          const now = Date.now();
-          for (const r of rows) {
-            if (members.has(r.id) || (registry.isConnected(r, now) && !r.incompatible)) members.set(r.id, r);
-          }
-          const done: DataPlaneRecord[] = [];
-          const pending: DataPlaneRecord[] = [];
-          const rejected: DataPlaneRecord[] = [];
-          const incompatible: DataPlaneRecord[] = [];
-          for (const r of members.values()) {
-            if (r.appliedEpoch === mirror.epoch && r.appliedVersion >= version) done.push(r);
-            else if (r.rejectedVersion !== null && r.rejectedVersion >= version && r.appliedEpoch === mirror.epoch) rejected.push(r);
-            else if (r.pluginIncompatibility !== null) incompatible.push(r);
-            else pending.push(r);
-          }
-          return { done, pending, rejected, incompatible };
+        const wait = new PropagationWait({ version, minDataPlanes, epoch: () => mirror.epoch, isConnected: (r, now) => registry.isConnected(r, now) });
+        // This replica's data planes are followed in memory, Ack by Ack (O(1) each); the database
+        // is read only for those of other replicas, every PROPAGATION_POLL_MS.
+        let wake: (() => void) | null = null;
+        const onChange = (record: DataPlaneRecord) => {
+          wait.observe(record);
+          if (wake && wait.isAnswered) wake();
         };
-        const brief = (r: DataPlaneRecord) => ({ id: r.id, hostname: r.hostname, config_version: r.appliedVersion, connected: registry.isConnected(r) });
-        for (;;) {
-          const { done, pending, rejected, incompatible } = classify(await listFleet(null));
-          const refused = rejected.length + incompatible.length;
-          const body = {
-            version,
-            epoch: mirror.epoch,
-            waited_ms: Date.now() - started,
-            propagated: pending.length === 0 && refused === 0 && done.length >= minDataPlanes,
-            applied: done.map(brief),
-            pending: pending.map(brief),
-            rejected: rejected.map((r) => ({ ...brief(r), error: r.lastError })),
-            incompatible: incompatible.map((r) => ({ ...brief(r), ...incompatibilityView(r.pluginIncompatibility) })),
-          };
-          if (pending.length === 0 && done.length + refused >= minDataPlanes) return reply.code(refused === 0 ? 200 : 409).send(body);
-          if (Date.now() >= deadline) return reply.code(504).send({ message: `version ${version} has not reached every data plane of the wait within ${timeoutMs} ms`, ...body });
-          // Wake on a local ack, or re-read after a short poll for data planes on other replicas.
-          await new Promise<void>((resolve) => {
-            const done = () => {
-              clearTimeout(timer);
-              registry.off('persisted', done);
-              resolve();
-            };
-            const timer = setTimeout(done, Math.min(PROPAGATION_POLL_MS, Math.max(0, deadline - Date.now())));
-            registry.on('persisted', done);
-          });
-          if (req.raw.destroyed) return reply;
+        registry.on('change', onChange);
+        try {
+          const now = Date.now();
+          for (const record of registry.localRecords()) wait.observe(record, now);
+          for (;;) {
+            // While the database is away, the data planes of other replicas cannot be read: the wait
+            // goes on with this replica's (memory), and picks the others up when it is back.
+            const elsewhere = health.isReachable ? await registry.list({ elsewhere: true }).catch((err: unknown) => {
+              if (err instanceof DatabaseUnavailableError) return [];
+              throw err;
+            }) : [];
+            const now = Date.now();
+            const seen = new Set<string>();
+            for (const r of elsewhere) {
+              seen.add(r.id);
+              wait.observe(r, now);
+            }
+            for (const id of [...wait.membersElsewhere(registry.cpInstanceId)]) if (!seen.has(id)) wait.observeGone(id);
+            wait.refresh();
+            if (wait.isAnswered) return reply.code(wait.isClean ? 200 : 409).send(wait.body(started));
+            if (Date.now() >= deadline) return reply.code(504).send({ message: `version ${version} has not reached every data plane of the wait within ${timeoutMs} ms`, ...wait.body(started) });
+            // Woken by a local Ack that completes the wait, or after a short poll for data planes on other replicas.
+            await new Promise<void>((resolve) => {
+              const timer = setTimeout(() => {
+                wake = null;
+                resolve();
+              }, Math.min(PROPAGATION_POLL_MS, Math.max(0, deadline - Date.now())));
+              wake = () => {
+                clearTimeout(timer);
+                wake = null;
+                resolve();
+              };
+            });
+            if (req.raw.destroyed) return reply;
+            if (wait.isAnswered) return reply.code(wait.isClean ? 200 : 409).send(wait.body(started));
+          }
+        } finally {
+          registry.off('change', onChange);
         }
       },
     });

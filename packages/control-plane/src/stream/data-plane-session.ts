@@ -22,6 +22,7 @@ import type { Logger } from 'pino';
 import type WebSocket from 'ws';
 import type { ConfigMirror } from '../changes/config-mirror.js';
 import type { DataPlaneRecord, DataPlaneRegistry } from './data-plane-registry.js';
+import type { DeltaFrames } from './delta-frames.js';
 import type { Semaphore } from './semaphore.js';
 import type { StreamLimits } from './stream-limits.js';
 import { helloMode, isAheadOf, isHelloWithinLimits } from './hello-decision.js';
@@ -35,6 +36,8 @@ export interface SessionContext {
   limits: StreamLimits;
   logger: Logger;
   snapshots: Semaphore;
+  /** Delta frames encoded once per version and shared by every session; the replica's push nonces. */
+  deltaFrames: DeltaFrames;
   cpInstanceId: string;
   /** Data planes connected across the cluster (this replica's and the others', from the registry), for HelloAck and Heartbeat. */
   connectedDataPlanes(): number;
@@ -84,7 +87,6 @@ export class DataPlaneSession {
   /** What the data plane has told us it applied (Hello, then Acks). */
   acked: ConfigStateView = { epoch: '', version: 0, hash: '' };
   private inflight: InflightPush | null = null;
-  private nonce = 0;
   private rejected: { epoch: string; version: number } | null = null;
   /** The plugins its Hello announced (capability negotiation). */
   private plugins: AnnouncedPlugins = new Map();
@@ -118,7 +120,11 @@ export class DataPlaneSession {
   }
 
   private send(envelope: EnvelopeProperties): Promise<void> {
-    const bytes = encodeFrame(envelope);
+    return this.sendBytes(encodeFrame(envelope));
+  }
+
+  /** Writes one encoded frame (the same bytes may go to other sessions). */
+  private sendBytes(bytes: Uint8Array): Promise<void> {
     this.ctx.stats.bytesSent += bytes.byteLength;
     return new Promise((resolve, reject) => {
       if (this.ws.readyState !== this.ws.OPEN) return reject(new Error('socket closed'));
@@ -335,19 +341,10 @@ export class DataPlaneSession {
         return;
       }
       if (delta) {
-        const nonce = ++this.nonce;
-        this.inflight = { nonce, kind: 'delta', epoch: delta.epoch, toVersion: delta.toVersion, sentAt: Date.now() };
+        const frame = this.ctx.deltaFrames.frameOf(delta);
+        this.inflight = { nonce: frame.nonce, kind: 'delta', epoch: delta.epoch, toVersion: delta.toVersion, sentAt: Date.now() };
         this.ctx.stats.deltasSent++;
-        await this.send({
-          delta: {
-            nonce,
-            epoch: delta.epoch,
-            fromVersion: delta.fromVersion,
-            toVersion: delta.toVersion,
-            targetHash: delta.targetHash,
-            body: { codec: delta.body.codec, rawSize: delta.body.rawSize, rawSha256: delta.body.rawSha256, data: delta.body.data },
-          },
-        });
+        await this.sendBytes(frame.bytes);
         return;
       }
     }
@@ -363,7 +360,7 @@ export class DataPlaneSession {
       if (!this.checkPlugins()) return;
       const snap = this.ctx.mirror.snapshot();
       const chunks = splitChunks(snap.body.data, SNAPSHOT_CHUNK_BYTES);
-      const nonce = ++this.nonce;
+      const nonce = this.ctx.deltaFrames.nextNonce();
       const push: InflightPush = { nonce, kind: 'snapshot', epoch: snap.epoch, toVersion: snap.version, sentAt: null };
       this.inflight = push;
       this.forceSnapshot = false;

@@ -67,14 +67,18 @@ export class RegistryAdmission {
     return this.counters;
   }
 
-  /** Whether `nodeId` may have a row (it has one, or it fits); false only when the table is full of connected data planes. */
-  async admit(nodeId: string): Promise<boolean> {
+  /**
+   * Whether `nodeId` may have a row (it has one, or it fits); false only when the table is full of
+   * connected data planes. `unwrittenRows` counts rows this replica has admitted but not written
+   * yet (the registry writes in batches).
+   */
+  async admit(nodeId: string, unwrittenRows = 0): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), this.admitTimeoutMs);
     });
     try {
-      const verdict = await Promise.race([this.makeRoomFor(nodeId), timeout]);
+      const verdict = await Promise.race([this.makeRoomFor(nodeId, unwrittenRows), timeout]);
       if (verdict !== 'timeout') return verdict;
       this.logger.warn({ node: nodeId, timeoutMs: this.admitTimeoutMs }, 'data-plane registry did not answer in time; admitting the node');
       return true;
@@ -86,11 +90,11 @@ export class RegistryAdmission {
     }
   }
 
-  private async makeRoomFor(nodeId: string): Promise<boolean> {
+  private async makeRoomFor(nodeId: string, unwrittenRows: number): Promise<boolean> {
     const known = await this.db.selectFrom('data_planes').select('id').where('id', '=', nodeId).executeTakeFirst();
     if (known !== undefined) return true;
     const { total } = await this.db.selectFrom('data_planes').select((eb) => eb.fn.countAll<string | number>().as('total')).executeTakeFirstOrThrow();
-    const excess = Number(total) - this.maxRows + 1;
+    const excess = Number(total) + unwrittenRows - this.maxRows + 1;
     if (excess <= 0) return true;
     const staleBefore = Date.now() - this.staleAfterMs;
     const oldest = this.db

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { ConfigMirror } from '../changes/config-mirror.js';
 import type { DataPlaneRegistry } from './data-plane-registry.js';
 import { DataPlaneSession, type SessionContext } from './data-plane-session.js';
+import { DeltaFrames } from './delta-frames.js';
 import { Semaphore } from './semaphore.js';
 import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './stream-limits.js';
 import type { ClusterTls, PeerRefusal } from './cluster-tls.js';
@@ -99,6 +100,7 @@ export class StreamServer {
       limits: this.limits,
       logger: this.logger,
       snapshots: new Semaphore(this.limits.maxConcurrentSnapshots),
+      deltaFrames: new DeltaFrames(),
       cpInstanceId: options.cpInstanceId,
       // This replica's own sessions are always counted, even before their rows reach the database.
       connectedDataPlanes: () => Math.max(this.sessions.size, this.clusterConnectedCount),
@@ -124,6 +126,11 @@ export class StreamServer {
   /** Data planes connected across the cluster, as sent in HelloAck and Heartbeat. */
   get connectedDataPlanes(): number {
     return this.ctx.connectedDataPlanes();
+  }
+
+  /** Deltas encoded into frames since start (once per base version and head, however many data planes each went to). */
+  get deltaFramesEncoded(): number {
+    return this.ctx.deltaFrames.encoded;
   }
 
   /** Snapshots being sent right now. */
