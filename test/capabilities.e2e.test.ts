@@ -1,26 +1,10 @@
+import { completePluginConfig } from '@sluice/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { http, startControlPlane, startDataPlane, tempDir, waitFor, type ControlPlaneHandle, type DataPlaneHandle } from './support/processes.js';
 import { startEchoUpstream } from './support/upstream.js';
 
 /** rate-limiting's config with every field written out at Kong's default (a limit of 1000 a minute). */
-const RATE_LIMITING_CONFIG = {
-  second: null,
-  minute: 1000,
-  hour: null,
-  day: null,
-  month: null,
-  year: null,
-  limit_by: 'consumer',
-  header_name: null,
-  path: null,
-  policy: 'local',
-  fault_tolerant: true,
-  redis: { host: null, port: 6379, timeout: 2000, username: null, password: null, database: 0, ssl: false, ssl_verify: false, server_name: null },
-  hide_client_headers: false,
-  error_code: 429,
-  error_message: 'API rate limit exceeded',
-  sync_rate: -1,
-};
+const RATE_LIMITING_CONFIG = completePluginConfig('rate-limiting', { minute: 1000 });
 
 const LACKING_PLUGINS = ['--plugins', 'key-auth,basic-auth,acl'];
 

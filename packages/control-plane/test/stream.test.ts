@@ -32,6 +32,7 @@ import {
   type EnvelopeProperties,
   type FrameKind,
   type Service,
+  completePluginConfig,
 } from '@sluice/protocol';
 import { sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it, vi } from 'vitest';
@@ -392,24 +393,7 @@ interface TestCluster {
 }
 
 /** rate-limiting's config with every field written out at Kong's default (a limit of 5 a minute). */
-const COMPLETE_RATE_LIMITING_CONFIG = {
-  second: null,
-  minute: 5,
-  hour: null,
-  day: null,
-  month: null,
-  year: null,
-  limit_by: 'consumer',
-  header_name: null,
-  path: null,
-  policy: 'local',
-  fault_tolerant: true,
-  redis: { host: null, port: 6379, timeout: 2000, username: null, password: null, database: 0, ssl: false, ssl_verify: false, server_name: null },
-  hide_client_headers: false,
-  error_code: 429,
-  error_message: 'API rate limit exceeded',
-  sync_rate: -1,
-};
+const COMPLETE_RATE_LIMITING_CONFIG = completePluginConfig('rate-limiting', { minute: 5 });
 
 const BASE_LIMITS: Partial<StreamLimits> = { heartbeatIntervalMs: 100, heartbeatGraceMs: 2_000, helloTimeoutMs: 2_000 };
 

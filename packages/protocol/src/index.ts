@@ -41,7 +41,7 @@ export {
   PATH_FIELD,
   SNI_FIELD,
 } from './plugins/plugin-schema.js';
-export { preparePluginConfig, validatePluginConfig, type PluginConfigResult } from './plugins/plugin-config.js';
+export { preparePluginConfig, validatePluginConfig, completePluginConfig, type PluginConfigResult } from './plugins/plugin-config.js';
 export { pluginSchemaToJson, pluginConfigSchemaToJson } from './plugins/plugin-schema-json.js';
 export {
   RATE_LIMITING_SCHEMA,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PLUGIN_SCHEMA_VERSION, PLUGINS, type Plugin } from '@sluice/protocol';
+import { PLUGIN_SCHEMA_VERSION, PLUGINS, type Plugin, completePluginConfig } from '@sluice/protocol';
 import { ConfigModel, makeService, NOW, uuidFor } from '../../test/helpers/config-model.js';
 import { AckError, InvalidArgumentError, ResourceErrorCode } from '../errors.js';
 import { applyDelta } from './apply-delta.js';
@@ -10,24 +10,7 @@ import { BUNDLED_PLUGINS, pluginCapabilities, pluginFactoriesFor, resolveLoadedP
 const runtimeOf = (names: ReadonlySet<string>) => createPluginRuntime(pluginFactoriesFor(names));
 
 /** rate-limiting's config with every field at Kong's default (a limit of 5 a minute). */
-const RATE_LIMITING_CONFIG = {
-  second: null,
-  minute: 5,
-  hour: null,
-  day: null,
-  month: null,
-  year: null,
-  limit_by: 'consumer',
-  header_name: null,
-  path: null,
-  policy: 'local',
-  fault_tolerant: true,
-  redis: { host: null, port: 6379, timeout: 2000, username: null, password: null, database: 0, ssl: false, ssl_verify: false, server_name: null },
-  hide_client_headers: false,
-  error_code: 429,
-  error_message: 'API rate limit exceeded',
-  sync_rate: -1,
-};
+const RATE_LIMITING_CONFIG = completePluginConfig('rate-limiting', { minute: 5 });
 
 function makePlugin(name: string, config: Record<string, unknown>, overrides: Record<string, unknown> = {}): Plugin {
   const result = PLUGINS.prepare({ name, config, ...overrides }, { mode: 'create', now: NOW, newId: uuidFor(`plugin:${name}:${JSON.stringify(overrides)}`) });

@@ -26,3 +26,14 @@ export function validatePluginConfig(name: string, config: unknown): FieldErrors
   const result = preparePluginConfig(name, config);
   return result.ok ? null : result.errors;
 }
+
+/**
+ * `config` for the plugin `name` complete, every default applied: what the control plane stores
+ * and sends for it. For callers whose config is known to be valid (tests, benchmarks, fixtures).
+ * @throws TypeError naming the errors when it is not.
+ */
+export function completePluginConfig<C = Record<string, unknown>>(name: string, config: unknown): C {
+  const result = preparePluginConfig<C>(name, config);
+  if (!result.ok) throw new TypeError(`${name}: invalid config: ${JSON.stringify(result.errors)}`);
+  return result.config;
+}

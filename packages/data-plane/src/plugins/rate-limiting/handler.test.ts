@@ -1,4 +1,4 @@
-import type { Route, Service } from '@sluice/protocol';
+import { completePluginConfig, type Route, type Service } from '@sluice/protocol';
 import { describe, expect, it } from 'vitest';
 import { compilePluginChain } from '../plugin-chain.js';
 import { FakePluginContext, type FakeRequest } from '../testing/fake-plugin-context.js';
@@ -10,25 +10,7 @@ import { RATE_LIMITING_FACTORY } from './factory.js';
 
 /** Every field at Kong's default (what the control plane sends), then the test's changes. */
 function config(changes: Record<string, unknown>): RateLimitingConfig {
-  return readRateLimitingConfig({
-    second: null,
-    minute: null,
-    hour: null,
-    day: null,
-    month: null,
-    year: null,
-    limit_by: 'consumer',
-    header_name: null,
-    path: null,
-    policy: 'local',
-    fault_tolerant: true,
-    redis: { host: null, port: 6379, timeout: 2000, username: null, password: null, database: 0, ssl: false, ssl_verify: false, server_name: null },
-    hide_client_headers: false,
-    error_code: 429,
-    error_message: 'API rate limit exceeded',
-    sync_rate: -1,
-    ...changes,
-  });
+  return readRateLimitingConfig({ ...completePluginConfig('rate-limiting', { minute: 1 }), minute: null, ...changes });
 }
 
 /** An exact in-memory store: check-and-increment per key and window, and a record of the queries. */
