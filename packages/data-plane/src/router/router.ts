@@ -181,12 +181,14 @@ function searchTrie(root: TrieNode | null | undefined): void {
         break;
       }
     }
-    if (depth >= path.length || node.children === null) return;
+    if (depth >= path.length) return;
     const code = path.charCodeAt(depth);
     let next: TrieNode | null | undefined;
     if (node.onlyCode !== -1) {
       if (node.onlyCode !== code) return;
       next = node.only;
+    } else if (node.children === null) {
+      return;
     } else {
       next = node.children.get(code);
     }
