@@ -40,6 +40,22 @@ describe('PersistentMap', () => {
     expect(map.set(b, 4).size).toBe(1);
   });
 
+  it('from (built in place) holds what a run of set holds, later duplicates winning, and stays unchanged by later sets', () => {
+    // 'key-901258' and 'key-1540052' share a whole 32-bit hash: the in-place build makes a collision bucket too.
+    const entries: [string, number][] = [['key-901258', 1], ['key-1540052', 2], ['key-901258', 3]];
+    for (let i = 0; i < 5000; i++) entries.push([`k${(i * 7919) % 3000}`, i]);
+    const built = PersistentMap.from(entries);
+    let reference = PersistentMap.empty<number>();
+    for (const [key, value] of entries) reference = reference.set(key, value);
+    expect(built.size).toBe(reference.size);
+    expect(new Map(built.entries())).toEqual(new Map(reference.entries()));
+    expect(new Map(built.entries())).toEqual(new Map(entries));
+    const changed = built.set('k1', -1).delete('key-901258');
+    expect([built.get('k1'), built.get('key-901258'), built.size]).toEqual([reference.get('k1'), 3, reference.size]);
+    expect([changed.get('k1'), changed.get('key-901258'), changed.get('key-1540052'), changed.size]).toEqual([-1, undefined, 2, reference.size - 1]);
+    expect(PersistentMap.from([]).size).toBe(0);
+  });
+
   it('looks up a substring in place', () => {
     const map = PersistentMap.from([['.example.com', 1]]);
     expect(map.getRange('a.example.com', 1, 13)).toBe(1);

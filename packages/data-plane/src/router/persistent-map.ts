@@ -105,6 +105,38 @@ function insert<V>(slot: Slot<V>, leaf: Leaf<V>, depth: number): Slot<V> {
   return merge(slot, leaf, depth);
 }
 
+/**
+ * {@link insert} into a tree only the caller holds (every branch and collision under `slot` was
+ * made by this same bulk build, so none is shared with a published map): writes into the branch in
+ * place instead of copying its 32 slots. Yields the same tree shape as a run of {@link insert}.
+ */
+function insertOwned<V>(slot: Slot<V>, leaf: Leaf<V>, depth: number): Slot<V> {
+  if (slot === undefined) {
+    didInsertAddKey = true;
+    return leaf;
+  }
+  if (isBranch(slot)) {
+    const index = (leaf.hash >>> (depth * BITS)) & MASK;
+    const slots = slot.slots as Slot<V>[];
+    slots[index] = insertOwned(slots[index], leaf, depth + 1);
+    return slot;
+  }
+  if (isCollision(slot)) {
+    const leaves = slot.leaves as Leaf<V>[];
+    const at = leaves.findIndex((l) => l.key === leaf.key);
+    didInsertAddKey = at === -1;
+    if (at !== -1) leaves.splice(at, 1);
+    leaves.push(leaf);
+    return slot;
+  }
+  if (slot.key === leaf.key) {
+    didInsertAddKey = false;
+    return leaf;
+  }
+  didInsertAddKey = true;
+  return merge(slot, leaf, depth);
+}
+
 function remove<V>(slot: Slot<V>, hash: number, key: string, depth: number): Slot<V> {
   if (slot === undefined) return undefined;
   if (isBranch(slot)) {
@@ -149,16 +181,20 @@ export class PersistentMap<V> {
 
   /** {@link from} as pausable {@link Steps}: one step per `entriesPerStep` entries (default 256). */
   static *fromSteps<V>(entries: Iterable<readonly [string, V]>, entriesPerStep = 256): Steps<PersistentMap<V>> {
-    let map = PersistentMap.empty<V>();
+    // One tree built in place (no node is published before the map is returned), the same shape a
+    // run of `set` gives, without the copy of every branch on the way to each key.
+    let root: Slot<V> = undefined;
+    let size = 0;
     let inStep = 0;
     for (const [key, value] of entries) {
-      map = map.set(key, value);
+      root = insertOwned(root, { hash: hashRange(key, 0, key.length), key, value }, 0);
+      if (didInsertAddKey) size++;
       if (++inStep === entriesPerStep) {
         inStep = 0;
         yield;
       }
     }
-    return map;
+    return size === 0 ? PersistentMap.empty<V>() : new PersistentMap(root, size);
   }
 
   private constructor(

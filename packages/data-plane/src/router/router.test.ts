@@ -335,6 +335,30 @@ describe('withChanges', () => {
     expect(gone.match(request({ target: '/r/x' }))?.service).toBeNull();
   });
 
+  it('a whole-config build agrees with route-by-route changes: duplicates, disabled services, stream routes', () => {
+    const on = makeService({ id: uuidFor(1), path: '/on' });
+    const off = makeService({ id: uuidFor(2), enabled: false });
+    const first = makeRoute({ id: uuidFor(10), name: 'first', paths: ['/d'], service: { id: on.id } });
+    const routes = [
+      first,
+      makeRoute({ id: uuidFor(11), name: 'off', paths: ['/off'], service: { id: off.id } }),
+      makeRoute({ id: uuidFor(12), name: 'tcp', protocols: ['tcp'], paths: null }),
+      makeRoute({ id: uuidFor(13), name: 'orphan', paths: ['/orphan'], service: { id: uuidFor(3) } }),
+      { ...first, name: 'second', paths: ['/d2'] },
+    ];
+    const built = routerOf(routes, [on, off]);
+    const changed = routerOf([]).withChanges({ upsertServices: [on, off] }).withChanges({ upsertRoutes: routes });
+    for (const router of [built, changed]) {
+      expect(router.size).toBe(2);
+      expect(matchedName(router, { target: '/d' })).toBeNull();
+      expect(router.match(request({ target: '/d2/x' }))?.upstreamPath).toBe('/on/x');
+      expect(matchedName(router, { target: '/off' })).toBeNull();
+      expect(router.match(request({ target: '/orphan' }))?.service).toBeNull();
+    }
+    // The built router changes like any other: enabling the service brings its route in.
+    expect(matchedName(built.withChanges({ upsertServices: [{ ...off, enabled: true }] }), { target: '/off' })).toBe('off');
+  });
+
   it('a route added before its service picks the service up when it arrives', () => {
     const service = makeService({ path: '/late' });
     const route = makeRoute({ name: 'r', paths: ['/r'], service: { id: service.id } });

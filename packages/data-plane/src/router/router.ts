@@ -1,7 +1,7 @@
 import type { Route, Service } from '@sluice/protocol';
 import { escapePath } from './escape-path.js';
 import { normalizePath } from './normalize-path.js';
-import { applyTrieChanges, type TrieChange, type TrieNode } from './path-trie.js';
+import { applyTrieChanges, buildTrieSteps, type TrieChange, type TrieNode } from './path-trie.js';
 import { PersistentMap } from './persistent-map.js';
 import { runSteps, type Steps } from '../steps.js';
 import {
@@ -181,12 +181,14 @@ function searchTrie(root: TrieNode | null | undefined): void {
         break;
       }
     }
-    if (depth >= path.length || node.children === null) return;
+    if (depth >= path.length) return;
     const code = path.charCodeAt(depth);
     let next: TrieNode | null | undefined;
     if (node.onlyCode !== -1) {
       if (node.onlyCode !== code) return;
       next = node.only;
+    } else if (node.children === null) {
+      return;
     } else {
       next = node.children.get(code);
     }
@@ -251,9 +253,73 @@ export class Router {
     return runSteps(Router.buildSteps(routes, services));
   }
 
-  /** {@link build} as pausable {@link Steps}: one step per compiled route and per updated host bucket. */
-  static buildSteps(routes: readonly Route[], services: ReadonlyMap<string, Service>): Steps<Router> {
-    return Router.EMPTY.changeSteps({ upsertServices: [...services.values()], upsertRoutes: routes });
+  /**
+   * {@link build} as pausable {@link Steps}: one step per compiled route, per 256 map entries and
+   * per 256 paths placed or trie nodes finished in a host bucket. The bulk path for a whole config
+   * (snapshot, cache, declarative file): every structure is made once, in place, where
+   * {@link changeSteps} from an empty router would insert route by route, copying as it goes; the
+   * router is the same as that one (same routes, same candidates in the same order).
+   */
+  static *buildSteps(routes: readonly Route[], services: ReadonlyMap<string, Service>): Steps<Router> {
+    const serviceById = new Map<string, Service>();
+    for (const service of services.values()) serviceById.set(service.id, service);
+    const routeById = new Map<string, Route>();
+    for (const route of routes) {
+      routeById.set(route.id, route);
+    }
+    const routeIdsByService = new Map<string, [string, true][]>();
+    const groupsById: [string, readonly RouteGroup[]][] = [];
+    const buckets = new Map<string, PathEntry[]>();
+    for (const [id, route] of routeById) {
+      const serviceId = route.service?.id;
+      if (typeof serviceId === 'string') {
+        let ids = routeIdsByService.get(serviceId);
+        if (ids === undefined) routeIdsByService.set(serviceId, (ids = []));
+        ids.push([id, true]);
+      }
+      if (isHttpRoute(route)) {
+        const service = typeof serviceId === 'string' ? (serviceById.get(serviceId) ?? null) : null;
+        const compiled = service === null || service.enabled !== false ? compileRoute(route, service) : [];
+        if (compiled.length > 0) groupsById.push([id, compiled]);
+        for (const group of compiled) {
+          for (const bucketId of bucketIdsOf(group)) {
+            let entries = buckets.get(bucketId);
+            if (entries === undefined) buckets.set(bucketId, (entries = []));
+            for (const entry of group.entries) entries.push(entry);
+          }
+        }
+      }
+      yield;
+    }
+
+    const servicesMap = yield* PersistentMap.fromSteps(serviceById);
+    const routesMap = yield* PersistentMap.fromSteps(routeById);
+    const byService: [string, PersistentMap<true>][] = [];
+    for (const [serviceId, ids] of routeIdsByService) byService.push([serviceId, yield* PersistentMap.fromSteps(ids)]);
+    const routesByService = yield* PersistentMap.fromSteps(byService);
+    const groups = yield* PersistentMap.fromSteps(groupsById);
+
+    const exactHosts: [string, TrieNode][] = [];
+    const suffixHosts: [string, TrieNode][] = [];
+    const prefixHosts: [string, TrieNode][] = [];
+    let anyHost: TrieNode | null = null;
+    for (const [bucketId, entries] of buckets) {
+      yield;
+      const root = yield* buildTrieSteps(entries, TRIE_BATCH_KEYS);
+      if (root === null) continue;
+      if (bucketId === ANY_HOST) anyHost = root;
+      else (bucketId[0] === 'e' ? exactHosts : bucketId[0] === 's' ? suffixHosts : prefixHosts).push([bucketId.slice(1), root]);
+    }
+    return new Router(
+      servicesMap,
+      routesMap,
+      routesByService,
+      groups,
+      yield* PersistentMap.fromSteps(exactHosts),
+      yield* PersistentMap.fromSteps(suffixHosts),
+      yield* PersistentMap.fromSteps(prefixHosts),
+      anyHost,
+    );
   }
 
   private constructor(
