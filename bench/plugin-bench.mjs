@@ -22,6 +22,7 @@ import { createServer } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { completePluginConfig } from '@sluice/protocol';
 import { Pool } from 'undici';
 import { arg } from './cluster-serve.js';
 
@@ -36,34 +37,9 @@ const children = [];
 
 const HUGE = 1e12;
 function rateLimiting(route, policy) {
-  return {
-    name: 'rate-limiting',
-    route,
-    config: {
-      second: HUGE,
-      minute: null,
-      hour: null,
-      day: null,
-      month: null,
-      year: null,
-      limit_by: 'consumer',
-      header_name: null,
-      path: null,
-      policy,
-      fault_tolerant: false,
-      redis: { host: '127.0.0.1', port: redisPort, timeout: 2000, username: null, password: null, database: 0, ssl: false, ssl_verify: false, server_name: null },
-      hide_client_headers: false,
-      error_code: 429,
-      error_message: 'API rate limit exceeded',
-      sync_rate: -1,
-    },
-  };
+  return { name: 'rate-limiting', route, config: completePluginConfig('rate-limiting', { second: HUGE, limit_by: 'consumer', policy, fault_tolerant: false, redis: { host: '127.0.0.1', port: redisPort } }) };
 }
-const keyAuth = (route) => ({
-  name: 'key-auth',
-  route,
-  config: { key_names: ['apikey'], hide_credentials: false, anonymous: null, key_in_header: true, key_in_query: true, key_in_body: false, run_on_preflight: true, realm: null },
-});
+const keyAuth = (route) => ({ name: 'key-auth', route, config: completePluginConfig('key-auth', {}) });
 
 function declarativeConfig(upstreamPort) {
   return {

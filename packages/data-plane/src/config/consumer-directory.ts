@@ -52,6 +52,86 @@ function refuseDuplicate(kind: 'keyauth_credentials' | 'basicauth_credentials' |
 }
 
 /**
+ * One of the directory's unique indexes (key → record of one entity): where the key is, what is
+ * stored under it, and how a key held by two entities is named in the refusal.
+ */
+interface UniqueIndex<E extends { readonly id: string }, R> {
+  readonly kind: 'keyauth_credentials' | 'basicauth_credentials' | 'consumers';
+  /** The entity's key, or null when it has none (a consumer without a username). */
+  keyOf(entity: E): string | null;
+  recordOf(entity: E): R;
+  /** The id of the entity a record is of. */
+  idOf(record: R): string;
+  /** The key as the refusal names it. */
+  describe(entity: E): string;
+}
+
+const USERNAME_INDEX: UniqueIndex<Consumer, Consumer> = {
+  kind: 'consumers',
+  keyOf: (c) => c.username ?? null,
+  recordOf: (c) => c,
+  idOf: (c) => c.id,
+  describe: (c) => `username '${c.username}'`,
+};
+
+const KEY_INDEX: UniqueIndex<KeyAuthCredential, KeyRecord> = {
+  kind: 'keyauth_credentials',
+  keyOf: (c) => c.key,
+  recordOf: keyRecord,
+  idOf: (r) => r.credential.id,
+  describe: () => 'a key-auth key',
+};
+
+const BASIC_USERNAME_INDEX: UniqueIndex<BasicAuthCredential, BasicAuthRecord> = {
+  kind: 'basicauth_credentials',
+  keyOf: (c) => c.username,
+  recordOf: basicRecord,
+  idOf: (r) => r.credential.id,
+  describe: (c) => `basic-auth username '${c.username}'`,
+};
+
+/** The index over every entity of a kind; a key two entities share refuses the config. O(entities). */
+function buildIndex<E extends { readonly id: string }, R>(spec: UniqueIndex<E, R>, entities: Iterable<E>): Map<string, R> {
+  const index = new Map<string, R>();
+  for (const entity of entities) {
+    const key = spec.keyOf(entity);
+    if (key === null) continue;
+    if (index.has(key)) refuseDuplicate(spec.kind, entity.id, spec.describe(entity));
+    index.set(key, spec.recordOf(entity));
+  }
+  return index;
+}
+
+/**
+ * The index after a change of its kind: the old version of every removed or changed entity (from
+ * `previous`, the kind's map before the delta) leaves it, then each upsert enters it. O(change).
+ */
+function moveIndex<E extends { readonly id: string }, R>(
+  spec: UniqueIndex<E, R>,
+  index: ImmutableMap<R>,
+  previous: ImmutableMap<E>,
+  change: { readonly upserts: readonly E[]; readonly removedIds: readonly string[] },
+): ImmutableMap<R> {
+  let out = index;
+  for (const id of [...change.removedIds, ...change.upserts.map((e) => e.id)]) {
+    const old = previous.get(id);
+    const key = old === undefined ? null : spec.keyOf(old);
+    if (key !== null) {
+      const holder = out.get(key);
+      if (holder !== undefined && spec.idOf(holder) === id) out = out.delete(key);
+    }
+  }
+  for (const entity of change.upserts) {
+    const key = spec.keyOf(entity);
+    if (key === null) continue;
+    const holder = out.get(key);
+    if (holder !== undefined && spec.idOf(holder) !== entity.id) refuseDuplicate(spec.kind, entity.id, spec.describe(entity));
+    out = out.set(key, spec.recordOf(entity));
+  }
+  return out;
+}
+
+/**
  * The consumers and their credentials as the auth and ACL plugins look them up (the
  * {@link ConsumerDirectoryView} a PluginContext carries): key → key-auth credential,
  * basic-auth username → credential, consumer id → ACL groups, consumers by id and by username.
@@ -94,22 +174,9 @@ export class ConsumerDirectory implements ConsumerDirectoryView {
 
   /** The directory of a whole config. O(consumers + credentials + acls), in steps. */
   static *build(entities: EntityMaps, now: () => number): Steps<ConsumerDirectory> {
-    const byUsername = new Map<string, Consumer>();
-    for (const c of entities.consumers.values()) {
-      if (c.username === null || c.username === undefined) continue;
-      if (byUsername.has(c.username)) refuseDuplicate('consumers', c.id, `username '${c.username}'`);
-      byUsername.set(c.username, c);
-    }
-    const byKey = new Map<string, KeyRecord>();
-    for (const c of entities.keyauth_credentials.values()) {
-      if (byKey.has(c.key)) refuseDuplicate('keyauth_credentials', c.id, 'a key-auth key');
-      byKey.set(c.key, keyRecord(c));
-    }
-    const byBasic = new Map<string, BasicAuthRecord>();
-    for (const c of entities.basicauth_credentials.values()) {
-      if (byBasic.has(c.username)) refuseDuplicate('basicauth_credentials', c.id, `basic-auth username '${c.username}'`);
-      byBasic.set(c.username, basicRecord(c));
-    }
+    const byUsername = buildIndex(USERNAME_INDEX, entities.consumers.values());
+    const byKey = buildIndex(KEY_INDEX, entities.keyauth_credentials.values());
+    const byBasic = buildIndex(BASIC_USERNAME_INDEX, entities.basicauth_credentials.values());
     const aclRows = new Map<string, Acl[]>();
     for (const a of entities.acls.values()) {
       const rows = aclRows.get(a.consumer.id);
@@ -146,47 +213,18 @@ export class ConsumerDirectory implements ConsumerDirectoryView {
   *change(changes: EntityChanges, entities: EntityMaps): Steps<ConsumerDirectory> {
     const p = this.parts;
     let byUsername = p.byUsername;
-    const consumers = changes.consumers;
-    if (consumers !== undefined) {
-      const gone = [...consumers.removedIds, ...consumers.upserts.map((c) => c.id)];
-      for (const id of gone) {
-        const old = p.consumers.get(id);
-        if (old?.username != null && byUsername.get(old.username)?.id === id) byUsername = byUsername.delete(old.username);
-      }
-      for (const c of consumers.upserts) {
-        if (c.username === null || c.username === undefined) continue;
-        const holder = byUsername.get(c.username);
-        if (holder !== undefined && holder.id !== c.id) refuseDuplicate('consumers', c.id, `username '${c.username}'`);
-        byUsername = byUsername.set(c.username, c);
-      }
+    if (changes.consumers !== undefined) {
+      byUsername = moveIndex(USERNAME_INDEX, byUsername, p.consumers, changes.consumers);
       yield;
     }
     let byKey = p.byKey;
-    const keys = changes.keyauth_credentials;
-    if (keys !== undefined) {
-      for (const id of [...keys.removedIds, ...keys.upserts.map((c) => c.id)]) {
-        const old = p.keyCredentials.get(id);
-        if (old !== undefined && byKey.get(old.key)?.credential.id === id) byKey = byKey.delete(old.key);
-      }
-      for (const c of keys.upserts) {
-        const holder = byKey.get(c.key);
-        if (holder !== undefined && holder.credential.id !== c.id) refuseDuplicate('keyauth_credentials', c.id, 'a key-auth key');
-        byKey = byKey.set(c.key, keyRecord(c));
-      }
+    if (changes.keyauth_credentials !== undefined) {
+      byKey = moveIndex(KEY_INDEX, byKey, p.keyCredentials, changes.keyauth_credentials);
       yield;
     }
     let byBasic = p.byBasicUsername;
-    const basics = changes.basicauth_credentials;
-    if (basics !== undefined) {
-      for (const id of [...basics.removedIds, ...basics.upserts.map((c) => c.id)]) {
-        const old = p.basicCredentials.get(id);
-        if (old !== undefined && byBasic.get(old.username)?.credential.id === id) byBasic = byBasic.delete(old.username);
-      }
-      for (const c of basics.upserts) {
-        const holder = byBasic.get(c.username);
-        if (holder !== undefined && holder.credential.id !== c.id) refuseDuplicate('basicauth_credentials', c.id, `basic-auth username '${c.username}'`);
-        byBasic = byBasic.set(c.username, basicRecord(c));
-      }
+    if (changes.basicauth_credentials !== undefined) {
+      byBasic = moveIndex(BASIC_USERNAME_INDEX, byBasic, p.basicCredentials, changes.basicauth_credentials);
       yield;
     }
     let aclsByConsumer = p.aclsByConsumer;
