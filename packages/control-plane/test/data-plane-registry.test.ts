@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeAll, expect, it } from 'vitest';
 import { waitFor } from '../../../test/support/processes.js';
 import type { Store } from '../src/store/index.js';
-import { DataPlaneRegistry, type DataPlaneRecord } from '../src/stream/data-plane-registry.js';
+import type { DataPlaneRecord } from '../src/stream/data-plane-record.js';
+import { DataPlaneRegistry } from '../src/stream/data-plane-registry.js';
 import { silentLogger } from './support/admin.js';
 import { describeEachDatabase } from './support/databases.js';
 

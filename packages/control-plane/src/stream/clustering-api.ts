@@ -3,8 +3,8 @@ import { CONFIG_EPOCH_HEADER, CONFIG_VERSION_HEADER, STALE_HEADER, pageResponse,
 import { DatabaseUnavailableError, HttpError, KongDaoError } from '../errors.js';
 import { DatabaseHealth } from '../store/index.js';
 import type { ConfigMirror } from '../changes/config-mirror.js';
-import type { DataPlaneRecord, DataPlaneRegistry } from './data-plane-registry.js';
-import { incompatibilityView, SyncStatus } from './data-plane-registry.js';
+import { incompatibilityView, SyncStatus, type DataPlaneRecord } from './data-plane-record.js';
+import type { DataPlaneRegistry } from './data-plane-registry.js';
 import type { StreamServer } from './stream-server.js';
 import { PropagationWait } from './propagation-wait.js';
 

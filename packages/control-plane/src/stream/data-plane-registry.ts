@@ -1,93 +1,10 @@
 import { EventEmitter } from 'node:events';
-import { sql, type ColumnType, type Insertable, type Kysely, type Selectable } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import type { BigIntColumn, Database, JsonColumn } from '../store/database.js';
-import type { PluginIncompatibility } from './plugin-compatibility.js';
+import type { Database } from '../store/database.js';
+import { dataPlaneView, fromRow, syncStatusOf, toRow, type DataPlaneRecord, type DataPlanesTable, type DataPlaneView, type SyncStatus } from './data-plane-record.js';
 import { RegistryAdmission, type RegistryAdmissionStats } from './registry-admission.js';
 import { DEFAULT_STREAM_LIMITS } from './stream-limits.js';
-
-/** How a data plane stands against the control plane's head. */
-export const SyncStatus = {
-  IN_SYNC: 'in_sync',
-  BEHIND: 'behind',
-  REJECTED: 'rejected',
-  INCOMPATIBLE: 'incompatible',
-} as const;
-export type SyncStatus = (typeof SyncStatus)[keyof typeof SyncStatus];
-
-/** A nullable `bigint` column: read as string (pg) or number (PGlite), written as a number. */
-type NullableBigIntColumn = ColumnType<string | number | null, number | null, number | null>;
-
-/** The `data_planes` table (migration 0002). Times are epoch milliseconds. */
-export interface DataPlanesTable {
-  id: string;
-  hostname: string;
-  ip: string;
-  build_version: string;
-  protocol_version: number;
-  labels: JsonColumn<Record<string, string>>;
-  cp_instance_id: string;
-  connected: boolean;
-  connected_at: NullableBigIntColumn;
-  last_seen: BigIntColumn;
-  applied_epoch: string;
-  applied_version: BigIntColumn;
-  applied_hash: string;
-  last_error: string | null;
-  last_error_code: string | null;
-  rejected_version: NullableBigIntColumn;
-  incompatible: boolean;
-  /** Migration 0009: why the head is withheld from it (capability negotiation), or null. */
-  plugin_incompatibility: JsonColumn<PluginIncompatibility | null>;
-}
-
-/** What one data plane's connection knows about it; persisted as one `data_planes` row. */
-export interface DataPlaneRecord {
-  id: string;
-  hostname: string;
-  ip: string;
-  buildVersion: string;
-  protocolVersion: number;
-  labels: Record<string, string>;
-  cpInstanceId: string;
-  connected: boolean;
-  connectedAt: number | null;
-  lastSeen: number;
-  appliedEpoch: string;
-  appliedVersion: number;
-  appliedHash: string;
-  lastError: string | null;
-  lastErrorCode: string | null;
-  rejectedVersion: number | null;
-  /** Refused at Hello for its protocol version (never a live connection). */
-  incompatible: boolean;
-  /**
-   * The plugins the head uses that this connected data plane lacks: the head is withheld from it
-   * and it keeps serving what it has (capability negotiation); null when nothing is withheld.
-   */
-  pluginIncompatibility: PluginIncompatibility | null;
-}
-
-/** A data plane as the clustering API shows it. */
-export interface DataPlaneView {
-  id: string;
-  hostname: string;
-  ip: string;
-  version: string;
-  labels: Record<string, string>;
-  connected: boolean;
-  last_seen: number;
-  connected_at: number | null;
-  control_plane_instance: string;
-  config: { epoch: string; version: number; hash: string };
-  sync_status: SyncStatus;
-  error: { code: string | null; message: string; rejected_version: number | null } | null;
-  /** With `sync_status: incompatible` for its plugins: which the head uses that it lacks (else null). */
-  incompatible: {
-    missing_plugins: readonly string[];
-    plugin_versions: readonly { name: string; data_plane_version: string; control_plane_version: string }[];
-  } | null;
-}
 
 /** Heartbeat intervals a row may go unrefreshed before its data plane counts as disconnected. */
 export const STALE_AFTER_HEARTBEATS = 3;
@@ -142,66 +59,9 @@ export interface DataPlaneRegistryEvents {
   persisted: [records: readonly DataPlaneRecord[]];
 }
 
-const num = (v: number | string | null): number | null => (v === null ? null : Number(v));
-
-/** The API view of a plugin incompatibility (`DataPlaneView.incompatible`). */
-export function incompatibilityView(finding: PluginIncompatibility | null): DataPlaneView['incompatible'] {
-  if (finding === null) return null;
-  return {
-    missing_plugins: finding.missingPlugins,
-    plugin_versions: finding.versionMismatches.map((m) => ({ name: m.name, data_plane_version: m.dataPlaneVersion, control_plane_version: m.controlPlaneVersion })),
-  };
-}
-
 /** Whether `record` comes from the same connection as `current` or from a newer one of that node. */
 function isSameOrNewerConnection(record: DataPlaneRecord, current: DataPlaneRecord): boolean {
   return record.connectedAt === current.connectedAt || (record.connectedAt ?? 0) > (current.connectedAt ?? 0);
-}
-
-function fromRow(row: Selectable<DataPlanesTable>): DataPlaneRecord {
-  return {
-    id: row.id,
-    hostname: row.hostname,
-    ip: row.ip,
-    buildVersion: row.build_version,
-    protocolVersion: row.protocol_version,
-    labels: row.labels ?? {},
-    cpInstanceId: row.cp_instance_id,
-    connected: row.connected,
-    connectedAt: num(row.connected_at),
-    lastSeen: Number(row.last_seen),
-    appliedEpoch: row.applied_epoch,
-    appliedVersion: Number(row.applied_version),
-    appliedHash: row.applied_hash,
-    lastError: row.last_error,
-    lastErrorCode: row.last_error_code,
-    rejectedVersion: num(row.rejected_version),
-    incompatible: row.incompatible,
-    pluginIncompatibility: row.plugin_incompatibility ?? null,
-  };
-}
-
-function toRow(r: DataPlaneRecord): Insertable<DataPlanesTable> {
-  return {
-    id: r.id,
-    hostname: r.hostname,
-    ip: r.ip,
-    build_version: r.buildVersion,
-    protocol_version: r.protocolVersion,
-    labels: JSON.stringify(r.labels),
-    cp_instance_id: r.cpInstanceId,
-    connected: r.connected,
-    connected_at: r.connectedAt,
-    last_seen: r.lastSeen,
-    applied_epoch: r.appliedEpoch,
-    applied_version: r.appliedVersion,
-    applied_hash: r.appliedHash,
-    last_error: r.lastError,
-    last_error_code: r.lastErrorCode,
-    rejected_version: r.rejectedVersion,
-    incompatible: r.incompatible,
-    plugin_incompatibility: r.pluginIncompatibility === null ? null : JSON.stringify(r.pluginIncompatibility),
-  };
 }
 
 /**
@@ -550,35 +410,14 @@ export class DataPlaneRegistry extends EventEmitter<DataPlaneRegistryEvents> {
     return record.connected && now - record.lastSeen <= this.staleAfterMs;
   }
 
-  /** The sync status of a data plane against a head. */
+  /** The sync status of a data plane against a head ({@link syncStatusOf}). */
   syncStatus(record: DataPlaneRecord, head: { epoch: string; version: number }): SyncStatus {
-    if (record.incompatible || record.pluginIncompatibility !== null) return SyncStatus.INCOMPATIBLE;
-    if (record.appliedEpoch === head.epoch && record.appliedVersion >= head.version) return SyncStatus.IN_SYNC;
-    if (record.rejectedVersion !== null && (record.appliedEpoch !== head.epoch || record.rejectedVersion > record.appliedVersion)) return SyncStatus.REJECTED;
-    return SyncStatus.BEHIND;
+    return syncStatusOf(record, head);
   }
 
-  /** The API view of a record. */
+  /** The API view of a record ({@link dataPlaneView}), connected by {@link isConnected}. */
   view(record: DataPlaneRecord, head: { epoch: string; version: number }, now = Date.now()): DataPlaneView {
-    const status = this.syncStatus(record, head);
-    return {
-      id: record.id,
-      hostname: record.hostname,
-      ip: record.ip,
-      version: record.buildVersion,
-      labels: record.labels,
-      connected: this.isConnected(record, now),
-      last_seen: Math.floor(record.lastSeen / 1000),
-      connected_at: record.connectedAt === null ? null : Math.floor(record.connectedAt / 1000),
-      control_plane_instance: record.cpInstanceId,
-      config: { epoch: record.appliedEpoch, version: record.appliedVersion, hash: record.appliedHash },
-      sync_status: status,
-      error:
-        record.lastError !== null && (status === SyncStatus.REJECTED || status === SyncStatus.INCOMPATIBLE)
-          ? { code: record.lastErrorCode, message: record.lastError, rejected_version: record.rejectedVersion }
-          : null,
-      incompatible: incompatibilityView(record.pluginIncompatibility),
-    };
+    return dataPlaneView(record, head, this.isConnected(record, now));
   }
 
   /** Deletes rows of data planes not seen for `olderThanMs` (housekeeping; default 7 days). */

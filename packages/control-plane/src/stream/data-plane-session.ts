@@ -21,7 +21,8 @@ import {
 import type { Logger } from 'pino';
 import type WebSocket from 'ws';
 import type { ConfigMirror } from '../changes/config-mirror.js';
-import type { DataPlaneRecord, DataPlaneRegistry } from './data-plane-registry.js';
+import type { DataPlaneRecord } from './data-plane-record.js';
+import type { DataPlaneRegistry } from './data-plane-registry.js';
 import type { DeltaFrames } from './delta-frames.js';
 import type { Semaphore } from './semaphore.js';
 import type { StreamLimits } from './stream-limits.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { DataPlaneRecord } from './data-plane-registry.js';
+import type { DataPlaneRecord } from './data-plane-record.js';
 import { PropagationWait } from './propagation-wait.js';
 
 const record = (id: string, patch: Partial<DataPlaneRecord> = {}): DataPlaneRecord => ({

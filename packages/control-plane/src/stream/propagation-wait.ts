@@ -1,4 +1,4 @@
-import { type DataPlaneRecord, incompatibilityView } from './data-plane-registry.js';
+import { type DataPlaneRecord, incompatibilityView } from './data-plane-record.js';
 
 /** Where a data plane of a wait stands against its version. */
 type MemberStatus = 'done' | 'pending' | 'rejected' | 'incompatible';

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../store/database.js';
-import type { DataPlanesTable } from './data-plane-registry.js';
+import type { DataPlanesTable } from './data-plane-record.js';
 
 /**
  * Rows the `data_planes` table may hold, across all replicas (default 20,000: twice one replica's

@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 
 /**
  * The data-plane registry: one row per data plane ever connected, written by the replica it is
- * connected to (see stream/data-plane-registry.ts). Times are epoch milliseconds.
+ * connected to (see stream/data-plane-record.ts and data-plane-registry.ts). Times are epoch milliseconds.
  */
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
