@@ -211,11 +211,9 @@ function remove(node: Node, hash: number, key: string, shift: number): Node | un
   const next = remove(child, hash, key, shift + BITS) as Node;
   if (next === child) return node;
   if (!isSingleton(next, shift + BITS)) return node.with(at, next);
-  // The child is down to one entry (its last two slots in either kind of node): it moves up here,
-  // and if this node held nothing else it is now that entry alone, for its own parent to take.
-  const lastKey = next[next.length - 2];
-  const lastValue = next[next.length - 1];
-  return node.length === 3 ? [bit, 0, lastKey, lastValue] : childToData(node, bit, at, lastKey, lastValue);
+  // The child is down to one entry (its last two slots in either kind of node): it moves up here
+  // (and if this node held nothing else, it is now that entry alone, for its own parent to take).
+  return childToData(node, bit, at, next[next.length - 2], next[next.length - 1]);
 }
 
 /** An immutable map from strings to `V`; see the file comment. */
