@@ -12,8 +12,10 @@ import { runSteps, type Steps } from '../steps.js';
  * inline (key then value, in ascending fragment order after the two bitmaps); bit i of `nodeMap`
  * says that fragment i leads to a child node (children from the end of the array, in ascending
  * fragment order towards the front). A slot's index is the popcount of its bitmap's bits below it.
- * Only present slots take space: 16 bytes an entry plus 8 a child plus 64 a node (array headers and
- * bitmaps), against 272 bytes a branch and a 48-byte leaf object an entry when uncompressed.
+ * Only present slots take space (64-bit V8 without pointer compression, as Node ships): 16 bytes
+ * an entry, 8 a child, 64 a node (array headers and bitmaps), about 39 bytes an entry in all at
+ * 100,000 keys and 310 bytes a 10-entry map, where a 32-slot uncompressed trie with a leaf object
+ * an entry took 162 bytes and 1,130.
  *
  * Depths 0 to 6 spend the 32 hash bits (depth 6 the last 2); keys whose whole hashes collide share a
  * collision node `[key0, value0, key1, value1, …]` at depth 7, sorted by key. Which kind a node is
@@ -34,7 +36,8 @@ const LAST_SHIFT = 30;
 
 /**
  * FNV-1a over the UTF-16 code units of `key[start, end)`, as a signed 32-bit integer (so that it
- * stays a small integer, never a heap number, when passed around).
+ * stays a small integer, never a heap number, when passed around). A murmur3 finalizer on top
+ * made no smaller tries on the config's keys (uuids, `kind/id`, host names), so there is none.
  */
 export function hashRange(key: string, start: number, end: number): number {
   let h = 0x811c9dc5;
