@@ -1,7 +1,7 @@
 import type { Route, Service } from '@sluice/protocol';
 import { escapePath } from './escape-path.js';
 import { normalizePath } from './normalize-path.js';
-import { applyTrieChanges, buildTrieSteps, type TrieChange, type TrieNode } from './path-trie.js';
+import { applyTrieChanges, buildTrieSteps, childAt, type TrieChange, type TrieNode } from './path-trie.js';
 import { PersistentMap } from './persistent-map.js';
 import { runSteps, type Steps } from '../steps.js';
 import {
@@ -9,6 +9,7 @@ import {
   compileRegex,
   compileRoute,
   HOST_KINDS,
+  matchedPrefix,
   type HeaderCondition,
   type HostCondition,
   type PathEntry,
@@ -69,15 +70,36 @@ export interface RouterChange {
   readonly removeServiceIds?: readonly string[];
 }
 
-const ANY_HOST = '*';
-
-function bucketIdOf(host: HostCondition): string {
-  return (host.kind === HOST_KINDS.exact ? 'e' : host.kind === HOST_KINDS.suffix ? 's' : 'p') + host.value;
+/**
+ * Whether `hosts[i]` is the first of `hosts` in its host bucket (same kind, same value): a group
+ * goes into each bucket once (`a.com:8000` and `a.com` are one bucket). Host buckets are keyed by
+ * kind apart and the host's own string, so a bucket key is no new string.
+ */
+function isFirstInBucket(hosts: readonly HostCondition[], i: number): boolean {
+  const host = hosts[i]!;
+  for (let j = 0; j < i; j++) if (hosts[j]!.kind === host.kind && hosts[j]!.value === host.value) return false;
+  return true;
 }
 
-function bucketIdsOf(group: RouteGroup): Set<string> {
-  if (group.hosts === null) return new Set([ANY_HOST]);
-  return new Set(group.hosts.map(bucketIdOf));
+/** One map per {@link HOST_KINDS} value (exact, suffix, prefix), indexed by the kind. */
+type ByHostKind<T> = [Map<string, T>, Map<string, T>, Map<string, T>];
+
+/**
+ * A route's compiled groups as the router keeps them: most routes compile to one group, kept
+ * without an array around it (an array per route was 56 bytes of a 100,000-route router each).
+ */
+type StoredGroups = RouteGroup | readonly RouteGroup[];
+
+function isOneGroup(stored: StoredGroups): stored is RouteGroup {
+  return (stored as RouteGroup).route !== undefined;
+}
+
+function storedGroupsOf(groups: readonly RouteGroup[]): StoredGroups {
+  return groups.length === 1 ? groups[0]! : groups;
+}
+
+function groupsOf(stored: StoredGroups | undefined): readonly RouteGroup[] {
+  return stored === undefined ? [] : isOneGroup(stored) ? [stored] : stored;
 }
 
 /** A route of Kong's http subsystem (http, https, grpc, grpcs), not a stream route (tcp, tls, udp). */
@@ -165,12 +187,22 @@ function entryMatches(entry: PathEntry): boolean {
   return true;
 }
 
+/**
+ * Checks the entries of every node of the trie at `root` whose key is a prefix of the request path,
+ * each node's best first, keeping the best match in `state`. Allocates nothing: a node's edge is
+ * compared in place, character by character, with the path.
+ */
 function searchTrie(root: TrieNode | null | undefined): void {
   if (root === null || root === undefined) return;
   const path = state.path;
   let node = root;
-  let depth = 0;
+  // path[0, from) is known to match the node's key (the parent's key and the edge's first character).
+  let from = 0;
   for (;;) {
+    const end = node.end;
+    if (end > path.length) return;
+    const key = node.key;
+    for (let i = from; i < end; i++) if (key.charCodeAt(i) !== path.charCodeAt(i)) return;
     const entries = node.entries;
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i]!;
@@ -181,21 +213,26 @@ function searchTrie(root: TrieNode | null | undefined): void {
         break;
       }
     }
-    if (depth >= path.length) return;
-    const code = path.charCodeAt(depth);
-    let next: TrieNode | null | undefined;
-    if (node.onlyCode !== -1) {
-      if (node.onlyCode !== code) return;
-      next = node.only;
-    } else if (node.children === null) {
-      return;
-    } else {
-      next = node.children.get(code);
-    }
-    if (next === undefined || next === null) return;
+    if (end === path.length) return;
+    const next = childAt(node, path.charCodeAt(end));
+    if (next === null) return;
     node = next;
-    depth++;
+    from = end + 1;
   }
+}
+
+/** Path keys applied to one host bucket's trie per step of a router change (see {@link Router.changeSteps}). */
+const TRIE_BATCH_KEYS = 256;
+
+/** Applies `changes` to the trie at `root`, {@link TRIE_BATCH_KEYS} keys per step. */
+function* applyInBatchesSteps(root: TrieNode | null, changes: readonly TrieChange[]): Steps<TrieNode | null> {
+  // A bucket as large as the config (thousands of host-less routes) is changed in batches of
+  // paths, one step each, so no step holds the event loop for the whole trie.
+  for (let from = 0; from < changes.length; from += TRIE_BATCH_KEYS) {
+    yield;
+    root = applyTrieChanges(root, changes.length <= TRIE_BATCH_KEYS ? changes : changes.slice(from, from + TRIE_BATCH_KEYS));
+  }
+  return root;
 }
 
 function isDigits(text: string, start: number): boolean {
@@ -215,9 +252,6 @@ function isDigits(text: string, start: number): boolean {
  * the candidates sharing that path, not the number of routes. Pure: no I/O, never throws on odd
  * input at match time. Immutable: {@link withChanges} returns a new router sharing structure.
  */
-/** Path keys applied to one host bucket's trie per step of a router change (see {@link Router.changeSteps}). */
-const TRIE_BATCH_KEYS = 256;
-
 export class Router {
   private static readonly EMPTY = new Router(
     PersistentMap.empty(),
@@ -268,8 +302,9 @@ export class Router {
       routeById.set(route.id, route);
     }
     const routeIdsByService = new Map<string, [string, true][]>();
-    const groupsById: [string, readonly RouteGroup[]][] = [];
-    const buckets = new Map<string, PathEntry[]>();
+    const groupsById: [string, StoredGroups][] = [];
+    const hostBuckets: ByHostKind<PathEntry[]> = [new Map(), new Map(), new Map()];
+    const anyHostEntries: PathEntry[] = [];
     for (const [id, route] of routeById) {
       const serviceId = route.service?.id;
       if (typeof serviceId === 'string') {
@@ -280,11 +315,18 @@ export class Router {
       if (isHttpRoute(route)) {
         const service = typeof serviceId === 'string' ? (serviceById.get(serviceId) ?? null) : null;
         const compiled = service === null || service.enabled !== false ? compileRoute(route, service) : [];
-        if (compiled.length > 0) groupsById.push([id, compiled]);
+        if (compiled.length > 0) groupsById.push([id, storedGroupsOf(compiled)]);
         for (const group of compiled) {
-          for (const bucketId of bucketIdsOf(group)) {
-            let entries = buckets.get(bucketId);
-            if (entries === undefined) buckets.set(bucketId, (entries = []));
+          const hosts = group.hosts;
+          if (hosts === null) {
+            for (const entry of group.entries) anyHostEntries.push(entry);
+            continue;
+          }
+          for (let i = 0; i < hosts.length; i++) {
+            if (!isFirstInBucket(hosts, i)) continue;
+            const byHost = hostBuckets[hosts[i]!.kind];
+            let entries = byHost.get(hosts[i]!.value);
+            if (entries === undefined) byHost.set(hosts[i]!.value, (entries = []));
             for (const entry of group.entries) entries.push(entry);
           }
         }
@@ -299,27 +341,19 @@ export class Router {
     const routesByService = yield* PersistentMap.fromSteps(byService);
     const groups = yield* PersistentMap.fromSteps(groupsById);
 
-    const exactHosts: [string, TrieNode][] = [];
-    const suffixHosts: [string, TrieNode][] = [];
-    const prefixHosts: [string, TrieNode][] = [];
-    let anyHost: TrieNode | null = null;
-    for (const [bucketId, entries] of buckets) {
-      yield;
-      const root = yield* buildTrieSteps(entries, TRIE_BATCH_KEYS);
-      if (root === null) continue;
-      if (bucketId === ANY_HOST) anyHost = root;
-      else (bucketId[0] === 'e' ? exactHosts : bucketId[0] === 's' ? suffixHosts : prefixHosts).push([bucketId.slice(1), root]);
+    const hostTries: PersistentMap<TrieNode>[] = [];
+    for (const byHost of hostBuckets) {
+      const tries: [string, TrieNode][] = [];
+      for (const [host, entries] of byHost) {
+        yield;
+        const root = yield* buildTrieSteps(entries, TRIE_BATCH_KEYS);
+        if (root !== null) tries.push([host, root]);
+      }
+      hostTries.push(yield* PersistentMap.fromSteps(tries));
     }
-    return new Router(
-      servicesMap,
-      routesMap,
-      routesByService,
-      groups,
-      yield* PersistentMap.fromSteps(exactHosts),
-      yield* PersistentMap.fromSteps(suffixHosts),
-      yield* PersistentMap.fromSteps(prefixHosts),
-      anyHost,
-    );
+    yield;
+    const anyHost = yield* buildTrieSteps(anyHostEntries, TRIE_BATCH_KEYS);
+    return new Router(servicesMap, routesMap, routesByService, groups, hostTries[0]!, hostTries[1]!, hostTries[2]!, anyHost);
   }
 
   private constructor(
@@ -328,7 +362,7 @@ export class Router {
     /** service id → ids of the routes pointing at it (whether or not the service exists). */
     private readonly routesByService: PersistentMap<PersistentMap<true>>,
     /** Compiled groups of the routes in the router (active ones only). */
-    private readonly groups: PersistentMap<readonly RouteGroup[]>,
+    private readonly groups: PersistentMap<StoredGroups>,
     private readonly exactHosts: PersistentMap<TrieNode>,
     private readonly suffixHosts: PersistentMap<TrieNode>,
     private readonly prefixHosts: PersistentMap<TrieNode>,
@@ -394,63 +428,61 @@ export class Router {
       yield;
     }
 
-    const buckets = new Map<string, Map<string, TrieChange>>();
-    const changeAt = (bucketId: string, key: string): TrieChange => {
-      let byKey = buckets.get(bucketId);
-      if (byKey === undefined) buckets.set(bucketId, (byKey = new Map()));
+    // Per host bucket, the trie changes by path key.
+    const hostChanges: ByHostKind<Map<string, TrieChange>> = [new Map(), new Map(), new Map()];
+    const anyHostChanges = new Map<string, TrieChange>();
+    const bucketsOf = (group: RouteGroup): Map<string, TrieChange>[] => {
+      const hosts = group.hosts;
+      if (hosts === null) return [anyHostChanges];
+      const out: Map<string, TrieChange>[] = [];
+      for (let i = 0; i < hosts.length; i++) {
+        if (!isFirstInBucket(hosts, i)) continue;
+        const byHost = hostChanges[hosts[i]!.kind];
+        let byKey = byHost.get(hosts[i]!.value);
+        if (byKey === undefined) byHost.set(hosts[i]!.value, (byKey = new Map()));
+        out.push(byKey);
+      }
+      return out;
+    };
+    const changeAt = (byKey: Map<string, TrieChange>, key: string): TrieChange => {
       let trieChange = byKey.get(key);
       if (trieChange === undefined) byKey.set(key, (trieChange = { key, add: [], removeRouteIds: new Set() }));
       return trieChange;
     };
 
     for (const id of touched) {
-      for (const group of groups.get(id) ?? []) {
-        for (const bucketId of bucketIdsOf(group)) {
-          for (const entry of group.entries) changeAt(bucketId, entry.key).removeRouteIds.add(id);
+      for (const group of groupsOf(groups.get(id))) {
+        for (const byKey of bucketsOf(group)) {
+          for (const entry of group.entries) changeAt(byKey, entry.key).removeRouteIds.add(id);
         }
       }
       const route = routes.get(id);
-      let compiled: RouteGroup[] = [];
+      let compiled: readonly RouteGroup[] = [];
       if (route !== undefined && isHttpRoute(route)) {
         const serviceId = route.service?.id;
         const service = typeof serviceId === 'string' ? (services.get(serviceId) ?? null) : null;
         if (service === null || service.enabled !== false) compiled = compileRoute(route, service);
       }
-      groups = compiled.length > 0 ? groups.set(id, compiled) : groups.delete(id);
+      groups = compiled.length > 0 ? groups.set(id, storedGroupsOf(compiled)) : groups.delete(id);
       for (const group of compiled) {
-        for (const bucketId of bucketIdsOf(group)) {
-          for (const entry of group.entries) changeAt(bucketId, entry.key).add.push(entry);
+        for (const byKey of bucketsOf(group)) {
+          for (const entry of group.entries) changeAt(byKey, entry.key).add.push(entry);
         }
       }
       yield;
     }
 
-    let exactHosts = this.exactHosts;
-    let suffixHosts = this.suffixHosts;
-    let prefixHosts = this.prefixHosts;
-    let anyHost = this.anyHost;
-    for (const [bucketId, byKey] of buckets) {
-      const changes = [...byKey.values()];
-      const key = bucketId.slice(1);
-      const kind = bucketId[0];
-      const map = kind === 'e' ? exactHosts : kind === 's' ? suffixHosts : prefixHosts;
-      let root = bucketId === ANY_HOST ? anyHost : (map.get(key) ?? null);
-      // A bucket as large as the config (thousands of host-less routes) is built in batches of
-      // paths, one step each, so no step holds the event loop for the whole trie.
-      for (let from = 0; from < changes.length; from += TRIE_BATCH_KEYS) {
-        yield;
-        root = applyTrieChanges(root, from === 0 && changes.length <= TRIE_BATCH_KEYS ? changes : changes.slice(from, from + TRIE_BATCH_KEYS));
+    const hostTries = [this.exactHosts, this.suffixHosts, this.prefixHosts];
+    for (let kind = 0; kind < hostChanges.length; kind++) {
+      let tries = hostTries[kind]!;
+      for (const [host, byKey] of hostChanges[kind]!) {
+        const root = yield* applyInBatchesSteps(tries.get(host) ?? null, [...byKey.values()]);
+        tries = root === null ? tries.delete(host) : tries.set(host, root);
       }
-      if (bucketId === ANY_HOST) {
-        anyHost = root;
-        continue;
-      }
-      const next = root === null ? map.delete(key) : map.set(key, root);
-      if (kind === 'e') exactHosts = next;
-      else if (kind === 's') suffixHosts = next;
-      else prefixHosts = next;
+      hostTries[kind] = tries;
     }
-    return new Router(services, routes, routesByService, groups, exactHosts, suffixHosts, prefixHosts, anyHost);
+    const anyHost = anyHostChanges.size === 0 ? this.anyHost : yield* applyInBatchesSteps(this.anyHost, [...anyHostChanges.values()]);
+    return new Router(services, routes, routesByService, groups, hostTries[0]!, hostTries[1]!, hostTries[2]!, anyHost);
   }
 
   /** The best route for the request by Kong's priority, or null when none matches. */
@@ -503,7 +535,8 @@ export class Router {
 
     const route = best.group.route;
     const service = best.group.service;
-    const matchedPath = best.prefix !== null ? best.prefix : exec !== null ? exec[0] : null;
+    const prefix = matchedPrefix(best);
+    const matchedPath = prefix !== null ? prefix : exec !== null ? exec[0] : null;
     const isStripped = route.strip_path === true && matchedPath !== null;
     const base = service !== null && typeof service.path === 'string' && service.path !== '' ? service.path : '/';
     const upstreamPath = escapePath(joinUpstreamPath(base, path, matchedPath, route.strip_path === true));
