@@ -85,21 +85,34 @@ function isFirstInBucket(hosts: readonly HostCondition[], i: number): boolean {
 type ByHostKind<T> = [Map<string, T>, Map<string, T>, Map<string, T>];
 
 /**
- * A route's compiled groups as the router keeps them: most routes compile to one group, kept
- * without an array around it (an array per route was 56 bytes of a 100,000-route router each).
+ * What the router keeps per route id, in one map: an active route's compiled groups (their
+ * `route` is the route; most routes compile to one group, kept without an array around it), or
+ * the route itself when it compiles to none (its service disabled, a stream route). One map
+ * rather than a map of routes and one of groups, and no array per route: each was about 56 bytes
+ * or more per route of a 100,000-route router.
  */
-type StoredGroups = RouteGroup | readonly RouteGroup[];
+type RouteSlot = Route | RouteGroup | readonly RouteGroup[];
 
-function isOneGroup(stored: StoredGroups): stored is RouteGroup {
-  return (stored as RouteGroup).route !== undefined;
+function isGroupList(slot: RouteSlot): slot is readonly RouteGroup[] {
+  return Array.isArray(slot);
 }
 
-function storedGroupsOf(groups: readonly RouteGroup[]): StoredGroups {
-  return groups.length === 1 ? groups[0]! : groups;
+function isOneGroup(slot: RouteSlot): slot is RouteGroup {
+  return (slot as RouteGroup).entries !== undefined;
 }
 
-function groupsOf(stored: StoredGroups | undefined): readonly RouteGroup[] {
-  return stored === undefined ? [] : isOneGroup(stored) ? [stored] : stored;
+/** The slot of `route` compiled to `groups`. */
+function slotOf(route: Route, groups: readonly RouteGroup[]): RouteSlot {
+  return groups.length === 0 ? route : groups.length === 1 ? groups[0]! : groups;
+}
+
+function routeOf(slot: RouteSlot): Route {
+  return isGroupList(slot) ? slot[0]!.route : isOneGroup(slot) ? slot.route : slot;
+}
+
+/** The compiled groups in `slot`: none for an inactive or missing route. */
+function groupsOf(slot: RouteSlot | undefined): readonly RouteGroup[] {
+  return slot === undefined ? [] : isGroupList(slot) ? slot : isOneGroup(slot) ? [slot] : [];
 }
 
 /** A route of Kong's http subsystem (http, https, grpc, grpcs), not a stream route (tcp, tls, udp). */
@@ -256,7 +269,7 @@ export class Router {
   private static readonly EMPTY = new Router(
     PersistentMap.empty(),
     PersistentMap.empty(),
-    PersistentMap.empty(),
+    0,
     PersistentMap.empty(),
     PersistentMap.empty(),
     PersistentMap.empty(),
@@ -302,7 +315,8 @@ export class Router {
       routeById.set(route.id, route);
     }
     const routeIdsByService = new Map<string, [string, true][]>();
-    const groupsById: [string, StoredGroups][] = [];
+    const slots: [string, RouteSlot][] = [];
+    let activeCount = 0;
     const hostBuckets: ByHostKind<PathEntry[]> = [new Map(), new Map(), new Map()];
     const anyHostEntries: PathEntry[] = [];
     for (const [id, route] of routeById) {
@@ -312,10 +326,11 @@ export class Router {
         if (ids === undefined) routeIdsByService.set(serviceId, (ids = []));
         ids.push([id, true]);
       }
+      let compiled: readonly RouteGroup[] = [];
       if (isHttpRoute(route)) {
         const service = typeof serviceId === 'string' ? (serviceById.get(serviceId) ?? null) : null;
-        const compiled = service === null || service.enabled !== false ? compileRoute(route, service) : [];
-        if (compiled.length > 0) groupsById.push([id, storedGroupsOf(compiled)]);
+        if (service === null || service.enabled !== false) compiled = compileRoute(route, service);
+        if (compiled.length > 0) activeCount++;
         for (const group of compiled) {
           const hosts = group.hosts;
           if (hosts === null) {
@@ -331,15 +346,15 @@ export class Router {
           }
         }
       }
+      slots.push([id, slotOf(route, compiled)]);
       yield;
     }
 
     const servicesMap = yield* PersistentMap.fromSteps(serviceById);
-    const routesMap = yield* PersistentMap.fromSteps(routeById);
+    const routesMap = yield* PersistentMap.fromSteps(slots);
     const byService: [string, PersistentMap<true>][] = [];
     for (const [serviceId, ids] of routeIdsByService) byService.push([serviceId, yield* PersistentMap.fromSteps(ids)]);
     const routesByService = yield* PersistentMap.fromSteps(byService);
-    const groups = yield* PersistentMap.fromSteps(groupsById);
 
     const hostTries: PersistentMap<TrieNode>[] = [];
     for (const byHost of hostBuckets) {
@@ -353,16 +368,17 @@ export class Router {
     }
     yield;
     const anyHost = yield* buildTrieSteps(anyHostEntries, TRIE_BATCH_KEYS);
-    return new Router(servicesMap, routesMap, routesByService, groups, hostTries[0]!, hostTries[1]!, hostTries[2]!, anyHost);
+    return new Router(servicesMap, routesMap, activeCount, routesByService, hostTries[0]!, hostTries[1]!, hostTries[2]!, anyHost);
   }
 
   private constructor(
     private readonly services: PersistentMap<Service>,
-    private readonly routes: PersistentMap<Route>,
+    /** Every route given, by id: its compiled groups when active, else the route. */
+    private readonly routes: PersistentMap<RouteSlot>,
+    /** How many of {@link routes} are active (compiled to at least one group). */
+    private readonly activeCount: number,
     /** service id → ids of the routes pointing at it (whether or not the service exists). */
     private readonly routesByService: PersistentMap<PersistentMap<true>>,
-    /** Compiled groups of the routes in the router (active ones only). */
-    private readonly groups: PersistentMap<StoredGroups>,
     private readonly exactHosts: PersistentMap<TrieNode>,
     private readonly suffixHosts: PersistentMap<TrieNode>,
     private readonly prefixHosts: PersistentMap<TrieNode>,
@@ -371,7 +387,7 @@ export class Router {
 
   /** Number of routes in the router (routes of disabled services and stream routes excluded). */
   get size(): number {
-    return this.groups.size;
+    return this.activeCount;
   }
 
   /**
@@ -388,7 +404,7 @@ export class Router {
     let services = this.services;
     let routes = this.routes;
     let routesByService = this.routesByService;
-    let groups = this.groups;
+    let activeCount = this.activeCount;
     const touched = new Set<string>();
 
     const markService = (serviceId: string): void => {
@@ -411,17 +427,19 @@ export class Router {
       services = services.set(service.id, service);
       markService(service.id);
     }
+    // Here `routes` gets the changed routes themselves; their slots are compiled below, where the
+    // groups to take out of the tries are still those in `this.routes`.
     for (const id of change.removeRouteIds ?? []) {
       const old = routes.get(id);
       if (old === undefined) continue;
-      link(old, false);
+      link(routeOf(old), false);
       routes = routes.delete(id);
       touched.add(id);
       yield;
     }
     for (const route of change.upsertRoutes ?? []) {
       const old = routes.get(route.id);
-      if (old !== undefined) link(old, false);
+      if (old !== undefined) link(routeOf(old), false);
       routes = routes.set(route.id, route);
       link(route, true);
       touched.add(route.id);
@@ -451,19 +469,27 @@ export class Router {
     };
 
     for (const id of touched) {
-      for (const group of groupsOf(groups.get(id))) {
+      const oldGroups = groupsOf(this.routes.get(id));
+      if (oldGroups.length > 0) activeCount--;
+      for (const group of oldGroups) {
         for (const byKey of bucketsOf(group)) {
           for (const entry of group.entries) changeAt(byKey, entry.key).removeRouteIds.add(id);
         }
       }
-      const route = routes.get(id);
+      const slot = routes.get(id);
+      if (slot === undefined) {
+        yield;
+        continue;
+      }
+      const route = routeOf(slot);
       let compiled: readonly RouteGroup[] = [];
-      if (route !== undefined && isHttpRoute(route)) {
+      if (isHttpRoute(route)) {
         const serviceId = route.service?.id;
         const service = typeof serviceId === 'string' ? (services.get(serviceId) ?? null) : null;
         if (service === null || service.enabled !== false) compiled = compileRoute(route, service);
       }
-      groups = compiled.length > 0 ? groups.set(id, storedGroupsOf(compiled)) : groups.delete(id);
+      if (compiled.length > 0) activeCount++;
+      routes = routes.set(id, slotOf(route, compiled));
       for (const group of compiled) {
         for (const byKey of bucketsOf(group)) {
           for (const entry of group.entries) changeAt(byKey, entry.key).add.push(entry);
@@ -482,7 +508,7 @@ export class Router {
       hostTries[kind] = tries;
     }
     const anyHost = anyHostChanges.size === 0 ? this.anyHost : yield* applyInBatchesSteps(this.anyHost, [...anyHostChanges.values()]);
-    return new Router(services, routes, routesByService, groups, hostTries[0]!, hostTries[1]!, hostTries[2]!, anyHost);
+    return new Router(services, routes, activeCount, routesByService, hostTries[0]!, hostTries[1]!, hostTries[2]!, anyHost);
   }
 
   /** The best route for the request by Kong's priority, or null when none matches. */
