@@ -8,13 +8,13 @@ import {
   compareEntries,
   compileRegex,
   compileRoute,
-  HOST_KINDS,
   matchedPrefix,
-  type HeaderCondition,
   type HostCondition,
   type PathEntry,
   type RouteGroup,
 } from './route-group.js';
+import { headersMatch, hostMatches, type RequestHeaders } from './request-conditions.js';
+import { groupsOf, routeOf, slotOf, type RouteSlot } from './route-slot.js';
 import { joinUpstreamPath } from './upstream-path.js';
 
 /** What the router looks at in a request. */
@@ -36,7 +36,7 @@ export interface RouterRequest {
    * `headersDistinct` shape). Read only when a candidate route has header conditions, so a getter
    * that computes it lazily is fine.
    */
-  readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>;
+  readonly headers: RequestHeaders;
 }
 
 /** Captures of a regex path: positional (index 0 is the whole match) and named. */
@@ -81,39 +81,9 @@ function isFirstInBucket(hosts: readonly HostCondition[], i: number): boolean {
   return true;
 }
 
-/** One map per {@link HOST_KINDS} value (exact, suffix, prefix), indexed by the kind. */
+/** One map per host kind (`HOST_KINDS`: exact, suffix, prefix), indexed by the kind. */
 type ByHostKind<T> = [Map<string, T>, Map<string, T>, Map<string, T>];
 
-/**
- * What the router keeps per route id, in one map: an active route's compiled groups (their
- * `route` is the route; most routes compile to one group, kept without an array around it), or
- * the route itself when it compiles to none (its service disabled, a stream route). One map
- * rather than a map of routes and one of groups, and no array per route: each was about 56 bytes
- * or more per route of a 100,000-route router.
- */
-type RouteSlot = Route | RouteGroup | readonly RouteGroup[];
-
-function isGroupList(slot: RouteSlot): slot is readonly RouteGroup[] {
-  return Array.isArray(slot);
-}
-
-function isOneGroup(slot: RouteSlot): slot is RouteGroup {
-  return (slot as RouteGroup).entries !== undefined;
-}
-
-/** The slot of `route` compiled to `groups`. */
-function slotOf(route: Route, groups: readonly RouteGroup[]): RouteSlot {
-  return groups.length === 0 ? route : groups.length === 1 ? groups[0]! : groups;
-}
-
-function routeOf(slot: RouteSlot): Route {
-  return isGroupList(slot) ? slot[0]!.route : isOneGroup(slot) ? slot.route : slot;
-}
-
-/** The compiled groups in `slot`: none for an inactive or missing route. */
-function groupsOf(slot: RouteSlot | undefined): readonly RouteGroup[] {
-  return slot === undefined ? [] : isGroupList(slot) ? slot : isOneGroup(slot) ? [slot] : [];
-}
 
 /** A route of Kong's http subsystem (http, https, grpc, grpcs), not a stream route (tcp, tls, udp). */
 function isHttpRoute(route: Route): boolean {
@@ -149,42 +119,6 @@ const state: MatchState = {
   exec: null,
 };
 
-function hostMatches(hosts: readonly HostCondition[], host: string | undefined, port: number): boolean {
-  if (host === undefined) return false;
-  for (let i = 0; i < hosts.length; i++) {
-    const h = hosts[i]!;
-    if (h.port !== -1 && h.port !== port) continue;
-    if (h.kind === HOST_KINDS.exact ? host === h.value : h.kind === HOST_KINDS.suffix ? host.endsWith(h.value) : host.startsWith(h.value)) {
-      return true;
-    }
-  }
-  return false;
-}
-
-function headerValueMatches(condition: HeaderCondition, value: string): boolean {
-  const lower = value.toLowerCase();
-  if (condition.values.includes(lower)) return true;
-  for (let i = 0; i < condition.regexes.length; i++) if (condition.regexes[i]!.test(lower)) return true;
-  return false;
-}
-
-function headersMatch(conditions: readonly HeaderCondition[], headers: RouterRequest['headers']): boolean {
-  if (headers === null || typeof headers !== 'object') return false;
-  for (let i = 0; i < conditions.length; i++) {
-    const condition = conditions[i]!;
-    const value = headers[condition.name];
-    if (typeof value === 'string') {
-      if (!headerValueMatches(condition, value)) return false;
-    } else if (Array.isArray(value)) {
-      let any = false;
-      for (let k = 0; k < value.length && !any; k++) any = typeof value[k] === 'string' && headerValueMatches(condition, value[k]);
-      if (!any) return false;
-    } else {
-      return false;
-    }
-  }
-  return true;
-}
 
 function entryMatches(entry: PathEntry): boolean {
   const group = entry.group;
