@@ -16,6 +16,7 @@ export interface RouteGroup {
   readonly hosts: readonly HostCondition[] | null;
   readonly headers: readonly HeaderCondition[] | null;
   readonly snis: readonly string[] | null;
+  /** The group's paths (one entry for a route without paths), exact-size: the trie may share it. */
   readonly entries: readonly PathEntry[];
 }
 
@@ -36,20 +37,35 @@ export interface HostCondition {
 export interface HeaderCondition {
   /** Lower-case request header name (`_` in the route's name read as `-`, like ngx's header table). */
   readonly name: string;
+  /** Lower-cased values, exact-size (the shared empty array when none). */
   readonly values: readonly string[];
+  /** The `~*` values, exact-size (the shared empty array when none). */
   readonly regexes: readonly RegExp[];
 }
 
 /** One path of a group, placed in the path trie under `key`. */
 export interface PathEntry {
   readonly group: RouteGroup;
-  /** Index of the path in route.paths: earlier paths win ties inside a group, as Kong's `||` does. */
+  /**
+   * Index of the path in route.paths: earlier paths win ties inside a group, as Kong's `||` does.
+   * {@link NO_PATH} (-1) for the one entry of a route without paths.
+   */
   readonly ordinal: number;
-  /** Trie key: the prefix path, or the literal text every match of the regex starts with. */
+  /**
+   * Trie key: the prefix path (binary string; also what a prefix entry matched), the literal text
+   * every match of the regex starts with, or '' for a route without paths.
+   */
   readonly key: string;
-  /** Prefix path (binary string), or null for a regex path or a route without paths. */
-  readonly prefix: string | null;
+  /** The regex of a regex path, or null for a prefix path or a route without paths. */
   readonly regex: RegExp | null;
+}
+
+/** {@link PathEntry.ordinal} of the entry of a route without paths: it matches any path. */
+export const NO_PATH = -1;
+
+/** The path text a matching entry matched, without its regex's match: the prefix, or null. */
+export function matchedPrefix(entry: PathEntry): string | null {
+  return entry.regex === null && entry.ordinal !== NO_PATH ? entry.key : null;
 }
 
 /**
@@ -73,6 +89,13 @@ const PREFIX_LENGTH_MASK = 0x7ffff;
 const REGEX_PRIORITY_MIN = -(2 ** 31);
 const REGEX_PRIORITY_MAX = 2 ** 31 - 1;
 const REGEX_META = new Set(['\\', '.', '[', ']', '(', ')', '{', '}', '*', '+', '?', '^', '$', '|']);
+
+const NONE: readonly never[] = Object.freeze([]);
+
+/** `list` (grown by push, so with spare capacity) as an exact-size array, or the shared empty one. */
+function exact<T>(list: T[]): readonly T[] {
+  return list.length === 0 ? NONE : list.slice();
+}
 
 function isNonEmptyArray<T>(value: readonly T[] | null | undefined): value is readonly T[] {
   return Array.isArray(value) && value.length > 0;
@@ -108,7 +131,7 @@ export function literalPrefix(body: string): string {
   return toBinary(body.slice(0, end));
 }
 
-function compileHosts(hosts: readonly string[]): HostCondition[] {
+function compileHosts(hosts: readonly string[]): readonly HostCondition[] {
   const out: HostCondition[] = [];
   for (const raw of hosts) {
     if (typeof raw !== 'string' || raw === '') continue;
@@ -126,10 +149,10 @@ function compileHosts(hosts: readonly string[]): HostCondition[] {
     else if (host.endsWith('*')) out.push({ kind: HOST_KINDS.prefix, value: host.slice(0, -1), port });
     else out.push({ kind: HOST_KINDS.exact, value: host, port });
   }
-  return out;
+  return exact(out);
 }
 
-function compileHeaders(headers: Readonly<Record<string, readonly string[]>>): HeaderCondition[] {
+function compileHeaders(headers: Readonly<Record<string, readonly string[]>>): readonly HeaderCondition[] {
   const out: HeaderCondition[] = [];
   for (const [rawName, rawValues] of Object.entries(headers)) {
     const values: string[] = [];
@@ -143,9 +166,9 @@ function compileHeaders(headers: Readonly<Record<string, readonly string[]>>): H
         values.push(value.toLowerCase());
       }
     }
-    out.push({ name: rawName.toLowerCase().replaceAll('_', '-'), values, regexes });
+    out.push({ name: rawName.toLowerCase().replaceAll('_', '-'), values: exact(values), regexes: exact(regexes) });
   }
-  return out;
+  return exact(out);
 }
 
 interface PathGroupSpec {
@@ -174,7 +197,7 @@ function splitPaths(paths: readonly string[]): PathGroupSpec[] {
  * The matchers of a route, with Kong's traditional_compatible priorities. Never throws: values the
  * router cannot use (a regex JS cannot compile, a non-string) are skipped.
  */
-export function compileRoute(route: Route, service: Service | null): RouteGroup[] {
+export function compileRoute(route: Route, service: Service | null): readonly RouteGroup[] {
   const methods = isNonEmptyArray(route.methods) ? route.methods : null;
   const hostList = isNonEmptyArray(route.hosts) ? route.hosts : null;
   const headerMap = route.headers !== null && typeof route.headers === 'object' ? route.headers : null;
@@ -195,23 +218,24 @@ export function compileRoute(route: Route, service: Service | null): RouteGroup[
   for (const spec of specs) {
     const priorityHigh = (weight << 10) | ((isPlainHostOnly ? 1 : 0) << 9) | (cappedHeaderCount << 1) | (spec.isRegex ? 1 : 0);
     const priorityLow = spec.isRegex ? regexPriority * 2 ** 19 : spec.length & PREFIX_LENGTH_MASK;
+    // The group is made first (its entries point at it), then given its entries, exact-size.
+    const group: { -readonly [K in keyof RouteGroup]: RouteGroup[K] } = { route, service, priorityHigh, priorityLow, methods, hosts, headers, snis, entries: NONE };
     const entries: PathEntry[] = [];
-    const group: RouteGroup = { route, service, priorityHigh, priorityLow, methods, hosts, headers, snis, entries };
     if (spec.paths.length === 0) {
-      entries.push({ group, ordinal: 0, key: '', prefix: null, regex: null });
+      entries.push({ group, ordinal: NO_PATH, key: '', regex: null });
     }
     for (const { path, ordinal } of spec.paths) {
       if (spec.isRegex) {
         const body = path.slice(1);
         const regex = compileRegex('^' + toBinary(body));
         if (regex === null) continue;
-        entries.push({ group, ordinal, key: literalPrefix(body), prefix: null, regex });
+        entries.push({ group, ordinal, key: literalPrefix(body), regex });
       } else {
-        const prefix = toBinary(path);
-        entries.push({ group, ordinal, key: prefix, prefix, regex: null });
+        entries.push({ group, ordinal, key: toBinary(path), regex: null });
       }
     }
+    group.entries = exact(entries);
     if (entries.length > 0) groups.push(group);
   }
-  return groups;
+  return exact(groups);
 }

@@ -359,6 +359,26 @@ describe('withChanges', () => {
     expect(matchedName(built.withChanges({ upsertServices: [{ ...off, enabled: true }] }), { target: '/off' })).toBe('off');
   });
 
+  it('size counts the active routes as services are disabled, enabled and routes removed', () => {
+    const service = makeService({ id: uuidFor(1) });
+    const routes = [1, 2, 3].map((i) => makeRoute({ id: uuidFor(10 + i), name: `r${i}`, paths: [`/r${i}`], service: { id: service.id } }));
+    const tcp = makeRoute({ id: uuidFor(20), name: 'tcp', protocols: ['tcp'], paths: null });
+    const router = routerOf([...routes, tcp], [service]);
+    expect(router.size).toBe(3);
+    const disabled = router.withChanges({ upsertServices: [{ ...service, enabled: false }] });
+    expect(disabled.size).toBe(0);
+    // A route of a disabled service is kept (inactive): removing it and re-enabling leaves two.
+    const fewer = disabled.withChanges({ removeRouteIds: [routes[0]!.id, tcp.id] });
+    expect(fewer.size).toBe(0);
+    const enabled = fewer.withChanges({ upsertServices: [service] });
+    expect(enabled.size).toBe(2);
+    expect(matchedName(enabled, { target: '/r1' })).toBeNull();
+    expect(matchedName(enabled, { target: '/r2' })).toBe('r2');
+    // Re-upserting an active route, and upserting one twice in a change, count it once.
+    expect(enabled.withChanges({ upsertRoutes: [routes[1]!, routes[1]!] }).size).toBe(2);
+    expect(router.size).toBe(3);
+  });
+
   it('a route added before its service picks the service up when it arrives', () => {
     const service = makeService({ path: '/late' });
     const route = makeRoute({ name: 'r', paths: ['/r'], service: { id: service.id } });
@@ -402,6 +422,43 @@ describe('index agrees with a linear scan (randomised)', () => {
     expect(after.size).toBe(kept.length);
     for (const target of [...targets, ...kept.slice(0, 50).map((r) => r.paths![0]! + '/tail')]) {
       expect(after.match(request({ target }))?.route.name ?? null).toBe(longestPrefix(kept, target));
+    }
+  });
+
+  it('routes removed and re-added through changes match like a router built from what is left', () => {
+    // Paths that share prefixes, are prefixes of one another and leave single-child chains when
+    // their neighbours go, under a few exact and wildcard hosts and none.
+    const rnd = random(9);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+    const pieces = ['/a', '/api', '/api/v1', '/v2', '/users', '/u', '/'];
+    const pathOf = (): string => Array.from({ length: 1 + Math.floor(rnd() * 3) }, () => pick(pieces)).join('');
+    const pool: Route[] = [];
+    for (let i = 0; i < 200; i++) {
+      pool.push(
+        makeRoute({
+          id: uuidFor(5000 + i),
+          name: `r${i}`,
+          hosts: rnd() < 0.5 ? [pick(['a.com', '*.a.com', 'a.*'])] : null,
+          paths: rnd() < 0.9 ? [pathOf(), ...(rnd() < 0.3 ? [pathOf()] : [])] : null,
+          regex_priority: Math.floor(rnd() * 3),
+        }),
+      );
+    }
+    let live = new Map<string, Route>();
+    let router = routerOf([]);
+    for (let round = 0; round < 12; round++) {
+      const removeRouteIds = [...live.keys()].filter(() => rnd() < 0.4);
+      const upsertRoutes = pool.filter(() => rnd() < 0.15).map((r) => (rnd() < 0.3 ? { ...r, paths: [pathOf()] } : r));
+      router = router.withChanges({ removeRouteIds, upsertRoutes });
+      for (const id of removeRouteIds) live.delete(id);
+      for (const r of upsertRoutes) live.set(r.id, r);
+      live = new Map(live);
+      const built = routerOf([...live.values()]);
+      expect(router.size).toBe(built.size);
+      for (let probe = 0; probe < 40; probe++) {
+        const req = request({ host: pick(['a.com', 'x.a.com', 'a.org', 'b.com']), target: pathOf() + pick(['', '/x', 'v1']) });
+        expect(router.match(req)?.route.name ?? null).toBe(built.match(req)?.route.name ?? null);
+      }
     }
   });
 

@@ -1,19 +1,20 @@
 import type { Route, Service } from '@sluice/protocol';
 import { escapePath } from './escape-path.js';
 import { normalizePath } from './normalize-path.js';
-import { applyTrieChanges, buildTrieSteps, type TrieChange, type TrieNode } from './path-trie.js';
+import { applyTrieChanges, buildTrieSteps, childAt, type TrieChange, type TrieNode } from './path-trie.js';
 import { PersistentMap } from './persistent-map.js';
 import { runSteps, type Steps } from '../steps.js';
 import {
   compareEntries,
   compileRegex,
   compileRoute,
-  HOST_KINDS,
-  type HeaderCondition,
+  matchedPrefix,
   type HostCondition,
   type PathEntry,
   type RouteGroup,
 } from './route-group.js';
+import { headersMatch, hostMatches, type RequestHeaders } from './request-conditions.js';
+import { groupsOf, routeOf, slotOf, type RouteSlot } from './route-slot.js';
 import { joinUpstreamPath } from './upstream-path.js';
 
 /** What the router looks at in a request. */
@@ -35,7 +36,7 @@ export interface RouterRequest {
    * `headersDistinct` shape). Read only when a candidate route has header conditions, so a getter
    * that computes it lazily is fine.
    */
-  readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>;
+  readonly headers: RequestHeaders;
 }
 
 /** Captures of a regex path: positional (index 0 is the whole match) and named. */
@@ -69,16 +70,20 @@ export interface RouterChange {
   readonly removeServiceIds?: readonly string[];
 }
 
-const ANY_HOST = '*';
-
-function bucketIdOf(host: HostCondition): string {
-  return (host.kind === HOST_KINDS.exact ? 'e' : host.kind === HOST_KINDS.suffix ? 's' : 'p') + host.value;
+/**
+ * Whether `hosts[i]` is the first of `hosts` in its host bucket (same kind, same value): a group
+ * goes into each bucket once (`a.com:8000` and `a.com` are one bucket). Host buckets are keyed by
+ * kind apart and the host's own string, so a bucket key is no new string.
+ */
+function isFirstInBucket(hosts: readonly HostCondition[], i: number): boolean {
+  const host = hosts[i]!;
+  for (let j = 0; j < i; j++) if (hosts[j]!.kind === host.kind && hosts[j]!.value === host.value) return false;
+  return true;
 }
 
-function bucketIdsOf(group: RouteGroup): Set<string> {
-  if (group.hosts === null) return new Set([ANY_HOST]);
-  return new Set(group.hosts.map(bucketIdOf));
-}
+/** One map per host kind (`HOST_KINDS`: exact, suffix, prefix), indexed by the kind. */
+type ByHostKind<T> = [Map<string, T>, Map<string, T>, Map<string, T>];
+
 
 /** A route of Kong's http subsystem (http, https, grpc, grpcs), not a stream route (tcp, tls, udp). */
 function isHttpRoute(route: Route): boolean {
@@ -114,42 +119,6 @@ const state: MatchState = {
   exec: null,
 };
 
-function hostMatches(hosts: readonly HostCondition[], host: string | undefined, port: number): boolean {
-  if (host === undefined) return false;
-  for (let i = 0; i < hosts.length; i++) {
-    const h = hosts[i]!;
-    if (h.port !== -1 && h.port !== port) continue;
-    if (h.kind === HOST_KINDS.exact ? host === h.value : h.kind === HOST_KINDS.suffix ? host.endsWith(h.value) : host.startsWith(h.value)) {
-      return true;
-    }
-  }
-  return false;
-}
-
-function headerValueMatches(condition: HeaderCondition, value: string): boolean {
-  const lower = value.toLowerCase();
-  if (condition.values.includes(lower)) return true;
-  for (let i = 0; i < condition.regexes.length; i++) if (condition.regexes[i]!.test(lower)) return true;
-  return false;
-}
-
-function headersMatch(conditions: readonly HeaderCondition[], headers: RouterRequest['headers']): boolean {
-  if (headers === null || typeof headers !== 'object') return false;
-  for (let i = 0; i < conditions.length; i++) {
-    const condition = conditions[i]!;
-    const value = headers[condition.name];
-    if (typeof value === 'string') {
-      if (!headerValueMatches(condition, value)) return false;
-    } else if (Array.isArray(value)) {
-      let any = false;
-      for (let k = 0; k < value.length && !any; k++) any = typeof value[k] === 'string' && headerValueMatches(condition, value[k]);
-      if (!any) return false;
-    } else {
-      return false;
-    }
-  }
-  return true;
-}
 
 function entryMatches(entry: PathEntry): boolean {
   const group = entry.group;
@@ -165,12 +134,22 @@ function entryMatches(entry: PathEntry): boolean {
   return true;
 }
 
+/**
+ * Checks the entries of every node of the trie at `root` whose key is a prefix of the request path,
+ * each node's best first, keeping the best match in `state`. Allocates nothing: a node's edge is
+ * compared in place, character by character, with the path.
+ */
 function searchTrie(root: TrieNode | null | undefined): void {
   if (root === null || root === undefined) return;
   const path = state.path;
   let node = root;
-  let depth = 0;
+  // path[0, from) is known to match the node's key (the parent's key and the edge's first character).
+  let from = 0;
   for (;;) {
+    const end = node.end;
+    if (end > path.length) return;
+    const key = node.key;
+    for (let i = from; i < end; i++) if (key.charCodeAt(i) !== path.charCodeAt(i)) return;
     const entries = node.entries;
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i]!;
@@ -181,21 +160,26 @@ function searchTrie(root: TrieNode | null | undefined): void {
         break;
       }
     }
-    if (depth >= path.length) return;
-    const code = path.charCodeAt(depth);
-    let next: TrieNode | null | undefined;
-    if (node.onlyCode !== -1) {
-      if (node.onlyCode !== code) return;
-      next = node.only;
-    } else if (node.children === null) {
-      return;
-    } else {
-      next = node.children.get(code);
-    }
-    if (next === undefined || next === null) return;
+    if (end === path.length) return;
+    const next = childAt(node, path.charCodeAt(end));
+    if (next === null) return;
     node = next;
-    depth++;
+    from = end + 1;
   }
+}
+
+/** Path keys applied to one host bucket's trie per step of a router change (see {@link Router.changeSteps}). */
+const TRIE_BATCH_KEYS = 256;
+
+/** Applies `changes` to the trie at `root`, {@link TRIE_BATCH_KEYS} keys per step. */
+function* applyInBatchesSteps(root: TrieNode | null, changes: readonly TrieChange[]): Steps<TrieNode | null> {
+  // A bucket as large as the config (thousands of host-less routes) is changed in batches of
+  // paths, one step each, so no step holds the event loop for the whole trie.
+  for (let from = 0; from < changes.length; from += TRIE_BATCH_KEYS) {
+    yield;
+    root = applyTrieChanges(root, changes.length <= TRIE_BATCH_KEYS ? changes : changes.slice(from, from + TRIE_BATCH_KEYS));
+  }
+  return root;
 }
 
 function isDigits(text: string, start: number): boolean {
@@ -215,14 +199,11 @@ function isDigits(text: string, start: number): boolean {
  * the candidates sharing that path, not the number of routes. Pure: no I/O, never throws on odd
  * input at match time. Immutable: {@link withChanges} returns a new router sharing structure.
  */
-/** Path keys applied to one host bucket's trie per step of a router change (see {@link Router.changeSteps}). */
-const TRIE_BATCH_KEYS = 256;
-
 export class Router {
   private static readonly EMPTY = new Router(
     PersistentMap.empty(),
     PersistentMap.empty(),
-    PersistentMap.empty(),
+    0,
     PersistentMap.empty(),
     PersistentMap.empty(),
     PersistentMap.empty(),
@@ -268,8 +249,10 @@ export class Router {
       routeById.set(route.id, route);
     }
     const routeIdsByService = new Map<string, [string, true][]>();
-    const groupsById: [string, readonly RouteGroup[]][] = [];
-    const buckets = new Map<string, PathEntry[]>();
+    const slots: [string, RouteSlot][] = [];
+    let activeCount = 0;
+    const hostBuckets: ByHostKind<PathEntry[]> = [new Map(), new Map(), new Map()];
+    const anyHostEntries: PathEntry[] = [];
     for (const [id, route] of routeById) {
       const serviceId = route.service?.id;
       if (typeof serviceId === 'string') {
@@ -277,58 +260,59 @@ export class Router {
         if (ids === undefined) routeIdsByService.set(serviceId, (ids = []));
         ids.push([id, true]);
       }
+      let compiled: readonly RouteGroup[] = [];
       if (isHttpRoute(route)) {
         const service = typeof serviceId === 'string' ? (serviceById.get(serviceId) ?? null) : null;
-        const compiled = service === null || service.enabled !== false ? compileRoute(route, service) : [];
-        if (compiled.length > 0) groupsById.push([id, compiled]);
+        if (service === null || service.enabled !== false) compiled = compileRoute(route, service);
+        if (compiled.length > 0) activeCount++;
         for (const group of compiled) {
-          for (const bucketId of bucketIdsOf(group)) {
-            let entries = buckets.get(bucketId);
-            if (entries === undefined) buckets.set(bucketId, (entries = []));
+          const hosts = group.hosts;
+          if (hosts === null) {
+            for (const entry of group.entries) anyHostEntries.push(entry);
+            continue;
+          }
+          for (let i = 0; i < hosts.length; i++) {
+            if (!isFirstInBucket(hosts, i)) continue;
+            const byHost = hostBuckets[hosts[i]!.kind];
+            let entries = byHost.get(hosts[i]!.value);
+            if (entries === undefined) byHost.set(hosts[i]!.value, (entries = []));
             for (const entry of group.entries) entries.push(entry);
           }
         }
       }
+      slots.push([id, slotOf(route, compiled)]);
       yield;
     }
 
     const servicesMap = yield* PersistentMap.fromSteps(serviceById);
-    const routesMap = yield* PersistentMap.fromSteps(routeById);
+    const routesMap = yield* PersistentMap.fromSteps(slots);
     const byService: [string, PersistentMap<true>][] = [];
     for (const [serviceId, ids] of routeIdsByService) byService.push([serviceId, yield* PersistentMap.fromSteps(ids)]);
     const routesByService = yield* PersistentMap.fromSteps(byService);
-    const groups = yield* PersistentMap.fromSteps(groupsById);
 
-    const exactHosts: [string, TrieNode][] = [];
-    const suffixHosts: [string, TrieNode][] = [];
-    const prefixHosts: [string, TrieNode][] = [];
-    let anyHost: TrieNode | null = null;
-    for (const [bucketId, entries] of buckets) {
-      yield;
-      const root = yield* buildTrieSteps(entries, TRIE_BATCH_KEYS);
-      if (root === null) continue;
-      if (bucketId === ANY_HOST) anyHost = root;
-      else (bucketId[0] === 'e' ? exactHosts : bucketId[0] === 's' ? suffixHosts : prefixHosts).push([bucketId.slice(1), root]);
+    const hostTries: PersistentMap<TrieNode>[] = [];
+    for (const byHost of hostBuckets) {
+      const tries: [string, TrieNode][] = [];
+      for (const [host, entries] of byHost) {
+        yield;
+        const root = yield* buildTrieSteps(entries, TRIE_BATCH_KEYS);
+        if (root !== null) tries.push([host, root]);
+      }
+      hostTries.push(yield* PersistentMap.fromSteps(tries));
     }
-    return new Router(
-      servicesMap,
-      routesMap,
-      routesByService,
-      groups,
-      yield* PersistentMap.fromSteps(exactHosts),
-      yield* PersistentMap.fromSteps(suffixHosts),
-      yield* PersistentMap.fromSteps(prefixHosts),
-      anyHost,
-    );
+    yield;
+    const anyHost = yield* buildTrieSteps(anyHostEntries, TRIE_BATCH_KEYS);
+    return new Router(servicesMap, routesMap, activeCount, routesByService, hostTries[0]!, hostTries[1]!, hostTries[2]!, anyHost);
   }
 
   private constructor(
     private readonly services: PersistentMap<Service>,
-    private readonly routes: PersistentMap<Route>,
+    /** Every route given, by id: its compiled groups when active, else the route. */
+    private readonly routes: PersistentMap<RouteSlot>,
+    /** How many of {@link routes} are active (compiled to at least one group). */
+    private readonly activeCount: number,
     /** service id → ids of the routes pointing at it (whether or not the service exists). */
     private readonly routesByService: PersistentMap<PersistentMap<true>>,
-    /** Compiled groups of the routes in the router (active ones only). */
-    private readonly groups: PersistentMap<readonly RouteGroup[]>,
     private readonly exactHosts: PersistentMap<TrieNode>,
     private readonly suffixHosts: PersistentMap<TrieNode>,
     private readonly prefixHosts: PersistentMap<TrieNode>,
@@ -337,7 +321,7 @@ export class Router {
 
   /** Number of routes in the router (routes of disabled services and stream routes excluded). */
   get size(): number {
-    return this.groups.size;
+    return this.activeCount;
   }
 
   /**
@@ -354,7 +338,7 @@ export class Router {
     let services = this.services;
     let routes = this.routes;
     let routesByService = this.routesByService;
-    let groups = this.groups;
+    let activeCount = this.activeCount;
     const touched = new Set<string>();
 
     const markService = (serviceId: string): void => {
@@ -377,80 +361,88 @@ export class Router {
       services = services.set(service.id, service);
       markService(service.id);
     }
+    // Here `routes` gets the changed routes themselves; their slots are compiled below, where the
+    // groups to take out of the tries are still those in `this.routes`.
     for (const id of change.removeRouteIds ?? []) {
       const old = routes.get(id);
       if (old === undefined) continue;
-      link(old, false);
+      link(routeOf(old), false);
       routes = routes.delete(id);
       touched.add(id);
       yield;
     }
     for (const route of change.upsertRoutes ?? []) {
       const old = routes.get(route.id);
-      if (old !== undefined) link(old, false);
+      if (old !== undefined) link(routeOf(old), false);
       routes = routes.set(route.id, route);
       link(route, true);
       touched.add(route.id);
       yield;
     }
 
-    const buckets = new Map<string, Map<string, TrieChange>>();
-    const changeAt = (bucketId: string, key: string): TrieChange => {
-      let byKey = buckets.get(bucketId);
-      if (byKey === undefined) buckets.set(bucketId, (byKey = new Map()));
+    // Per host bucket, the trie changes by path key.
+    const hostChanges: ByHostKind<Map<string, TrieChange>> = [new Map(), new Map(), new Map()];
+    const anyHostChanges = new Map<string, TrieChange>();
+    const bucketsOf = (group: RouteGroup): Map<string, TrieChange>[] => {
+      const hosts = group.hosts;
+      if (hosts === null) return [anyHostChanges];
+      const out: Map<string, TrieChange>[] = [];
+      for (let i = 0; i < hosts.length; i++) {
+        if (!isFirstInBucket(hosts, i)) continue;
+        const byHost = hostChanges[hosts[i]!.kind];
+        let byKey = byHost.get(hosts[i]!.value);
+        if (byKey === undefined) byHost.set(hosts[i]!.value, (byKey = new Map()));
+        out.push(byKey);
+      }
+      return out;
+    };
+    const changeAt = (byKey: Map<string, TrieChange>, key: string): TrieChange => {
       let trieChange = byKey.get(key);
       if (trieChange === undefined) byKey.set(key, (trieChange = { key, add: [], removeRouteIds: new Set() }));
       return trieChange;
     };
 
     for (const id of touched) {
-      for (const group of groups.get(id) ?? []) {
-        for (const bucketId of bucketIdsOf(group)) {
-          for (const entry of group.entries) changeAt(bucketId, entry.key).removeRouteIds.add(id);
+      const oldGroups = groupsOf(this.routes.get(id));
+      if (oldGroups.length > 0) activeCount--;
+      for (const group of oldGroups) {
+        for (const byKey of bucketsOf(group)) {
+          for (const entry of group.entries) changeAt(byKey, entry.key).removeRouteIds.add(id);
         }
       }
-      const route = routes.get(id);
-      let compiled: RouteGroup[] = [];
-      if (route !== undefined && isHttpRoute(route)) {
+      const slot = routes.get(id);
+      if (slot === undefined) {
+        yield;
+        continue;
+      }
+      const route = routeOf(slot);
+      let compiled: readonly RouteGroup[] = [];
+      if (isHttpRoute(route)) {
         const serviceId = route.service?.id;
         const service = typeof serviceId === 'string' ? (services.get(serviceId) ?? null) : null;
         if (service === null || service.enabled !== false) compiled = compileRoute(route, service);
       }
-      groups = compiled.length > 0 ? groups.set(id, compiled) : groups.delete(id);
+      if (compiled.length > 0) activeCount++;
+      routes = routes.set(id, slotOf(route, compiled));
       for (const group of compiled) {
-        for (const bucketId of bucketIdsOf(group)) {
-          for (const entry of group.entries) changeAt(bucketId, entry.key).add.push(entry);
+        for (const byKey of bucketsOf(group)) {
+          for (const entry of group.entries) changeAt(byKey, entry.key).add.push(entry);
         }
       }
       yield;
     }
 
-    let exactHosts = this.exactHosts;
-    let suffixHosts = this.suffixHosts;
-    let prefixHosts = this.prefixHosts;
-    let anyHost = this.anyHost;
-    for (const [bucketId, byKey] of buckets) {
-      const changes = [...byKey.values()];
-      const key = bucketId.slice(1);
-      const kind = bucketId[0];
-      const map = kind === 'e' ? exactHosts : kind === 's' ? suffixHosts : prefixHosts;
-      let root = bucketId === ANY_HOST ? anyHost : (map.get(key) ?? null);
-      // A bucket as large as the config (thousands of host-less routes) is built in batches of
-      // paths, one step each, so no step holds the event loop for the whole trie.
-      for (let from = 0; from < changes.length; from += TRIE_BATCH_KEYS) {
-        yield;
-        root = applyTrieChanges(root, from === 0 && changes.length <= TRIE_BATCH_KEYS ? changes : changes.slice(from, from + TRIE_BATCH_KEYS));
+    const hostTries = [this.exactHosts, this.suffixHosts, this.prefixHosts];
+    for (let kind = 0; kind < hostChanges.length; kind++) {
+      let tries = hostTries[kind]!;
+      for (const [host, byKey] of hostChanges[kind]!) {
+        const root = yield* applyInBatchesSteps(tries.get(host) ?? null, [...byKey.values()]);
+        tries = root === null ? tries.delete(host) : tries.set(host, root);
       }
-      if (bucketId === ANY_HOST) {
-        anyHost = root;
-        continue;
-      }
-      const next = root === null ? map.delete(key) : map.set(key, root);
-      if (kind === 'e') exactHosts = next;
-      else if (kind === 's') suffixHosts = next;
-      else prefixHosts = next;
+      hostTries[kind] = tries;
     }
-    return new Router(services, routes, routesByService, groups, exactHosts, suffixHosts, prefixHosts, anyHost);
+    const anyHost = anyHostChanges.size === 0 ? this.anyHost : yield* applyInBatchesSteps(this.anyHost, [...anyHostChanges.values()]);
+    return new Router(services, routes, activeCount, routesByService, hostTries[0]!, hostTries[1]!, hostTries[2]!, anyHost);
   }
 
   /** The best route for the request by Kong's priority, or null when none matches. */
@@ -503,7 +495,8 @@ export class Router {
 
     const route = best.group.route;
     const service = best.group.service;
-    const matchedPath = best.prefix !== null ? best.prefix : exec !== null ? exec[0] : null;
+    const prefix = matchedPrefix(best);
+    const matchedPath = prefix !== null ? prefix : exec !== null ? exec[0] : null;
     const isStripped = route.strip_path === true && matchedPath !== null;
     const base = service !== null && typeof service.path === 'string' && service.path !== '' ? service.path : '/';
     const upstreamPath = escapePath(joinUpstreamPath(base, path, matchedPath, route.strip_path === true));
