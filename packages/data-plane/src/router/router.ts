@@ -1,11 +1,10 @@
 import type { Route, Service } from '@sluice/protocol';
 import { escapePath } from './escape-path.js';
 import { normalizePath } from './normalize-path.js';
-import { applyTrieChanges, buildTrieSteps, childAt, type TrieChange, type TrieNode } from './path-trie.js';
+import { applyTrieChanges, buildTrieSteps, type TrieChange, type TrieNode } from './path-trie.js';
 import { PersistentMap } from './persistent-map.js';
 import { runSteps, type Steps } from '../steps.js';
 import {
-  compareEntries,
   compileRegex,
   compileRoute,
   matchedPrefix,
@@ -13,62 +12,12 @@ import {
   type PathEntry,
   type RouteGroup,
 } from './route-group.js';
-import { headersMatch, hostMatches, type RequestHeaders } from './request-conditions.js';
 import { groupsOf, routeOf, slotOf, type RouteSlot } from './route-slot.js';
 import { joinUpstreamPath } from './upstream-path.js';
+import type { RouteMatch, RouterChange, RouterRequest } from './router-types.js';
+import { finishSearch, searchTrie, startSearch } from './trie-search.js';
 
-/** What the router looks at in a request. */
-export interface RouterRequest {
-  /** Method as sent (Kong compares it exactly, so `get` matches no `GET` route). */
-  readonly method: string;
-  /** Request target as received: the origin-form path, with its query string if any. */
-  readonly target: string;
-  /** The Host header as sent (it may carry `:port`), or undefined when there is none. */
-  readonly host: string | undefined;
-  /** Listener port: the port route hosts with `:port` compare with when the Host header has none. */
-  readonly port: number;
-  /** `http` or `https`: SNI conditions only apply to https. */
-  readonly scheme: string;
-  /** TLS server name sent by the client (https only). */
-  readonly sni?: string | undefined;
-  /**
-   * Request headers by lower-case name, a repeated header as an array of its values (Node's
-   * `headersDistinct` shape). Read only when a candidate route has header conditions, so a getter
-   * that computes it lazily is fine.
-   */
-  readonly headers: RequestHeaders;
-}
-
-/** Captures of a regex path: positional (index 0 is the whole match) and named. */
-export interface UriCaptures {
-  readonly positional: readonly (string | undefined)[];
-  readonly named: Readonly<Record<string, string | undefined>>;
-}
-
-/** The route a request matched, and how to forward it. */
-export interface RouteMatch {
-  readonly route: Route;
-  /** The route's service, or null for a route without one (the proxy answers 503). */
-  readonly service: Service | null;
-  /** The normalised request path (no query string) the route was matched on. */
-  readonly path: string;
-  /** The path text that matched: the prefix path, or the regex's match; null for a route without paths. */
-  readonly matchedPath: string | null;
-  /** What strip_path removed (Kong's `prefix`), or null when nothing was stripped. */
-  readonly strippedPrefix: string | null;
-  /** Upstream path by Kong's v0 joining, escaped; no query string (append the request's unchanged). */
-  readonly upstreamPath: string;
-  /** Captures of a regex path, or null. */
-  readonly captures: UriCaptures | null;
-}
-
-/** A batch of entity changes for {@link Router.withChanges}. */
-export interface RouterChange {
-  readonly upsertRoutes?: readonly Route[];
-  readonly removeRouteIds?: readonly string[];
-  readonly upsertServices?: readonly Service[];
-  readonly removeServiceIds?: readonly string[];
-}
+export type { RouteMatch, RouterChange, RouterRequest, UriCaptures } from './router-types.js';
 
 /**
  * Whether `hosts[i]` is the first of `hosts` in its host bucket (same kind, same value): a group
@@ -84,88 +33,11 @@ function isFirstInBucket(hosts: readonly HostCondition[], i: number): boolean {
 /** One map per host kind (`HOST_KINDS`: exact, suffix, prefix), indexed by the kind. */
 type ByHostKind<T> = [Map<string, T>, Map<string, T>, Map<string, T>];
 
-
 /** A route of Kong's http subsystem (http, https, grpc, grpcs), not a stream route (tcp, tls, udp). */
 function isHttpRoute(route: Route): boolean {
   const protocols = route.protocols;
   if (!Array.isArray(protocols) || protocols.length === 0) return true;
   return protocols.includes('http') || protocols.includes('https') || protocols.includes('grpc') || protocols.includes('grpcs');
-}
-
-/** Per-match scratch state; match() is synchronous and never re-entered, so one is enough. */
-interface MatchState {
-  method: string;
-  path: string;
-  host: string | undefined;
-  port: number;
-  isHttps: boolean;
-  sni: string | undefined;
-  request: RouterRequest;
-  best: PathEntry | null;
-  bestExec: RegExpExecArray | null;
-  exec: RegExpExecArray | null;
-}
-
-const state: MatchState = {
-  method: '',
-  path: '',
-  host: undefined,
-  port: 0,
-  isHttps: false,
-  sni: undefined,
-  request: null as unknown as RouterRequest,
-  best: null,
-  bestExec: null,
-  exec: null,
-};
-
-
-function entryMatches(entry: PathEntry): boolean {
-  const group = entry.group;
-  if (group.methods !== null && !group.methods.includes(state.method)) return false;
-  if (group.hosts !== null && !hostMatches(group.hosts, state.host, state.port)) return false;
-  if (group.snis !== null && state.isHttps && (state.sni === undefined || !group.snis.includes(state.sni))) return false;
-  if (group.headers !== null && !headersMatch(group.headers, state.request.headers)) return false;
-  if (entry.regex !== null) {
-    const exec = entry.regex.exec(state.path);
-    if (exec === null) return false;
-    state.exec = exec;
-  }
-  return true;
-}
-
-/**
- * Checks the entries of every node of the trie at `root` whose key is a prefix of the request path,
- * each node's best first, keeping the best match in `state`. Allocates nothing: a node's edge is
- * compared in place, character by character, with the path.
- */
-function searchTrie(root: TrieNode | null | undefined): void {
-  if (root === null || root === undefined) return;
-  const path = state.path;
-  let node = root;
-  // path[0, from) is known to match the node's key (the parent's key and the edge's first character).
-  let from = 0;
-  for (;;) {
-    const end = node.end;
-    if (end > path.length) return;
-    const key = node.key;
-    for (let i = from; i < end; i++) if (key.charCodeAt(i) !== path.charCodeAt(i)) return;
-    const entries = node.entries;
-    for (let i = 0; i < entries.length; i++) {
-      const entry = entries[i]!;
-      if (state.best !== null && compareEntries(entry, state.best) >= 0) break;
-      if (entryMatches(entry)) {
-        state.best = entry;
-        state.bestExec = entry.regex !== null ? state.exec : null;
-        break;
-      }
-    }
-    if (end === path.length) return;
-    const next = childAt(node, path.charCodeAt(end));
-    if (next === null) return;
-    node = next;
-    from = end + 1;
-  }
 }
 
 /** Path keys applied to one host bucket's trie per step of a router change (see {@link Router.changeSteps}). */
@@ -464,16 +336,7 @@ export class Router {
       }
     }
 
-    state.method = request.method;
-    state.path = path;
-    state.host = host;
-    state.port = port;
-    state.isHttps = request.scheme === 'https';
-    state.sni = request.sni;
-    state.request = request;
-    state.best = null;
-    state.bestExec = null;
-    state.exec = null;
+    startSearch(request, path, host, port);
 
     if (host !== undefined) {
       if (this.exactHosts.size > 0) searchTrie(this.exactHosts.get(host));
@@ -486,11 +349,7 @@ export class Router {
     }
     searchTrie(this.anyHost);
 
-    const best = state.best as PathEntry | null;
-    const exec = state.bestExec as RegExpExecArray | null;
-    state.request = null as unknown as RouterRequest;
-    state.exec = null;
-    state.bestExec = null;
+    const { best, exec } = finishSearch();
     if (best === null) return null;
 
     const route = best.group.route;
