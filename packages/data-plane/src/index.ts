@@ -16,7 +16,8 @@
  *   write interval, heartbeat grace, apply slice, backoff) and the bounds of what `DataPlane` does
  *   (`CACHE_MAX_LAG_MS`, the worker start, restart and traffic-scrape bounds).
  * - `ConfigCache` (`DataPlane.cache`, and the way to seed a cache directory) and the cache file
- *   format (`decodeCacheFile`, file names, magic and version), for tools that read a cache dir.
+ *   format (`decodeCacheFile`, file names, magic and version, the journal's magic, version and
+ *   bounds), for tools that read a cache dir.
  * - The declarative (DB-less) loader.
  * - The building blocks `bench/` measures, usable on their own: `Router`, `ProxyServer` (to embed
  *   a proxy with a config of one's own), `applySnapshot` / `snapshotSteps` / `runStepsSliced`.
@@ -54,12 +55,15 @@ export {
   DEFAULT_CACHE_DIR,
   CACHE_FILE_NAME,
   CACHE_PREVIOUS_FILE_NAME,
+  CACHE_JOURNAL_FILE_NAME,
   CACHE_WRITE_INTERVAL_MS,
   CACHE_MAX_LAG_MS,
   type ConfigCacheOptions,
   type CacheLoadResult,
   type CachedState,
+  type ScheduledDelta,
 } from './config/config-cache.js';
+export { JOURNAL_MAGIC, JOURNAL_FORMAT_VERSION, CACHE_JOURNAL_MAX_RECORDS, CACHE_JOURNAL_MAX_BYTES, CACHE_JOURNAL_MAX_APPEND_BYTES } from './config/cache-journal.js';
 export { encodeCacheFile, decodeCacheFile, CACHE_MAGIC, CACHE_FORMAT_VERSION, MAX_CACHE_EPOCH_BYTES, type CacheFileContents } from './config/cache-file.js';
 export { NODE_ID_FILE_NAME } from './config/node-id.js';
 export { buildDeclarativeConfig, loadDeclarativeConfig, parseDeclarativeText, DECLARATIVE_EPOCH, MAX_DECLARATIVE_CONFIG_BYTES } from './config/declarative-config.js';
