@@ -63,7 +63,7 @@ export {
   type CachedState,
   type ScheduledDelta,
 } from './config/config-cache.js';
-export { JOURNAL_MAGIC, JOURNAL_FORMAT_VERSION, CACHE_JOURNAL_MAX_RECORDS, CACHE_JOURNAL_MAX_BYTES, CACHE_JOURNAL_MAX_APPEND_BYTES } from './config/cache-journal.js';
+export { JOURNAL_MAGIC, JOURNAL_FORMAT_VERSION, CACHE_JOURNAL_MAX_RECORDS, CACHE_JOURNAL_MAX_BYTES, CACHE_JOURNAL_MAX_APPEND_BYTES, DEFAULT_JOURNAL_LIMITS, type JournalLimits } from './config/cache-journal.js';
 export { encodeCacheFile, decodeCacheFile, CACHE_MAGIC, CACHE_FORMAT_VERSION, MAX_CACHE_EPOCH_BYTES, type CacheFileContents } from './config/cache-file.js';
 export { NODE_ID_FILE_NAME } from './config/node-id.js';
 export { buildDeclarativeConfig, loadDeclarativeConfig, parseDeclarativeText, DECLARATIVE_EPOCH, MAX_DECLARATIVE_CONFIG_BYTES } from './config/declarative-config.js';

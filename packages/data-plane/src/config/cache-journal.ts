@@ -31,6 +31,23 @@ export const CACHE_JOURNAL_MAX_BYTES = 16 * 1024 * 1024;
  */
 export const CACHE_JOURNAL_MAX_APPEND_BYTES = 1024 * 1024;
 
+/** The bounds of a journal (`ConfigCacheOptions.journalLimits`): past any of them a write rewrites the base instead of appending. */
+export interface JournalLimits {
+  /** Most records in the journal (default `CACHE_JOURNAL_MAX_RECORDS`). */
+  readonly maxRecords: number;
+  /** Most bytes in the journal (default `CACHE_JOURNAL_MAX_BYTES`), and never more than the base file. */
+  readonly maxBytes: number;
+  /** Most bytes one write appends (default `CACHE_JOURNAL_MAX_APPEND_BYTES`). */
+  readonly maxAppendBytes: number;
+}
+
+/** The default {@link JournalLimits}. */
+export const DEFAULT_JOURNAL_LIMITS: JournalLimits = Object.freeze({
+  maxRecords: CACHE_JOURNAL_MAX_RECORDS,
+  maxBytes: CACHE_JOURNAL_MAX_BYTES,
+  maxAppendBytes: CACHE_JOURNAL_MAX_APPEND_BYTES,
+});
+
 /** The steps of an append to the journal, in order (for crash tests, like `WriteStep`). */
 export const JournalStep = {
   /** The records are written to the journal (not yet durable). */
@@ -212,9 +229,10 @@ export function replayJournal(base: ResourceBatchMessage, records: readonly Jour
 
 /**
  * The bytes of the journal at `path`, or null when there is none, or when it cannot be read or is
- * larger than `CACHE_JOURNAL_MAX_BYTES` (no journal this build writes is): reported in `errors`.
+ * larger than `maxBytes` (default `CACHE_JOURNAL_MAX_BYTES`: no journal written with that bound
+ * is): reported in `errors`.
  */
-export async function readJournalFile(path: string, errors: DataPlaneError[]): Promise<Buffer | null> {
+export async function readJournalFile(path: string, errors: DataPlaneError[], maxBytes: number = CACHE_JOURNAL_MAX_BYTES): Promise<Buffer | null> {
   let handle;
   try {
     handle = await open(path, 'r');
@@ -224,8 +242,8 @@ export async function readJournalFile(path: string, errors: DataPlaneError[]): P
   }
   try {
     const { size } = await handle.stat();
-    if (size > CACHE_JOURNAL_MAX_BYTES) {
-      errors.push(new CacheCorruptError(path, `journal of ${size} bytes exceeds ${CACHE_JOURNAL_MAX_BYTES}; ignored`));
+    if (size > maxBytes) {
+      errors.push(new CacheCorruptError(path, `journal of ${size} bytes exceeds ${maxBytes}; ignored`));
       return null;
     }
     return await handle.readFile();

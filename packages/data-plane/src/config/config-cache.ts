@@ -6,9 +6,7 @@ import type { PluginRuntime } from '../plugins/plugin-factory.js';
 import { applySnapshot } from './apply-snapshot.js';
 import { decodeCacheFile, writeCacheFile, type CacheFileContents } from './cache-file.js';
 import {
-  CACHE_JOURNAL_MAX_APPEND_BYTES,
-  CACHE_JOURNAL_MAX_BYTES,
-  CACHE_JOURNAL_MAX_RECORDS,
+  DEFAULT_JOURNAL_LIMITS,
   appendJournal,
   encodeJournalHeader,
   encodeJournalRecord,
@@ -17,6 +15,7 @@ import {
   readJournal,
   readJournalFile,
   replayJournal,
+  type JournalLimits,
   type JournalRecord,
   type JournalStep,
 } from './cache-journal.js';
@@ -65,6 +64,8 @@ export interface ConfigCacheOptions {
   readonly onWriteStep?: (step: WriteStep | JournalStep) => void | Promise<void>;
   /** The plugins this data plane runs (default every bundled one): a cached config naming another is refused. */
   readonly plugins?: PluginRuntime;
+  /** The journal's bounds (default `DEFAULT_JOURNAL_LIMITS`: 10,000 records, 16 MiB, 1 MiB per write). */
+  readonly journalLimits?: Partial<JournalLimits>;
 }
 
 /** What `load()` found: the config to serve (or null), which file it came from, and why others were refused. */
@@ -125,6 +126,7 @@ export class ConfigCache {
   private readonly writeIntervalMs: number;
   private readonly onWriteStep: ConfigCacheOptions['onWriteStep'];
   private readonly plugins: ConfigCacheOptions['plugins'];
+  private readonly limits: JournalLimits;
   private pending: RuntimeConfig | null = null;
   /**
    * The records that take what is on disk (`written`) to `pending`, in order, and their bytes; null
@@ -156,6 +158,7 @@ export class ConfigCache {
     this.writeIntervalMs = options.writeIntervalMs ?? CACHE_WRITE_INTERVAL_MS;
     this.onWriteStep = options.onWriteStep;
     this.plugins = options.plugins;
+    this.limits = { ...DEFAULT_JOURNAL_LIMITS, ...options.journalLimits };
   }
 
   /** Creates the directory if needed and removes temp files a crash left behind. */
@@ -190,7 +193,7 @@ export class ConfigCache {
    */
   async load(): Promise<CacheLoadResult> {
     const errors: DataPlaneError[] = [];
-    const journal = await readJournalFile(this.journalPath, errors);
+    const journal = await readJournalFile(this.journalPath, errors, this.limits.maxBytes);
     for (const file of [this.path, this.previousPath]) {
       let bytes: Buffer;
       try {
@@ -279,7 +282,7 @@ export class ConfigCache {
     } else {
       const record = journalRecordOf(config, delta);
       const bytes = record === null ? Infinity : journalRecordBytes(record);
-      if (record === null || this.pendingRecordBytes + bytes > CACHE_JOURNAL_MAX_APPEND_BYTES) {
+      if (record === null || this.pendingRecordBytes + bytes > this.limits.maxAppendBytes) {
         this.pendingRecords = null;
       } else {
         this.pendingRecords.push(record);
@@ -378,7 +381,7 @@ export class ConfigCache {
     const bytes = encoded.reduce((n, b) => n + b.byteLength, header?.byteLength ?? 0);
     const journalBytes = (journal?.bytes ?? 0) + bytes;
     const journalRecords = (journal?.records ?? 0) + records.length;
-    if (journalRecords > CACHE_JOURNAL_MAX_RECORDS || journalBytes > Math.min(CACHE_JOURNAL_MAX_BYTES, target.baseBytes)) return false;
+    if (journalRecords > this.limits.maxRecords || journalBytes > Math.min(this.limits.maxBytes, target.baseBytes)) return false;
     const data = Buffer.concat(header ? [header, ...encoded] : encoded);
     if (header) {
       // A new journal replaces the one of the previous base whole (temp file, fsync, rename).
