@@ -20,7 +20,8 @@
  *   bounds), for tools that read a cache dir.
  * - The declarative (DB-less) loader.
  * - The building blocks `bench/` measures, usable on their own: `Router`, `ProxyServer` (to embed
- *   a proxy with a config of one's own), `applySnapshot` / `snapshotSteps` / `runStepsSliced`.
+ *   a proxy with a config of one's own), `applySnapshot` / `snapshotSteps` / `applyDelta` /
+ *   `deltaSteps` / `runStepsSliced`.
  * - The plugin runtime (`DataPlaneOptions.plugins`): the bundled factories and how to make a
  *   runtime of a subset of them (Kong's `plugins` setting).
  */
@@ -48,7 +49,7 @@ export {
 export { silentLogger, type Logger } from './logger.js';
 export { RuntimeConfig, ConfigOrigin } from './config/runtime-config.js';
 export { applySnapshot, snapshotSteps, type ApplyOptions, type ApplyResult, type ConfigTarget } from './config/apply-snapshot.js';
-export type { DeltaInput } from './config/apply-delta.js';
+export { applyDelta, deltaSteps, type DeltaInput } from './config/apply-delta.js';
 export { runStepsSliced, StepsCancelledError, APPLY_SLICE_MS, type Steps, type SliceOptions } from './steps.js';
 export {
   ConfigCache,
