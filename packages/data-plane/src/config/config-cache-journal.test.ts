@@ -7,7 +7,7 @@ import { applyDelta } from './apply-delta.js';
 import { applySnapshot } from './apply-snapshot.js';
 import { decodeCacheFile } from './cache-file.js';
 import { JOURNAL_HEADER_BYTES, JournalStep, readJournal, type JournalLimits } from './cache-journal.js';
-import { ConfigCache, type ScheduledDelta } from './config-cache.js';
+import { CACHE_MAX_LAG_MS, CACHE_WRITE_INTERVAL_MS, ConfigCache, type ScheduledDelta } from './config-cache.js';
 import type { RuntimeConfig } from './runtime-config.js';
 import { WriteStep } from './write-file-atomic.js';
 
@@ -68,6 +68,14 @@ async function writeVersions(cache: ConfigCache, versions: ReturnType<typeof cha
 }
 
 const baseVersion = async () => decodeCacheFile(await readFile(join(dir, 'config')), 'config').version;
+/** The version on disk: the base's, or the last record's of a journal that extends it (as `load()` reads them, without validating). */
+async function onDiskVersion(): Promise<number> {
+  const base = decodeCacheFile(await readFile(join(dir, 'config')), 'config');
+  const journal = await readFile(join(dir, 'config.journal')).catch(() => null);
+  if (journal === null) return base.version;
+  const { baseDigest, records } = readJournal(journal, 'journal', base.version);
+  return Buffer.from(baseDigest).equals(base.headerDigest) && records.length > 0 ? records[records.length - 1].toVersion : base.version;
+}
 const journalRecords = async (base: number) => readJournal(await readFile(join(dir, 'config.journal')), 'journal', base).records.map((r) => r.toVersion);
 
 describe('ConfigCache journal', () => {
@@ -240,6 +248,37 @@ describe('ConfigCache journal', () => {
       expect(await baseVersion(), `${what}, ${crashAt}`).toBe(held + 2);
       expect((await openCache()).result.config?.hashHex, `${what}, ${crashAt}`).toBe(versions[held + 1].config.hashHex);
     }
+  });
+
+  it('has the newest config on disk within the bound while journaling a stream of deltas', async () => {
+    const versions = chain(history(30));
+    let appendStartedAt = 0;
+    let longestAppendMs = 0;
+    const { cache } = await openCache({
+      onWriteStep: (step) => {
+        if (step === JournalStep.APPENDED) appendStartedAt = Date.now();
+        if (step === JournalStep.SYNCED) longestAppendMs = Math.max(longestAppendMs, Date.now() - appendStartedAt);
+      },
+    });
+    await writeVersions(cache, versions, 1, 2);
+    // One delta every ~10 ms (as a stream of one-entity writes arrives): most writes coalesce several.
+    for (let v = 3; v <= versions.length; v++) {
+      cache.schedule(versions[v - 1].config, versions[v - 1].delta);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const scheduledAt = Date.now();
+    let reachedAt = 0;
+    while (Date.now() <= scheduledAt + 10_000) {
+      if ((await onDiskVersion().catch(() => 0)) === versions.length) {
+        reachedAt = Date.now();
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    expect(reachedAt).toBeGreaterThan(0);
+    expect(reachedAt - scheduledAt).toBeLessThanOrEqual(CACHE_WRITE_INTERVAL_MS + 2 * Math.max(longestAppendMs, 50) + 100);
+    if (longestAppendMs < 400) expect(reachedAt - scheduledAt).toBeLessThanOrEqual(CACHE_MAX_LAG_MS);
+    expect((await openCache()).result.config?.hashHex).toBe(versions[versions.length - 1].config.hashHex);
   });
 
   it('keeps the base file untouched and the journal small while appending', async () => {
