@@ -44,9 +44,9 @@ export type FileContents = Uint8Array | ((file: FileHandle) => Promise<unknown>)
 
 /**
  * Replaces `path` with `data` (bytes, or written by a function through the temp file's handle) so
- * that a crash at any point leaves either the old or the new complete file: write a temp file in the same directory, fsync it, (rename the old file to
- * `previousPath`), rename the temp over `path`, fsync the directory. Throws `CacheIoError`; on an
- * I/O failure the temp file is removed.
+ * that a crash at any point leaves either the old or the new complete file: write a temp file in
+ * the same directory, fsync it, (rename the old file to `previousPath`), rename the temp over
+ * `path`, fsync the directory. Throws `CacheIoError`; on an I/O failure the temp file is removed.
  */
 export async function writeFileAtomic(path: string, data: FileContents, options: WriteFileAtomicOptions = {}): Promise<void> {
   const dir = dirname(path);
