@@ -304,7 +304,8 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   private commit(config: RuntimeConfig, change: AppliedChange): void {
     const previous = this.currentConfig;
     this.swap(config);
-    this.cache.schedule(config);
+    // A delta is journaled (its record appended) rather than the whole config rewritten.
+    this.cache.schedule(config, change.kind === 'delta' ? change.delta : undefined);
     this.metrics.applies.inc({ kind: change.kind });
     if (this.workerPool) {
       if (change.kind === 'delta' && previous && previous.epoch === change.delta.epoch && previous.version === change.delta.fromVersion) {

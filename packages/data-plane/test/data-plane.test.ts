@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CloseCode, encodeService, pb } from '@sluice/protocol';
-import { applySnapshot, ConfigCache, DataPlane, decodeCacheFile, type DataPlaneOptions } from '../src/index.js';
+import { applySnapshot, CACHE_JOURNAL_FILE_NAME, ConfigCache, DataPlane, decodeCacheFile, type DataPlaneOptions } from '../src/index.js';
 import { ConfigModel, makeRoute, makeService } from './helpers/config-model.js';
 import { FakeControlPlane, waitFor } from './helpers/fake-control-plane.js';
 
@@ -249,6 +249,31 @@ describe('DataPlane', () => {
     const metrics = (await get(dp, 'status', '/metrics')).body;
     expect(metrics).toMatch(/sluice_dp_config_applies_total\{kind="delta"\} 1/);
     expect(metrics).not.toMatch(/kind="snapshot"/);
+  });
+
+  it('journals each delta it applies instead of rewriting its cache file; a restart serves the newest', async () => {
+    // 20 services and routes: a base some records fit beside (the journal never outgrows its base).
+    const m = model(20);
+    await seedCache(m);
+    const seeded = await readFile(join(dir, 'config'));
+    const cp = await startCp(m);
+    const dp = await startDp({ controlPlane: cp.url });
+    await waitFor(() => dp.config?.version === 20 && dp.sync!.state === 'connected', 'connected, serving the cache');
+    for (const v of [21, 22]) {
+      addVersion(m, v);
+      cp.sendDelta(cp.socket, v - 1);
+      await waitFor(() => dp.config?.version === v, `delta to ${v} applied`);
+    }
+    await dp.cache.flush();
+    expect(dp.cache.state?.version).toBe(22);
+    expect((await readFile(join(dir, 'config'))).equals(seeded)).toBe(true);
+    expect((await readFile(join(dir, CACHE_JOURNAL_FILE_NAME))).byteLength).toBeGreaterThan(0);
+    await dp.close();
+    await cp.close();
+
+    const again = await startDp({ controlPlane: 'ws://127.0.0.1:1' });
+    expect(again.config).toMatchObject({ version: 22, source: 'cache', hashHex: Buffer.from(m.hashAt(22)).toString('hex') });
+    expect((await get(again, 'proxy', '/r22')).status).toBe(200);
   });
 
   it('serves a declarative config without a control plane, and refuses an invalid one', async () => {

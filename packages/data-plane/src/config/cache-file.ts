@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { pb } from '@sluice/protocol';
 import { CacheCorruptError } from '../errors.js';
 import { SLUICE_VERSION } from '../proxy/proxy-server-options.js';
-import type { ConfigResource, RuntimeConfig } from './runtime-config.js';
+import { cacheBodyChunks } from './cache-body-chunks.js';
+import type { RuntimeConfig } from './runtime-config.js';
 
 /** The first 8 bytes of every cache file. */
 export const CACHE_MAGIC = Buffer.from('SLUICEDP', 'ascii');
@@ -30,37 +31,9 @@ export interface CacheFileContents {
   readonly batch: InstanceType<typeof pb.ResourceBatch>;
   /** The Sluice build that wrote the file: when it is this build, its entities passed this build's schema rules. */
   readonly writtenBy: string;
+  /** The header's own sha256 (its last 32 bytes): names this file, e.g. as the base a journal extends. */
+  readonly headerDigest: Uint8Array;
 }
-
-/**
- * Each resource's encoding as one `ResourceBatch.upserts` element (field tag, length, Resource),
- * made once per resource. Resources are immutable and shared by every config version that holds
- * them, so a cache write after a delta encodes only the changed ones.
- */
-const encodedResources = new WeakMap<ConfigResource, Uint8Array>();
-
-/**
- * The cache body: a `ResourceBatch` of every resource. Protobuf repeated fields concatenate, so the
- * body is the concatenation of each resource's own one-element batch encoding: O(config) copying,
- * but no per-write protobuf encoding, sorting or object churn on the event loop.
- */
-function resourceBytes(r: ConfigResource): Uint8Array {
-  let bytes = encodedResources.get(r);
-  if (bytes === undefined) {
-    bytes = pb.ResourceBatch.encode({ upserts: [{ type: r.type, id: r.id, version: r.version, payload: r.payload }] }).finish();
-    encodedResources.set(r, bytes);
-  }
-  return bytes;
-}
-
-function encodeBody(config: RuntimeConfig): Buffer {
-  const parts: Uint8Array[] = [];
-  for (const r of config.resources.values()) parts.push(resourceBytes(r));
-  return Buffer.concat(parts);
-}
-
-/** Resources encoded per event-loop turn by {@link encodeCacheFileAsync}. */
-const RESOURCES_PER_TURN = 1000;
 
 /**
  * Encodes a config into the bytes of a cache file:
@@ -74,49 +47,84 @@ const RESOURCES_PER_TURN = 1000;
  *
  * All integers big-endian. The header has its own checksum, so a flipped version or epoch is caught
  * as surely as a flipped body byte; the body is not compressed, so a cold start only reads and
- * decodes it.
+ * decodes it. The header's length depends only on the epoch and the build (`cacheHeaderLength`),
+ * so a streamed write ({@link writeCacheFile}) reserves it and fills it in last.
+ *
+ * This builds the whole file in memory, in one go: for tests and tools. The data plane writes
+ * with {@link writeCacheFile}.
  */
 export function encodeCacheFile(config: RuntimeConfig, writtenBy: string = SLUICE_VERSION): Buffer {
-  return frameCacheFile(config, encodeBody(config), writtenBy);
+  const parts: Buffer[] = [];
+  for (const chunk of cacheBodyChunks(config.resources.values())) parts.push(Buffer.from(chunk));
+  const body = Buffer.concat(parts);
+  return Buffer.concat([cacheFileHeader(config, body.byteLength, createHash('sha256').update(body).digest(), writtenBy), body]);
+}
+
+/** Where {@link writeCacheFile} writes: the subset of `fs.promises.FileHandle` it uses. */
+export interface CacheFileSink {
+  write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
 }
 
 /**
- * The same bytes as {@link encodeCacheFile}, built a slice of resources per event-loop turn so a
- * large config's cache write never holds up the proxy or the stream for more than about a
- * millisecond. Safe because a RuntimeConfig never changes.
+ * Writes the cache file of `config` (the bytes of {@link encodeCacheFile}) to `file` from offset 0,
+ * a chunk at a time: the body is encoded into one buffer of `CACHE_CHUNK_BYTES` (256 KiB) reused for
+ * every chunk, each chunk is added to the body's sha256 and written before the next is encoded, and
+ * the header (which holds the body's length and digest) is written last into the region reserved
+ * for it. So the event loop is held for one chunk's encoding and hashing at a time (a few
+ * milliseconds), and a write allocates about 256 KiB whatever the size of the config. Safe because a
+ * RuntimeConfig never changes. Returns the file's size in bytes and its header digest
+ * (`CacheFileContents.headerDigest`).
  */
-export async function encodeCacheFileAsync(config: RuntimeConfig): Promise<Buffer> {
-  const parts: Uint8Array[] = [];
-  let inTurn = 0;
-  for (const r of config.resources.values()) {
-    parts.push(resourceBytes(r));
-    if (++inTurn === RESOURCES_PER_TURN) {
-      inTurn = 0;
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
+export async function writeCacheFile(file: CacheFileSink, config: RuntimeConfig, writtenBy: string = SLUICE_VERSION): Promise<{ bytes: number; headerDigest: Uint8Array }> {
+  const headerLength = cacheHeaderLength(config, writtenBy);
+  const sha = createHash('sha256');
+  let position = headerLength;
+  for (const chunk of cacheBodyChunks(config.resources.values())) {
+    sha.update(chunk);
+    await writeFully(file, chunk, position);
+    position += chunk.byteLength;
   }
-  return frameCacheFile(config, Buffer.concat(parts));
+  const header = cacheFileHeader(config, position - headerLength, sha.digest(), writtenBy);
+  await writeFully(file, header, 0);
+  return { bytes: position, headerDigest: header.subarray(headerLength - SHA256_BYTES) };
 }
 
-function frameCacheFile(config: RuntimeConfig, body: Buffer, writtenBy: string = SLUICE_VERSION): Buffer {
+async function writeFully(file: CacheFileSink, bytes: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < bytes.byteLength) {
+    const { bytesWritten } = await file.write(bytes, done, bytes.byteLength - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+function headerFields(config: RuntimeConfig, writtenBy: string): { epoch: Buffer; build: Buffer; headerLength: number } {
   const epoch = Buffer.from(config.epoch, 'utf8');
   if (epoch.byteLength > MAX_CACHE_EPOCH_BYTES) throw new RangeError(`epoch of ${epoch.byteLength} bytes exceeds ${MAX_CACHE_EPOCH_BYTES}`);
   const build = Buffer.from(writtenBy.slice(0, MAX_CACHE_BUILD_BYTES), 'utf8');
-  const headerLength = FIXED_HEADER_BYTES + epoch.byteLength + BUILD_LENGTH_BYTES + build.byteLength + SHA256_BYTES;
-  const out = Buffer.allocUnsafe(headerLength + body.byteLength);
+  return { epoch, build, headerLength: FIXED_HEADER_BYTES + epoch.byteLength + BUILD_LENGTH_BYTES + build.byteLength + SHA256_BYTES };
+}
+
+/** The length of the header of `config`'s cache file, in bytes: it depends on the epoch and the build only. */
+export function cacheHeaderLength(config: RuntimeConfig, writtenBy: string = SLUICE_VERSION): number {
+  return headerFields(config, writtenBy).headerLength;
+}
+
+/** The header of `config`'s cache file, for a body of `bodyLength` bytes whose sha256 is `bodySha`. */
+function cacheFileHeader(config: RuntimeConfig, bodyLength: number, bodySha: Uint8Array, writtenBy: string): Buffer {
+  const { epoch, build, headerLength } = headerFields(config, writtenBy);
+  const out = Buffer.allocUnsafe(headerLength);
   let o = CACHE_MAGIC.copy(out, 0);
   o = out.writeUInt32BE(CACHE_FORMAT_VERSION, o);
   o = out.writeUInt32BE(headerLength, o);
   o = out.writeBigUInt64BE(BigInt(config.version), o);
-  o = out.writeBigUInt64BE(BigInt(body.byteLength), o);
+  o = out.writeBigUInt64BE(BigInt(bodyLength), o);
   o += Buffer.from(config.hashBytes).copy(out, o);
-  o += createHash('sha256').update(body).digest().copy(out, o);
+  o += Buffer.from(bodySha).copy(out, o);
   o = out.writeUInt16BE(epoch.byteLength, o);
   o += epoch.copy(out, o);
   o = out.writeUInt16BE(build.byteLength, o);
   o += build.copy(out, o);
-  o += createHash('sha256').update(out.subarray(0, o)).digest().copy(out, o);
-  out.set(body, o);
+  createHash('sha256').update(out.subarray(0, o)).digest().copy(out, o);
   return out;
 }
 
@@ -162,5 +170,5 @@ export function decodeCacheFile(bytes: Uint8Array, path: string): CacheFileConte
     throw new CacheCorruptError(path, `undecodable body: ${(cause as Error).message}`, { cause });
   }
   if (!epoch) throw new CacheCorruptError(path, 'empty epoch');
-  return { epoch, version: Number(version), hash, batch, writtenBy };
+  return { epoch, version: Number(version), hash, batch, writtenBy, headerDigest: Uint8Array.prototype.slice.call(buf, headerLength - SHA256_BYTES, headerLength) };
 }

@@ -1,4 +1,4 @@
-import { open, rename, unlink } from 'node:fs/promises';
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { CacheIoError } from '../errors.js';
 
@@ -39,13 +39,16 @@ let sequence = 0;
 
 class HookAbort extends Error {}
 
+/** What a file is filled with: its bytes, or a function that writes them through the open handle (e.g. chunk by chunk). */
+export type FileContents = Uint8Array | ((file: FileHandle) => Promise<unknown>);
+
 /**
- * Replaces `path` with `data` so that a crash at any point leaves either the old or the new
- * complete file: write a temp file in the same directory, fsync it, (rename the old file to
- * `previousPath`), rename the temp over `path`, fsync the directory. Throws `CacheIoError`; on an
- * I/O failure the temp file is removed.
+ * Replaces `path` with `data` (bytes, or written by a function through the temp file's handle) so
+ * that a crash at any point leaves either the old or the new complete file: write a temp file in
+ * the same directory, fsync it, (rename the old file to `previousPath`), rename the temp over
+ * `path`, fsync the directory. Throws `CacheIoError`; on an I/O failure the temp file is removed.
  */
-export async function writeFileAtomic(path: string, data: Uint8Array, options: WriteFileAtomicOptions = {}): Promise<void> {
+export async function writeFileAtomic(path: string, data: FileContents, options: WriteFileAtomicOptions = {}): Promise<void> {
   const dir = dirname(path);
   const temp = join(dir, `${tempPrefix(path)}${process.pid}-${++sequence}`);
   const step = async (s: WriteStep) => {
@@ -59,10 +62,14 @@ export async function writeFileAtomic(path: string, data: Uint8Array, options: W
   try {
     const file = await open(temp, 'wx', options.mode ?? 0o600);
     try {
-      let offset = 0;
-      while (offset < data.byteLength) {
-        const { bytesWritten } = await file.write(data, offset, data.byteLength - offset);
-        offset += bytesWritten;
+      if (typeof data === 'function') {
+        await data(file);
+      } else {
+        let offset = 0;
+        while (offset < data.byteLength) {
+          const { bytesWritten } = await file.write(data, offset, data.byteLength - offset);
+          offset += bytesWritten;
+        }
       }
       await step(WriteStep.TEMP_WRITTEN);
       await file.sync();
