@@ -80,7 +80,7 @@ if (opts['database-url']) {
 
 const cpDir = tempDir('cp');
 const clusterPort = await freePort();
-const cpArgs = ['--admin-listen', '127.0.0.1:0', '--cluster-listen', `127.0.0.1:${clusterPort}`, ...(databaseUrl ? ['--database-url', databaseUrl] : ['--data-dir', cpDir])];
+const cpArgs = ['--admin-listen', '127.0.0.1:0', '--admin-gui-listen', 'off', '--cluster-listen', `127.0.0.1:${clusterPort}`, ...(databaseUrl ? ['--database-url', databaseUrl] : ['--data-dir', cpDir])];
 let cp = start(CP_BIN, cpArgs);
 let admin = await cp.address('admin');
 const cluster = await cp.address('cluster');

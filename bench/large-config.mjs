@@ -118,7 +118,7 @@ async function measure(routeCount, serviceCount) {
 
   // 3. Control plane, then a fresh data plane.
   t0 = performance.now();
-  let cp = startSluice(CP_BIN, ['--admin-listen', '127.0.0.1:0', '--cluster-listen', '127.0.0.1:0', '--data-dir', cpDir]);
+  let cp = startSluice(CP_BIN, ['--admin-listen', '127.0.0.1:0', '--admin-gui-listen', 'off', '--cluster-listen', '127.0.0.1:0', '--data-dir', cpDir]);
   const admin = await cp.address('admin');
   const cluster = await cp.address('cluster');
   out.cpStartMs = Math.round(performance.now() - t0);

@@ -66,7 +66,7 @@ const ms = (ns) => (Number(ns) / 1e6).toFixed(2);
 const stop = (p) => new Promise((r) => (p.child.exitCode !== null ? r() : (p.child.on('exit', r), p.child.kill('SIGTERM'))));
 
 const dirs = [mkdtempSync(join(tmpdir(), 'sluice-bench-cp-')), mkdtempSync(join(tmpdir(), 'sluice-bench-dp1-')), mkdtempSync(join(tmpdir(), 'sluice-bench-dp2-'))];
-const cpArgs = ['--admin-listen', '127.0.0.1:0', '--cluster-listen', '127.0.0.1:0', ...(opts['database-url'] ? ['--database-url', opts['database-url']] : ['--data-dir', dirs[0]])];
+const cpArgs = ['--admin-listen', '127.0.0.1:0', '--admin-gui-listen', 'off', '--cluster-listen', '127.0.0.1:0', ...(opts['database-url'] ? ['--database-url', opts['database-url']] : ['--data-dir', dirs[0]])];
 const cp = start('cp', 'packages/control-plane/bin/sluice-cp.js', cpArgs);
 const admin = await cp.address('admin');
 const cluster = await cp.address('cluster');
