@@ -18,7 +18,7 @@ import { runEntityChecks } from './entity-checks.js';
 import { type FieldErrors, VALIDATION_MESSAGES, hasErrors } from './field-errors.js';
 import type { EntitySchema } from './field-spec.js';
 import { fieldValidator } from './field-validation.js';
-import { bare, clone, expandRecordShorthands, isPlainObject, mergeValues, normalize, workingRecord } from './record-values.js';
+import { bare, clone, expandRecordShorthands, isPlainObject, mergeValues, workingRecord } from './record-values.js';
 import { isUuid } from './field-validators.js';
 import { AUTO_FIELDS, isAutoField, schemaPlan } from './schema-plan.js';
 
@@ -128,8 +128,8 @@ export function prepareEntity<T extends object>(
   }
   merged.updated_at = options.now;
 
-  for (const [name, spec] of plan.ownFields) {
-    const value = normalize(spec, merged[name]);
+  for (const [name, normalize] of plan.ownFields) {
+    const value = normalize(merged[name]);
     if (value !== undefined) merged[name] = value;
   }
 

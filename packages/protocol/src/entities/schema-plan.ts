@@ -7,6 +7,7 @@
  */
 import type { EntitySchema, FieldSpec } from './field-spec.js';
 import { type FieldValidator, fieldValidator } from './field-validation.js';
+import { type FieldNormalizer, fieldNormalizer } from './record-values.js';
 
 /** The fields every entity has, which the pipeline fills itself (never defaulted or validated as fields). */
 export const AUTO_FIELDS = ['id', 'created_at', 'updated_at'] as const;
@@ -24,8 +25,8 @@ export interface SchemaPlan {
   readonly hasRecordShorthands: boolean;
   /** Every field name, in schema order. */
   readonly fieldNames: readonly string[];
-  /** The fields other than {@link AUTO_FIELDS} with their specs, in schema order: the ones defaults fill. */
-  readonly ownFields: readonly (readonly [string, FieldSpec])[];
+  /** The fields other than {@link AUTO_FIELDS} with their normalizers (`normalize`), in schema order: the ones defaults fill. */
+  readonly ownFields: readonly (readonly [string, FieldNormalizer])[];
   /** Each field's validator, by name: exactly the schema's own fields (`fieldSpecOf`). */
   readonly validators: ReadonlyMap<string, FieldValidator>;
   /** The required fields' names, in schema order. */
@@ -52,7 +53,7 @@ function planOf(schema: EntitySchema): SchemaPlan {
     shorthands: Object.entries(schema.shorthands).map(([name, spec]) => [name, fieldValidator(spec)] as const),
     hasRecordShorthands: hasRecordShorthands(schema.fields),
     fieldNames: entries.map(([name]) => name),
-    ownFields: entries.filter(([name]) => !isAutoField(name)),
+    ownFields: entries.filter(([name]) => !isAutoField(name)).map(([name, spec]) => [name, fieldNormalizer(spec)] as const),
     validators,
     required: entries.filter(([, spec]) => spec.required).map(([name]) => name),
   });
