@@ -7,7 +7,7 @@
  * a fresh start, and the control plane every field of every Admin API write.
  *
  * A spec is compiled on first use and the function kept as long as the spec lives: specs are
- * schema constants, never mutated after they are built. `validation-corpus.test.ts` holds the
+ * schema constants, never mutated after they are built. `test/validation-corpus.test.ts` holds the
  * results to those of the interpreted validator, byte for byte.
  */
 import { type FieldError, VALIDATION_MESSAGES } from './field-errors.js';

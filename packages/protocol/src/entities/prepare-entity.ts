@@ -12,7 +12,7 @@
  * `toString` is an ordinary unknown field and never reaches `Object.prototype`.
  *
  * Each schema's field lists and compiled validators are worked out once (`schema-plan.ts`,
- * `field-validation.ts`); `validation-corpus.test.ts` holds the pipeline to Kong's results byte for byte.
+ * `field-validation.ts`); `test/validation-corpus.test.ts` holds the pipeline to Kong's results byte for byte.
  */
 import { runEntityChecks } from './entity-checks.js';
 import { type FieldErrors, VALIDATION_MESSAGES, hasErrors } from './field-errors.js';

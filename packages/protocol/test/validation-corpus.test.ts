@@ -7,18 +7,18 @@
  * The recording was made with the interpreted validator of 7ea987c, before the validator was
  * compiled per spec for speed: any divergence of the compiled one, however small, fails here. A
  * deliberate rule or message change re-records it: `SLUICE_UPDATE_CORPUS=1 npx vitest run
- * packages/protocol/src/entities/validation-corpus.test.ts`, and the diff of the file is the review.
+ * packages/protocol/test/validation-corpus.test.ts`, and the diff of the file is the review.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { PLUGIN_DESCRIPTORS } from '../plugins/plugin-catalog.js';
-import { preparePluginConfig } from '../plugins/plugin-config.js';
-import { schemaViolationMessage, type FieldErrors } from './field-errors.js';
-import { type EntitySchema, type FieldSpec, validateField } from './field-spec.js';
-import { ENTITY_KINDS, entityDefinition, type EntityKind } from './registry.js';
-import { expandRecordShorthands, withShorthandEcho } from './record-values.js';
-import { WRITE_MODES, type WriteMode } from './prepare-entity.js';
+import { PLUGIN_DESCRIPTORS } from '../src/plugins/plugin-catalog.js';
+import { preparePluginConfig } from '../src/plugins/plugin-config.js';
+import { schemaViolationMessage, type FieldErrors } from '../src/entities/field-errors.js';
+import { type EntitySchema, type FieldSpec, validateField } from '../src/entities/field-spec.js';
+import { ENTITY_KINDS, entityDefinition, type EntityKind } from '../src/entities/registry.js';
+import { expandRecordShorthands, withShorthandEcho } from '../src/entities/record-values.js';
+import { WRITE_MODES, type WriteMode } from '../src/entities/prepare-entity.js';
 
 const CORPUS_FILE = new URL('./fixtures/validation-corpus.jsonl', import.meta.url);
 const UUID = '6f2a4a3e-1c1b-4d0e-9a43-5f6b7c8d9e0f';
