@@ -6,6 +6,7 @@ import {
   encodeRoute,
   encodeService,
   hashHex,
+  kindOfEntityType,
   pb,
   ReferenceIndex,
   type AnyEntity,
@@ -42,7 +43,7 @@ function contentOf(config: RuntimeConfig) {
     services: [...config.services.keys()].sort(),
     routes: [...config.routes.keys()].sort(),
     consumers: [...config.entities.consumers.keys()].sort(),
-    referenceCounts: [...config.resources.values()].map((r) => [`${r.kind}/${r.id}`, config.references.count(r.kind, r.id)] as const).filter(([, n]) => n > 0).sort(),
+    referenceCounts: [...config.resources.entries()].map(([k, r]) => [k, config.references.count(kindOfEntityType(r.type)!, r.id)] as const).filter(([, n]) => n > 0).sort(),
     routerSize: config.router.size,
   };
 }
@@ -346,7 +347,7 @@ describe('entity kinds beyond services and routes', () => {
     expect(base.hashHex).toBe(hashHex(model.hashAt()));
     expect(Object.isFrozen(base.entities)).toBe(true);
     expect([...base.entities.consumers.values()].sort((x, y) => String(x.username).localeCompare(String(y.username)))).toEqual([alice, bob]);
-    expect(base.resources.get(`consumers/${alice.id}`)).toMatchObject({ type: ENTITY_TYPE_BY_KIND.consumers, kind: 'consumers', version: 1 });
+    expect(base.resources.get(`consumers/${alice.id}`)).toMatchObject({ type: ENTITY_TYPE_BY_KIND.consumers, id: alice.id, version: 1 });
 
     const carol = makeConsumer(null, { custom_id: 'ext-carol', tags: ['new'] });
     const renamed = { ...alice, username: 'alice2', updated_at: alice.updated_at + 1 };

@@ -1,4 +1,16 @@
-import { addDigest, ConfigHash, subtractDigest, hashEquals, resourceDigest, hashHex, kindOfEntityType, type AnyEntity, type EntityKind, type ResourceBatchMessage } from '@sluice/protocol';
+import {
+  addDigest,
+  ConfigHash,
+  EntityInterner,
+  subtractDigest,
+  hashEquals,
+  resourceDigest,
+  hashHex,
+  kindOfEntityType,
+  type AnyEntity,
+  type EntityKind,
+  type ResourceBatchMessage,
+} from '@sluice/protocol';
 import { AckError, ResourceErrorCode } from '../errors.js';
 import { runSteps, type Steps } from '../steps.js';
 import { ackErrorFor, projectionRefusal, reject, type ApplyOptions, type ApplyResult } from './apply-snapshot.js';
@@ -76,8 +88,9 @@ export function* deltaSteps(current: RuntimeConfig | null, delta: DeltaInput, op
     removals.push({ kind, id });
   }
   const upserts: CheckedEntity[] = [];
-  /** Upserts whose bytes equal the current payload: only their informational version changes. */
-  const unchanged: ConfigResource[] = [];
+  /** Upserts whose bytes equal the current payload (by key): only their informational version changes. */
+  const unchanged: [string, ConfigResource][] = [];
+  const shared = new EntityInterner();
   for (const resource of delta.batch.upserts ?? []) {
     const kind = kindOfEntityType(resource.type ?? 0);
     const id = resource.id ?? '';
@@ -91,11 +104,11 @@ export function* deltaSteps(current: RuntimeConfig | null, delta: DeltaInput, op
       const existing = current.resources.get(k);
       const payload = resource.payload ?? new Uint8Array(0);
       if (existing && Buffer.from(existing.payload.buffer, existing.payload.byteOffset, existing.payload.byteLength).equals(payload)) {
-        unchanged.push({ ...existing, version: Number(resource.version ?? 0) });
+        unchanged.push([k, { ...existing, version: Number(resource.version ?? 0) }]);
         continue;
       }
     }
-    const checked = checkResource(resource, errors, options.isSchemaChecked === true);
+    const checked = checkResource(resource, errors, options.isSchemaChecked === true, shared);
     if (checked) upserts.push(checked);
     yield;
   }
@@ -127,14 +140,14 @@ export function* deltaSteps(current: RuntimeConfig | null, delta: DeltaInput, op
     const old = resources.get(k);
     if (old) hashSum = subtractDigest(hashSum, resourceDigest(u.kind, u.id, old.payload));
     hashSum = addDigest(hashSum, resourceDigest(u.kind, u.id, u.payload));
-    resources = resources.set(k, { type: u.type, kind: u.kind, id: u.id, version: u.version, payload: u.payload });
+    resources = resources.set(k, { type: u.type, id: u.id, version: u.version, payload: u.payload });
     const entity = maps[u.kind].get(u.id);
     if (entity !== undefined) before.push({ kind: u.kind, entity });
     maps[u.kind] = maps[u.kind].set(u.id, u.entity);
     changeOf(u.kind).upserts.push(u.entity);
     yield;
   }
-  for (const r of unchanged) resources = resources.set(resourceKey(r.kind, r.id), r);
+  for (const [k, r] of unchanged) resources = resources.set(k, r);
   const entities = maps as EntityMaps;
   const references = current.references.withChanges(before, upserts);
 

@@ -3,7 +3,7 @@ import {
   ConfigHash,
   ENTITY_KINDS,
   ENTITY_TYPE_BY_KIND,
-  entityKey,
+  EntityInterner,
   hashEquals,
   hashHex,
   ReferenceIndex,
@@ -104,15 +104,16 @@ export function* snapshotSteps(batch: ResourceBatchMessage, target: ConfigTarget
   const resources = new Map<string, ConfigResource>();
   const byKind = Object.fromEntries(ENTITY_KINDS.map((kind) => [kind, new Map<string, AnyEntity>()])) as Record<EntityKind, Map<string, AnyEntity>>;
   const upserts: CheckedEntity[] = [];
+  const shared = new EntityInterner();
   for (const resource of batch.upserts ?? []) {
-    const checked = checkResource(resource, errors, options.isSchemaChecked === true);
+    const checked = checkResource(resource, errors, options.isSchemaChecked === true, shared);
     if (!checked) continue;
     const key = resourceKey(checked.kind, checked.id);
     if (resources.has(key)) {
       errors.add(checked.type, checked.kind, checked.id, ResourceErrorCode.DUPLICATE, 'entity appears twice in the snapshot');
       continue;
     }
-    resources.set(key, { type: checked.type, kind: checked.kind, id: checked.id, version: checked.version, payload: checked.payload });
+    resources.set(key, { type: checked.type, id: checked.id, version: checked.version, payload: checked.payload });
     hashSum = addDigest(hashSum, resourceDigest(checked.kind, checked.id, checked.payload));
     byKind[checked.kind].set(checked.id, checked.entity);
     upserts.push(checked);
@@ -123,13 +124,13 @@ export function* snapshotSteps(batch: ResourceBatchMessage, target: ConfigTarget
   const counts = new Map<string, number>();
   for (const { kind, entity } of upserts) {
     for (const ref of referencesOf(kind, entity)) {
-      const key = entityKey(ref.reference, ref.id);
+      const key = resourceKey(ref.reference, ref.id);
       counts.set(key, (counts.get(key) ?? 0) + 1);
     }
   }
   const view = referenceView({
     hasKey: (key) => resources.has(key),
-    referrerCount: (kind, id) => counts.get(entityKey(kind, id)) ?? 0,
+    referrerCount: (kind, id) => counts.get(resourceKey(kind, id)) ?? 0,
     entitiesOf: (kind) => byKind[kind].values(),
   });
   if (!checkReferences({ upserts, removals: [] }, view, errors)) return reject(AckError.ERROR_DANGLING_REF, errors.summary(), version, errors);

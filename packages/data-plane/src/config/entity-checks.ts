@@ -8,6 +8,7 @@ import {
   referrersOf,
   schemaViolationMessage,
   type AnyEntity,
+  type EntityInterner,
   type EntityKind,
   type EntityTypes,
   type ReferenceChange,
@@ -51,11 +52,14 @@ export class ResourceErrorList {
  * Decodes and validates one wire resource: known type, decodable payload, payload id equal to the
  * resource id, and Kong's schema rules (from `@sluice/protocol`, the same validator the control
  * plane runs before commit). Returns the checked entity, or records why not and returns undefined.
+ * The entity is decoded with `shared` (one interner per batch: the values entities repeat are held
+ * once, frozen), and the checked `id` is the entity's own id string, so a resource holds no copy.
  */
 export function checkResource(
   resource: { type?: number | null; id?: string | null; version?: number | null; payload?: Uint8Array | null },
   errors: ResourceErrorList,
   isSchemaChecked = false,
+  shared?: EntityInterner,
 ): CheckedEntity | undefined {
   const type = resource.type ?? 0;
   const id = resource.id ?? '';
@@ -67,7 +71,7 @@ export function checkResource(
   const payload = resource.payload ?? new Uint8Array(0);
   let entity: AnyEntity;
   try {
-    entity = decodeEntity(kind, payload);
+    entity = decodeEntity(kind, payload, shared);
   } catch (cause) {
     errors.add(type, kind, id, ResourceErrorCode.DECODE, (cause as Error).message);
     return undefined;
@@ -85,7 +89,7 @@ export function checkResource(
   }
   const version = Number(resource.version ?? 0);
   // `decodeEntity(kind, …)` gave the entity of `kind`; the union cannot say so for a union `kind`.
-  return { kind, type, id, version, payload, entity } as CheckedEntity;
+  return { kind, type, id: entity.id, version, payload, entity } as CheckedEntity;
 }
 
 /** Kong's schema rules for one entity of `kind` (its definition's `prepare`): the schema-violation message, or null when valid. */

@@ -1,7 +1,6 @@
 import {
   ConfigHash,
   configStateMessage,
-  entityKey,
   type ConfigStateMessage,
   type EntityKind,
   type EntityTypes,
@@ -24,24 +23,31 @@ export const ConfigOrigin = {
 export type ConfigOrigin = (typeof ConfigOrigin)[keyof typeof ConfigOrigin];
 
 /**
- * One entity as it travelled on the stream: its wire type, kind, id, the informational version at
- * which it last changed, and its exact payload bytes (the bytes that are hashed and cached, never
- * re-encoded).
+ * One entity as it travelled on the stream: its wire type (its kind is `kindOfEntityType(type)`,
+ * and its key in `RuntimeConfig.resources` says it too), id, the informational version at which it
+ * last changed, and its exact payload bytes (the bytes that are hashed and cached, never
+ * re-encoded). There is one per entity of a config, so it holds nothing derivable: `id` is the
+ * decoded entity's own id string, not a copy.
  */
 export interface ConfigResource {
   readonly type: number;
-  readonly kind: EntityKind;
   readonly id: string;
   readonly version: number;
   readonly payload: Uint8Array;
 }
 
+/** The two parts `resourceKey` joins, reused: the key is made without any other allocation. */
+const KEY_PARTS: [string, string] = ['', ''];
+
 /**
  * The key of a resource in `RuntimeConfig.resources`: `kind/id`, as `ConfigHash` keys it and as the
- * reference index keys counts (protocol's `entityKey`).
+ * reference index keys counts (equal to protocol's `entityKey`). Made as one flat string: `kind + '/'
+ * + id` is a concatenation V8 keeps as a 32-byte node over its flattened copy, once per key held.
  */
-export function resourceKey(kind: EntityKind, id: string): string {
-  return entityKey(kind, id);
+export function resourceKey(kind: string, id: string): string {
+  KEY_PARTS[0] = kind;
+  KEY_PARTS[1] = id;
+  return KEY_PARTS.join('/');
 }
 
 /** The decoded entities of a config, one persistent map by id per kind (Kong's JSON shape). */

@@ -4,6 +4,7 @@
  * used to be written once per kind (codecs, validation, references, tables, endpoints, apply) is
  * driven from these definitions; the registry (`registry.ts`) holds one per kind.
  */
+import type { EntityInterner } from './entity-interner.js';
 import { type FieldErrors, addEntityError } from './field-errors.js';
 import { type EntitySchema, type ForeignFieldSpec, type OnDelete, isNonEmpty } from './field-spec.js';
 import { type EntityHooks, type PrepareOptions, type PrepareResult, prepareEntity } from './prepare-entity.js';
@@ -80,8 +81,12 @@ export interface EntityDefinition<T extends BaseEntity = BaseEntity> {
   readonly foreignFields: readonly ForeignField[];
   /** Encodes an entity into its protobuf bytes; deterministic, so replicas agree on hashes. */
   encode(entity: T): Uint8Array;
-  /** Decodes protobuf bytes into the entity in Kong's JSON shape; throws ProtocolError when undecodable. */
-  decode(bytes: Uint8Array): T;
+  /**
+   * Decodes protobuf bytes into the entity in Kong's JSON shape; throws ProtocolError when
+   * undecodable. With `shared`, the values entities repeat are the interner's (frozen: see
+   * EntityInterner); without, every value is the entity's own.
+   */
+  decode(bytes: Uint8Array, shared?: EntityInterner): T;
   /**
    * Validates Admin API (or wire, or declarative) input and returns the complete entity with every
    * default applied, or Kong's field errors. Foreign ids come back lower-cased.
@@ -117,7 +122,7 @@ export interface EntityDefinitionInput<T extends BaseEntity> {
   /** Default: the entity as stored. */
   present?(entity: T): T;
   encode(entity: T): Uint8Array;
-  decode(bytes: Uint8Array): T;
+  decode(bytes: Uint8Array, shared?: EntityInterner): T;
 }
 
 /** The foreign fields of a schema in schema order. */

@@ -1,11 +1,11 @@
 /**
  * A declarative description of an entity's fields, the subset of Kong's schema language
- * (`kong/db/schema/init.lua`) that services and routes use, and the field validator that
- * interprets it with Kong's messages and order of checks.
+ * (`kong/db/schema/init.lua`) that services and routes use. The field validator that checks values
+ * against it with Kong's messages and order of checks is `field-validation.ts` (re-exported here).
  */
-import { type FieldError, VALIDATION_MESSAGES } from './field-errors.js';
 import type { EntityCheck } from './entity-checks.js';
-import { isUuid, validateUtf8String } from './field-validators.js';
+
+export { validateField } from './field-validation.js';
 
 interface FieldSpecBase {
   /** `null` (or, on create, absence) is refused with `required field missing`. */
@@ -216,128 +216,4 @@ export function dedupeSet(values: unknown[]): unknown[] {
     out.push(v);
   }
   return out;
-}
-
-function validateString(spec: StringFieldSpec, value: unknown): FieldError | null {
-  if (typeof value !== 'string') return VALIDATION_MESSAGES.string;
-  if (spec.oneOf && !spec.oneOf.includes(value)) return `expected one of: ${spec.oneOf.join(', ')}`;
-  if (spec.uuid && !isUuid(value)) return VALIDATION_MESSAGES.uuid;
-  const lenMin = spec.lenMin ?? 1;
-  if (value.length < lenMin) return `length must be at least ${lenMin}`;
-  if (spec.lenMax !== undefined && value.length > spec.lenMax) return `length must be at most ${spec.lenMax}`;
-  if (spec.startsWith !== undefined && !value.startsWith(spec.startsWith)) return `should start with: ${spec.startsWith}`;
-  for (const rule of spec.matchNone ?? []) if (rule.pattern.test(value)) return rule.err;
-  if (spec.match && !spec.match.test(value)) return `invalid value: ${value}`;
-  const utf8 = validateUtf8String(value);
-  if (utf8 !== null) return utf8;
-  return spec.check ? spec.check(value) : null;
-}
-
-/** Kong's number validators in order: `one_of`, `gt`, `between`. */
-function validateNumber(spec: IntegerFieldSpec | NumberFieldSpec, value: number): FieldError | null {
-  if (spec.oneOf && !spec.oneOf.includes(value)) return `expected one of: ${spec.oneOf.join(', ')}`;
-  if (spec.gt !== undefined && !(value > spec.gt)) return `value must be greater than ${spec.gt}`;
-  if (spec.between && (value < spec.between[0] || value > spec.between[1])) {
-    return `value should be between ${spec.between[0]} and ${spec.between[1]}`;
-  }
-  return null;
-}
-
-function validateList(spec: ListFieldSpec, value: unknown): FieldError | null {
-  if (!Array.isArray(value)) return spec.type === 'set' ? VALIDATION_MESSAGES.set : VALIDATION_MESSAGES.array;
-  const elementSpec = { ...spec.elements, required: true } as FieldSpec;
-  const errors: (FieldError | null)[] = [];
-  let failed = false;
-  value.forEach((element, i) => {
-    const err = validateField(elementSpec, element);
-    if (err !== null) {
-      errors[i] = err;
-      failed = true;
-    }
-  });
-  if (failed) return Array.from(errors, (e) => e ?? null);
-  if (spec.lenMin !== undefined && value.length < spec.lenMin) return `length must be at least ${spec.lenMin}`;
-  if (spec.lenMax !== undefined && value.length > spec.lenMax) return `length must be at most ${spec.lenMax}`;
-  return null;
-}
-
-function validateMap(spec: MapFieldSpec, value: unknown): FieldError | null {
-  if (!isPlainObject(value)) return VALIDATION_MESSAGES.map;
-  const keySpec: StringFieldSpec = { ...spec.keys, required: true };
-  const valueSpec: ListFieldSpec = { ...spec.values, required: true };
-  for (const [k, v] of Object.entries(value)) {
-    const keyErr = validateField(keySpec, k);
-    if (keyErr !== null) return keyErr;
-    const valueErr = validateField(valueSpec, v);
-    if (valueErr !== null) return valueErr;
-  }
-  return null;
-}
-
-/**
- * A record's fields (unknown ones refused, required ones present), then, when they are valid,
- * the record's custom validator. Nested errors come back as an object keyed by field name.
- */
-function validateRecord(spec: RecordFieldSpec, value: unknown): FieldError | null {
-  if (!isPlainObject(value)) return VALIDATION_MESSAGES.record;
-  if (spec.fields === null) return null;
-  const errors: Record<string, FieldError> = Object.create(null) as Record<string, FieldError>;
-  let failed = false;
-  for (const [name, v] of Object.entries(value)) {
-    const fieldSpec = Object.hasOwn(spec.fields, name) ? spec.fields[name] : undefined;
-    const err = fieldSpec === undefined ? VALIDATION_MESSAGES.unknown : validateField(fieldSpec, v);
-    if (err !== null) {
-      errors[name] = err;
-      failed = true;
-    }
-  }
-  for (const [name, fieldSpec] of Object.entries(spec.fields)) {
-    if (fieldSpec.required && (value[name] === null || value[name] === undefined) && errors[name] === undefined) {
-      errors[name] = VALIDATION_MESSAGES.required;
-      failed = true;
-    }
-  }
-  if (failed) return errors;
-  return spec.customValidator ? spec.customValidator(value) : null;
-}
-
-/** Validates a foreign key value: an object whose `id` is a UUID; other keys are ignored. */
-function validateForeign(value: unknown): FieldError | null {
-  const id = isPlainObject(value) ? value.id : undefined;
-  if (id === undefined) return { id: VALIDATION_MESSAGES.missingPrimaryKey };
-  if (id === null) return { id: VALIDATION_MESSAGES.required };
-  if (typeof id !== 'string') return { id: VALIDATION_MESSAGES.string };
-  if (!isUuid(id)) return { id: VALIDATION_MESSAGES.uuid };
-  return null;
-}
-
-/**
- * Validates one field value as Kong's `Schema:validate_field` does: `null` (refused only when
- * required), then the type, then the elements of a list or the fields of a record, then the
- * validators in Kong's order. Returns the error, or `null` when the value is valid.
- */
-export function validateField(spec: FieldSpec, value: unknown): FieldError | null {
-  if (value === null || value === undefined) return spec.required ? VALIDATION_MESSAGES.required : null;
-  if (spec.mustBeNull !== undefined) return spec.mustBeNull;
-  switch (spec.type) {
-    case 'string':
-      return validateString(spec, value);
-    case 'integer':
-      if (typeof value !== 'number' || !Number.isInteger(value)) return VALIDATION_MESSAGES.integer;
-      return validateNumber(spec, value);
-    case 'number':
-      if (typeof value !== 'number' || !Number.isFinite(value)) return VALIDATION_MESSAGES.number;
-      return validateNumber(spec, value);
-    case 'boolean':
-      return typeof value === 'boolean' ? null : VALIDATION_MESSAGES.boolean;
-    case 'array':
-    case 'set':
-      return validateList(spec, value);
-    case 'map':
-      return validateMap(spec, value);
-    case 'foreign':
-      return validateForeign(value);
-    case 'record':
-      return validateRecord(spec, value);
-  }
 }

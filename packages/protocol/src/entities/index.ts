@@ -83,6 +83,7 @@ export {
   type ConsistencyError,
   type ReferenceChange,
 } from './references.js';
+export { EntityInterner } from './entity-interner.js';
 export { SERVICES, encodeService, decodeService, prepareService } from './kinds/services.js';
 export { ROUTES, encodeRoute, decodeRoute, prepareRoute } from './kinds/routes.js';
 export { CONSUMERS, CONSUMER_SCHEMA, encodeConsumer, decodeConsumer } from './kinds/consumers.js';

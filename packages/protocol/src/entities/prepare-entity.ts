@@ -6,15 +6,21 @@
  * then run the entity's cross-field checks. Pure: no I/O, no clock, no
  * randomness (the caller passes `now` and the id to use).
  *
- * Input is hostile: only its own properties are read, and every working object (the copy of the
- * input, the merged entity, the error tree) has no prototype, so a key such as `__proto__`,
- * `constructor` or `toString` is an ordinary unknown field and never reaches `Object.prototype`.
+ * Input is hostile: only its own properties are read, and no working object (the copy of the
+ * input, the merged entity, the error tree) inherits anything (no prototype, or for the copies an
+ * empty one without any: `workingRecord`), so a key such as `__proto__`, `constructor` or
+ * `toString` is an ordinary unknown field and never reaches `Object.prototype`.
+ *
+ * Each schema's field lists and compiled validators are worked out once (`schema-plan.ts`,
+ * `field-validation.ts`); `test/validation-corpus.test.ts` holds the pipeline to Kong's results byte for byte.
  */
 import { runEntityChecks } from './entity-checks.js';
 import { type FieldErrors, VALIDATION_MESSAGES, hasErrors } from './field-errors.js';
-import { type EntitySchema, fieldSpecOf, validateField } from './field-spec.js';
-import { bare, clone, expandRecordShorthands, isPlainObject, mergeValues, normalize } from './record-values.js';
+import type { EntitySchema } from './field-spec.js';
+import { fieldValidator } from './field-validation.js';
+import { bare, clone, expandRecordShorthands, isPlainObject, mergeValues, workingRecord } from './record-values.js';
 import { isUuid } from './field-validators.js';
+import { AUTO_FIELDS, isAutoField, schemaPlan } from './schema-plan.js';
 
 /** How a write treats the input: create (POST), replace (PUT, an upsert), or merge (PATCH). */
 export const WRITE_MODES = ['create', 'replace', 'update'] as const;
@@ -44,7 +50,10 @@ export interface EntityHooks {
   entityChecks?(data: Record<string, unknown>, errors: FieldErrors): void;
 }
 
-const AUTO_FIELDS = ['id', 'created_at', 'updated_at'] as const;
+/** The auto fields' own checks, run on the input before the merge. */
+const validateId = fieldValidator({ type: 'string', uuid: true });
+const validateCreatedAt = fieldValidator({ type: 'integer', between: [0, Number.MAX_SAFE_INTEGER] });
+const validateUpdatedAt = fieldValidator({ type: 'integer' });
 
 /**
  * Picks the subschema named by the entity's subschema key (Kong's `get_subschema`); a PATCH
@@ -70,33 +79,36 @@ export function prepareEntity<T extends object>(
 ): PrepareResult<T> {
   if (!isPlainObject(input)) return { ok: false, errors: { '@entity': [VALIDATION_MESSAGES.record] } };
   const errors = bare() as FieldErrors;
-  const data = bare();
-  for (const [k, v] of Object.entries(input)) data[k] = clone(v);
+  const data = workingRecord();
+  for (const k of Object.keys(input)) data[k] = clone(input[k]);
   const existing = options.existing ?? null;
 
   const selected = selectSchema(baseSchema, data, options.mode === 'update' ? existing : null);
   if ('errors' in selected) return { ok: false, errors: selected.errors };
   const schema = selected.schema;
+  const plan = schemaPlan(schema);
 
-  for (const [name, spec] of Object.entries(schema.shorthands)) {
+  for (const [name, validate] of plan.shorthands) {
     if (!Object.hasOwn(data, name)) continue;
-    const err = validateField(spec, data[name]);
+    const err = validate(data[name]);
     if (err !== null) {
       errors[name] = err;
       delete data[name];
     }
   }
   if (!hasErrors(errors)) hooks.expandShorthands?.(data, errors);
-  for (const name of Object.keys(schema.shorthands)) delete data[name];
-  const shorthandErrors = bare() as FieldErrors;
-  expandRecordShorthands(schema.fields, data, shorthandErrors);
-  if (hasErrors(shorthandErrors)) return { ok: false, errors: Object.assign(errors, shorthandErrors) };
+  for (const [name] of plan.shorthands) delete data[name];
+  if (plan.hasRecordShorthands) {
+    const shorthandErrors = bare() as FieldErrors;
+    expandRecordShorthands(schema.fields, data, shorthandErrors);
+    if (hasErrors(shorthandErrors)) return { ok: false, errors: Object.assign(errors, shorthandErrors) };
+  }
 
-  const idErr = data.id === undefined ? null : validateField({ type: 'string', uuid: true }, data.id);
+  const idErr = data.id === undefined ? null : validateId(data.id);
   if (idErr !== null) errors.id = idErr;
-  const createdErr = data.created_at === undefined ? null : validateField({ type: 'integer', between: [0, Number.MAX_SAFE_INTEGER] }, data.created_at);
+  const createdErr = data.created_at === undefined ? null : validateCreatedAt(data.created_at);
   if (createdErr !== null) errors.created_at = createdErr;
-  const updatedErr = data.updated_at === undefined ? null : validateField({ type: 'integer' }, data.updated_at);
+  const updatedErr = data.updated_at === undefined ? null : validateUpdatedAt(data.updated_at);
   if (updatedErr !== null) errors.updated_at = updatedErr;
 
   let merged: Record<string, unknown>;
@@ -106,42 +118,43 @@ export function prepareEntity<T extends object>(
     merged.id = (existing as Record<string, unknown>).id;
     merged.created_at = (existing as Record<string, unknown>).created_at;
   } else {
-    merged = Object.assign(bare(), data);
     const givenId = typeof data.id === 'string' && isUuid(data.id) ? data.id.toLowerCase() : undefined;
-    merged.id = givenId ?? (existing as Record<string, unknown> | null)?.id ?? options.newId;
-    merged.created_at =
+    const createdAt =
       typeof data.created_at === 'number' && createdErr === null ? data.created_at : ((existing as Record<string, unknown> | null)?.created_at ?? options.now);
+    // The input's copy is the merged entity (its keys in its order): nothing reads it as input from here on.
+    merged = data;
+    merged.id = givenId ?? (existing as Record<string, unknown> | null)?.id ?? options.newId;
+    merged.created_at = createdAt;
   }
   merged.updated_at = options.now;
 
-  for (const [name, spec] of Object.entries(schema.fields)) {
-    if ((AUTO_FIELDS as readonly string[]).includes(name)) continue;
-    const value = normalize(spec, merged[name]);
+  for (const [name, normalize] of plan.ownFields) {
+    const value = normalize(merged[name]);
     if (value !== undefined) merged[name] = value;
   }
 
   const pre = hooks.precheck?.(merged);
   if (pre) return { ok: false, errors: Object.assign(errors, pre) };
 
-  for (const [name, value] of Object.entries(merged)) {
-    if ((AUTO_FIELDS as readonly string[]).includes(name)) continue;
-    const spec = fieldSpecOf(schema, name);
-    if (spec === undefined) {
+  for (const name of Object.keys(merged)) {
+    if (isAutoField(name)) continue;
+    const validate = plan.validators.get(name);
+    if (validate === undefined) {
       errors[name] = VALIDATION_MESSAGES.unknown;
       continue;
     }
-    const err = validateField(spec, value);
+    const err = validate(merged[name]);
     if (err !== null) errors[name] = err;
   }
-  for (const [name, spec] of Object.entries(schema.fields)) {
-    if (spec.required && (merged[name] === null || merged[name] === undefined)) errors[name] = VALIDATION_MESSAGES.required;
+  for (const name of plan.required) {
+    if (merged[name] === null || merged[name] === undefined) errors[name] = VALIDATION_MESSAGES.required;
   }
   hooks.entityChecks?.(merged, errors);
   if (schema.entityChecks) runEntityChecks(schema.entityChecks, merged, errors, options.mode === 'update');
   if (hasErrors(errors)) return { ok: false, errors };
 
   const entity: Record<string, unknown> = {};
-  for (const name of Object.keys(schema.fields)) {
+  for (const name of plan.fieldNames) {
     const value = merged[name];
     entity[name] = value === undefined ? null : value;
   }

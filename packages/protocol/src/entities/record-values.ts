@@ -19,6 +19,28 @@ export function bare(): Record<string, unknown> {
 }
 
 /**
+ * The prototype of {@link workingRecord}s: empty, frozen, itself without a prototype. Nothing is
+ * inherited through it (no `__proto__` accessor, no `toString`, no `constructor`), so every key
+ * written to a working record is an own data property, as in a {@link bare} one.
+ */
+const WORKING_RECORD_PROTOTYPE: object = Object.freeze(Object.create(null) as object);
+
+/** The constructor of {@link workingRecord}s (a function, not a class: its `prototype` is replaced). */
+const WorkingRecord = function WorkingRecord() {} as unknown as new () => Record<string, unknown>;
+WorkingRecord.prototype = WORKING_RECORD_PROTOTYPE;
+
+/**
+ * An empty object for the write pipeline's own copies of an entity: like {@link bare}, every key
+ * is an own data property and none is inherited, but V8 keeps it in fast mode (an object made by
+ * `Object.create(null)` is a hash table from the start, about three times slower to fill, copy and
+ * list). Its prototype is an empty null-prototype object, not `null`: never hand one out as a
+ * result (errors and entities are {@link bare} or plain objects).
+ */
+export function workingRecord(): Record<string, unknown> {
+  return new WorkingRecord();
+}
+
+/**
  * A deep copy of a JSON value (what request bodies and decoded entities are made of), so the
  * pipeline never mutates its input. Own enumerable keys only; an own `__proto__` key stays an own
  * key (assigning it would set the copy's prototype instead). Hand-written: JSON round-trips
@@ -134,27 +156,59 @@ export function mergeValues(fields: Readonly<Record<string, FieldSpec>>, top: Re
  * their fields in schema order, unknown keys after (validation refuses them).
  */
 export function normalize(spec: FieldSpec, input: unknown): unknown {
-  let value = input;
+  return fieldNormalizer(spec)(input);
+}
+
+/** A compiled {@link normalize} of one spec. */
+export type FieldNormalizer = (input: unknown) => unknown;
+
+const NORMALIZERS = new WeakMap<FieldSpec, FieldNormalizer>();
+
+/**
+ * {@link normalize} for `spec`, compiled on first use (what the spec says read once, as
+ * `field-validation.ts` does for validation), then the same function.
+ */
+export function fieldNormalizer(spec: FieldSpec): FieldNormalizer {
+  let normalizer = NORMALIZERS.get(spec);
+  if (normalizer === undefined) {
+    normalizer = compileNormalizer(spec);
+    NORMALIZERS.set(spec, normalizer);
+  }
+  return normalizer;
+}
+
+function compileNormalizer(spec: FieldSpec): FieldNormalizer {
   const nested = recordFields(spec);
-  if (value === undefined) {
-    if (spec.default !== undefined) value = clone(spec.default);
-    else if (nested !== null && spec.required) value = {};
-    else return undefined;
-  }
-  if (value === null) return spec.nullMeansDefault ? clone(spec.default) : null;
-  if ((spec.type === 'array' || spec.type === 'set') && Array.isArray(value)) {
-    const list = spec.type === 'set' ? dedupeSet(value) : value;
-    return spec.elements.type === 'record' ? list.map((e) => normalize(spec.elements, e)) : list;
-  }
-  if (nested === null || !isPlainObject(value)) return value;
-  const out: Record<string, unknown> = {};
-  for (const [name, fieldSpec] of Object.entries(nested)) {
-    const v = normalize(fieldSpec, Object.hasOwn(value, name) ? value[name] : undefined);
-    if (v !== undefined) setOwn(out, name, v);
-    else if (!fieldSpec.required) setOwn(out, name, null);
-  }
-  for (const key of Object.keys(value)) if (!Object.hasOwn(nested, key)) setOwn(out, key, value[key]);
-  return out;
+  const fallback = spec.default;
+  const isRequired = Boolean(spec.required);
+  const nullMeansDefault = Boolean(spec.nullMeansDefault);
+  const isList = spec.type === 'array' || spec.type === 'set';
+  const isSet = spec.type === 'set';
+  const elements = spec.type === 'array' || spec.type === 'set' ? spec.elements : undefined;
+  const normalizeElement = elements !== undefined && elements.type === 'record' ? fieldNormalizer(elements) : null;
+  const fields = nested === null ? [] : Object.entries(nested).map(([name, s]) => [name, fieldNormalizer(s), Boolean(s.required)] as const);
+  return (input) => {
+    let value = input;
+    if (value === undefined) {
+      if (fallback !== undefined) value = clone(fallback);
+      else if (nested !== null && isRequired) value = {};
+      else return undefined;
+    }
+    if (value === null) return nullMeansDefault ? clone(fallback) : null;
+    if (isList && Array.isArray(value)) {
+      const list = isSet ? dedupeSet(value) : value;
+      return normalizeElement !== null ? list.map((e) => normalizeElement(e)) : list;
+    }
+    if (nested === null || !isPlainObject(value)) return value;
+    const out: Record<string, unknown> = {};
+    for (const [name, normalizeField, isFieldRequired] of fields) {
+      const v = normalizeField(Object.hasOwn(value, name) ? value[name] : undefined);
+      if (v !== undefined) setOwn(out, name, v);
+      else if (!isFieldRequired) setOwn(out, name, null);
+    }
+    for (const key of Object.keys(value)) if (!Object.hasOwn(nested, key)) setOwn(out, key, value[key]);
+    return out;
+  };
 }
 
 /**

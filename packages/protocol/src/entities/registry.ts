@@ -7,6 +7,7 @@
  * in `ENTITIES`; a kind in one and not the others does not compile. See docs/adding-an-entity-kind.md.
  */
 import type { BaseEntity, EntityDefinition, ForeignField } from './entity-definition.js';
+import type { EntityInterner } from './entity-interner.js';
 import { CONSUMERS } from './kinds/consumers.js';
 import { ACLS, BASICAUTH_CREDENTIALS, KEYAUTH_CREDENTIALS } from './kinds/credentials.js';
 import { PLUGINS } from './kinds/plugins.js';
@@ -80,9 +81,12 @@ export function encodeEntity<K extends EntityKind>(kind: K, entity: EntityTypes[
   return entityDefinition(kind).encode(entity);
 }
 
-/** Decodes an entity of the given kind; throws ProtocolError `ENTITY_DECODE` when undecodable. */
-export function decodeEntity<K extends EntityKind>(kind: K, bytes: Uint8Array): EntityTypes[K] {
-  return entityDefinition(kind).decode(bytes);
+/**
+ * Decodes an entity of the given kind; throws ProtocolError `ENTITY_DECODE` when undecodable. With
+ * `shared`, the values entities repeat are the interner's (frozen: see EntityInterner).
+ */
+export function decodeEntity<K extends EntityKind>(kind: K, bytes: Uint8Array, shared?: EntityInterner): EntityTypes[K] {
+  return entityDefinition(kind).decode(bytes, shared);
 }
 
 /** A foreign field of another kind that references a kind: who must go, or refuse, when it goes. */

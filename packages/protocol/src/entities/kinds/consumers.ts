@@ -7,8 +7,9 @@ import { pb } from '../../proto.js';
 import { defineEntity } from '../entity-definition.js';
 import type { EntitySchema } from '../field-spec.js';
 import { TAGS_FIELD } from '../service-schema.js';
+import type { EntityInterner } from '../entity-interner.js';
 import type { Consumer } from '../types.js';
-import { decodeOrThrow, list, opt, unlist } from './wire.js';
+import { decodeOrThrow, entityReader, list, opt, unlist } from './wire.js';
 
 /** The consumer schema in Kong's field order. */
 export const CONSUMER_SCHEMA: EntitySchema = {
@@ -37,16 +38,19 @@ export function encodeConsumer(c: Consumer): Uint8Array {
   }).finish();
 }
 
-/** Decodes protobuf bytes into a Consumer in Kong's JSON shape. Throws ProtocolError on undecodable bytes. */
-export function decodeConsumer(bytes: Uint8Array): Consumer {
-  const m = decodeOrThrow('consumer', () => pb.Consumer.decode(bytes));
+/**
+ * Decodes protobuf bytes into a Consumer in Kong's JSON shape; with `shared`, its id (the string
+ * credentials reference it by) and tags are the interner's. Throws ProtocolError on undecodable bytes.
+ */
+export function decodeConsumer(bytes: Uint8Array, shared?: EntityInterner): Consumer {
+  const m = decodeOrThrow('consumer', () => pb.Consumer.decode(entityReader(bytes)));
   return {
-    id: m.id,
+    id: shared ? shared.string(m.id) : m.id,
     created_at: m.createdAt,
     updated_at: m.updatedAt,
     username: opt(m.username),
     custom_id: opt(m.customId),
-    tags: unlist(m.tags),
+    tags: unlist(m.tags, shared),
   };
 }
 

@@ -6,8 +6,9 @@ import { pb } from '../../proto.js';
 import { defineEntity } from '../entity-definition.js';
 import type { EntitySchema, FieldSpec } from '../field-spec.js';
 import { TAGS_FIELD } from '../service-schema.js';
+import type { EntityInterner } from '../entity-interner.js';
 import type { Acl, BasicAuthCredential, KeyAuthCredential } from '../types.js';
-import { decodeOrThrow, foreign, list, opt, unlist } from './wire.js';
+import { decodeOrThrow, entityReader, foreign, list, opt, unlist } from './wire.js';
 
 const CONSUMER_FIELD: FieldSpec = { type: 'foreign', reference: 'consumers', required: true, onDelete: 'cascade' };
 
@@ -67,16 +68,17 @@ export function encodeKeyAuthCredential(c: KeyAuthCredential): Uint8Array {
   }).finish();
 }
 
-export function decodeKeyAuthCredential(bytes: Uint8Array): KeyAuthCredential {
-  const m = decodeOrThrow('keyauth_credential', () => pb.KeyAuthCredential.decode(bytes));
+/** Decodes protobuf bytes into the entity; with `shared`, its consumer reference and tags are the interner's. */
+export function decodeKeyAuthCredential(bytes: Uint8Array, shared?: EntityInterner): KeyAuthCredential {
+  const m = decodeOrThrow('keyauth_credential', () => pb.KeyAuthCredential.decode(entityReader(bytes)));
   return {
     id: m.id,
     created_at: m.createdAt,
     updated_at: m.updatedAt,
-    consumer: foreign(m.consumer) ?? { id: '' },
+    consumer: foreign(m.consumer, shared) ?? { id: '' },
     key: m.key,
     expires_at: opt(m.expiresAt),
-    tags: unlist(m.tags),
+    tags: unlist(m.tags, shared),
   };
 }
 
@@ -92,16 +94,17 @@ export function encodeBasicAuthCredential(c: BasicAuthCredential): Uint8Array {
   }).finish();
 }
 
-export function decodeBasicAuthCredential(bytes: Uint8Array): BasicAuthCredential {
-  const m = decodeOrThrow('basicauth_credential', () => pb.BasicAuthCredential.decode(bytes));
+/** Decodes protobuf bytes into the entity; with `shared`, its consumer reference and tags are the interner's. */
+export function decodeBasicAuthCredential(bytes: Uint8Array, shared?: EntityInterner): BasicAuthCredential {
+  const m = decodeOrThrow('basicauth_credential', () => pb.BasicAuthCredential.decode(entityReader(bytes)));
   return {
     id: m.id,
     created_at: m.createdAt,
     updated_at: m.updatedAt,
-    consumer: foreign(m.consumer) ?? { id: '' },
+    consumer: foreign(m.consumer, shared) ?? { id: '' },
     username: m.username,
     password: m.password,
-    tags: unlist(m.tags),
+    tags: unlist(m.tags, shared),
   };
 }
 
@@ -109,9 +112,10 @@ export function encodeAcl(a: Acl): Uint8Array {
   return pb.Acl.encode({ id: a.id, createdAt: a.created_at, updatedAt: a.updated_at, consumer: a.consumer, group: a.group, tags: list(a.tags) }).finish();
 }
 
-export function decodeAcl(bytes: Uint8Array): Acl {
-  const m = decodeOrThrow('acl', () => pb.Acl.decode(bytes));
-  return { id: m.id, created_at: m.createdAt, updated_at: m.updatedAt, consumer: foreign(m.consumer) ?? { id: '' }, group: m.group, tags: unlist(m.tags) };
+/** Decodes protobuf bytes into the entity; with `shared`, its consumer reference and tags are the interner's. */
+export function decodeAcl(bytes: Uint8Array, shared?: EntityInterner): Acl {
+  const m = decodeOrThrow('acl', () => pb.Acl.decode(entityReader(bytes)));
+  return { id: m.id, created_at: m.createdAt, updated_at: m.updatedAt, consumer: foreign(m.consumer, shared) ?? { id: '' }, group: m.group, tags: unlist(m.tags, shared) };
 }
 
 /**

@@ -12,8 +12,9 @@ import { schemaFor } from '../prepare-entity.js';
 import { withShorthandEcho } from '../record-values.js';
 import type { PluginSchema } from '../../plugins/plugin-schema.js';
 import { NAME_FIELD, TAGS_FIELD } from '../service-schema.js';
+import type { EntityInterner } from '../entity-interner.js';
 import type { Plugin } from '../types.js';
-import { decodeOrThrow, foreign, list, opt, unlist } from './wire.js';
+import { decodeOrThrow, entityReader, foreign, list, opt, unlist, unlistWords } from './wire.js';
 
 /** Kong's default `protocols` of a plugin: the HTTP subsystem's, sorted. */
 export const DEFAULT_PLUGIN_PROTOCOLS = ['grpc', 'grpcs', 'http', 'https'] as const;
@@ -92,9 +93,12 @@ export function encodePlugin(p: Plugin): Uint8Array {
   }).finish();
 }
 
-/** Decodes protobuf bytes into a Plugin in Kong's JSON shape. Throws ProtocolError on undecodable bytes or config. */
-export function decodePlugin(bytes: Uint8Array): Plugin {
-  const m = decodeOrThrow('plugin', () => pb.Plugin.decode(bytes));
+/**
+ * Decodes protobuf bytes into a Plugin in Kong's JSON shape; with `shared`, its name, references and
+ * repeated values are the interner's (its config is its own). Throws ProtocolError on undecodable bytes or config.
+ */
+export function decodePlugin(bytes: Uint8Array, shared?: EntityInterner): Plugin {
+  const m = decodeOrThrow('plugin', () => pb.Plugin.decode(entityReader(bytes)));
   const config = decodeOrThrow('plugin', () => JSON.parse(m.configJson) as unknown);
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
     return decodeOrThrow('plugin', () => {
@@ -105,15 +109,15 @@ export function decodePlugin(bytes: Uint8Array): Plugin {
     id: m.id,
     created_at: m.createdAt,
     updated_at: m.updatedAt,
-    name: m.name,
+    name: shared ? shared.string(m.name) : m.name,
     instance_name: opt(m.instanceName),
-    route: foreign(m.route),
-    service: foreign(m.service),
-    consumer: foreign(m.consumer),
+    route: foreign(m.route, shared),
+    service: foreign(m.service, shared),
+    consumer: foreign(m.consumer, shared),
     config: config as Record<string, unknown>,
-    protocols: unlist(m.protocols) ?? [],
+    protocols: unlistWords(m.protocols, shared) ?? [],
     enabled: m.enabled,
-    tags: unlist(m.tags),
+    tags: unlist(m.tags, shared),
   };
 }
 

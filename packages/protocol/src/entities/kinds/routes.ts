@@ -6,8 +6,9 @@
 import { pb } from '../../proto.js';
 import { defineEntity } from '../entity-definition.js';
 import { ROUTE_HOOKS, ROUTE_SCHEMA } from '../route-schema.js';
+import type { EntityInterner } from '../entity-interner.js';
 import type { Route } from '../types.js';
-import { decodeOrThrow, foreign, list, opt, unlist } from './wire.js';
+import { decodeOrThrow, entityReader, foreign, list, opt, unlist, unlistWords } from './wire.js';
 
 /** Encodes a Route into its protobuf bytes (deterministic: header names are sorted). */
 export function encodeRoute(r: Route): Uint8Array {
@@ -40,9 +41,12 @@ export function encodeRoute(r: Route): Uint8Array {
   }).finish();
 }
 
-/** Decodes protobuf bytes into a Route in Kong's JSON shape. Throws ProtocolError on undecodable bytes. */
-export function decodeRoute(bytes: Uint8Array): Route {
-  const m = decodeOrThrow('route', () => pb.Route.decode(bytes));
+/**
+ * Decodes protobuf bytes into a Route in Kong's JSON shape; with `shared`, its repeated values are the
+ * interner's (frozen, see EntityInterner). Throws ProtocolError on undecodable bytes.
+ */
+export function decodeRoute(bytes: Uint8Array, shared?: EntityInterner): Route {
+  const m = decodeOrThrow('route', () => pb.Route.decode(entityReader(bytes)));
   let headers: Record<string, string[]> | null = null;
   if (m.headers) {
     headers = {};
@@ -53,8 +57,8 @@ export function decodeRoute(bytes: Uint8Array): Route {
     created_at: m.createdAt,
     updated_at: m.updatedAt,
     name: opt(m.name),
-    protocols: unlist(m.protocols) ?? [],
-    methods: unlist(m.methods),
+    protocols: unlistWords(m.protocols, shared) ?? [],
+    methods: unlistWords(m.methods, shared),
     hosts: unlist(m.hosts),
     paths: unlist(m.paths),
     headers,
@@ -68,8 +72,8 @@ export function decodeRoute(bytes: Uint8Array): Route {
     https_redirect_status_code: m.httpsRedirectStatusCode,
     request_buffering: m.requestBuffering,
     response_buffering: m.responseBuffering,
-    service: foreign(m.service),
-    tags: unlist(m.tags),
+    service: foreign(m.service, shared),
+    tags: unlist(m.tags, shared),
   };
 }
 

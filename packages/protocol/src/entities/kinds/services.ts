@@ -5,8 +5,9 @@
 import { pb } from '../../proto.js';
 import { defineEntity } from '../entity-definition.js';
 import { SERVICE_SCHEMA, SERVICE_HOOKS } from '../service-schema.js';
+import type { EntityInterner } from '../entity-interner.js';
 import type { Service, ServiceProtocol } from '../types.js';
-import { decodeOrThrow, foreign, list, opt, unlist } from './wire.js';
+import { decodeOrThrow, entityReader, foreign, list, opt, unlist, word } from './wire.js';
 
 /**
  * Encodes a Service into its protobuf bytes. Deterministic: the same entity always gives the same
@@ -35,16 +36,19 @@ export function encodeService(s: Service): Uint8Array {
   }).finish();
 }
 
-/** Decodes protobuf bytes into a Service in Kong's JSON shape. Throws ProtocolError on undecodable bytes. */
-export function decodeService(bytes: Uint8Array): Service {
-  const m = decodeOrThrow('service', () => pb.Service.decode(bytes));
+/**
+ * Decodes protobuf bytes into a Service in Kong's JSON shape; with `shared`, its id (the string routes
+ * reference it by), host and repeated values are the interner's. Throws ProtocolError on undecodable bytes.
+ */
+export function decodeService(bytes: Uint8Array, shared?: EntityInterner): Service {
+  const m = decodeOrThrow('service', () => pb.Service.decode(entityReader(bytes)));
   return {
-    id: m.id,
+    id: shared ? shared.string(m.id) : m.id,
     created_at: m.createdAt,
     updated_at: m.updatedAt,
     name: opt(m.name),
-    protocol: m.protocol as ServiceProtocol,
-    host: m.host,
+    protocol: word(m.protocol) as ServiceProtocol,
+    host: shared ? shared.string(m.host) : m.host,
     port: m.port,
     path: opt(m.path),
     retries: m.retries,
@@ -52,8 +56,8 @@ export function decodeService(bytes: Uint8Array): Service {
     write_timeout: m.writeTimeout,
     read_timeout: m.readTimeout,
     enabled: m.enabled,
-    tags: unlist(m.tags),
-    client_certificate: foreign(m.clientCertificate),
+    tags: unlist(m.tags, shared),
+    client_certificate: foreign(m.clientCertificate, shared),
     tls_verify: opt(m.tlsVerify),
     tls_verify_depth: opt(m.tlsVerifyDepth),
     ca_certificates: unlist(m.caCertificates),
