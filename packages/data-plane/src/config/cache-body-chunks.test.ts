@@ -31,7 +31,7 @@ function smallConfig(): RuntimeConfig {
 function largeConfig(count: number, payloadBytes: number): RuntimeConfig {
   const resources: ConfigResource[] = [];
   for (let i = 0; i < count; i++) {
-    resources.push({ type: 2, kind: 'routes', id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, version: i, payload: Buffer.alloc(payloadBytes, i & 0xff) });
+    resources.push({ type: 2, id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, version: i, payload: Buffer.alloc(payloadBytes, i & 0xff) });
   }
   return { epoch: 'large', version: 7, hashBytes: new Uint8Array(32), hashHex: '00'.repeat(32), resources: { values: () => resources.values() } } as unknown as RuntimeConfig;
 }
