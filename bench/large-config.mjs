@@ -15,7 +15,8 @@
 //   3. Start sluice-cp on the database (time to listen, RSS), then a fresh sluice-dp: time from its
 //      spawn until it serves the head (its /status shows the head version and a request to a
 //      route of the table is routed, not 404); its RSS (VmRSS) and peak (VmHWM) then.
-//   4. --writes one-route writes, one after another: from the Admin API answer until the data
+//   4. Once the fresh data plane has written its cache (the base file is in place), --writes
+//      one-route writes, one after another: from the Admin API answer until the data
 //      plane logs `config applied` for that version (ms, its pino time) and until
 //      `/clustering/propagation/{v}?min_data_planes=1` answers. p50/p90/p99/max.
 //   5. Stop the control plane and the data plane, start the data plane again with the control
@@ -145,6 +146,10 @@ async function measure(routeCount, serviceCount) {
   await until(async () => (await json('GET', `${status}/status`)).body.version === head.version && (await proxyGet(proxy, probe.path, probe.host)) !== 404, 'the fresh data plane to serve the head', 300_000, 10);
   out.freeDataPlane = { toServeMs: Math.round(performance.now() - t0), rssMiB: +memMiB(dp.child.pid).toFixed(0), peakRssMiB: +memMiB(dp.child.pid, 'VmHWM').toFixed(0) };
   out.cpRssAfterSnapshotMiB = +memMiB(cp.child.pid).toFixed(0);
+  // The writes measure a data plane in its steady state: after the snapshot's own cache write (the
+  // base file, renamed into place whole), not while it streams the whole config to disk.
+  await until(async () => existsSync(join(dpDir, 'config')), 'the fresh data plane to cache its config', 300_000, 10);
+  out.freeDataPlane.toCachedMs = Math.round(performance.now() - t0);
 
   // 4. One change at a time.
   const appliedSamples = [];
@@ -167,7 +172,7 @@ async function measure(routeCount, serviceCount) {
     appliedSamples.push(Math.max(0, at - answeredAt));
     waitSamples.push(waitedAt - answeredAt);
   }
-  out.propagation = { applied: summary(appliedSamples), wait: summary(waitSamples) };
+  out.propagation = { applied: summary(appliedSamples), wait: summary(waitSamples), appliedSamplesMs: appliedSamples.map((x) => +x.toFixed(1)) };
   out.dpRssAfterWritesMiB = +memMiB(dp.child.pid).toFixed(0);
 
   // 5. Cold start from the cache, control plane down.
@@ -194,6 +199,7 @@ row('snapshot raw / gzip (MB)', (r) => `${(r.snapshot.rawBytes / 1e6).toFixed(2)
 row('snapshot build: encode + pack (ms)', (r) => `${r.snapshot.encodeMs} + ${r.snapshot.packMs}`);
 row('control plane start to listening (ms) / RSS (MiB)', (r) => `${r.cpStartMs} / ${r.cpRssMiB}`);
 row('fresh data plane: spawn to serving the head (ms)', (r) => r.freeDataPlane.toServeMs);
+row('fresh data plane: spawn to its cache written (ms)', (r) => r.freeDataPlane.toCachedMs);
 row('data-plane RSS serving / peak (MiB)', (r) => `${r.freeDataPlane.rssMiB} / ${r.freeDataPlane.peakRssMiB}`);
 row('one change, answer → data plane applied', (r) => formatSummary(r.propagation.applied));
 row('one change, answer → propagation wait answered', (r) => formatSummary(r.propagation.wait));
