@@ -22,6 +22,7 @@ import { applyDelta } from './apply-delta.js';
 import { applySnapshot } from './apply-snapshot.js';
 import { ImmutableMap } from './immutable-map.js';
 import type { RuntimeConfig } from './runtime-config.js';
+import { seededRandom } from '../../test/fixtures/seeded-random.js';
 
 function snapshotOf(model: ConfigModel, v = model.version): RuntimeConfig {
   const result = applySnapshot(model.snapshot(v), { epoch: model.epoch, version: v, hash: model.hashAt(v) });
@@ -48,26 +49,14 @@ function contentOf(config: RuntimeConfig) {
   };
 }
 
-/** A small seeded PRNG (mulberry32) so a failing sequence can be replayed. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Drives a model through random valid changes: creates, updates and deletes of services and routes
  * and, with `withConsumers`, of consumers too (drawn from a second generator, so the services and
  * routes of a seed are the same either way).
  */
 function randomHistory(seed: number, steps: number, withConsumers = false): ConfigModel {
-  const rnd = prng(seed);
-  const consumerRnd = prng(seed ^ 0x9e3779b9);
+  const rnd = seededRandom(seed);
+  const consumerRnd = seededRandom(seed ^ 0x9e3779b9);
   const model = new ConfigModel(`epoch-${seed}`);
   const services = new Map<string, Service>();
   const routes = new Map<string, Route>();
@@ -244,7 +233,7 @@ describe('applyDelta', () => {
   it('delta ≡ snapshot: for random histories, every delta V→W applied to V equals the snapshot of W', () => {
     for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
       const model = randomHistory(seed, 40);
-      const rnd = prng(seed * 7919);
+      const rnd = seededRandom(seed * 7919);
       for (let trial = 0; trial < 25; trial++) {
         const v = Math.floor(rnd() * model.version);
         const w = v + 1 + Math.floor(rnd() * (model.version - v));
@@ -418,7 +407,7 @@ describe('entity kinds beyond services and routes', () => {
           expect(config.references.count(kind, id), `${label}: ${key}`).toBe(rebuilt.count(kind, id));
         }
       };
-      const rnd = prng(seed);
+      const rnd = seededRandom(seed);
       let config = snapshotOf(model, 1);
       expectSameCounts(config, `seed ${seed} v1`);
       while (config.version < model.version) {

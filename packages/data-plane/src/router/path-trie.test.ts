@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { runSteps } from '../steps.js';
 import { applyTrieChanges, buildTrieSteps, childAt, type TrieChange, type TrieNode } from './path-trie.js';
 import { compareEntries, type PathEntry, type RouteGroup } from './route-group.js';
+import { seededRandom } from '../../test/fixtures/seeded-random.js';
 
 /** A path entry of a one-path group of route `routeId`, priority `priority` (higher wins). */
 function entryOf(key: string, routeId: string, priority = 0): PathEntry {
@@ -81,17 +82,6 @@ function visitedKeys(root: TrieNode | null, path: string): string[] {
   return out;
 }
 
-/** A deterministic pseudo-random generator (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('path trie (radix)', () => {
   it('a single path is one node, whatever its length', () => {
     const root = built([entryOf('/api/v1/r12345', 'r1')])!;
@@ -165,7 +155,7 @@ describe('path trie (radix)', () => {
   });
 
   it('a whole build and changes from empty give the same trie: random keys sharing prefixes, removals, prefix keys', () => {
-    const rnd = random(7);
+    const rnd = seededRandom(7);
     // A few short and long pieces make keys that share prefixes, that are prefixes of one another,
     // that leave an edge mid-label, and that leave single-child chains (to be merged) when their
     // neighbours go.

@@ -5,6 +5,7 @@ import { expandedPathJoiningTable } from '../../test/fixtures/path-joining-table
 import { escapePath } from './escape-path.js';
 import { normalizePath } from './normalize-path.js';
 import { Router, type RouterRequest } from './router.js';
+import { seededRandom } from '../../test/fixtures/seeded-random.js';
 
 function request(overrides: Partial<RouterRequest> = {}): RouterRequest {
   return { method: 'GET', target: '/', host: 'example.com', port: 8000, scheme: 'http', headers: {}, ...overrides };
@@ -387,17 +388,6 @@ describe('withChanges', () => {
   });
 });
 
-/** A deterministic pseudo-random generator (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('index agrees with a linear scan (randomised)', () => {
   it('a bucket with more paths than one build step takes (built in batches) matches like a linear scan', () => {
     // 1,500 host-less prefix paths land in one trie, applied 256 keys per step; '/p1' is a string
@@ -428,7 +418,7 @@ describe('index agrees with a linear scan (randomised)', () => {
   it('routes removed and re-added through changes match like a router built from what is left', () => {
     // Paths that share prefixes, are prefixes of one another and leave single-child chains when
     // their neighbours go, under a few exact and wildcard hosts and none.
-    const rnd = random(9);
+    const rnd = seededRandom(9);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
     const pieces = ['/a', '/api', '/api/v1', '/v2', '/users', '/u', '/'];
     const pathOf = (): string => Array.from({ length: 1 + Math.floor(rnd() * 3) }, () => pick(pieces)).join('');
@@ -463,7 +453,7 @@ describe('index agrees with a linear scan (randomised)', () => {
   });
 
   it('routers built at once and through many changes give the same answers', () => {
-    const rnd = random(42);
+    const rnd = seededRandom(42);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
     const hosts = ['a.com', 'b.com', '*.a.com', 'a.*', 'x.a.com:8000', 'b.com:9'];
     const paths = ['/', '/a', '/ab', '/a/b', '/b', '~/a/\\d+', '~/(a|b)/c', '~/ab?c', '/a/b/c'];
