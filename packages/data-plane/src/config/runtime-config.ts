@@ -1,6 +1,7 @@
 import {
   ConfigHash,
   configStateMessage,
+  entityKey,
   type ConfigStateMessage,
   type EntityKind,
   type EntityTypes,
@@ -36,18 +37,12 @@ export interface ConfigResource {
   readonly payload: Uint8Array;
 }
 
-/** The two parts `resourceKey` joins, reused: the key is made without any other allocation. */
-const KEY_PARTS: [string, string] = ['', ''];
-
 /**
  * The key of a resource in `RuntimeConfig.resources`: `kind/id`, as `ConfigHash` keys it and as the
- * reference index keys counts (equal to protocol's `entityKey`). Made as one flat string: `kind + '/'
- * + id` is a concatenation V8 keeps as a 32-byte node over its flattened copy, once per key held.
+ * reference index keys counts (protocol's `entityKey`, a flat string).
  */
 export function resourceKey(kind: string, id: string): string {
-  KEY_PARTS[0] = kind;
-  KEY_PARTS[1] = id;
-  return KEY_PARTS.join('/');
+  return entityKey(kind, id);
 }
 
 /** The decoded entities of a config, one persistent map by id per kind (Kong's JSON shape). */
