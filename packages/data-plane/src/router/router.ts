@@ -40,6 +40,38 @@ function isHttpRoute(route: Route): boolean {
   return protocols.includes('http') || protocols.includes('https') || protocols.includes('grpc') || protocols.includes('grpcs');
 }
 
+/**
+ * The groups `route` compiles to when it is active: an http route whose service (looked up in
+ * `services`) is missing or enabled. None otherwise.
+ */
+function compileIfActive(route: Route, services: { get(id: string): Service | undefined }): readonly RouteGroup[] {
+  if (!isHttpRoute(route)) return [];
+  const serviceId = route.service?.id;
+  const service = typeof serviceId === 'string' ? (services.get(serviceId) ?? null) : null;
+  return service === null || service.enabled !== false ? compileRoute(route, service) : [];
+}
+
+/**
+ * The host bucket of each of `group`'s hosts in `byKind` (a bucket once however many of its hosts
+ * fall in it), made with `make` when missing; `anyHost` alone for a group without hosts.
+ */
+function bucketsOf<T>(group: RouteGroup, byKind: ByHostKind<T>, anyHost: T, make: () => T): T[] {
+  const hosts = group.hosts;
+  if (hosts === null) return [anyHost];
+  const out: T[] = [];
+  for (let i = 0; i < hosts.length; i++) {
+    if (!isFirstInBucket(hosts, i)) continue;
+    const byHost = byKind[hosts[i]!.kind];
+    let bucket = byHost.get(hosts[i]!.value);
+    if (bucket === undefined) byHost.set(hosts[i]!.value, (bucket = make()));
+    out.push(bucket);
+  }
+  return out;
+}
+
+const newEntryList = (): PathEntry[] => [];
+const newChangesByKey = (): Map<string, TrieChange> => new Map();
+
 /** Path keys applied to one host bucket's trie per step of a router change (see {@link Router.changeSteps}). */
 const TRIE_BATCH_KEYS = 256;
 
@@ -117,9 +149,7 @@ export class Router {
     const serviceById = new Map<string, Service>();
     for (const service of services.values()) serviceById.set(service.id, service);
     const routeById = new Map<string, Route>();
-    for (const route of routes) {
-      routeById.set(route.id, route);
-    }
+    for (const route of routes) routeById.set(route.id, route);
     const routeIdsByService = new Map<string, [string, true][]>();
     const slots: [string, RouteSlot][] = [];
     let activeCount = 0;
@@ -132,24 +162,11 @@ export class Router {
         if (ids === undefined) routeIdsByService.set(serviceId, (ids = []));
         ids.push([id, true]);
       }
-      let compiled: readonly RouteGroup[] = [];
-      if (isHttpRoute(route)) {
-        const service = typeof serviceId === 'string' ? (serviceById.get(serviceId) ?? null) : null;
-        if (service === null || service.enabled !== false) compiled = compileRoute(route, service);
-        if (compiled.length > 0) activeCount++;
-        for (const group of compiled) {
-          const hosts = group.hosts;
-          if (hosts === null) {
-            for (const entry of group.entries) anyHostEntries.push(entry);
-            continue;
-          }
-          for (let i = 0; i < hosts.length; i++) {
-            if (!isFirstInBucket(hosts, i)) continue;
-            const byHost = hostBuckets[hosts[i]!.kind];
-            let entries = byHost.get(hosts[i]!.value);
-            if (entries === undefined) byHost.set(hosts[i]!.value, (entries = []));
-            for (const entry of group.entries) entries.push(entry);
-          }
+      const compiled = compileIfActive(route, serviceById);
+      if (compiled.length > 0) activeCount++;
+      for (const group of compiled) {
+        for (const bucket of bucketsOf(group, hostBuckets, anyHostEntries, newEntryList)) {
+          for (const entry of group.entries) bucket.push(entry);
         }
       }
       slots.push([id, slotOf(route, compiled)]);
@@ -255,19 +272,6 @@ export class Router {
     // Per host bucket, the trie changes by path key.
     const hostChanges: ByHostKind<Map<string, TrieChange>> = [new Map(), new Map(), new Map()];
     const anyHostChanges = new Map<string, TrieChange>();
-    const bucketsOf = (group: RouteGroup): Map<string, TrieChange>[] => {
-      const hosts = group.hosts;
-      if (hosts === null) return [anyHostChanges];
-      const out: Map<string, TrieChange>[] = [];
-      for (let i = 0; i < hosts.length; i++) {
-        if (!isFirstInBucket(hosts, i)) continue;
-        const byHost = hostChanges[hosts[i]!.kind];
-        let byKey = byHost.get(hosts[i]!.value);
-        if (byKey === undefined) byHost.set(hosts[i]!.value, (byKey = new Map()));
-        out.push(byKey);
-      }
-      return out;
-    };
     const changeAt = (byKey: Map<string, TrieChange>, key: string): TrieChange => {
       let trieChange = byKey.get(key);
       if (trieChange === undefined) byKey.set(key, (trieChange = { key, add: [], removeRouteIds: new Set() }));
@@ -278,7 +282,7 @@ export class Router {
       const oldGroups = groupsOf(this.routes.get(id));
       if (oldGroups.length > 0) activeCount--;
       for (const group of oldGroups) {
-        for (const byKey of bucketsOf(group)) {
+        for (const byKey of bucketsOf(group, hostChanges, anyHostChanges, newChangesByKey)) {
           for (const entry of group.entries) changeAt(byKey, entry.key).removeRouteIds.add(id);
         }
       }
@@ -288,16 +292,11 @@ export class Router {
         continue;
       }
       const route = routeOf(slot);
-      let compiled: readonly RouteGroup[] = [];
-      if (isHttpRoute(route)) {
-        const serviceId = route.service?.id;
-        const service = typeof serviceId === 'string' ? (services.get(serviceId) ?? null) : null;
-        if (service === null || service.enabled !== false) compiled = compileRoute(route, service);
-      }
+      const compiled = compileIfActive(route, services);
       if (compiled.length > 0) activeCount++;
       routes = routes.set(id, slotOf(route, compiled));
       for (const group of compiled) {
-        for (const byKey of bucketsOf(group)) {
+        for (const byKey of bucketsOf(group, hostChanges, anyHostChanges, newChangesByKey)) {
           for (const entry of group.entries) changeAt(byKey, entry.key).add.push(entry);
         }
       }
