@@ -12,9 +12,9 @@
 // during the apply (the turns a proxy had to serve requests in).
 // Usage: node bench/apply-stall.mjs [--routes 10000] [--rounds 5] [--slice-ms 10]
 import { applySnapshot, runStepsSliced, snapshotSteps } from '@sluice/data-plane';
-import { ConfigHash, encodeRoute, encodeService, ENTITY_TYPE_BY_KIND } from '@sluice/protocol';
 import { arg } from './cluster-serve.js';
 import { makeRoutes, makeServices } from './route-set.js';
+import { snapshotOf } from './snapshot-batch.mjs';
 
 const routeCount = Number(arg('routes', '10000'));
 const rounds = Number(arg('rounds', '5'));
@@ -22,17 +22,7 @@ const sliceMs = Number(arg('slice-ms', '10'));
 
 const services = makeServices(8080);
 const routes = makeRoutes(routeCount, services);
-const hash = new ConfigHash();
-const upserts = [];
-for (const [kind, list, encode] of [['services', services, encodeService], ['routes', routes, encodeRoute]]) {
-  for (const entity of list) {
-    const payload = encode(entity);
-    hash.set(kind, entity.id, payload);
-    upserts.push({ type: ENTITY_TYPE_BY_KIND[kind], id: entity.id, version: 1, payload });
-  }
-}
-const batch = { upserts, removals: [] };
-const target = { epoch: 'bench', version: 1, hash: hash.bytes() };
+const { batch, target } = snapshotOf(services, routes);
 
 async function measure(apply) {
   // A 1 ms interval timer: the longest gap between two of its ticks is the longest the loop was held.

@@ -11,8 +11,8 @@
 // entities), so the entities go last and carry what the others shared with them.
 import { parseArgs } from 'node:util';
 import { applySnapshot } from '@sluice/data-plane';
-import { ConfigHash, encodeRoute, encodeService, ENTITY_TYPE_BY_KIND } from '@sluice/protocol';
 import { makeRoutes, makeServices } from './route-set.js';
+import { snapshotOf } from './snapshot-batch.mjs';
 
 if (typeof gc !== 'function') throw new Error('run with node --expose-gc');
 const { values: opts } = parseArgs({
@@ -25,23 +25,12 @@ const heapMiB = () => {
 };
 
 const base = heapMiB();
-let batch;
-let target;
-{
+/** The snapshot of the table (its entity objects are garbage once it is encoded). */
+function tableSnapshot() {
   const services = makeServices(8080, Number(opts.services));
-  const routes = makeRoutes(Number(opts.routes), services);
-  const hash = new ConfigHash();
-  const upserts = [];
-  for (const [kind, list, encode] of [['services', services, encodeService], ['routes', routes, encodeRoute]]) {
-    for (const entity of list) {
-      const payload = encode(entity);
-      hash.set(kind, entity.id, payload);
-      upserts.push({ type: ENTITY_TYPE_BY_KIND[kind], id: entity.id, version: 1, payload });
-    }
-  }
-  batch = { upserts, removals: [] };
-  target = { epoch: 'bench', version: 1, hash: hash.bytes() };
+  return snapshotOf(services, makeRoutes(Number(opts.routes), services));
 }
+let { batch, target } = tableSnapshot();
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 let result = applySnapshot(batch, target, { isSchemaChecked: opts['schema-checked'] });
