@@ -2,6 +2,7 @@
  * One data plane as the registry knows it: the `data_planes` row, its in-memory record, the clustering
  * API's view of it, and how it stands against the head.
  */
+import { entityTypeName, pb, type AckMessage, type ConfigStateView, type HelloMessage } from '@sluice/protocol';
 import type { ColumnType, Insertable, Selectable } from 'kysely';
 import type { BigIntColumn, JsonColumn } from '../store/database.js';
 import type { PluginIncompatibility } from './plugin-compatibility.js';
@@ -183,4 +184,42 @@ export function dataPlaneView(record: DataPlaneRecord, head: { epoch: string; ve
         : null,
     incompatible: incompatibilityView(record.pluginIncompatibility),
   };
+}
+
+/**
+ * The record of a data plane connecting with `hello` (its claimed state already read as
+ * `applied`) at `connectedAt` (unique per connection), seen at `seenAt`; no error yet.
+ */
+export function recordFromHello(hello: HelloMessage, ip: string, cpInstanceId: string, applied: ConfigStateView, connectedAt: number, seenAt: number): DataPlaneRecord {
+  return {
+    id: hello.nodeId ?? '',
+    hostname: hello.hostname ?? '',
+    ip,
+    buildVersion: hello.buildVersion ?? '',
+    protocolVersion: hello.protocolVersion ?? 0,
+    labels: hello.labels ?? {},
+    cpInstanceId,
+    connected: true,
+    connectedAt,
+    lastSeen: seenAt,
+    appliedEpoch: applied.epoch,
+    appliedVersion: applied.version,
+    appliedHash: applied.hash,
+    lastError: null,
+    lastErrorCode: null,
+    rejectedVersion: null,
+    incompatible: false,
+    pluginIncompatibility: null,
+  };
+}
+
+/** Most per-entity errors of a NACK quoted in the message the registry keeps. */
+const NACK_DETAILS = 5;
+
+/** A NACK as the registry records it: its error's name, and its message with the first entity errors it names. */
+export function nackSummary(ack: AckMessage): { code: string; message: string } {
+  const error = ack.error ?? 0;
+  const code = (pb.Ack.Error as unknown as Record<number, string>)[error] ?? `ERROR_${error}`;
+  const details = (ack.resourceErrors ?? []).slice(0, NACK_DETAILS).map((e) => `${entityTypeName(e.key?.type ?? 0)} ${e.key?.id}: ${e.message}`);
+  return { code, message: [ack.message ?? '', ...details].filter(Boolean).join('; ') };
 }

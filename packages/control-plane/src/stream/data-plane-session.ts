@@ -1,5 +1,4 @@
 import {
-  entityTypeName,
   CloseCode,
   PROTOCOL_VERSION,
   ProtocolError,
@@ -21,7 +20,7 @@ import {
 import type { Logger } from 'pino';
 import type WebSocket from 'ws';
 import type { ConfigMirror } from '../changes/config-mirror.js';
-import type { DataPlaneRecord } from './data-plane-record.js';
+import { nackSummary, recordFromHello, type DataPlaneRecord } from './data-plane-record.js';
 import type { DataPlaneRegistry } from './data-plane-registry.js';
 import type { DeltaFrames } from './delta-frames.js';
 import type { Semaphore } from './semaphore.js';
@@ -67,8 +66,6 @@ function nextConnectedAt(now: number): number {
   lastConnectedAt = Math.max(now, lastConnectedAt + 1);
   return lastConnectedAt;
 }
-
-const ackErrorName = (code: number): string => (pb.Ack.Error as unknown as Record<number, string>)[code] ?? `ERROR_${code}`;
 
 /**
  * The control plane's side of one data plane's connection: handshake, pushes (one in flight,
@@ -215,33 +212,13 @@ export class DataPlaneSession {
   private async onHello(hello: HelloMessage): Promise<void> {
     clearTimeout(this.helloTimer);
     const nodeId = hello.nodeId ?? '';
-    const labels = hello.labels ?? {};
     if (!isHelloWithinLimits(hello)) return this.close(CloseCode.POLICY, 'Hello is missing a node id or exceeds its limits');
     this.nodeId = nodeId;
     this.plugins = announcedPlugins(hello);
     this.log = this.log.child({ node: nodeId });
     this.acked = configStateView(hello.applied);
     const now = Date.now();
-    const base: DataPlaneRecord = {
-      id: nodeId,
-      hostname: hello.hostname ?? '',
-      ip: this.ip,
-      buildVersion: hello.buildVersion ?? '',
-      protocolVersion: hello.protocolVersion ?? 0,
-      labels,
-      cpInstanceId: this.ctx.cpInstanceId,
-      connected: true,
-      connectedAt: nextConnectedAt(now),
-      lastSeen: now,
-      appliedEpoch: this.acked.epoch,
-      appliedVersion: this.acked.version,
-      appliedHash: this.acked.hash,
-      lastError: null,
-      lastErrorCode: null,
-      rejectedVersion: null,
-      incompatible: false,
-      pluginIncompatibility: null,
-    };
+    const base = recordFromHello(hello, this.ip, this.ctx.cpInstanceId, this.acked, nextConnectedAt(now), now);
     if (hello.protocolVersion !== PROTOCOL_VERSION) {
       const message = `protocol version ${hello.protocolVersion} is not supported (this control plane speaks ${PROTOCOL_VERSION})`;
       // Not a connection of that node: the row is recorded without touching a live one's state.
@@ -464,11 +441,7 @@ export class DataPlaneSession {
       });
     } else {
       this.ctx.stats.nacks++;
-      const code = ackErrorName(error);
-      const details = (ack.resourceErrors ?? [])
-        .slice(0, 5)
-        .map((e) => `${entityTypeName(e.key?.type ?? 0)} ${e.key?.id}: ${e.message}`);
-      const message = [ack.message ?? '', ...details].filter(Boolean).join('; ');
+      const { code, message } = nackSummary(ack);
       this.log.warn({ code, message, version: push.toVersion, kind: push.kind }, 'data plane rejected a push');
       if ((error === pb.Ack.Error.ERROR_BASE_MISMATCH || error === pb.Ack.Error.ERROR_HASH_MISMATCH) && push.kind === 'delta') {
         // The data plane's state is not what the delta assumed: send it the whole config once.
