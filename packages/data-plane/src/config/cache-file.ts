@@ -4,6 +4,7 @@ import { CacheCorruptError } from '../errors.js';
 import { SLUICE_VERSION } from '../proxy/proxy-server-options.js';
 import { cacheBodyChunks } from './cache-body-chunks.js';
 import type { RuntimeConfig } from './runtime-config.js';
+import { writeFully, type FileSink } from './write-file-atomic.js';
 
 /** The first 8 bytes of every cache file. */
 export const CACHE_MAGIC = Buffer.from('SLUICEDP', 'ascii');
@@ -60,11 +61,6 @@ export function encodeCacheFile(config: RuntimeConfig, writtenBy: string = SLUIC
   return Buffer.concat([cacheFileHeader(config, body.byteLength, createHash('sha256').update(body).digest(), writtenBy), body]);
 }
 
-/** Where {@link writeCacheFile} writes: the subset of `fs.promises.FileHandle` it uses. */
-export interface CacheFileSink {
-  write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
-}
-
 /**
  * Writes the cache file of `config` (the bytes of {@link encodeCacheFile}) to `file` from offset 0,
  * a chunk at a time: the body is encoded into one buffer of `CACHE_CHUNK_BYTES` (256 KiB) reused for
@@ -75,7 +71,7 @@ export interface CacheFileSink {
  * RuntimeConfig never changes. Returns the file's size in bytes and its header digest
  * (`CacheFileContents.headerDigest`).
  */
-export async function writeCacheFile(file: CacheFileSink, config: RuntimeConfig, writtenBy: string = SLUICE_VERSION): Promise<{ bytes: number; headerDigest: Uint8Array }> {
+export async function writeCacheFile(file: FileSink, config: RuntimeConfig, writtenBy: string = SLUICE_VERSION): Promise<{ bytes: number; headerDigest: Uint8Array }> {
   const headerLength = cacheHeaderLength(config, writtenBy);
   const sha = createHash('sha256');
   let position = headerLength;
@@ -87,14 +83,6 @@ export async function writeCacheFile(file: CacheFileSink, config: RuntimeConfig,
   const header = cacheFileHeader(config, position - headerLength, sha.digest(), writtenBy);
   await writeFully(file, header, 0);
   return { bytes: position, headerDigest: header.subarray(headerLength - SHA256_BYTES) };
-}
-
-async function writeFully(file: CacheFileSink, bytes: Uint8Array, position: number): Promise<void> {
-  let done = 0;
-  while (done < bytes.byteLength) {
-    const { bytesWritten } = await file.write(bytes, done, bytes.byteLength - done, position + done);
-    done += bytesWritten;
-  }
 }
 
 function headerFields(config: RuntimeConfig, writtenBy: string): { epoch: Buffer; build: Buffer; headerLength: number } {

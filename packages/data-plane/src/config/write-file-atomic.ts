@@ -62,15 +62,8 @@ export async function writeFileAtomic(path: string, data: FileContents, options:
   try {
     const file = await open(temp, 'wx', options.mode ?? 0o600);
     try {
-      if (typeof data === 'function') {
-        await data(file);
-      } else {
-        let offset = 0;
-        while (offset < data.byteLength) {
-          const { bytesWritten } = await file.write(data, offset, data.byteLength - offset);
-          offset += bytesWritten;
-        }
-      }
+      if (typeof data === 'function') await data(file);
+      else await writeFully(file, data);
       await step(WriteStep.TEMP_WRITTEN);
       await file.sync();
     } finally {
@@ -93,6 +86,23 @@ export async function writeFileAtomic(path: string, data: FileContents, options:
     if (err instanceof HookAbort) throw err.cause;
     await unlink(temp).catch(() => undefined);
     throw new CacheIoError(`cannot write ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Where {@link writeFully} writes: the subset of `fs.promises.FileHandle` it uses. */
+export interface FileSink {
+  write(buffer: Uint8Array, offset: number, length: number, position: number | null): Promise<{ bytesWritten: number }>;
+}
+
+/**
+ * Writes every byte of `bytes` to `file`, looping over short writes: at `position` and on, or, when
+ * it is null, at the file's current position (its end, for a file opened to append).
+ */
+export async function writeFully(file: FileSink, bytes: Uint8Array, position: number | null = null): Promise<void> {
+  let done = 0;
+  while (done < bytes.byteLength) {
+    const { bytesWritten } = await file.write(bytes, done, bytes.byteLength - done, position === null ? null : position + done);
+    done += bytesWritten;
   }
 }
 
