@@ -395,16 +395,11 @@ export class ConfigCache {
 
   /** Rewrites the base from `config` (the journal, which names the previous base, no longer applies to it). */
   private async writeBase(config: RuntimeConfig): Promise<void> {
-    let written: { bytes: number; headerDigest: Uint8Array } | null = null;
-    await writeFileAtomic(
-      this.path,
-      async (file) => {
-        written = await writeCacheFile(file, config);
-      },
-      { previousPath: this.isCurrentFileGood ? this.previousPath : undefined, onStep: this.onWriteStep },
-    );
+    const base = await writeFileAtomic(this.path, (file) => writeCacheFile(file, config), {
+      previousPath: this.isCurrentFileGood ? this.previousPath : undefined,
+      onStep: this.onWriteStep,
+    });
     this.isCurrentFileGood = true;
-    const base = written as { bytes: number; headerDigest: Uint8Array } | null;
-    this.appendTarget = base === null ? null : { baseDigest: base.headerDigest, baseBytes: base.bytes, journal: null };
+    this.appendTarget = { baseDigest: base.headerDigest, baseBytes: base.bytes, journal: null };
   }
 }

@@ -39,16 +39,16 @@ let sequence = 0;
 
 class HookAbort extends Error {}
 
-/** What a file is filled with: its bytes, or a function that writes them through the open handle (e.g. chunk by chunk). */
-export type FileContents = Uint8Array | ((file: FileHandle) => Promise<unknown>);
-
 /**
  * Replaces `path` with `data` (bytes, or written by a function through the temp file's handle) so
  * that a crash at any point leaves either the old or the new complete file: write a temp file in
  * the same directory, fsync it, (rename the old file to `previousPath`), rename the temp over
- * `path`, fsync the directory. Throws `CacheIoError`; on an I/O failure the temp file is removed.
+ * `path`, fsync the directory. Resolves to what the function returned (e.g. the size it wrote).
+ * Throws `CacheIoError`; on an I/O failure the temp file is removed.
  */
-export async function writeFileAtomic(path: string, data: FileContents, options: WriteFileAtomicOptions = {}): Promise<void> {
+export async function writeFileAtomic(path: string, data: Uint8Array, options?: WriteFileAtomicOptions): Promise<void>;
+export async function writeFileAtomic<T>(path: string, data: (file: FileHandle) => Promise<T>, options?: WriteFileAtomicOptions): Promise<T>;
+export async function writeFileAtomic<T>(path: string, data: Uint8Array | ((file: FileHandle) => Promise<T>), options: WriteFileAtomicOptions = {}): Promise<T | void> {
   const dir = dirname(path);
   const temp = join(dir, `${tempPrefix(path)}${process.pid}-${++sequence}`);
   const step = async (s: WriteStep) => {
@@ -61,8 +61,9 @@ export async function writeFileAtomic(path: string, data: FileContents, options:
   };
   try {
     const file = await open(temp, 'wx', options.mode ?? 0o600);
+    let written: T | undefined;
     try {
-      if (typeof data === 'function') await data(file);
+      if (typeof data === 'function') written = await data(file);
       else await writeFully(file, data);
       await step(WriteStep.TEMP_WRITTEN);
       await file.sync();
@@ -82,6 +83,7 @@ export async function writeFileAtomic(path: string, data: FileContents, options:
     await step(WriteStep.RENAMED);
     await syncDirectory(dir);
     await step(WriteStep.DIR_SYNCED);
+    return written;
   } catch (err) {
     if (err instanceof HookAbort) throw err.cause;
     await unlink(temp).catch(() => undefined);
