@@ -93,7 +93,7 @@ function headerFields(config: RuntimeConfig, writtenBy: string): { epoch: Buffer
 }
 
 /** The length of the header of `config`'s cache file, in bytes: it depends on the epoch and the build only. */
-export function cacheHeaderLength(config: RuntimeConfig, writtenBy: string = SLUICE_VERSION): number {
+function cacheHeaderLength(config: RuntimeConfig, writtenBy: string = SLUICE_VERSION): number {
   return headerFields(config, writtenBy).headerLength;
 }
 
