@@ -158,7 +158,14 @@ export class ConfigCache {
     this.writeIntervalMs = options.writeIntervalMs ?? CACHE_WRITE_INTERVAL_MS;
     this.onWriteStep = options.onWriteStep;
     this.plugins = options.plugins;
-    this.limits = { ...DEFAULT_JOURNAL_LIMITS, ...options.journalLimits };
+    // Field by field, so a limit passed as `undefined` falls back to its default rather than
+    // disabling the bound (`n > undefined` is always false).
+    const limits = options.journalLimits;
+    this.limits = {
+      maxRecords: limits?.maxRecords ?? DEFAULT_JOURNAL_LIMITS.maxRecords,
+      maxBytes: limits?.maxBytes ?? DEFAULT_JOURNAL_LIMITS.maxBytes,
+      maxAppendBytes: limits?.maxAppendBytes ?? DEFAULT_JOURNAL_LIMITS.maxAppendBytes,
+    };
   }
 
   /** Creates the directory if needed and removes temp files a crash left behind. */
