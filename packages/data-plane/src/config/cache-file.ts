@@ -158,5 +158,5 @@ export function decodeCacheFile(bytes: Uint8Array, path: string): CacheFileConte
     throw new CacheCorruptError(path, `undecodable body: ${(cause as Error).message}`, { cause });
   }
   if (!epoch) throw new CacheCorruptError(path, 'empty epoch');
-  return { epoch, version: Number(version), hash, batch, writtenBy, headerDigest: Uint8Array.prototype.slice.call(buf, headerLength - SHA256_BYTES, headerLength) };
+  return { epoch, version: Number(version), hash, batch, writtenBy, headerDigest };
 }

@@ -15,6 +15,7 @@ import {
   readJournal,
   readJournalFile,
   replayJournal,
+  type JournalContents,
   type JournalLimits,
   type JournalRecord,
   type JournalStep,
@@ -256,8 +257,8 @@ export class ConfigCache {
   }
 
   /** The journal's records when it extends the file `contents` came from (null when it names another), its dropped tail reported in `errors`. */
-  private journalOnto(contents: CacheFileContents, journal: Buffer, errors: DataPlaneError[]): ReturnType<typeof readJournal> | null {
-    let records: ReturnType<typeof readJournal>;
+  private journalOnto(contents: CacheFileContents, journal: Buffer, errors: DataPlaneError[]): JournalContents | null {
+    let records: JournalContents;
     try {
       records = readJournal(journal, this.journalPath, contents.version);
     } catch (err) {
