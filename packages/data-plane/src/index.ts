@@ -16,12 +16,12 @@
  *   write interval, heartbeat grace, apply slice, backoff) and the bounds of what `DataPlane` does
  *   (`CACHE_MAX_LAG_MS`, the worker start, restart and traffic-scrape bounds).
  * - `ConfigCache` (`DataPlane.cache`, and the way to seed a cache directory) and the cache file
- *   format (`decodeCacheFile`, file names, magic and version, the journal's magic, version and
- *   bounds), for tools that read a cache dir.
+ *   format (`decodeCacheFile`, file names, magic and version), for tools that read a cache dir, and
+ *   the journal's bounds (the defaults of `ConfigCacheOptions.journalLimits`).
  * - The declarative (DB-less) loader.
  * - The building blocks `bench/` measures, usable on their own: `Router`, `ProxyServer` (to embed
- *   a proxy with a config of one's own), `applySnapshot` / `snapshotSteps` / `applyDelta` /
- *   `deltaSteps` / `runStepsSliced`.
+ *   a proxy with a config of one's own), `applySnapshot` / `snapshotSteps` / `deltaSteps` /
+ *   `runStepsSliced`.
  * - The plugin runtime (`DataPlaneOptions.plugins`): the bundled factories and how to make a
  *   runtime of a subset of them (Kong's `plugins` setting).
  */
@@ -49,7 +49,7 @@ export {
 export { silentLogger, type Logger } from './logger.js';
 export { RuntimeConfig, ConfigOrigin } from './config/runtime-config.js';
 export { applySnapshot, snapshotSteps, type ApplyOptions, type ApplyResult, type ConfigTarget } from './config/apply-snapshot.js';
-export { applyDelta, deltaSteps, type DeltaInput } from './config/apply-delta.js';
+export { deltaSteps, type DeltaInput } from './config/apply-delta.js';
 export { runStepsSliced, StepsCancelledError, APPLY_SLICE_MS, type Steps, type SliceOptions } from './steps.js';
 export {
   ConfigCache,
@@ -64,7 +64,7 @@ export {
   type CachedState,
   type ScheduledDelta,
 } from './config/config-cache.js';
-export { JOURNAL_MAGIC, JOURNAL_FORMAT_VERSION, CACHE_JOURNAL_MAX_RECORDS, CACHE_JOURNAL_MAX_BYTES, CACHE_JOURNAL_MAX_APPEND_BYTES, DEFAULT_JOURNAL_LIMITS, type JournalLimits } from './config/cache-journal.js';
+export { CACHE_JOURNAL_MAX_RECORDS, CACHE_JOURNAL_MAX_BYTES, CACHE_JOURNAL_MAX_APPEND_BYTES, type JournalLimits } from './config/cache-journal.js';
 export { encodeCacheFile, decodeCacheFile, CACHE_MAGIC, CACHE_FORMAT_VERSION, MAX_CACHE_EPOCH_BYTES, type CacheFileContents } from './config/cache-file.js';
 export { NODE_ID_FILE_NAME } from './config/node-id.js';
 export { buildDeclarativeConfig, loadDeclarativeConfig, parseDeclarativeText, DECLARATIVE_EPOCH, MAX_DECLARATIVE_CONFIG_BYTES } from './config/declarative-config.js';

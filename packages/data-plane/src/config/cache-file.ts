@@ -4,6 +4,7 @@ import { CacheCorruptError } from '../errors.js';
 import { SLUICE_VERSION } from '../proxy/proxy-server-options.js';
 import { cacheBodyChunks } from './cache-body-chunks.js';
 import type { RuntimeConfig } from './runtime-config.js';
+import { writeFully, type FileSink } from './write-file-atomic.js';
 
 /** The first 8 bytes of every cache file. */
 export const CACHE_MAGIC = Buffer.from('SLUICEDP', 'ascii');
@@ -60,11 +61,6 @@ export function encodeCacheFile(config: RuntimeConfig, writtenBy: string = SLUIC
   return Buffer.concat([cacheFileHeader(config, body.byteLength, createHash('sha256').update(body).digest(), writtenBy), body]);
 }
 
-/** Where {@link writeCacheFile} writes: the subset of `fs.promises.FileHandle` it uses. */
-export interface CacheFileSink {
-  write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
-}
-
 /**
  * Writes the cache file of `config` (the bytes of {@link encodeCacheFile}) to `file` from offset 0,
  * a chunk at a time: the body is encoded into one buffer of `CACHE_CHUNK_BYTES` (256 KiB) reused for
@@ -75,7 +71,7 @@ export interface CacheFileSink {
  * RuntimeConfig never changes. Returns the file's size in bytes and its header digest
  * (`CacheFileContents.headerDigest`).
  */
-export async function writeCacheFile(file: CacheFileSink, config: RuntimeConfig, writtenBy: string = SLUICE_VERSION): Promise<{ bytes: number; headerDigest: Uint8Array }> {
+export async function writeCacheFile(file: FileSink, config: RuntimeConfig, writtenBy: string = SLUICE_VERSION): Promise<{ bytes: number; headerDigest: Uint8Array }> {
   const headerLength = cacheHeaderLength(config, writtenBy);
   const sha = createHash('sha256');
   let position = headerLength;
@@ -89,14 +85,6 @@ export async function writeCacheFile(file: CacheFileSink, config: RuntimeConfig,
   return { bytes: position, headerDigest: header.subarray(headerLength - SHA256_BYTES) };
 }
 
-async function writeFully(file: CacheFileSink, bytes: Uint8Array, position: number): Promise<void> {
-  let done = 0;
-  while (done < bytes.byteLength) {
-    const { bytesWritten } = await file.write(bytes, done, bytes.byteLength - done, position + done);
-    done += bytesWritten;
-  }
-}
-
 function headerFields(config: RuntimeConfig, writtenBy: string): { epoch: Buffer; build: Buffer; headerLength: number } {
   const epoch = Buffer.from(config.epoch, 'utf8');
   if (epoch.byteLength > MAX_CACHE_EPOCH_BYTES) throw new RangeError(`epoch of ${epoch.byteLength} bytes exceeds ${MAX_CACHE_EPOCH_BYTES}`);
@@ -105,7 +93,7 @@ function headerFields(config: RuntimeConfig, writtenBy: string): { epoch: Buffer
 }
 
 /** The length of the header of `config`'s cache file, in bytes: it depends on the epoch and the build only. */
-export function cacheHeaderLength(config: RuntimeConfig, writtenBy: string = SLUICE_VERSION): number {
+function cacheHeaderLength(config: RuntimeConfig, writtenBy: string = SLUICE_VERSION): number {
   return headerFields(config, writtenBy).headerLength;
 }
 
@@ -170,5 +158,5 @@ export function decodeCacheFile(bytes: Uint8Array, path: string): CacheFileConte
     throw new CacheCorruptError(path, `undecodable body: ${(cause as Error).message}`, { cause });
   }
   if (!epoch) throw new CacheCorruptError(path, 'empty epoch');
-  return { epoch, version: Number(version), hash, batch, writtenBy, headerDigest: Uint8Array.prototype.slice.call(buf, headerLength - SHA256_BYTES, headerLength) };
+  return { epoch, version: Number(version), hash, batch, writtenBy, headerDigest };
 }

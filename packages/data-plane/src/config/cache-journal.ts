@@ -3,6 +3,7 @@ import { open } from 'node:fs/promises';
 import { kindOfEntityType, pb, type ResourceBatchMessage } from '@sluice/protocol';
 import { CacheCorruptError, CacheIoError, type DataPlaneError } from '../errors.js';
 import { resourceKey, type RuntimeConfig } from './runtime-config.js';
+import { writeFully } from './write-file-atomic.js';
 
 /** The first 8 bytes of every journal file. */
 export const JOURNAL_MAGIC = Buffer.from('SLUICEDJ', 'ascii');
@@ -268,11 +269,7 @@ export async function appendJournal(path: string, data: Uint8Array, onStep?: (st
     throw new CacheIoError(`cannot append to ${path}: ${(cause as Error).message}`, { cause });
   }
   try {
-    let offset = 0;
-    while (offset < data.byteLength) {
-      const { bytesWritten } = await handle.write(data, offset, data.byteLength - offset);
-      offset += bytesWritten;
-    }
+    await writeFully(handle, data);
     await onStep?.(JournalStep.APPENDED);
     await handle.datasync();
     await onStep?.(JournalStep.SYNCED);

@@ -206,6 +206,17 @@ describe('ConfigCache journal', () => {
     expect((await openCache()).result.config?.hashHex).toBe(versions[2].config.hashHex);
   });
 
+  it('keeps a bound passed as undefined at its default (a journal never outgrows its base)', async () => {
+    const versions = chain(history(40));
+    const { cache } = await openCache({ journalLimits: { maxRecords: undefined, maxBytes: undefined, maxAppendBytes: undefined } });
+    await writeVersions(cache, versions, 1, versions.length);
+    expect(cache.lastError).toBeNull();
+    const base = await baseVersion();
+    expect(base).toBeGreaterThan(1);
+    expect((await stat(join(dir, 'config.journal'))).size).toBeLessThanOrEqual((await stat(join(dir, 'config'))).size);
+    expect((await openCache()).result.config?.hashHex).toBe(versions[versions.length - 1].config.hashHex);
+  });
+
   it('rewrites the base for a config not built by a delta from the one before', async () => {
     const versions = chain(history(3));
     const { cache } = await openCache();

@@ -15,6 +15,7 @@ import {
   readJournal,
   readJournalFile,
   replayJournal,
+  type JournalContents,
   type JournalLimits,
   type JournalRecord,
   type JournalStep,
@@ -158,7 +159,14 @@ export class ConfigCache {
     this.writeIntervalMs = options.writeIntervalMs ?? CACHE_WRITE_INTERVAL_MS;
     this.onWriteStep = options.onWriteStep;
     this.plugins = options.plugins;
-    this.limits = { ...DEFAULT_JOURNAL_LIMITS, ...options.journalLimits };
+    // Field by field, so a limit passed as `undefined` falls back to its default rather than
+    // disabling the bound (`n > undefined` is always false).
+    const limits = options.journalLimits;
+    this.limits = {
+      maxRecords: limits?.maxRecords ?? DEFAULT_JOURNAL_LIMITS.maxRecords,
+      maxBytes: limits?.maxBytes ?? DEFAULT_JOURNAL_LIMITS.maxBytes,
+      maxAppendBytes: limits?.maxAppendBytes ?? DEFAULT_JOURNAL_LIMITS.maxAppendBytes,
+    };
   }
 
   /** Creates the directory if needed and removes temp files a crash left behind. */
@@ -249,8 +257,8 @@ export class ConfigCache {
   }
 
   /** The journal's records when it extends the file `contents` came from (null when it names another), its dropped tail reported in `errors`. */
-  private journalOnto(contents: CacheFileContents, journal: Buffer, errors: DataPlaneError[]): ReturnType<typeof readJournal> | null {
-    let records: ReturnType<typeof readJournal>;
+  private journalOnto(contents: CacheFileContents, journal: Buffer, errors: DataPlaneError[]): JournalContents | null {
+    let records: JournalContents;
     try {
       records = readJournal(journal, this.journalPath, contents.version);
     } catch (err) {
@@ -395,16 +403,11 @@ export class ConfigCache {
 
   /** Rewrites the base from `config` (the journal, which names the previous base, no longer applies to it). */
   private async writeBase(config: RuntimeConfig): Promise<void> {
-    let written: { bytes: number; headerDigest: Uint8Array } | null = null;
-    await writeFileAtomic(
-      this.path,
-      async (file) => {
-        written = await writeCacheFile(file, config);
-      },
-      { previousPath: this.isCurrentFileGood ? this.previousPath : undefined, onStep: this.onWriteStep },
-    );
+    const base = await writeFileAtomic(this.path, (file) => writeCacheFile(file, config), {
+      previousPath: this.isCurrentFileGood ? this.previousPath : undefined,
+      onStep: this.onWriteStep,
+    });
     this.isCurrentFileGood = true;
-    const base = written as { bytes: number; headerDigest: Uint8Array } | null;
-    this.appendTarget = base === null ? null : { baseDigest: base.headerDigest, baseBytes: base.bytes, journal: null };
+    this.appendTarget = { baseDigest: base.headerDigest, baseBytes: base.bytes, journal: null };
   }
 }

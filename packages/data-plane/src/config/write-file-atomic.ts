@@ -39,16 +39,16 @@ let sequence = 0;
 
 class HookAbort extends Error {}
 
-/** What a file is filled with: its bytes, or a function that writes them through the open handle (e.g. chunk by chunk). */
-export type FileContents = Uint8Array | ((file: FileHandle) => Promise<unknown>);
-
 /**
  * Replaces `path` with `data` (bytes, or written by a function through the temp file's handle) so
  * that a crash at any point leaves either the old or the new complete file: write a temp file in
  * the same directory, fsync it, (rename the old file to `previousPath`), rename the temp over
- * `path`, fsync the directory. Throws `CacheIoError`; on an I/O failure the temp file is removed.
+ * `path`, fsync the directory. Resolves to what the function returned (e.g. the size it wrote).
+ * Throws `CacheIoError`; on an I/O failure the temp file is removed.
  */
-export async function writeFileAtomic(path: string, data: FileContents, options: WriteFileAtomicOptions = {}): Promise<void> {
+export async function writeFileAtomic(path: string, data: Uint8Array, options?: WriteFileAtomicOptions): Promise<void>;
+export async function writeFileAtomic<T>(path: string, data: (file: FileHandle) => Promise<T>, options?: WriteFileAtomicOptions): Promise<T>;
+export async function writeFileAtomic<T>(path: string, data: Uint8Array | ((file: FileHandle) => Promise<T>), options: WriteFileAtomicOptions = {}): Promise<T | void> {
   const dir = dirname(path);
   const temp = join(dir, `${tempPrefix(path)}${process.pid}-${++sequence}`);
   const step = async (s: WriteStep) => {
@@ -61,16 +61,10 @@ export async function writeFileAtomic(path: string, data: FileContents, options:
   };
   try {
     const file = await open(temp, 'wx', options.mode ?? 0o600);
+    let written: T | undefined;
     try {
-      if (typeof data === 'function') {
-        await data(file);
-      } else {
-        let offset = 0;
-        while (offset < data.byteLength) {
-          const { bytesWritten } = await file.write(data, offset, data.byteLength - offset);
-          offset += bytesWritten;
-        }
-      }
+      if (typeof data === 'function') written = await data(file);
+      else await writeFully(file, data);
       await step(WriteStep.TEMP_WRITTEN);
       await file.sync();
     } finally {
@@ -89,10 +83,28 @@ export async function writeFileAtomic(path: string, data: FileContents, options:
     await step(WriteStep.RENAMED);
     await syncDirectory(dir);
     await step(WriteStep.DIR_SYNCED);
+    return written;
   } catch (err) {
     if (err instanceof HookAbort) throw err.cause;
     await unlink(temp).catch(() => undefined);
     throw new CacheIoError(`cannot write ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Where {@link writeFully} writes: the subset of `fs.promises.FileHandle` it uses. */
+export interface FileSink {
+  write(buffer: Uint8Array, offset: number, length: number, position: number | null): Promise<{ bytesWritten: number }>;
+}
+
+/**
+ * Writes every byte of `bytes` to `file`, looping over short writes: at `position` and on, or, when
+ * it is null, at the file's current position (its end, for a file opened to append).
+ */
+export async function writeFully(file: FileSink, bytes: Uint8Array, position: number | null = null): Promise<void> {
+  let done = 0;
+  while (done < bytes.byteLength) {
+    const { bytesWritten } = await file.write(bytes, done, bytes.byteLength - done, position === null ? null : position + done);
+    done += bytesWritten;
   }
 }
 
