@@ -22,9 +22,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { applySnapshot, ConfigCache, deltaSteps, runStepsSliced } from '@sluice/data-plane';
-import { ConfigHash, encodeRoute, encodeService, ENTITY_TYPE_BY_KIND } from '@sluice/protocol';
+import { ConfigHash, encodeRoute, ENTITY_TYPE_BY_KIND } from '@sluice/protocol';
 import { arg } from './cluster-serve.js';
 import { makeRoutes, makeServices } from './route-set.js';
+import { snapshotOf } from './snapshot-batch.mjs';
 
 const routeCount = Number(arg('routes', '100000'));
 const serviceCount = Number(arg('services', '10000'));
@@ -35,18 +36,10 @@ const WAYS = ['none', 'journal', 'rewrite'];
 const services = makeServices(8080, serviceCount);
 const all = makeRoutes(routeCount + deltaCount * WAYS.length, services);
 const extra = all.slice(routeCount);
-const hash = new ConfigHash();
-let upserts = [];
-for (const [kind, list, encode] of [['services', services, encodeService], ['routes', all.slice(0, routeCount), encodeRoute]]) {
-  for (const e of list) {
-    const payload = encode(e);
-    hash.set(kind, e.id, payload);
-    upserts.push({ type: ENTITY_TYPE_BY_KIND[kind], id: e.id, version: 1, payload });
-  }
-}
-const built = applySnapshot({ upserts, removals: [] }, { epoch: 'bench', version: 1, hash: hash.bytes() }, { isSchemaChecked: true });
+let snapshot = snapshotOf(services, all.slice(0, routeCount));
+const built = applySnapshot(snapshot.batch, snapshot.target, { isSchemaChecked: true });
 if (!built.ok) throw built.error;
-upserts = null;
+snapshot = null; // the batch is garbage once applied (the heap figure below is the config's)
 let config = built.config;
 
 let gcMs = 0;
