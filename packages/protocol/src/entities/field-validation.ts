@@ -11,14 +11,15 @@
  * results to those of the interpreted validator, byte for byte.
  */
 import { type FieldError, VALIDATION_MESSAGES } from './field-errors.js';
-import type {
-  FieldSpec,
-  IntegerFieldSpec,
-  ListFieldSpec,
-  MapFieldSpec,
-  NumberFieldSpec,
-  RecordFieldSpec,
-  StringFieldSpec,
+import {
+  type FieldSpec,
+  type IntegerFieldSpec,
+  type ListFieldSpec,
+  type MapFieldSpec,
+  type NumberFieldSpec,
+  type RecordFieldSpec,
+  type StringFieldSpec,
+  isPlainObject,
 } from './field-spec.js';
 import { isUuid, validateUtf8String } from './field-validators.js';
 
@@ -44,10 +45,6 @@ export function fieldValidator(spec: FieldSpec): FieldValidator {
  */
 export function validateField(spec: FieldSpec, value: unknown): FieldError | null {
   return fieldValidator(spec)(value);
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function compileField(spec: FieldSpec): FieldValidator {

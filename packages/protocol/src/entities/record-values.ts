@@ -6,12 +6,8 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { FieldErrors } from './field-errors.js';
-import { type EntitySchema, type FieldSpec, type RecordFieldSpec, dedupeSet, validateField } from './field-spec.js';
-
-/** A JSON object (not null, not an array). */
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+import { type EntitySchema, type FieldSpec, type RecordFieldSpec, dedupeSet, isPlainObject } from './field-spec.js';
+import { validateField } from './field-validation.js';
 
 /** An empty object without a prototype: every key, `__proto__` included, is an own data property. */
 export function bare(): Record<string, unknown> {
