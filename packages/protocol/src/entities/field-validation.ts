@@ -10,6 +10,7 @@
  * schema constants, never mutated after they are built. `test/validation-corpus.test.ts` holds the
  * results to those of the interpreted validator, byte for byte.
  */
+import { compiledOnce } from './compiled-once.js';
 import { type FieldError, VALIDATION_MESSAGES } from './field-errors.js';
 import {
   type FieldSpec,
@@ -26,17 +27,8 @@ import { isUuid, validateUtf8String } from './field-validators.js';
 /** A compiled field spec: the value's error, or `null` when it is valid. */
 export type FieldValidator = (value: unknown) => FieldError | null;
 
-const COMPILED = new WeakMap<FieldSpec, FieldValidator>();
-
 /** The compiled validator of `spec` (compiled on first use, then the same function). */
-export function fieldValidator(spec: FieldSpec): FieldValidator {
-  let validator = COMPILED.get(spec);
-  if (validator === undefined) {
-    validator = compileField(spec);
-    COMPILED.set(spec, validator);
-  }
-  return validator;
-}
+export const fieldValidator: (spec: FieldSpec) => FieldValidator = compiledOnce(compileField);
 
 /**
  * Validates one field value as Kong's `Schema:validate_field` does: `null` (refused only when

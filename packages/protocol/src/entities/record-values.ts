@@ -5,6 +5,7 @@
  * Pure.
  */
 import { isDeepStrictEqual } from 'node:util';
+import { compiledOnce } from './compiled-once.js';
 import type { FieldErrors } from './field-errors.js';
 import { type EntitySchema, type FieldSpec, type RecordFieldSpec, dedupeSet, isPlainObject } from './field-spec.js';
 import { validateField } from './field-validation.js';
@@ -158,20 +159,11 @@ export function normalize(spec: FieldSpec, input: unknown): unknown {
 /** A compiled {@link normalize} of one spec. */
 export type FieldNormalizer = (input: unknown) => unknown;
 
-const NORMALIZERS = new WeakMap<FieldSpec, FieldNormalizer>();
-
 /**
  * {@link normalize} for `spec`, compiled on first use (what the spec says read once, as
  * `field-validation.ts` does for validation), then the same function.
  */
-export function fieldNormalizer(spec: FieldSpec): FieldNormalizer {
-  let normalizer = NORMALIZERS.get(spec);
-  if (normalizer === undefined) {
-    normalizer = compileNormalizer(spec);
-    NORMALIZERS.set(spec, normalizer);
-  }
-  return normalizer;
-}
+export const fieldNormalizer: (spec: FieldSpec) => FieldNormalizer = compiledOnce(compileNormalizer);
 
 function compileNormalizer(spec: FieldSpec): FieldNormalizer {
   const nested = recordFields(spec);

@@ -5,6 +5,7 @@
  * expansion walked every field of every entity to find that out). Schemas are constants, never
  * mutated once built, so a plan stays true for as long as its schema lives.
  */
+import { compiledOnce } from './compiled-once.js';
 import type { EntitySchema, FieldSpec } from './field-spec.js';
 import { type FieldValidator, fieldValidator } from './field-validation.js';
 import { type FieldNormalizer, fieldNormalizer } from './record-values.js';
@@ -33,17 +34,8 @@ export interface SchemaPlan {
   readonly required: readonly string[];
 }
 
-const PLANS = new WeakMap<EntitySchema, SchemaPlan>();
-
 /** The plan of `schema` (worked out on first use, then the same object). */
-export function schemaPlan(schema: EntitySchema): SchemaPlan {
-  let plan = PLANS.get(schema);
-  if (plan === undefined) {
-    plan = planOf(schema);
-    PLANS.set(schema, plan);
-  }
-  return plan;
-}
+export const schemaPlan: (schema: EntitySchema) => SchemaPlan = compiledOnce(planOf);
 
 function planOf(schema: EntitySchema): SchemaPlan {
   const entries = Object.entries(schema.fields);
