@@ -150,17 +150,13 @@ export function mergeValues(fields: Readonly<Record<string, FieldSpec>>, top: Re
  * A field's value with defaults filled (an absent required record is produced whole from its
  * fields' defaults; an absent optional nested field is `null`, as Kong stores it), `null`
  * replaced by the default where the spec says so, and sets deduplicated. Records come back with
- * their fields in schema order, unknown keys after (validation refuses them).
+ * their fields in schema order, unknown keys after (validation refuses them). `undefined` when
+ * the value is absent and nothing fills it.
  */
-export function normalize(spec: FieldSpec, input: unknown): unknown {
-  return fieldNormalizer(spec)(input);
-}
-
-/** A compiled {@link normalize} of one spec. */
 export type FieldNormalizer = (input: unknown) => unknown;
 
 /**
- * {@link normalize} for `spec`, compiled on first use (what the spec says read once, as
+ * The {@link FieldNormalizer} of `spec`, compiled on first use (what the spec says read once, as
  * `field-validation.ts` does for validation), then the same function.
  */
 export const fieldNormalizer: (spec: FieldSpec) => FieldNormalizer = compiledOnce(compileNormalizer);
@@ -172,8 +168,7 @@ function compileNormalizer(spec: FieldSpec): FieldNormalizer {
   const nullMeansDefault = Boolean(spec.nullMeansDefault);
   const isList = spec.type === 'array' || spec.type === 'set';
   const isSet = spec.type === 'set';
-  const elements = spec.type === 'array' || spec.type === 'set' ? spec.elements : undefined;
-  const normalizeElement = elements !== undefined && elements.type === 'record' ? fieldNormalizer(elements) : null;
+  const normalizeElement = isList && spec.elements.type === 'record' ? fieldNormalizer(spec.elements) : null;
   const fields = nested === null ? [] : Object.entries(nested).map(([name, s]) => [name, fieldNormalizer(s), Boolean(s.required)] as const);
   return (input) => {
     let value = input;

@@ -26,7 +26,7 @@ export interface SchemaPlan {
   readonly hasRecordShorthands: boolean;
   /** Every field name, in schema order. */
   readonly fieldNames: readonly string[];
-  /** The fields other than {@link AUTO_FIELDS} with their normalizers (`normalize`), in schema order: the ones defaults fill. */
+  /** The fields other than {@link AUTO_FIELDS} with their normalizers ({@link FieldNormalizer}), in schema order: the ones defaults fill. */
   readonly ownFields: readonly (readonly [string, FieldNormalizer])[];
   /** Each field's validator, by name: exactly the schema's own fields (`fieldSpecOf`). */
   readonly validators: ReadonlyMap<string, FieldValidator>;
