@@ -13,9 +13,11 @@ import { type FieldNormalizer, fieldNormalizer } from './record-values.js';
 /** The fields every entity has, which the pipeline fills itself (never defaulted or validated as fields). */
 export const AUTO_FIELDS = ['id', 'created_at', 'updated_at'] as const;
 
+const AUTO_FIELD_NAMES: ReadonlySet<string> = new Set(AUTO_FIELDS);
+
 /** True for one of {@link AUTO_FIELDS}. */
 export function isAutoField(name: string): boolean {
-  return name === 'id' || name === 'created_at' || name === 'updated_at';
+  return AUTO_FIELD_NAMES.has(name);
 }
 
 /** One schema's plan; see the module comment. */
