@@ -1,11 +1,10 @@
 /**
  * A declarative description of an entity's fields, the subset of Kong's schema language
- * (`kong/db/schema/init.lua`) that services and routes use. The field validator that checks values
- * against it with Kong's messages and order of checks is `field-validation.ts` (re-exported here).
+ * (`kong/db/schema/init.lua`) that services and routes use, and the predicates on JSON values it is
+ * defined by. The field validator that checks values against it with Kong's messages and order of
+ * checks is `field-validation.ts`; this module, the data, depends on nothing of it.
  */
 import type { EntityCheck } from './entity-checks.js';
-
-export { validateField } from './field-validation.js';
 
 interface FieldSpecBase {
   /** `null` (or, on create, absence) is refused with `required field missing`. */
@@ -193,7 +192,8 @@ export function shorthandSpecOf(schema: EntitySchema, name: string): StringField
   return Object.hasOwn(schema.shorthands, name) ? schema.shorthands[name] : undefined;
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+/** A JSON object (not null, not an array): what Kong's `record`, `map` and `foreign` values are. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 

@@ -10,32 +10,25 @@
  * schema constants, never mutated after they are built. `test/validation-corpus.test.ts` holds the
  * results to those of the interpreted validator, byte for byte.
  */
+import { compiledOnce } from './compiled-once.js';
 import { type FieldError, VALIDATION_MESSAGES } from './field-errors.js';
-import type {
-  FieldSpec,
-  IntegerFieldSpec,
-  ListFieldSpec,
-  MapFieldSpec,
-  NumberFieldSpec,
-  RecordFieldSpec,
-  StringFieldSpec,
+import {
+  type FieldSpec,
+  type IntegerFieldSpec,
+  type ListFieldSpec,
+  type MapFieldSpec,
+  type NumberFieldSpec,
+  type RecordFieldSpec,
+  type StringFieldSpec,
+  isPlainObject,
 } from './field-spec.js';
 import { isUuid, validateUtf8String } from './field-validators.js';
 
 /** A compiled field spec: the value's error, or `null` when it is valid. */
 export type FieldValidator = (value: unknown) => FieldError | null;
 
-const COMPILED = new WeakMap<FieldSpec, FieldValidator>();
-
 /** The compiled validator of `spec` (compiled on first use, then the same function). */
-export function fieldValidator(spec: FieldSpec): FieldValidator {
-  let validator = COMPILED.get(spec);
-  if (validator === undefined) {
-    validator = compileField(spec);
-    COMPILED.set(spec, validator);
-  }
-  return validator;
-}
+export const fieldValidator: (spec: FieldSpec) => FieldValidator = compiledOnce(compileField);
 
 /**
  * Validates one field value as Kong's `Schema:validate_field` does: `null` (refused only when
@@ -44,10 +37,6 @@ export function fieldValidator(spec: FieldSpec): FieldValidator {
  */
 export function validateField(spec: FieldSpec, value: unknown): FieldError | null {
   return fieldValidator(spec)(value);
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function compileField(spec: FieldSpec): FieldValidator {
@@ -86,8 +75,6 @@ function compileType(spec: FieldSpec): FieldValidator {
     case 'record':
       return compileRecord(spec);
   }
-  // A spec of no known type: the interpreted validator fell through its switch (no error object).
-  return () => undefined as unknown as null;
 }
 
 /** Kong's string validators in order: `one_of`, `uuid`, `len_min`, `len_max`, `starts_with`, `match_none`, `match`, UTF-8, then the typedef's check. */

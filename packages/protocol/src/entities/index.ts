@@ -26,11 +26,11 @@ export {
   type EntitySchema,
   type OnDelete,
   ON_DELETE,
-  validateField,
   isNonEmpty,
   fieldSpecOf,
   shorthandSpecOf,
 } from './field-spec.js';
+export { validateField } from './field-validation.js';
 export { type EntityCheck, type ConditionalCheck, type FieldMatch, runEntityChecks } from './entity-checks.js';
 export { type JsonValue, type JsonSchemaDocument, fieldToJson, fieldsToJson, entitySchemaToJson, entityChecksToJson } from './schema-json.js';
 export {

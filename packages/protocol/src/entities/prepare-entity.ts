@@ -16,9 +16,9 @@
  */
 import { runEntityChecks } from './entity-checks.js';
 import { type FieldErrors, VALIDATION_MESSAGES, hasErrors } from './field-errors.js';
-import type { EntitySchema } from './field-spec.js';
+import { type EntitySchema, isPlainObject } from './field-spec.js';
 import { fieldValidator } from './field-validation.js';
-import { bare, clone, expandRecordShorthands, isPlainObject, mergeValues, workingRecord } from './record-values.js';
+import { bare, clone, expandRecordShorthands, mergeValues, workingRecord } from './record-values.js';
 import { isUuid } from './field-validators.js';
 import { AUTO_FIELDS, isAutoField, schemaPlan } from './schema-plan.js';
 

@@ -5,13 +5,10 @@
  * Pure.
  */
 import { isDeepStrictEqual } from 'node:util';
+import { compiledOnce } from './compiled-once.js';
 import type { FieldErrors } from './field-errors.js';
-import { type EntitySchema, type FieldSpec, type RecordFieldSpec, dedupeSet, validateField } from './field-spec.js';
-
-/** A JSON object (not null, not an array). */
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+import { type EntitySchema, type FieldSpec, type RecordFieldSpec, dedupeSet, isPlainObject } from './field-spec.js';
+import { validateField } from './field-validation.js';
 
 /** An empty object without a prototype: every key, `__proto__` included, is an own data property. */
 export function bare(): Record<string, unknown> {
@@ -153,29 +150,16 @@ export function mergeValues(fields: Readonly<Record<string, FieldSpec>>, top: Re
  * A field's value with defaults filled (an absent required record is produced whole from its
  * fields' defaults; an absent optional nested field is `null`, as Kong stores it), `null`
  * replaced by the default where the spec says so, and sets deduplicated. Records come back with
- * their fields in schema order, unknown keys after (validation refuses them).
+ * their fields in schema order, unknown keys after (validation refuses them). `undefined` when
+ * the value is absent and nothing fills it.
  */
-export function normalize(spec: FieldSpec, input: unknown): unknown {
-  return fieldNormalizer(spec)(input);
-}
-
-/** A compiled {@link normalize} of one spec. */
 export type FieldNormalizer = (input: unknown) => unknown;
 
-const NORMALIZERS = new WeakMap<FieldSpec, FieldNormalizer>();
-
 /**
- * {@link normalize} for `spec`, compiled on first use (what the spec says read once, as
+ * The {@link FieldNormalizer} of `spec`, compiled on first use (what the spec says read once, as
  * `field-validation.ts` does for validation), then the same function.
  */
-export function fieldNormalizer(spec: FieldSpec): FieldNormalizer {
-  let normalizer = NORMALIZERS.get(spec);
-  if (normalizer === undefined) {
-    normalizer = compileNormalizer(spec);
-    NORMALIZERS.set(spec, normalizer);
-  }
-  return normalizer;
-}
+export const fieldNormalizer: (spec: FieldSpec) => FieldNormalizer = compiledOnce(compileNormalizer);
 
 function compileNormalizer(spec: FieldSpec): FieldNormalizer {
   const nested = recordFields(spec);
@@ -184,8 +168,7 @@ function compileNormalizer(spec: FieldSpec): FieldNormalizer {
   const nullMeansDefault = Boolean(spec.nullMeansDefault);
   const isList = spec.type === 'array' || spec.type === 'set';
   const isSet = spec.type === 'set';
-  const elements = spec.type === 'array' || spec.type === 'set' ? spec.elements : undefined;
-  const normalizeElement = elements !== undefined && elements.type === 'record' ? fieldNormalizer(elements) : null;
+  const normalizeElement = isList && spec.elements.type === 'record' ? fieldNormalizer(spec.elements) : null;
   const fields = nested === null ? [] : Object.entries(nested).map(([name, s]) => [name, fieldNormalizer(s), Boolean(s.required)] as const);
   return (input) => {
     let value = input;

@@ -5,6 +5,7 @@
  * expansion walked every field of every entity to find that out). Schemas are constants, never
  * mutated once built, so a plan stays true for as long as its schema lives.
  */
+import { compiledOnce } from './compiled-once.js';
 import type { EntitySchema, FieldSpec } from './field-spec.js';
 import { type FieldValidator, fieldValidator } from './field-validation.js';
 import { type FieldNormalizer, fieldNormalizer } from './record-values.js';
@@ -12,9 +13,11 @@ import { type FieldNormalizer, fieldNormalizer } from './record-values.js';
 /** The fields every entity has, which the pipeline fills itself (never defaulted or validated as fields). */
 export const AUTO_FIELDS = ['id', 'created_at', 'updated_at'] as const;
 
+const AUTO_FIELD_NAMES: ReadonlySet<string> = new Set(AUTO_FIELDS);
+
 /** True for one of {@link AUTO_FIELDS}. */
 export function isAutoField(name: string): boolean {
-  return name === 'id' || name === 'created_at' || name === 'updated_at';
+  return AUTO_FIELD_NAMES.has(name);
 }
 
 /** One schema's plan; see the module comment. */
@@ -25,7 +28,7 @@ export interface SchemaPlan {
   readonly hasRecordShorthands: boolean;
   /** Every field name, in schema order. */
   readonly fieldNames: readonly string[];
-  /** The fields other than {@link AUTO_FIELDS} with their normalizers (`normalize`), in schema order: the ones defaults fill. */
+  /** The fields other than {@link AUTO_FIELDS} with their normalizers ({@link FieldNormalizer}), in schema order: the ones defaults fill. */
   readonly ownFields: readonly (readonly [string, FieldNormalizer])[];
   /** Each field's validator, by name: exactly the schema's own fields (`fieldSpecOf`). */
   readonly validators: ReadonlyMap<string, FieldValidator>;
@@ -33,17 +36,8 @@ export interface SchemaPlan {
   readonly required: readonly string[];
 }
 
-const PLANS = new WeakMap<EntitySchema, SchemaPlan>();
-
 /** The plan of `schema` (worked out on first use, then the same object). */
-export function schemaPlan(schema: EntitySchema): SchemaPlan {
-  let plan = PLANS.get(schema);
-  if (plan === undefined) {
-    plan = planOf(schema);
-    PLANS.set(schema, plan);
-  }
-  return plan;
-}
+export const schemaPlan: (schema: EntitySchema) => SchemaPlan = compiledOnce(planOf);
 
 function planOf(schema: EntitySchema): SchemaPlan {
   const entries = Object.entries(schema.fields);

@@ -12,19 +12,19 @@ export const list = (values: readonly string[] | null) => (values === null ? nul
 
 /**
  * The inverse of {@link list}: a list of its exact length (protobufjs grows a repeated field by
- * `push`, leaving spare capacity), or with `shared` the interner's frozen list.
+ * `push`, leaving spare capacity), each element through `map` when given, or with `shared` the
+ * interner's frozen list.
  */
-export function unlist(value: { values?: string[] | null } | null | undefined, shared?: EntityInterner): string[] | null {
+export function unlist(value: { values?: string[] | null } | null | undefined, shared?: EntityInterner, map?: (value: string) => string): string[] | null {
   if (!value) return null;
   const values = value.values ?? [];
-  return shared ? shared.list(values) : [...values];
+  if (shared) return shared.list(values, map);
+  return map ? values.map(map) : [...values];
 }
 
 /** Like {@link unlist}, for a list of Kong's words (protocols, methods): each element stored once ({@link word}). */
 export function unlistWords(value: { values?: string[] | null } | null | undefined, shared?: EntityInterner): string[] | null {
-  if (!value) return null;
-  const values = value.values ?? [];
-  return shared ? shared.list(values, word) : values.map(word);
+  return unlist(value, shared, word);
 }
 
 /** A proto3 `optional` scalar: absent (undefined) = null. */
