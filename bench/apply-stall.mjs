@@ -14,6 +14,7 @@
 import { applySnapshot, runStepsSliced, snapshotSteps } from '@sluice/data-plane';
 import { arg } from './cluster-serve.js';
 import { makeRoutes, makeServices } from './route-set.js';
+import { watchLoop } from './loop-watch.mjs';
 import { snapshotOf } from './snapshot-batch.mjs';
 
 const routeCount = Number(arg('routes', '10000'));
@@ -25,26 +26,15 @@ const routes = makeRoutes(routeCount, services);
 const { batch, target } = snapshotOf(services, routes);
 
 async function measure(apply) {
-  // A 1 ms interval timer: the longest gap between two of its ticks is the longest the loop was held.
-  let ticks = 0;
-  let lastTickMs = performance.now();
-  let maxGapMs = 0;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    maxGapMs = Math.max(maxGapMs, now - lastTickMs);
-    lastTickMs = now;
-    ticks++;
-  }, 1);
+  const loop = watchLoop();
   await new Promise((resolve) => setTimeout(resolve, 20)); // the timer runs before the apply starts
-  maxGapMs = 0;
-  const ticksBefore = ticks;
+  loop.reset();
+  const ticksBefore = loop.ticks;
   const start = performance.now();
   const result = await apply();
   const wallMs = performance.now() - start;
-  const ticksDuring = ticks - ticksBefore;
-  const seen = ticks;
-  while (ticks === seen) await new Promise((resolve) => setImmediate(resolve)); // the gap the last slice made is counted
-  clearInterval(timer);
+  const ticksDuring = loop.ticks - ticksBefore;
+  const maxGapMs = await loop.stop();
   if (!result.ok) throw result.error;
   return { wallMs, maxHeldMs: maxGapMs, ticksDuring };
 }

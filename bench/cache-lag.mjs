@@ -25,6 +25,7 @@ import { applySnapshot, ConfigCache, deltaSteps, runStepsSliced } from '@sluice/
 import { ConfigHash, encodeRoute, ENTITY_TYPE_BY_KIND } from '@sluice/protocol';
 import { arg } from './cluster-serve.js';
 import { makeRoutes, makeServices } from './route-set.js';
+import { watchLoop } from './loop-watch.mjs';
 import { snapshotOf } from './snapshot-batch.mjs';
 
 const routeCount = Number(arg('routes', '100000'));
@@ -67,16 +68,7 @@ for (const way of WAYS) {
     cache.schedule(config);
     await cache.flush();
   }
-  // A 1 ms interval timer (as apply-stall.mjs): the longest gap between two ticks is the longest the loop was held.
-  let longestMs = 0;
-  let ticks = 0;
-  let last = performance.now();
-  const ticker = setInterval(() => {
-    const now = performance.now();
-    longestMs = Math.max(longestMs, now - last);
-    last = now;
-    ticks++;
-  }, 1);
+  const loop = watchLoop();
   const latencies = [];
   const cpu = process.cpuUsage();
   const gcBefore = gcMs;
@@ -97,9 +89,7 @@ for (const way of WAYS) {
   }
   const used = process.cpuUsage(cpu);
   await cache.flush();
-  const seen = ticks;
-  while (ticks === seen) await new Promise((resolve) => setImmediate(resolve)); // the gap the last hold made is counted
-  clearInterval(ticker);
+  const longestMs = await loop.stop();
   latencies.sort((a, b) => a - b);
   const lat = [50, 90, 99, 100].map((p) => pct(latencies, p).toFixed(1)).join(' / ');
   console.log(`| ${way} | ${lat} | ${longestMs.toFixed(1)} | ${((used.user + used.system) / 1000).toFixed(0)} | ${(gcMs - gcBefore).toFixed(0)} |`);
